@@ -1,0 +1,150 @@
+/**
+ * Reverse-mode autograd. Each op calls record(out, inputs, backward) after computing its
+ * output; the graph lives on the tensors (out.gradNode). backward() orders the graph
+ * topologically from the root, calls each node's backward with the gradient of its
+ * output, sums gradients that meet at a tensor, and accumulates into leaf.grad.
+ * Intermediate gradients are freed as soon as they are used, and the graph is released
+ * after a backward pass (a second backward through it throws).
+ */
+import { core } from '../native/addon';
+import * as scope from '../tensor/scope';
+import { Tensor, setBackwardImpl } from '../tensor/tensor';
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn with recording off (inference, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/**
+ * Records that `out` was computed from `inputs`. `backward(gradOut)` must return, for each
+ * input in order, a newly allocated gradient tensor of the input's shape and dtype, or
+ * null where the input needs none (check `input.requiresGrad` to skip work).
+ */
+export function record(
+  out: Tensor,
+  inputs: readonly (Tensor | null | undefined)[],
+  backward: (gradOut: Tensor) => readonly (Tensor | null | undefined)[],
+  name = 'op',
+): void {
+  if (!gradEnabled) return;
+  if (!inputs.some((t) => t && t.requiresGrad)) return;
+  out.requiresGrad = true;
+  out.gradNode = { inputs, backward, name };
+}
+
+function accumulate(into: Tensor, g: Tensor): void {
+  core.axpby(into.handle, into.handle, 1, g.handle, 1, into.floats);
+}
+
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  // Iterative DFS: graphs of long training runs can be deeper than the JS stack.
+  const stack: [Tensor, boolean][] = [[root, false]];
+  while (stack.length) {
+    const [t, expanded] = stack.pop()!;
+    if (expanded) {
+      order.push(t);
+      continue;
+    }
+    if (visited.has(t)) continue;
+    visited.add(t);
+    stack.push([t, true]);
+    for (const i of t.gradNode?.inputs ?? []) if (i && i.requiresGrad && !visited.has(i)) stack.push([i, false]);
+  }
+  return order.reverse();
+}
+
+function runBackward(root: Tensor, seed?: Tensor): void {
+  if (!root.requiresGrad) {
+    throw new Error('backward: the tensor does not require grad (no input of its computation has requiresGrad set)');
+  }
+  root.handle; // throws if disposed
+  let start: Tensor;
+  if (seed) {
+    if (!(seed instanceof Tensor)) throw new TypeError("backward: argument 'grad' must be a Tensor");
+    if (seed.size !== root.size || seed.dtype !== root.dtype || seed.device !== root.device) {
+      throw new RangeError(
+        `backward: argument 'grad' must match the tensor (shape [${root.shape.join(', ')}], ${root.dtype}, ${root.device})`,
+      );
+    }
+    start = seed.clone();
+  } else {
+    if (root.size !== 1 || root.dtype !== 'float32') {
+      throw new RangeError(
+        `backward: a gradient argument is required for a non-scalar tensor (shape [${root.shape.join(', ')}]); reduce it with s4.ops.sum first`,
+      );
+    }
+    start = Tensor.empty(root.shape, root.dtype, root.device);
+    core.fill(start.handle, 1, 1);
+  }
+  const grads = new Map<Tensor, Tensor>([[root, start]]);
+  const order = topoOrder(root);
+  for (const t of order) {
+    const g = grads.get(t);
+    if (!g) continue;
+    grads.delete(t);
+    const node = t.gradNode;
+    if (!node) {
+      // A leaf: accumulate into .grad, which outlives any tidy scope.
+      if (t.grad && !t.grad.isDisposed) {
+        accumulate(t.grad, g);
+        g.dispose();
+      } else {
+        t.grad = scope.keep(g);
+      }
+      continue;
+    }
+    let inputGrads: readonly (Tensor | null | undefined)[];
+    try {
+      inputGrads = node.backward(g);
+    } finally {
+      g.dispose();
+    }
+    node.inputs.forEach((input, i) => {
+      const ig = inputGrads[i];
+      if (!input || !ig) return;
+      if (!input.requiresGrad) {
+        ig.dispose();
+        return;
+      }
+      if (ig.size !== input.size || ig.dtype !== input.dtype) {
+        throw new Error(`autograd: the backward of '${node.name}' returned a gradient of the wrong shape for input ${i}`);
+      }
+      const prev = grads.get(input);
+      if (prev) {
+        accumulate(prev, ig);
+        ig.dispose();
+      } else {
+        grads.set(input, ig);
+      }
+    });
+  }
+  for (const g of grads.values()) g.dispose();
+  // Release the graph so that saved tensors can be freed.
+  for (const t of order) t.gradNode = null;
+}
+
+setBackwardImpl(runBackward);
+
+/** Clears .grad of each tensor. */
+export function zeroGrad(params: Iterable<Tensor>): void {
+  for (const p of params) {
+    if (p.grad) {
+      p.grad.dispose();
+      p.grad = null;
+    }
+  }
+}

@@ -1,0 +1,313 @@
+// Module entry: the buffer class, memory transfer, device information, and every op
+// family registered through S4_REGISTER_EXPORTS.
+#include <napi.h>
+
+#include <cstring>
+#include <vector>
+
+#include "../common/error.h"
+#include "../common/parallel.h"
+#include "args.h"
+#include "buffer.h"
+#include "registry.h"
+#ifdef S4_WITH_CUDA
+#include "../cuda/context.h"
+#include "../cuda/cufft_api.h"
+#include "../cuda/device_info.h"
+#endif
+
+#ifndef S4_VERSION
+#define S4_VERSION "0.0.0"
+#endif
+
+namespace s4::binding {
+namespace {
+
+void requireCuda(const char* fn) {
+#ifdef S4_WITH_CUDA
+  cuda::DeviceInfo info = cuda::probe();
+  if (!info.usable) fail(std::string(fn) + ": the cuda backend is unavailable: " + info.reason);
+#else
+  fail(std::string(fn) + ": the cuda backend is unavailable: this build of s4-cuda was compiled without CUDA");
+#endif
+}
+
+// Copies bytes between any two devices; waits for the copy where the host reads it.
+void copyBytes(void* dst, Device dstDev, const void* src, Device srcDev, size_t bytes) {
+  if (bytes == 0) return;
+  if (dstDev == Device::CPU && srcDev == Device::CPU) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#ifdef S4_WITH_CUDA
+  cudaMemcpyKind kind = srcDev == Device::CPU ? cudaMemcpyHostToDevice
+                        : dstDev == Device::CPU ? cudaMemcpyDeviceToHost
+                                                : cudaMemcpyDeviceToDevice;
+  S4_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, cuda::stream()));
+  if (dstDev == Device::CPU) S4_CUDA_CHECK(cudaStreamSynchronize(cuda::stream()));
+#else
+  fail("cuda buffers cannot exist in a build without CUDA");
+#endif
+}
+
+Napi::Value alloc(const Napi::CallbackInfo& info) {
+  Args a(info, "alloc", 2);
+  Device dev = a.device(0, "device");
+  int64_t bytes = a.integer(1, "bytes", 0, int64_t(1) << 46);
+  if (dev == Device::CUDA) requireCuda("alloc");
+  return BufferHandle::wrap(info.Env(), std::make_shared<Storage>(dev, static_cast<size_t>(bytes)));
+}
+
+// upload(device, Float32Array) -> buffer holding a copy of the array.
+Napi::Value upload(const Napi::CallbackInfo& info) {
+  Args a(info, "upload", 2);
+  Device dev = a.device(0, "device");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    failType("upload: argument 'data' must be a Float32Array");
+  auto arr = info[1].As<Napi::Float32Array>();
+  if (dev == Device::CUDA) requireCuda("upload");
+  auto storage = std::make_shared<Storage>(dev, arr.ByteLength());
+  copyBytes(storage->data(), dev, arr.Data(), Device::CPU, arr.ByteLength());
+  return BufferHandle::wrap(info.Env(), storage);
+}
+
+// write(buffer, Float32Array): overwrites the whole buffer.
+Napi::Value write(const Napi::CallbackInfo& info) {
+  Args a(info, "write", 2);
+  Storage& dst = a.buffer(0, "buffer");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    failType("write: argument 'data' must be a Float32Array");
+  auto arr = info[1].As<Napi::Float32Array>();
+  if (arr.ByteLength() != dst.bytes())
+    failRange("write: argument 'data' has " + std::to_string(arr.ByteLength()) + " bytes but the buffer holds " +
+              std::to_string(dst.bytes()));
+  copyBytes(dst.data(), dst.device(), arr.Data(), Device::CPU, arr.ByteLength());
+  return info.Env().Undefined();
+}
+
+Napi::Value download(const Napi::CallbackInfo& info) {
+  Args a(info, "download", 1);
+  Storage& src = a.buffer(0, "buffer");
+  auto out = Napi::Float32Array::New(info.Env(), src.bytes() / sizeof(float));
+  copyBytes(out.Data(), Device::CPU, src.data(), src.device(), out.ByteLength());
+  return out;
+}
+
+// Copies a buffer to the host without blocking the event loop. The copy is queued on the
+// stream at call time (so it sees exactly the work issued before it, and nothing issued
+// after), into pinned memory; a worker thread waits for it; the Float32Array is made on
+// the JS thread when it is done.
+class DownloadWorker : public Napi::AsyncWorker {
+ public:
+  DownloadWorker(Napi::Env env, const Storage& src)
+      : Napi::AsyncWorker(env, "s4.download"), deferred_(Napi::Promise::Deferred::New(env)) {
+    count_ = src.bytes() / sizeof(float);
+    if (src.device() == Device::CPU || count_ == 0) {
+      host_.resize(count_);
+      if (count_) std::memcpy(host_.data(), src.data(), count_ * sizeof(float));
+      return;
+    }
+#ifdef S4_WITH_CUDA
+    S4_CUDA_CHECK(cudaMallocHost(&pinned_, count_ * sizeof(float)));
+    S4_CUDA_CHECK(cudaMemcpyAsync(pinned_, src.data(), count_ * sizeof(float), cudaMemcpyDeviceToHost, cuda::stream()));
+    S4_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
+    S4_CUDA_CHECK(cudaEventRecord(done_, cuda::stream()));
+#endif
+  }
+  ~DownloadWorker() override {
+#ifdef S4_WITH_CUDA
+    if (done_) cudaEventDestroy(done_);
+    if (pinned_) cudaFreeHost(pinned_);
+#endif
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+#ifdef S4_WITH_CUDA
+    if (done_) {
+      cudaError_t err = cudaEventSynchronize(done_);
+      if (err != cudaSuccess) SetError(std::string("CUDA error while reading a tensor: ") + cudaGetErrorString(err));
+    }
+#endif
+  }
+  void OnOK() override {
+    auto out = Napi::Float32Array::New(Env(), count_);
+    const void* from = pinned_ ? pinned_ : static_cast<const void*>(host_.data());
+    if (count_) std::memcpy(out.Data(), from, count_ * sizeof(float));
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  size_t count_ = 0;
+  std::vector<float> host_;
+  void* pinned_ = nullptr;
+#ifdef S4_WITH_CUDA
+  cudaEvent_t done_ = nullptr;
+#endif
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value downloadAsync(const Napi::CallbackInfo& info) {
+  Args a(info, "downloadAsync", 1);
+  auto* worker = new DownloadWorker(info.Env(), a.buffer(0, "buffer"));
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+// copy(dst, src): same byte count, any devices.
+Napi::Value copy(const Napi::CallbackInfo& info) {
+  Args a(info, "copy", 2);
+  Storage& dst = a.buffer(0, "dst");
+  Storage& src = a.buffer(1, "src");
+  if (dst.bytes() != src.bytes())
+    failRange("copy: argument 'dst' holds " + std::to_string(dst.bytes()) + " bytes but 'src' holds " +
+              std::to_string(src.bytes()));
+  copyBytes(dst.data(), dst.device(), src.data(), src.device(), src.bytes());
+  return info.Env().Undefined();
+}
+
+Napi::Value cudaInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+#ifdef S4_WITH_CUDA
+  o.Set("compiled", true);
+  cuda::DeviceInfo d = cuda::probe();
+  o.Set("usable", d.usable);
+  o.Set("reason", d.usable ? env.Null() : Napi::String::New(env, d.reason));
+  o.Set("deviceCount", d.deviceCount);
+  o.Set("name", d.name.empty() ? env.Null() : Napi::String::New(env, d.name));
+  o.Set("computeCapability", d.major ? Napi::String::New(env, std::to_string(d.major) + "." + std::to_string(d.minor)) : env.Null());
+  o.Set("totalMemory", static_cast<double>(d.totalMemory));
+  o.Set("freeMemory", static_cast<double>(d.freeMemory));
+  o.Set("multiprocessors", d.multiprocessors);
+  o.Set("runtimeVersion", d.runtimeVersion);
+  o.Set("driverVersion", d.driverVersion);
+  o.Set("cufftVersion", d.cufftVersion);
+#else
+  o.Set("compiled", false);
+  o.Set("usable", false);
+  o.Set("reason", "this build of s4-cuda was compiled without CUDA (nvcc was not found at build time, or S4_CUDA=OFF)");
+#endif
+  return o;
+}
+
+Napi::Value memory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  for (Device d : {Device::CPU, Device::CUDA}) {
+    DeviceMemoryStats s = memoryStats(d);
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("buffers", static_cast<double>(s.liveBuffers));
+    e.Set("bytes", static_cast<double>(s.liveBytes));
+#ifdef S4_WITH_CUDA
+    if (d == Device::CUDA && cuda::probe().usable) {
+      cuda::PoolStats p = cuda::poolStats();
+      e.Set("reservedBytes", static_cast<double>(p.reservedBytes));
+      e.Set("peakReservedBytes", static_cast<double>(p.peakReservedBytes));
+      e.Set("peakUsedBytes", static_cast<double>(p.peakUsedBytes));
+    }
+#endif
+    o.Set(deviceName(d), e);
+  }
+  return o;
+}
+
+Napi::Value emptyCache(const Napi::CallbackInfo& info) {
+#ifdef S4_WITH_CUDA
+  if (cuda::probe().usable) cuda::trimPool();
+#endif
+  return info.Env().Undefined();
+}
+
+Napi::Value resetPeakMemory(const Napi::CallbackInfo& info) {
+#ifdef S4_WITH_CUDA
+  if (cuda::probe().usable) cuda::resetPeakStats();
+#endif
+  return info.Env().Undefined();
+}
+
+Napi::Value synchronize(const Napi::CallbackInfo& info) {
+#ifdef S4_WITH_CUDA
+  if (cuda::probe().usable) cuda::synchronize();
+#endif
+  return info.Env().Undefined();
+}
+
+// Waits for queued GPU work on a worker thread.
+class SyncWorker : public Napi::AsyncWorker {
+ public:
+  explicit SyncWorker(Napi::Env env) : Napi::AsyncWorker(env, "s4.sync"), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+#ifdef S4_WITH_CUDA
+    try {
+      if (cuda::probe().usable) cuda::synchronize();
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+#endif
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value synchronizeAsync(const Napi::CallbackInfo& info) {
+  auto* w = new SyncWorker(info.Env());
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value buildInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("version", S4_VERSION);
+  o.Set("napiVersion", NAPI_VERSION);
+#ifdef S4_WITH_CUDA
+  o.Set("cuda", true);
+  o.Set("cudaArchitectures", S4_CUDA_ARCHS);
+#else
+  o.Set("cuda", false);
+#endif
+  o.Set("cpuThreads", cpu::threadCount());
+  return o;
+}
+
+void exportCore(Napi::Env env, Napi::Object exports) {
+  BufferHandle::define(env, exports);
+  exports.Set("alloc", makeFunction(env, "alloc", alloc));
+  exports.Set("upload", makeFunction(env, "upload", upload));
+  exports.Set("write", makeFunction(env, "write", write));
+  exports.Set("download", makeFunction(env, "download", download));
+  exports.Set("downloadAsync", makeFunction(env, "downloadAsync", downloadAsync));
+  exports.Set("copy", makeFunction(env, "copy", copy));
+  exports.Set("cudaInfo", makeFunction(env, "cudaInfo", cudaInfo));
+  exports.Set("memory", makeFunction(env, "memory", memory));
+  exports.Set("emptyCache", makeFunction(env, "emptyCache", emptyCache));
+  exports.Set("resetPeakMemory", makeFunction(env, "resetPeakMemory", resetPeakMemory));
+  exports.Set("synchronize", makeFunction(env, "synchronize", synchronize));
+  exports.Set("synchronizeAsync", makeFunction(env, "synchronizeAsync", synchronizeAsync));
+  exports.Set("buildInfo", makeFunction(env, "buildInfo", buildInfo));
+}
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  exportCore(env, exports);
+  registerAll(env, exports);
+#ifdef S4_WITH_CUDA
+  // Plans hold device memory; free them while the CUDA context is still alive.
+  napi_add_env_cleanup_hook(env, [](void*) { s4::cufft::destroyPlans(); }, nullptr);
+#endif
+  return exports;
+}
+
+}  // namespace
+}  // namespace s4::binding
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return s4::binding::init(env, exports); }
+
+NODE_API_MODULE(s4, InitModule)

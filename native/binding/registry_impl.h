@@ -1,0 +1,40 @@
+// Template part of registry.h.
+#pragma once
+#include <exception>
+#include <new>
+#include <utility>
+
+#include "../common/error.h"
+
+namespace s4::binding {
+
+inline void throwAsJs(Napi::Env env, const s4::Error& e) {
+  switch (e.kind) {
+    case ErrorKind::Type: throw Napi::TypeError::New(env, e.what());
+    case ErrorKind::Range: throw Napi::RangeError::New(env, e.what());
+    default: throw Napi::Error::New(env, e.what());
+  }
+}
+
+template <typename F>
+Napi::Function makeFunction(Napi::Env env, const char* name, F&& f) {
+  return Napi::Function::New(
+      env,
+      [f = std::forward<F>(f)](const Napi::CallbackInfo& info) -> Napi::Value {
+        try {
+          return f(info);
+        } catch (const Napi::Error&) {
+          throw;
+        } catch (const s4::Error& e) {
+          throwAsJs(info.Env(), e);
+        } catch (const std::bad_alloc&) {
+          throw Napi::RangeError::New(info.Env(), "out of host memory");
+        } catch (const std::exception& e) {
+          throw Napi::Error::New(info.Env(), e.what());
+        }
+        return info.Env().Undefined();
+      },
+      name);
+}
+
+}  // namespace s4::binding

@@ -1,0 +1,22 @@
+// Errors raised by native code. The binding layer turns each into a JS Error of the
+// matching class (TypeError / RangeError / Error) with the message unchanged, so the
+// message must name the argument and what was expected.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace s4 {
+
+enum class ErrorKind { Generic, Type, Range };
+
+struct Error : std::runtime_error {
+  ErrorKind kind;
+  explicit Error(const std::string& message, ErrorKind k = ErrorKind::Generic)
+      : std::runtime_error(message), kind(k) {}
+};
+
+[[noreturn]] inline void fail(const std::string& message) { throw Error(message); }
+[[noreturn]] inline void failType(const std::string& message) { throw Error(message, ErrorKind::Type); }
+[[noreturn]] inline void failRange(const std::string& message) { throw Error(message, ErrorKind::Range); }
+
+}  // namespace s4

@@ -1,0 +1,59 @@
+// Allocation for both devices, with live counts for s4.memory(). Host buffers are
+// 64-byte aligned so CPU kernels can use vector loads; device buffers come from the
+// stream-ordered pool in cuda/context.cu.
+#include "storage.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+#include "error.h"
+#ifdef S4_WITH_CUDA
+#include "../cuda/context.h"
+#endif
+
+namespace s4 {
+namespace {
+
+std::atomic<long long> gBuffers[2];
+std::atomic<long long> gBytes[2];
+
+}  // namespace
+
+Storage::Storage(Device device, size_t bytes) : device_(device), bytes_(bytes), data_(nullptr) {
+  size_t request = bytes == 0 ? 1 : bytes;
+  if (device == Device::CPU) {
+    size_t rounded = (request + 63) / 64 * 64;
+    data_ = std::aligned_alloc(64, rounded);
+    if (!data_) failRange("out of host memory: could not allocate " + std::to_string(bytes) + " bytes");
+  } else {
+#ifdef S4_WITH_CUDA
+    data_ = cuda::deviceAlloc(request);
+#else
+    fail("this build of s4-cuda has no CUDA support (it was compiled without nvcc)");
+#endif
+  }
+  int d = static_cast<int>(device);
+  gBuffers[d] += 1;
+  gBytes[d] += static_cast<long long>(bytes);
+}
+
+Storage::~Storage() {
+  if (device_ == Device::CPU) {
+    std::free(data_);
+  } else {
+#ifdef S4_WITH_CUDA
+    cuda::deviceFree(data_);
+#endif
+  }
+  int d = static_cast<int>(device_);
+  gBuffers[d] -= 1;
+  gBytes[d] -= static_cast<long long>(bytes_);
+}
+
+DeviceMemoryStats memoryStats(Device device) {
+  int d = static_cast<int>(device);
+  return DeviceMemoryStats{gBuffers[d].load(), gBytes[d].load()};
+}
+
+}  // namespace s4

@@ -1,0 +1,55 @@
+#include "pointwise.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "../common/parallel.h"
+
+namespace s4::cpu {
+
+constexpr int64_t kGrain = 1 << 15;
+
+void fill(float* out, float value, int64_t n) {
+  parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) out[i] = value;
+  });
+}
+
+void axpby(float* out, const float* a, float alpha, const float* b, float beta, int64_t n) {
+  parallelFor(n, kGrain, [&](int64_t s, int64_t e) {
+    if (b)
+      for (int64_t i = s; i < e; ++i) out[i] = alpha * a[i] + beta * b[i];
+    else
+      for (int64_t i = s; i < e; ++i) out[i] = alpha * a[i];
+  });
+}
+
+void mul(float* out, const float* a, const float* b, int64_t n) {
+  parallelFor(n, kGrain, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) out[i] = a[i] * b[i];
+  });
+}
+
+void sum(float* out, const float* a, int64_t n) {
+  // Fixed chunking keeps the result independent of the thread count.
+  const int64_t chunk = 1 << 14;
+  int64_t chunks = (n + chunk - 1) / chunk;
+  std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
+  parallelFor(chunks, 1, [&](int64_t s, int64_t e) {
+    for (int64_t c = s; c < e; ++c) {
+      double acc = 0;
+      int64_t end = std::min(n, (c + 1) * chunk);
+      for (int64_t i = c * chunk; i < end; ++i) acc += a[i];
+      partial[c] = acc;
+    }
+  });
+  double total = 0;
+  for (double p : partial) total += p;
+  out[0] = static_cast<float>(total);
+}
+
+void broadcastScalar(float* out, const float* scalar, float scale, int64_t n) {
+  fill(out, scalar[0] * scale, n);
+}
+
+}  // namespace s4::cpu
