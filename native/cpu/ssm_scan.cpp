@@ -1,0 +1,55 @@
+// CPU recurrent scan (see ssm_scan.h): one task per (b, h), state held in double.
+#include "ssm_scan.h"
+
+#include <vector>
+
+#include "../common/parallel.h"
+
+namespace s4::cpu {
+
+void ssmScan(const float* coef, float* state, const float* u, float* y, int64_t B, int64_t H,
+             int64_t N2, int64_t T) {
+  if (B <= 0 || H <= 0) return;
+  const int64_t stride = scanCoefStride(N2);
+  parallelFor(B * H, 1, [&](int64_t r0, int64_t r1) {
+    std::vector<double> xr(N2), xi(N2);
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t h = r % H;
+      const float* c = coef + h * stride;
+      const double cg = c[10 * N2], cu = c[10 * N2 + 1];
+      float* st = state ? state + r * N2 * 2 : nullptr;
+      for (int64_t n = 0; n < N2; ++n) {
+        xr[n] = st ? st[2 * n] : 0.0;
+        xi[n] = st ? st[2 * n + 1] : 0.0;
+      }
+      const float* ur = u + r * T;
+      float* yr = y + r * T;
+      for (int64_t t = 0; t < T; ++t) {
+        const double ut = ur[t];
+        double s = 0.0, o = 0.0;
+        for (int64_t n = 0; n < N2; ++n) {
+          const float* q = c + 10 * n;
+          s += q[2] * xr[n] - q[3] * xi[n];  // Re(w x)
+          o += q[8] * xr[n] - q[9] * xi[n];  // Re(ca x)
+        }
+        s *= 2.0;
+        o *= 2.0;
+        yr[t] = static_cast<float>(o - cg * s + cu * ut);
+        for (int64_t n = 0; n < N2; ++n) {
+          const float* q = c + 10 * n;
+          const double re = q[0] * xr[n] - q[1] * xi[n] - q[4] * s + q[6] * ut;
+          const double im = q[0] * xi[n] + q[1] * xr[n] - q[5] * s + q[7] * ut;
+          xr[n] = re;
+          xi[n] = im;
+        }
+      }
+      if (st)
+        for (int64_t n = 0; n < N2; ++n) {
+          st[2 * n] = static_cast<float>(xr[n]);
+          st[2 * n + 1] = static_cast<float>(xi[n]);
+        }
+    }
+  });
+}
+
+}  // namespace s4::cpu

@@ -1,0 +1,29 @@
+// Recurrent (stepping) view of an SSM layer, CPU backend; twin of cuda/ssm_scan.h.
+//
+// Both the DPLR/bilinear and the diagonal/ZOH models step as "diagonal plus rank one":
+//   s   = 2 Re sum_n w_n x_n                      (real scalar; 0 for diagonal models)
+//   yt  = 2 Re sum_n ca_n x_n - cg s + cu u_t     (from the state BEFORE the update)
+//   x_n <- a_n x_n - g_n s + bb_n u_t
+// which equals x_t = Ab x_{t-1} + Bb u_t, y_t = 2 Re(C x_t) + D u_t with
+//   DPLR: Dn = 1 - dt/2 Lambda_n, En = 1 + dt/2 Lambda_n, r = 1/(1 + dt/2 * 2Re sum |P|^2/Dn)
+//         a = E/D, w = conj(P)/D, g = dt r P/D, bb = Bb, ca = C a, cg = 2Re sum C g,
+//         cu = 2Re sum C bb + D      (set up in float64 by lib/ssm/step_setup.ts).
+// Coefficients, float32, per channel h a row of kScanCoefStride(N2) floats:
+//   for n in 0..N2-1: a.re a.im w.re w.im g.re g.im bb.re bb.im ca.re ca.im;  then cg, cu.
+// State: complex64 [B,H,N2] (interleaved re, im), read at the start and written at the
+// end when given (null: start from zero, state not kept). u, y: float32 [B,H,T].
+#pragma once
+#include <cstdint>
+
+namespace s4 {
+
+constexpr int64_t kScanCoefPerState = 10;
+inline constexpr int64_t scanCoefStride(int64_t N2) { return kScanCoefPerState * N2 + 2; }
+
+namespace cpu {
+
+void ssmScan(const float* coef, float* state, const float* u, float* y, int64_t B, int64_t H,
+             int64_t N2, int64_t T);
+
+}  // namespace cpu
+}  // namespace s4
