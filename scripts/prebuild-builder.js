@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// prebuildify always runs node-gyp; `prebuildify --node-gyp "node scripts/prebuild-builder.js"`
+// prebuildify always runs node-gyp; `prebuildify --node-gyp scripts/prebuild-builder.js`
 // points it here instead, so prebuilds come from the one build definition, CMakeLists.txt.
 // prebuildify calls `<builder> rebuild --target=<node version> --devdir=... --arch=<arch>
 // --release`; cmake-js builds a Node-API addon, which needs no target version.
