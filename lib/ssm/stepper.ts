@@ -1,0 +1,191 @@
+/**
+ * Stateful recurrent steppers for generation: the state [B, H, N2] (complex64) stays on
+ * the device between calls; each call is one native launch, whatever its token count.
+ *
+ *   const s = stepper({ lambda, p, b, cTilde, dt, d? }, { batch, L, d? });   // DPLR (S4)
+ *   const s = diagStepper({ lambda, b, c, dt, d? }, { batch, d? });          // S4D (ZOH)
+ *   s.step(u_t [B, H]) -> y_t [B, H]
+ *   s.stepMany(u [B, H, T]) -> y [B, H, T]     (T tokens in one call)
+ *   s.state -> complex64 [B, H, N2] (a copy);  s.reset();  s.dispose()
+ *
+ * Parameters are tensors (as for ops.dplrScan) or float64 parameter sets (lib/ssm/types.ts,
+ * then `device` picks where the stepper runs; default: the current backend). Feeding a
+ * sequence in chunks equals feeding it whole.
+ */
+import { backend, isDeviceName, type DeviceName } from '../backend';
+import { core } from '../native/addon';
+import { convNative, diagParams64, dplrParams64, type DiagTensorParams, type DplrTensorParams } from '../ops/conv';
+import { expectInteger, expectTensor } from '../ops/validate';
+import { keep } from '../tensor/scope';
+import { Tensor } from '../tensor/tensor';
+import { diagStepCoefficients, dplrStepCoefficients } from './step_setup';
+import type { DiagParams64, DplrParams64 } from './types';
+
+export interface StepperOptions {
+  /** Batch size B of every input. */
+  batch: number;
+  /** Skip term D [H]; overrides params.d. */
+  d?: Tensor | ArrayLike<number> | null;
+  /** Device for float64 parameter sets (tensor parameters run where they live). */
+  device?: DeviceName;
+}
+
+export interface DplrStepperOptions extends StepperOptions {
+  /** Length C~ was set up for (C = C~ (I - Ab^L)^-1). */
+  L: number;
+}
+
+export class Stepper {
+  readonly batch: number;
+  readonly H: number;
+  readonly N2: number;
+  readonly device: DeviceName;
+  private coef: Tensor | null;
+  private st: Tensor | null;
+  private readonly kind: string;
+
+  /** @internal use stepper() / diagStepper(). */
+  constructor(kind: string, coef: Float32Array, batch: number, H: number, N2: number, device: DeviceName) {
+    this.kind = kind;
+    this.batch = batch;
+    this.H = H;
+    this.N2 = N2;
+    this.device = device;
+    this.coef = keep(Tensor.fromFloats(coef, [H, coef.length / H], 'float32', device));
+    try {
+      this.st = keep(Tensor.empty([batch, H, N2], 'complex64', device));
+      core.fill(this.st.handle, 0, this.st.floats);
+    } catch (err) {
+      this.coef.dispose();
+      throw err;
+    }
+  }
+
+  get isDisposed(): boolean {
+    return this.coef === null;
+  }
+
+  private live(fn: string): { coef: Tensor; st: Tensor } {
+    if (!this.coef || !this.st) throw new Error(`${this.kind}.${fn}: the stepper has been disposed`);
+    return { coef: this.coef, st: this.st };
+  }
+
+  private run(fn: string, u: unknown, rank: 2 | 3): Tensor {
+    const { coef, st } = this.live(fn);
+    const x = expectTensor(`${this.kind}.${fn}`, 'u', u, { dtype: 'float32', rank, device: this.device });
+    const want = rank === 2 ? `[B, H] = [${this.batch}, ${this.H}]` : `[B, H, T] = [${this.batch}, ${this.H}, *]`;
+    if (x.shape[0] !== this.batch || x.shape[1] !== this.H) {
+      throw new RangeError(`${this.kind}.${fn}: argument 'u' must have shape ${want} (got [${x.shape.join(', ')}]); the batch is fixed when the stepper is made`);
+    }
+    const T = rank === 2 ? 1 : x.shape[2];
+    const y = Tensor.empty(x.shape, 'float32', this.device);
+    convNative.ssmScan(coef.handle, st.handle, x.handle, y.handle, this.batch, this.H, this.N2, T);
+    return y;
+  }
+
+  /** One token: u_t [B, H] -> y_t [B, H]. */
+  step(u: Tensor): Tensor {
+    return this.run('step', u, 2);
+  }
+
+  /** T tokens in one native call: u [B, H, T] -> y [B, H, T]. */
+  stepMany(u: Tensor): Tensor {
+    return this.run('stepMany', u, 3);
+  }
+
+  /** A copy of the complex state, complex64 [B, H, N2]. */
+  get state(): Tensor {
+    return this.live('state').st.clone();
+  }
+
+  /** Back to the zero state. */
+  reset(): void {
+    const { st } = this.live('reset');
+    core.fill(st.handle, 0, st.floats);
+  }
+
+  dispose(): void {
+    this.coef?.dispose();
+    this.st?.dispose();
+    this.coef = null;
+    this.st = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+function isTensorParams(params: unknown): boolean {
+  return !!params && typeof params === 'object' && (params as { lambda?: unknown }).lambda instanceof Tensor;
+}
+
+function checkOptions(fn: string, opts: unknown): StepperOptions {
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object with 'batch'`);
+  const o = opts as StepperOptions;
+  expectInteger(fn, 'batch', o.batch, 1);
+  if (o.device !== undefined && !isDeviceName(o.device)) {
+    throw new TypeError(`${fn}: option 'device' must be 'cpu' or 'cuda' (got ${String(o.device)})`);
+  }
+  return o;
+}
+
+function skipOf(fn: string, d: StepperOptions['d'], H: number): Float64Array | null {
+  if (d == null) return null;
+  if (d instanceof Tensor) {
+    const t = expectTensor(fn, 'd', d, { dtype: 'float32', shape: [H], dims: ['H'] });
+    return Float64Array.from(t.dataSync());
+  }
+  if (typeof (d as ArrayLike<number>).length !== 'number') throw new TypeError(`${fn}: option 'd' must be a Tensor or an array of H numbers`);
+  const a = Float64Array.from(d as ArrayLike<number>);
+  if (a.length !== H) throw new RangeError(`${fn}: option 'd' must hold H = ${H} values (got ${a.length})`);
+  return a;
+}
+
+function checkParams64(fn: string, p: { H?: unknown; N2?: unknown }): void {
+  expectInteger(fn, 'params.H', p.H, 1);
+  expectInteger(fn, 'params.N2', p.N2, 1);
+}
+
+/** A stepper of a DPLR (S4, bilinear) layer whose C~ was set up for length opts.L. */
+export function stepper(params: DplrTensorParams | DplrParams64, opts: DplrStepperOptions): Stepper {
+  const fn = 'stepper';
+  const o = checkOptions(fn, opts);
+  const L = expectInteger(fn, 'L', (opts as DplrStepperOptions).L, 1);
+  let p64: DplrParams64;
+  let d: Float64Array | null;
+  let device: DeviceName;
+  if (isTensorParams(params)) {
+    ({ p64, d, device } = dplrParams64(fn, params));
+  } else {
+    if (params === null || typeof params !== 'object') throw new TypeError(`${fn}: argument 'params' must be an object`);
+    p64 = params as DplrParams64;
+    checkParams64(fn, p64);
+    d = null;
+    device = o.device ?? backend();
+  }
+  if (o.d != null) d = skipOf(fn, o.d, p64.H);
+  const coef = dplrStepCoefficients(p64, L, d);
+  return new Stepper('stepper', coef, o.batch, p64.H, p64.N2, device);
+}
+
+/** A stepper of a diagonal (S4D, ZOH) layer; C is used directly. */
+export function diagStepper(params: DiagTensorParams | DiagParams64, opts: StepperOptions): Stepper {
+  const fn = 'diagStepper';
+  const o = checkOptions(fn, opts);
+  let p64: DiagParams64;
+  let d: Float64Array | null;
+  let device: DeviceName;
+  if (isTensorParams(params)) {
+    ({ p64, d, device } = diagParams64(fn, params));
+  } else {
+    if (params === null || typeof params !== 'object') throw new TypeError(`${fn}: argument 'params' must be an object`);
+    p64 = params as DiagParams64;
+    checkParams64(fn, p64);
+    d = null;
+    device = o.device ?? backend();
+  }
+  if (o.d != null) d = skipOf(fn, o.d, p64.H);
+  const coef = diagStepCoefficients(p64, d);
+  return new Stepper('diagStepper', coef, o.batch, p64.H, p64.N2, device);
+}
