@@ -34,3 +34,4 @@ export function dispose(...items: unknown[]): void {
 }
 
 export const version: string = (require('../package.json') as { version: string }).version;
+export * as ssm from './ssm/index';
