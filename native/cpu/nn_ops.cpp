@@ -542,3 +542,69 @@ void adamwUpdate(float* param, const float* grad, float* m, float* v, int64_t n,
 }
 
 }  // namespace s4::cpu
+
+namespace s4::cpu {
+
+// ---- layout and elementwise ops ---------------------------------------------------------------
+
+void lastPoolForward(const float* x, float* y, int64_t rows, int64_t L) {
+  for (int64_t r = 0; r < rows; ++r) y[r] = x[r * L + L - 1];
+}
+
+void lastPoolBackward(const float* dy, float* dx, int64_t rows, int64_t L) {
+  parallelFor(rows, grainFor(L), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      std::fill(dx + r * L, dx + r * L + L - 1, 0.f);
+      dx[r * L + L - 1] = dy[r];
+    }
+  });
+}
+
+void transpose12(const float* x, float* y, int64_t B, int64_t M, int64_t N) {
+  // 32 x 32 tiles keep both the reads and the writes within a few cache lines.
+  constexpr int64_t T = 32;
+  const int64_t tm = (M + T - 1) / T, tn = (N + T - 1) / T;
+  parallelFor(B * tm * tn, grainFor(T * T), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = t / (tm * tn), i0 = (t / tn % tm) * T, j0 = t % tn * T;
+      const float* xb = x + b * M * N;
+      float* yb = y + b * M * N;
+      const int64_t i1 = std::min(M, i0 + T), j1 = std::min(N, j0 + T);
+      for (int64_t j = j0; j < j1; ++j)
+        for (int64_t i = i0; i < i1; ++i) yb[j * M + i] = xb[i * N + j];
+    }
+  });
+}
+
+void flipLast(const float* x, float* y, int64_t rows, int64_t L) {
+  parallelFor(rows, grainFor(L), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t l = 0; l < L; ++l) y[r * L + l] = x[r * L + L - 1 - l];
+  });
+}
+
+void expForward(const float* x, float* y, int64_t n) {
+  parallelFor(n, 16384, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] = std::exp(x[i]);
+  });
+}
+
+void complexFromParts(const float* re, const float* im, float* z, int64_t n) {
+  parallelFor(n, 16384, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      z[2 * i] = re ? re[i] : 0.f;
+      z[2 * i + 1] = im ? im[i] : 0.f;
+    }
+  });
+}
+
+void complexParts(const float* z, float* re, float* im, int64_t n) {
+  parallelFor(n, 16384, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      if (re) re[i] = z[2 * i];
+      if (im) im[i] = z[2 * i + 1];
+    }
+  });
+}
+
+}  // namespace s4::cpu

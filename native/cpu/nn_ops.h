@@ -159,6 +159,21 @@ void embeddingForward(const float* idx, const float* table, float* out, int64_t 
 void embeddingBackward(const float* idx, const float* dy, float* dtable, int64_t M, int64_t V,
                        int64_t D);
 
+// ---- layout and elementwise ops used by the layers -------------------------------------
+// lastPool: x [rows, L] -> y [rows] = x[:, L-1]; backward: dx zero except dx[r, L-1] = dy[r].
+void lastPoolForward(const float* x, float* y, int64_t rows, int64_t L);
+void lastPoolBackward(const float* dy, float* dx, int64_t rows, int64_t L);
+// Batched transpose: x [B, M, N] -> y [B, N, M] (its own backward with M and N swapped).
+void transpose12(const float* x, float* y, int64_t B, int64_t M, int64_t N);
+// Reverse the last dimension: y[r, l] = x[r, L-1-l] (its own backward).
+void flipLast(const float* x, float* y, int64_t rows, int64_t L);
+// y = exp(x) (backward dy * y is a plain product).
+void expForward(const float* x, float* y, int64_t n);
+// z (complex64, 2n floats) from float parts; a null part is zero. Backward: complexParts.
+void complexFromParts(const float* re, const float* im, float* z, int64_t n);
+// re[i] = Re z[i], im[i] = Im z[i]; either output may be null.
+void complexParts(const float* z, float* re, float* im, int64_t n);
+
 // ---- reductions and optimizer -----------------------------------------------------------
 // Fused AdamW (decoupled weight decay, PyTorch order), in place on n floats:
 //   p *= 1 - lr*wd;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;

@@ -1,0 +1,157 @@
+// cuBLAS through dlopen (see cublas_api.h).
+#include "cublas_api.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <mutex>
+
+#include "context.h"
+
+namespace s4::cublas {
+namespace {
+
+// The subset of cublas_api.h we use, declared from the public cuBLAS documentation.
+struct cublasContext;
+using cublasHandle_t = cublasContext*;
+using cublasStatus_t = int;
+using cublasOperation_t = int;
+using cublasMath_t = int;
+constexpr cublasStatus_t CUBLAS_STATUS_SUCCESS = 0;
+constexpr cublasStatus_t CUBLAS_STATUS_ALLOC_FAILED = 3;
+constexpr cublasOperation_t CUBLAS_OP_N = 0;
+constexpr cublasOperation_t CUBLAS_OP_T = 1;
+constexpr cublasMath_t CUBLAS_DEFAULT_MATH = 0;
+constexpr cublasMath_t CUBLAS_TF32_TENSOR_OP_MATH = 3;
+
+using CreateFn = cublasStatus_t (*)(cublasHandle_t*);
+using DestroyFn = cublasStatus_t (*)(cublasHandle_t);
+using SetStreamFn = cublasStatus_t (*)(cublasHandle_t, cudaStream_t);
+using GetVersionFn = cublasStatus_t (*)(cublasHandle_t, int*);
+using SetMathModeFn = cublasStatus_t (*)(cublasHandle_t, cublasMath_t);
+using SgemmFn = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                                   const float*, const float*, int, const float*, int, const float*, float*, int);
+using SgemmStridedBatchedFn = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int,
+                                                 int, const float*, const float*, int, long long, const float*, int,
+                                                 long long, const float*, float*, int, long long, int);
+
+struct Api {
+  void* lib = nullptr;
+  std::string error;
+  CreateFn create = nullptr;
+  DestroyFn destroy = nullptr;
+  SetStreamFn setStream = nullptr;
+  GetVersionFn getVersion = nullptr;
+  SetMathModeFn setMathMode = nullptr;
+  SgemmFn sgemm = nullptr;
+  SgemmStridedBatchedFn sgemmStridedBatched = nullptr;
+  cublasHandle_t handle = nullptr;
+  int version = -1;
+  bool tf32 = false;
+};
+
+template <typename T>
+bool resolve(Api& api, T& slot, const char* name) {
+  slot = reinterpret_cast<T>(dlsym(api.lib, name));
+  if (!slot) api.error = std::string("cuBLAS was found but lacks the entry point ") + name;
+  return slot != nullptr;
+}
+
+std::mutex gMu;
+
+Api& api() {
+  static std::once_flag once;
+  static Api a;
+  std::call_once(once, [] {
+    const char* env = std::getenv("S4_CUBLAS");
+    if (env && std::string(env) == "0") {
+      a.error = "cuBLAS disabled by S4_CUBLAS=0";
+      return;
+    }
+    const char* names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
+    std::string tried;
+    for (const char* name : names) {
+      a.lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+      if (a.lib) break;
+      const char* why = dlerror();
+      tried += std::string(tried.empty() ? "" : "; ") + (why ? why : name);
+    }
+    if (!a.lib) {
+      a.error = "cuBLAS could not be loaded (tried libcublas.so.13, libcublas.so.12, libcublas.so: " + tried + ")";
+      return;
+    }
+    if (!resolve(a, a.create, "cublasCreate_v2") || !resolve(a, a.destroy, "cublasDestroy_v2") ||
+        !resolve(a, a.setStream, "cublasSetStream_v2") || !resolve(a, a.getVersion, "cublasGetVersion_v2") ||
+        !resolve(a, a.setMathMode, "cublasSetMathMode") || !resolve(a, a.sgemm, "cublasSgemm_v2") ||
+        !resolve(a, a.sgemmStridedBatched, "cublasSgemmStridedBatched")) {
+      dlclose(a.lib);
+      a.lib = nullptr;
+      return;
+    }
+    cublasStatus_t st = a.create(&a.handle);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+      a.error = "cublasCreate failed with status " + std::to_string(st);
+      a.handle = nullptr;
+      return;  // keep the library loaded; the GEMM falls back to our kernel
+    }
+    const char* tf = std::getenv("S4_TF32");
+    a.tf32 = tf && std::string(tf) == "1";
+    a.setMathMode(a.handle, a.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+    int v = -1;
+    if (a.getVersion(a.handle, &v) == CUBLAS_STATUS_SUCCESS) a.version = v;
+  });
+  return a;
+}
+
+[[noreturn]] void throwCublas(cublasStatus_t st, const char* what) {
+  if (st == CUBLAS_STATUS_ALLOC_FAILED)
+    throw s4::Error(std::string("out of GPU memory in ") + what, ErrorKind::Range);
+  throw s4::Error(std::string("cuBLAS error ") + std::to_string(st) + " in " + what);
+}
+
+}  // namespace
+
+bool available(std::string* why) {
+  Api& a = api();
+  const bool ok = a.lib && a.handle;
+  if (!ok && why) *why = a.error;
+  return ok;
+}
+
+int version() { return available() ? api().version : -1; }
+bool tf32() { return available() && api().tf32; }
+
+void sgemm(bool transA, bool transB, int M, int N, int K, float alpha,
+           const float* A, int lda, long long strideA,
+           const float* B, int ldb, long long strideB, float beta,
+           float* C, int ldc, long long strideC, int batch) {
+  Api& a = api();
+  if (!a.lib || !a.handle) throw s4::Error("cuBLAS is not available: " + a.error);
+  std::lock_guard<std::mutex> lock(gMu);
+  cublasStatus_t st = a.setStream(a.handle, s4::cuda::stream());
+  if (st != CUBLAS_STATUS_SUCCESS) throwCublas(st, "cublasSetStream");
+  // cuBLAS is column-major: a row-major [R, C] matrix with leading dimension ld is the
+  // column-major [C, R] matrix with the same ld, i.e. its transpose. So the row-major
+  // product C = op(A) op(B) is the column-major product C^T = op(B)^T op(A)^T: swap the
+  // operands and the M/N sizes, keep each operand's transpose flag.
+  const cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (batch == 1) {
+    st = a.sgemm(a.handle, opB, opA, N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc);
+    if (st != CUBLAS_STATUS_SUCCESS) throwCublas(st, "cublasSgemm");
+  } else {
+    st = a.sgemmStridedBatched(a.handle, opB, opA, N, M, K, &alpha, B, ldb, strideB, A, lda, strideA, &beta, C,
+                               ldc, strideC, batch);
+    if (st != CUBLAS_STATUS_SUCCESS) throwCublas(st, "cublasSgemmStridedBatched");
+  }
+}
+
+void shutdown() {
+  Api& a = api();
+  std::lock_guard<std::mutex> lock(gMu);
+  if (a.handle) a.destroy(a.handle);
+  a.handle = nullptr;
+  a.error = "cuBLAS was shut down";
+}
+
+}  // namespace s4::cublas

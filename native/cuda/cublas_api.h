@@ -1,0 +1,31 @@
+// cuBLAS, opened at run time with dlopen (libcublas.so.13, .12, then libcublas.so) so the
+// addon loads on machines without it; only the entry points we use are declared, in our
+// own code (the build machine need not have cuBLAS headers). One handle, created lazily
+// on first use, bound to s4::cuda::stream(). Math mode: plain FP32 unless S4_TF32=1
+// (TF32 tensor cores). S4_CUBLAS=0 disables cuBLAS (the GEMM falls back to our kernel).
+#pragma once
+#include <string>
+
+namespace s4::cublas {
+
+// True when the library loaded, every entry point resolved and a handle was created;
+// otherwise *why says why.
+bool available(std::string* why = nullptr);
+// cublasGetVersion_v2, e.g. 130000; -1 when unavailable.
+int version();
+bool tf32();
+
+// Row-major strided-batched SGEMM on s4::cuda::stream():
+//   C_b[M, N] = alpha * op(A_b)[M, K] op(B_b)[K, N] + beta * C_b,  b < batch,
+// with the leading dimensions and element strides of the row-major matrices. Every size
+// must fit in int (the caller checks). Throws s4::Error on a cuBLAS failure; requires
+// available().
+void sgemm(bool transA, bool transB, int M, int N, int K, float alpha,
+           const float* A, int lda, long long strideA,
+           const float* B, int ldb, long long strideB, float beta,
+           float* C, int ldc, long long strideC, int batch);
+
+// Destroys the handle (call before the CUDA context goes away; optional).
+void shutdown();
+
+}  // namespace s4::cublas

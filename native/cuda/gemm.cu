@@ -1,0 +1,214 @@
+// GEMM on the GPU (see gemm.h): cuBLAS when loaded, else a tiled SGEMM kernel.
+#include <algorithm>
+#include <climits>
+#include <string>
+
+#include "context.h"
+#include "cublas_api.h"
+#include "device_info.h"
+#include "gemm.h"
+
+namespace s4::cuda {
+namespace {
+
+using s4::cpu::GemmArgs;
+
+// ---- fallback: 64 x 64 output tile per block, 16-deep K slices, 256 threads, 4 x 4
+// outputs per thread (rows ty + 16 i, columns tx + 16 j). Handles op(A)/op(B), any
+// leading dimension, edges (zero padding in shared memory) and batch-reduce (the
+// reduction walks the batches of A and B too).
+constexpr int TM = 64, TN = 64, TK = 16, kGemmThreads = 256;
+
+struct GemmParams {
+  int64_t M, N, K;
+  float alpha, beta;
+  const float* A; int64_t lda, strideA;
+  const float* B; int64_t ldb, strideB;
+  float* C; int64_t ldc, strideC;
+  int64_t batch;       // total batches
+  int64_t batchBase;   // first output batch of this launch (grid.z is relative)
+  bool reduceBatch;
+};
+
+template <bool TA, bool TB>
+__global__ void __launch_bounds__(kGemmThreads) sgemmKernel(GemmParams p) {
+  __shared__ float As[TK][TM + 4];
+  __shared__ float Bs[TK][TN + 4];
+  const int tid = threadIdx.x;
+  const int tx = tid % 16, ty = tid / 16;
+  const int64_t m0 = int64_t(blockIdx.y) * TM, n0 = int64_t(blockIdx.x) * TN;
+  const int64_t outBatch = p.batchBase + blockIdx.z;
+  float acc[4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
+
+  const int64_t r0 = p.reduceBatch ? 0 : outBatch;
+  const int64_t r1 = p.reduceBatch ? p.batch : outBatch + 1;
+  for (int64_t rb = r0; rb < r1; ++rb) {
+    const float* A = p.A + rb * p.strideA;
+    const float* B = p.B + rb * p.strideB;
+    for (int64_t k0 = 0; k0 < p.K; k0 += TK) {
+#pragma unroll
+      for (int e = 0; e < (TM * TK) / kGemmThreads; ++e) {
+        const int idx = tid + e * kGemmThreads;
+        // Map consecutive threads to consecutive addresses of the stored matrix.
+        const int i = TA ? idx % TM : idx / TK;
+        const int k = TA ? idx / TM : idx % TK;
+        const int64_t gi = m0 + i, gk = k0 + k;
+        float v = 0.f;
+        if (gi < p.M && gk < p.K) v = TA ? A[gk * p.lda + gi] : A[gi * p.lda + gk];
+        As[k][i] = v;
+      }
+#pragma unroll
+      for (int e = 0; e < (TN * TK) / kGemmThreads; ++e) {
+        const int idx = tid + e * kGemmThreads;
+        const int j = TB ? idx / TK : idx % TN;
+        const int k = TB ? idx % TK : idx / TN;
+        const int64_t gj = n0 + j, gk = k0 + k;
+        float v = 0.f;
+        if (gj < p.N && gk < p.K) v = TB ? B[gj * p.ldb + gk] : B[gk * p.ldb + gj];
+        Bs[k][j] = v;
+      }
+      __syncthreads();
+#pragma unroll
+      for (int kk = 0; kk < TK; ++kk) {
+        float a[4], b[4];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) a[i] = As[kk][ty + 16 * i];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) b[j] = Bs[kk][tx + 16 * j];
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+          for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+      }
+      __syncthreads();
+    }
+  }
+  float* C = p.C + (p.reduceBatch ? 0 : outBatch * p.strideC);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int64_t gi = m0 + ty + 16 * i;
+    if (gi >= p.M) continue;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int64_t gj = n0 + tx + 16 * j;
+      if (gj >= p.N) continue;
+      float* c = C + gi * p.ldc + gj;
+      *c = p.beta == 0.f ? p.alpha * acc[i][j] : p.alpha * acc[i][j] + p.beta * *c;
+    }
+  }
+}
+
+void fallbackGemm(const GemmArgs& g) {
+  GemmParams p;
+  p.M = g.M; p.N = g.N; p.K = g.K;
+  p.alpha = g.alpha; p.beta = g.beta;
+  p.A = g.A; p.lda = g.lda; p.strideA = g.strideA;
+  p.B = g.B; p.ldb = g.ldb; p.strideB = g.strideB;
+  p.C = g.C; p.ldc = g.ldc; p.strideC = g.strideC;
+  p.batch = g.batch;
+  p.reduceBatch = g.reduceBatch;
+  const int64_t gridX = (g.N + TN - 1) / TN, gridY = (g.M + TM - 1) / TM;
+  if (gridX > INT_MAX || gridY > 65535) throw s4::Error("gemm: matrix too large for the fallback GEMM kernel", ErrorKind::Range);
+  const int64_t outBatches = g.reduceBatch ? 1 : g.batch;
+  for (int64_t b0 = 0; b0 < outBatches; b0 += 65535) {
+    p.batchBase = b0;
+    dim3 grid(unsigned(gridX), unsigned(gridY), unsigned(std::min<int64_t>(65535, outBatches - b0)));
+    if (g.transA) {
+      if (g.transB) sgemmKernel<true, true><<<grid, kGemmThreads, 0, stream()>>>(p);
+      else sgemmKernel<true, false><<<grid, kGemmThreads, 0, stream()>>>(p);
+    } else {
+      if (g.transB) sgemmKernel<false, true><<<grid, kGemmThreads, 0, stream()>>>(p);
+      else sgemmKernel<false, false><<<grid, kGemmThreads, 0, stream()>>>(p);
+    }
+    S4_CUDA_CHECK_LAUNCH("gemm");
+  }
+}
+
+// C[M, N] (ldc) = sum_b W[b] (dense [M, N] each) + beta * C, in a fixed order.
+__global__ void reduceBatchesKernel(float* C, int64_t ldc, const float* W, int64_t batches, int64_t M,
+                                    int64_t N, float beta) {
+  const int64_t total = M * N;
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total; t += int64_t(gridDim.x) * blockDim.x) {
+    float s = 0.f;
+    for (int64_t b = 0; b < batches; ++b) s += W[b * total + t];
+    const int64_t i = t / N, j = t % N;
+    float* c = C + i * ldc + j;
+    *c = beta == 0.f ? s : s + beta * *c;
+  }
+}
+
+bool fitsInt(const GemmArgs& g) {
+  const int64_t lim = INT_MAX;
+  return g.M <= lim && g.N <= lim && g.K <= lim && g.lda <= lim && g.ldb <= lim && g.ldc <= lim;
+}
+
+struct Choice {
+  bool cublas = false;
+  std::string why;
+};
+
+// Decided once: cuBLAS when the GPU is usable and the library loads.
+const Choice& choice() {
+  static const Choice c = [] {
+    Choice r;
+    DeviceInfo info = probe();
+    if (!info.usable) {
+      r.why = "no usable GPU: " + info.reason;
+      return r;
+    }
+    r.cublas = s4::cublas::available(&r.why);
+    return r;
+  }();
+  return c;
+}
+
+bool useCublas(std::string* why) {
+  const Choice& c = choice();
+  if (!c.cublas && why) *why = c.why;
+  return c.cublas;
+}
+
+}  // namespace
+
+const char* gemmBackend(std::string* why) { return useCublas(why) ? "cublas" : "builtin"; }
+int cublasVersion() { return useCublas(nullptr) ? s4::cublas::version() : -1; }
+bool gemmTf32() { return useCublas(nullptr) && s4::cublas::tf32(); }
+
+void gemm(const GemmArgs& g) {
+  if (g.M <= 0 || g.N <= 0 || g.batch <= 0) return;
+  if (!useCublas(nullptr) || !fitsInt(g)) {
+    fallbackGemm(g);
+    return;
+  }
+  if (!g.reduceBatch || g.batch == 1) {
+    const int64_t outBatches = g.batch;
+    for (int64_t b0 = 0; b0 < outBatches; b0 += INT_MAX) {
+      const int n = int(std::min<int64_t>(INT_MAX, outBatches - b0));
+      s4::cublas::sgemm(g.transA, g.transB, int(g.M), int(g.N), int(g.K), g.alpha, g.A + b0 * g.strideA, int(g.lda),
+                        g.strideA, g.B + b0 * g.strideB, int(g.ldb), g.strideB, g.beta, g.C + b0 * g.strideC,
+                        int(g.ldc), g.strideC, n);
+    }
+    return;
+  }
+  // Batch-reduce: strided-batched products into a workspace, then a fixed-order sum
+  // (deterministic, unlike accumulating with atomics). Chunked to bound the workspace.
+  const int64_t per = g.M * g.N;
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.batch, (int64_t(1) << 26) / per));
+  Workspace ws(sizeof(float) * size_t(chunk * per));
+  for (int64_t b0 = 0; b0 < g.batch; b0 += chunk) {
+    const int64_t n = std::min(chunk, g.batch - b0);
+    s4::cublas::sgemm(g.transA, g.transB, int(g.M), int(g.N), int(g.K), g.alpha, g.A + b0 * g.strideA, int(g.lda),
+                      g.strideA, g.B + b0 * g.strideB, int(g.ldb), g.strideB, 0.f, ws.as<float>(), int(g.N), per,
+                      int(n));
+    const float beta = b0 == 0 ? g.beta : 1.f;
+    const int64_t blocks = std::min<int64_t>((per + 255) / 256, 65535 * 4);
+    reduceBatchesKernel<<<unsigned(blocks), 256, 0, stream()>>>(g.C, g.ldc, ws.as<float>(), n, g.M, g.N, beta);
+    S4_CUDA_CHECK_LAUNCH("gemm reduce");
+  }
+}
+
+}  // namespace s4::cuda

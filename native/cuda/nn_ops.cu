@@ -1,0 +1,1051 @@
+// CUDA twins of the neural-network ops (contract in native/cpu/nn_ops.h).
+//
+// Row ops (layer norm, softmax cross-entropy, mean pooling) give one warp to a row when it
+// is short and one block when it is long; all reductions are trees of fixed shape, so
+// results do not change from run to run. Parameter gradients (bias, layer-norm weight)
+// are column sums done in two stages (fixed row chunks, then the chunks in order) rather
+// than with float atomics. Elementwise kernels use float4 loads when the data allows.
+// Bad class labels / embedding indices are flagged on the device (the only atomics here,
+// off the data path) and reported as RangeError after the stream has finished the check.
+#include <cub/cub.cuh>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "context.h"
+#include "nn_ops.h"
+
+namespace s4::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+constexpr double kSqrt2OverPi = 0.79788456080286535588;
+constexpr float kGeluTanhC = 0.044715f;
+
+#define S4_GRID_STRIDE(i, n) \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
+unsigned gridFor(int64_t n, int threads = kThreads) {
+  const int64_t blocks = (n + threads - 1) / threads;
+  return unsigned(std::max<int64_t>(1, std::min<int64_t>(blocks, int64_t(65535) * 64)));
+}
+
+bool aligned16(const void* p) { return p == nullptr || (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+// ---- reductions of fixed shape ---------------------------------------------------------------
+
+// Sum (or max) over a group of G threads: G = 32 is one warp, G > 32 is the whole block
+// (scratch holds G / 32 values). Every thread of the group gets the result.
+template <int G>
+__device__ __forceinline__ float groupSum(float v, float* scratch) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if (G == 32) return v;
+  const int warp = threadIdx.x >> 5;
+  if ((threadIdx.x & 31) == 0) scratch[warp] = v;
+  __syncthreads();
+  float s = 0.f;
+#pragma unroll
+  for (int w = 0; w < G / 32; ++w) s += scratch[w];
+  __syncthreads();  // scratch may be reused right away
+  return s;
+}
+
+template <int G>
+__device__ __forceinline__ float groupMax(float v, float* scratch) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if (G == 32) return v;
+  const int warp = threadIdx.x >> 5;
+  if ((threadIdx.x & 31) == 0) scratch[warp] = v;
+  __syncthreads();
+  float s = scratch[0];
+#pragma unroll
+  for (int w = 1; w < G / 32; ++w) s = fmaxf(s, scratch[w]);
+  __syncthreads();
+  return s;
+}
+
+// Block-wide sum in double (blockDim.x a multiple of 32, at most 1024); result in thread 0.
+__device__ double blockSumDouble(double v) {
+  __shared__ double warpSums[32];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) warpSums[warp] = v;
+  __syncthreads();
+  v = threadIdx.x < blockDim.x / 32 ? warpSums[threadIdx.x] : 0.0;
+  if (warp == 0)
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  __syncthreads();
+  return v;
+}
+
+// Visits a row of D floats, the G threads of a group striding over it; float4 loads when V.
+template <int G, bool V, class F>
+__device__ __forceinline__ void visitRow(const float* __restrict__ p, int D, int lane, F f) {
+  if (V) {
+    const float4* p4 = reinterpret_cast<const float4*>(p);
+    for (int q = lane; q < D / 4; q += G) {
+      const float4 v = p4[q];
+      f(4 * q, v.x); f(4 * q + 1, v.y); f(4 * q + 2, v.z); f(4 * q + 3, v.w);
+    }
+  } else {
+    for (int i = lane; i < D; i += G) f(i, p[i]);
+  }
+}
+
+// Row kernels: 32 threads per row up to this length, a 256-thread block per row above.
+constexpr int kWarpRowMax = 1024;
+
+template <class Launch>
+void byRowLength(int64_t D, Launch launch) {
+  if (D <= kWarpRowMax) launch(std::integral_constant<int, 32>());
+  else launch(std::integral_constant<int, kThreads>());
+}
+
+// Sums of f(r, c) = (first, second) over the rows of a [rows, cols] domain, per column:
+// stage one sums fixed chunks of rows (block 32 x 8: 32 columns, 8 row lanes), stage two
+// adds the chunk partials in order. out1 may be null.
+constexpr int kColChunk = 256;
+
+template <class F>
+__global__ void columnPartialsKernel(F f, int64_t rows, int64_t cols, int64_t rowsPerChunk, float* out0,
+                                     float* out1, int64_t ldPartial) {
+  __shared__ float s0[8][33], s1[8][33];
+  const int64_t c = int64_t(blockIdx.x) * 32 + threadIdx.x;
+  const int64_t r0 = int64_t(blockIdx.y) * rowsPerChunk;
+  const int64_t r1 = min(rows, r0 + rowsPerChunk);
+  float a0 = 0.f, a1 = 0.f;
+  if (c < cols) {
+    for (int64_t r = r0 + threadIdx.y; r < r1; r += 8) {
+      const float2 v = f(r, c);
+      a0 += v.x;
+      a1 += v.y;
+    }
+  }
+  s0[threadIdx.y][threadIdx.x] = a0;
+  s1[threadIdx.y][threadIdx.x] = a1;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < cols) {
+    float t0 = 0.f, t1 = 0.f;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      t0 += s0[k][threadIdx.x];
+      t1 += s1[k][threadIdx.x];
+    }
+    const int64_t o = int64_t(blockIdx.y) * ldPartial + c;
+    out0[o] = t0;
+    if (out1) out1[o] = t1;
+  }
+}
+
+__global__ void columnFinishKernel(const float* p0, const float* p1, int64_t chunks, int64_t cols, float* out0,
+                                   float* out1) {
+  S4_GRID_STRIDE(c, cols) {
+    float t0 = 0.f, t1 = 0.f;
+    for (int64_t k = 0; k < chunks; ++k) {
+      t0 += p0[k * cols + c];
+      if (out1) t1 += p1[k * cols + c];
+    }
+    out0[c] = t0;
+    if (out1) out1[c] = t1;
+  }
+}
+
+template <class F>
+void columnSums(F f, int64_t rows, int64_t cols, float* out0, float* out1) {
+  const int64_t rowsPerChunk = std::max<int64_t>(kColChunk, (rows + 4095) / 4096);
+  const int64_t chunks = (rows + rowsPerChunk - 1) / rowsPerChunk;
+  const dim3 block(32, 8);
+  const int64_t gx = (cols + 31) / 32;
+  if (gx > INT_MAX || chunks > 65535) throw s4::Error("column sum: size too large", ErrorKind::Range);
+  const dim3 grid{unsigned(gx), unsigned(chunks)};
+  if (chunks == 1) {
+    columnPartialsKernel<<<grid, block, 0, stream()>>>(f, rows, cols, rowsPerChunk, out0, out1, cols);
+    S4_CUDA_CHECK_LAUNCH("columnSums");
+    return;
+  }
+  Workspace ws(sizeof(float) * size_t(2 * chunks * cols));
+  float* p0 = ws.as<float>();
+  float* p1 = out1 ? p0 + chunks * cols : nullptr;
+  columnPartialsKernel<<<grid, block, 0, stream()>>>(f, rows, cols, rowsPerChunk, p0, p1, cols);
+  S4_CUDA_CHECK_LAUNCH("columnSums");
+  columnFinishKernel<<<gridFor(cols), kThreads, 0, stream()>>>(p0, p1, chunks, cols, out0, out1);
+  S4_CUDA_CHECK_LAUNCH("columnSums");
+}
+
+struct ColumnOf {  // (m[r, c], 0)
+  const float* m;
+  int64_t ld;
+  __device__ float2 operator()(int64_t r, int64_t c) const { return make_float2(m[r * ld + c], 0.f); }
+};
+
+struct LayerNormParamGrad {  // (dy * xhat, dy)
+  const float *dy, *x, *mean, *rstd;
+  int64_t D;
+  __device__ float2 operator()(int64_t r, int64_t c) const {
+    const float g = dy[r * D + c];
+    return make_float2(g * ((x[r * D + c] - mean[r]) * rstd[r]), g);
+  }
+};
+
+// ---- device-side checks of class labels and indices ---------------------------------------------
+
+__device__ __forceinline__ bool isIndex(float v, int64_t limit) {
+  return v >= 0.f && v < float(limit) && v == floorf(v);
+}
+
+// Flag of the first bad position, kept as an unsigned 64-bit minimum (all ones = none).
+class BadFlag {
+ public:
+  BadFlag() : ws_(sizeof(unsigned long long)) {
+    S4_CUDA_CHECK(cudaMemsetAsync(ws_.as<void>(), 0xff, sizeof(unsigned long long), stream()));
+  }
+  unsigned long long* device() const { return ws_.as<unsigned long long>(); }
+  // Waits for the stream; -1 when nothing was flagged.
+  int64_t first() const {
+    unsigned long long h = 0;
+    S4_CUDA_CHECK(cudaMemcpyAsync(&h, device(), sizeof h, cudaMemcpyDeviceToHost, stream()));
+    S4_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    return h == ~0ULL ? -1 : int64_t(h);
+  }
+
+ private:
+  Workspace ws_;
+};
+
+float readDeviceFloat(const float* p) {
+  float h = 0.f;
+  S4_CUDA_CHECK(cudaMemcpyAsync(&h, p, sizeof h, cudaMemcpyDeviceToHost, stream()));
+  S4_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  return h;
+}
+
+std::string numberText(float v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", double(v));
+  return buf;
+}
+
+// ---- linear ------------------------------------------------------------------------------------
+
+__global__ void addBiasKernel(float* y, const float* bias, int64_t n, int64_t inner, int64_t count) {
+  // y viewed as [*, count, inner]: y[t] += bias[(t / inner) % count].
+  S4_GRID_STRIDE(t, n) y[t] += bias[(t / inner) % count];
+}
+
+__global__ void addBiasRowsVec4Kernel(float4* y, const float4* bias, int64_t n4, int64_t N4) {
+  S4_GRID_STRIDE(q, n4) {
+    float4 v = y[q];
+    const float4 b = bias[q % N4];
+    v.x += b.x; v.y += b.y; v.z += b.z; v.w += b.w;
+    y[q] = v;
+  }
+}
+
+// out[o] = sum over b < B, l < L of m[(b * O + o) * L + l]: one block per o.
+__global__ void channelSumKernel(const float* m, float* out, int64_t B, int64_t O, int64_t L) {
+  const int64_t o = blockIdx.x;
+  double s = 0;
+  for (int64_t t = threadIdx.x; t < B * L; t += blockDim.x) s += m[((t / L) * O + o) * L + t % L];
+  s = blockSumDouble(s);
+  if (threadIdx.x == 0) out[o] = float(s);
+}
+
+// ---- layer norm over the last dimension ---------------------------------------------------------
+
+template <int G, bool V>
+__global__ void layerNormFwdKernel(const float* __restrict__ x, const float* __restrict__ w,
+                                                                const float* __restrict__ b, float* __restrict__ y,
+                                                                float* mean, float* rstd, int64_t rows, int D,
+                                                                float eps) {
+  __shared__ float scratch[kThreads / 32];
+  constexpr int kRows = kThreads / G;
+  const int lane = threadIdx.x % G;
+  const int64_t row = int64_t(blockIdx.x) * kRows + threadIdx.x / G;
+  if (row >= rows) return;  // uniform per group (a whole warp, or the whole block)
+  const float* xr = x + row * D;
+  float s = 0.f;
+  visitRow<G, V>(xr, D, lane, [&](int, float v) { s += v; });
+  const float mu = groupSum<G>(s, scratch) / float(D);
+  float q = 0.f;  // second pass over the (cached) row: no cancellation in the variance
+  visitRow<G, V>(xr, D, lane, [&](int, float v) { q += (v - mu) * (v - mu); });
+  const float rs = rsqrtf(groupSum<G>(q, scratch) / float(D) + eps);
+  if (lane == 0) {
+    mean[row] = mu;
+    rstd[row] = rs;
+  }
+  float* yr = y + row * D;
+  if (V) {
+    const float4* x4 = reinterpret_cast<const float4*>(xr);
+    float4* y4 = reinterpret_cast<float4*>(yr);
+    for (int qi = lane; qi < D / 4; qi += G) {
+      const float4 v = x4[qi];
+      const int i = 4 * qi;
+      float4 o;
+      o.x = (v.x - mu) * rs * (w ? w[i] : 1.f) + (b ? b[i] : 0.f);
+      o.y = (v.y - mu) * rs * (w ? w[i + 1] : 1.f) + (b ? b[i + 1] : 0.f);
+      o.z = (v.z - mu) * rs * (w ? w[i + 2] : 1.f) + (b ? b[i + 2] : 0.f);
+      o.w = (v.w - mu) * rs * (w ? w[i + 3] : 1.f) + (b ? b[i + 3] : 0.f);
+      y4[qi] = o;
+    }
+  } else {
+    for (int i = lane; i < D; i += G) yr[i] = (xr[i] - mu) * rs * (w ? w[i] : 1.f) + (b ? b[i] : 0.f);
+  }
+}
+
+template <int G, bool V>
+__global__ void layerNormBwdKernel(const float* __restrict__ dy, const float* __restrict__ x,
+                                                                const float* __restrict__ w, const float* mean,
+                                                                const float* rstd, float* __restrict__ dx,
+                                                                int64_t rows, int D) {
+  __shared__ float scratch[kThreads / 32];
+  constexpr int kRows = kThreads / G;
+  const int lane = threadIdx.x % G;
+  const int64_t row = int64_t(blockIdx.x) * kRows + threadIdx.x / G;
+  if (row >= rows) return;
+  const float* xr = x + row * D;
+  const float* gr = dy + row * D;
+  const float mu = mean[row], rs = rstd[row];
+  float sg = 0.f, sgx = 0.f;
+  visitRow<G, V>(xr, D, lane, [&](int i, float v) {
+    const float g = gr[i] * (w ? w[i] : 1.f);
+    sg += g;
+    sgx += g * ((v - mu) * rs);
+  });
+  const float mg = groupSum<G>(sg, scratch) / float(D);
+  const float mgx = groupSum<G>(sgx, scratch) / float(D);
+  float* dr = dx + row * D;
+  for (int i = lane; i < D; i += G) {
+    const float g = gr[i] * (w ? w[i] : 1.f);
+    const float xh = (xr[i] - mu) * rs;
+    dr[i] = rs * (g - mg - xh * mgx);
+  }
+}
+
+// ---- layer norm over channels of [B, H, L] -------------------------------------------------------
+// Block (32, 8): 32 positions l (coalesced) x 8 lanes over H; grid (L / 32, B).
+
+__device__ __forceinline__ float channelLaneSum(float v, float (*s)[33]) {
+  s[threadIdx.y][threadIdx.x] = v;
+  __syncthreads();
+  float t = 0.f;
+#pragma unroll
+  for (int k = 0; k < 8; ++k) t += s[k][threadIdx.x];
+  __syncthreads();
+  return t;
+}
+
+__global__ void layerNormChannelsFwdKernel(const float* __restrict__ x, const float* __restrict__ w,
+                                           const float* __restrict__ b, float* __restrict__ y, float* mean,
+                                           float* rstd, int64_t H, int64_t L, float eps) {
+  __shared__ float s[8][33];
+  const int64_t l = int64_t(blockIdx.x) * 32 + threadIdx.x;
+  const int64_t bi = blockIdx.y;
+  const bool live = l < L;
+  const float* xb = x + bi * H * L + l;
+  float acc = 0.f;
+  if (live)
+    for (int64_t h = threadIdx.y; h < H; h += 8) acc += xb[h * L];
+  const float mu = channelLaneSum(acc, s) / float(H);
+  acc = 0.f;
+  if (live)
+    for (int64_t h = threadIdx.y; h < H; h += 8) {
+      const float d = xb[h * L] - mu;
+      acc += d * d;
+    }
+  const float rs = rsqrtf(channelLaneSum(acc, s) / float(H) + eps);
+  if (!live) return;
+  if (threadIdx.y == 0) {
+    mean[bi * L + l] = mu;
+    rstd[bi * L + l] = rs;
+  }
+  float* yb = y + bi * H * L + l;
+  for (int64_t h = threadIdx.y; h < H; h += 8) yb[h * L] = (xb[h * L] - mu) * rs * (w ? w[h] : 1.f) + (b ? b[h] : 0.f);
+}
+
+__global__ void layerNormChannelsBwdKernel(const float* __restrict__ dy, const float* __restrict__ x,
+                                           const float* __restrict__ w, const float* mean, const float* rstd,
+                                           float* __restrict__ dx, int64_t H, int64_t L) {
+  __shared__ float s[8][33];
+  const int64_t l = int64_t(blockIdx.x) * 32 + threadIdx.x;
+  const int64_t bi = blockIdx.y;
+  const bool live = l < L;
+  const int64_t off = bi * H * L + l;
+  const float mu = live ? mean[bi * L + l] : 0.f, rs = live ? rstd[bi * L + l] : 0.f;
+  float sg = 0.f, sgx = 0.f;
+  if (live)
+    for (int64_t h = threadIdx.y; h < H; h += 8) {
+      const float g = dy[off + h * L] * (w ? w[h] : 1.f);
+      sg += g;
+      sgx += g * ((x[off + h * L] - mu) * rs);
+    }
+  const float mg = channelLaneSum(sg, s) / float(H);
+  const float mgx = channelLaneSum(sgx, s) / float(H);
+  if (!live) return;
+  for (int64_t h = threadIdx.y; h < H; h += 8) {
+    const float g = dy[off + h * L] * (w ? w[h] : 1.f);
+    const float xh = (x[off + h * L] - mu) * rs;
+    dx[off + h * L] = rs * (g - mg - xh * mgx);
+  }
+}
+
+// dw[h] = sum_{b,l} dy * xhat, db[h] = sum_{b,l} dy: one block per h.
+__global__ void layerNormChannelsParamKernel(const float* dy, const float* x, const float* mean, const float* rstd,
+                                             float* dw, float* db, int64_t B, int64_t H, int64_t L) {
+  const int64_t h = blockIdx.x;
+  double sw = 0, sb = 0;
+  for (int64_t t = threadIdx.x; t < B * L; t += blockDim.x) {
+    const int64_t bi = t / L, l = t % L;
+    const int64_t o = (bi * H + h) * L + l;
+    const float g = dy[o];
+    sb += g;
+    sw += double(g) * double((x[o] - mean[bi * L + l]) * rstd[bi * L + l]);
+  }
+  sw = blockSumDouble(sw);
+  sb = blockSumDouble(sb);
+  if (threadIdx.x == 0) {
+    if (dw) dw[h] = float(sw);
+    if (db) db[h] = float(sb);
+  }
+}
+
+// ---- elementwise -------------------------------------------------------------------------------
+
+// y[i] = op(x[i], i), float4 at a time when `vec` (aligned pointers), scalar tail.
+template <class Op>
+__global__ void mapKernel(const float* __restrict__ x, float* __restrict__ y, int64_t n, Op op, bool vec) {
+  const int64_t nq = (n + 3) / 4;
+  S4_GRID_STRIDE(q, nq) {
+    const int64_t i = 4 * q;
+    if (vec && i + 4 <= n) {
+      float4 v = reinterpret_cast<const float4*>(x)[q];
+      v.x = op(v.x, i); v.y = op(v.y, i + 1); v.z = op(v.z, i + 2); v.w = op(v.w, i + 3);
+      reinterpret_cast<float4*>(y)[q] = v;
+    } else {
+      for (int64_t k = i; k < min(n, i + 4); ++k) y[k] = op(x[k], k);
+    }
+  }
+}
+
+// dx[i] = op(dy[i], x[i]), float4 at a time when `vec`.
+template <class Op>
+__global__ void map2Kernel(const float* __restrict__ g, const float* __restrict__ x, float* __restrict__ y, int64_t n,
+                           Op op, bool vec) {
+  const int64_t nq = (n + 3) / 4;
+  S4_GRID_STRIDE(q, nq) {
+    const int64_t i = 4 * q;
+    if (vec && i + 4 <= n) {
+      const float4 a = reinterpret_cast<const float4*>(g)[q];
+      const float4 b = reinterpret_cast<const float4*>(x)[q];
+      float4 v;
+      v.x = op(a.x, b.x); v.y = op(a.y, b.y); v.z = op(a.z, b.z); v.w = op(a.w, b.w);
+      reinterpret_cast<float4*>(y)[q] = v;
+    } else {
+      for (int64_t k = i; k < min(n, i + 4); ++k) y[k] = op(g[k], x[k]);
+    }
+  }
+}
+
+template <class Op>
+void launchMap(const float* x, float* y, int64_t n, Op op, const char* name) {
+  if (n <= 0) return;
+  mapKernel<<<gridFor((n + 3) / 4), kThreads, 0, stream()>>>(x, y, n, op, aligned16(x) && aligned16(y));
+  S4_CUDA_CHECK_LAUNCH(name);
+}
+
+template <class Op>
+void launchMap2(const float* g, const float* x, float* y, int64_t n, Op op, const char* name) {
+  if (n <= 0) return;
+  map2Kernel<<<gridFor((n + 3) / 4), kThreads, 0, stream()>>>(g, x, y, n, op, aligned16(g) && aligned16(x) && aligned16(y));
+  S4_CUDA_CHECK_LAUNCH(name);
+}
+
+struct GeluErf {
+  __device__ float operator()(float v, int64_t) const { return 0.5f * v * (1.f + erff(v * float(kInvSqrt2))); }
+};
+struct GeluTanh {
+  __device__ float operator()(float v, int64_t) const {
+    const float u = float(kSqrt2OverPi) * (v + kGeluTanhC * v * v * v);
+    return 0.5f * v * (1.f + tanhf(u));
+  }
+};
+struct GeluErfGrad {
+  __device__ float operator()(float g, float v) const {
+    const float cdf = 0.5f * (1.f + erff(v * float(kInvSqrt2)));
+    const float pdf = float(kInvSqrt2Pi) * expf(-0.5f * v * v);
+    return g * (cdf + v * pdf);
+  }
+};
+struct GeluTanhGrad {
+  __device__ float operator()(float g, float v) const {
+    const float u = float(kSqrt2OverPi) * (v + kGeluTanhC * v * v * v);
+    const float t = tanhf(u);
+    const float du = float(kSqrt2OverPi) * (1.f + 3.f * kGeluTanhC * v * v);
+    return g * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * du);
+  }
+};
+struct Dropout {
+  float p, scale;
+  uint64_t key;
+  __device__ float operator()(float v, int64_t i) const {
+    return nn::dropoutUniform(key, uint64_t(i)) >= p ? v * scale : 0.f;
+  }
+};
+struct Exp {
+  __device__ float operator()(float v, int64_t) const { return expf(v); }
+};
+
+// GLU on [outer, 2 * R, ...] rows of R = half * inner: vectorized when R % 4 == 0.
+__global__ void gluFwdKernel(const float* __restrict__ x, float* __restrict__ y, int64_t outer, int64_t R, bool vec) {
+  if (vec) {
+    const int64_t R4 = R / 4;
+    S4_GRID_STRIDE(q, outer * R4) {
+      const int64_t o = q / R4, j = q % R4;
+      const float4 a = reinterpret_cast<const float4*>(x + o * 2 * R)[j];
+      const float4 g = reinterpret_cast<const float4*>(x + o * 2 * R + R)[j];
+      float4 v;
+      v.x = a.x / (1.f + expf(-g.x)); v.y = a.y / (1.f + expf(-g.y));
+      v.z = a.z / (1.f + expf(-g.z)); v.w = a.w / (1.f + expf(-g.w));
+      reinterpret_cast<float4*>(y)[q] = v;
+    }
+  } else {
+    S4_GRID_STRIDE(t, outer * R) {
+      const int64_t o = t / R, j = t % R;
+      y[t] = x[o * 2 * R + j] / (1.f + expf(-x[o * 2 * R + R + j]));
+    }
+  }
+}
+
+__global__ void gluBwdKernel(const float* __restrict__ dy, const float* __restrict__ x, float* __restrict__ dx,
+                             int64_t outer, int64_t R) {
+  S4_GRID_STRIDE(t, outer * R) {
+    const int64_t o = t / R, j = t % R;
+    const float a = x[o * 2 * R + j];
+    const float s = 1.f / (1.f + expf(-x[o * 2 * R + R + j]));
+    const float d = dy[t];
+    dx[o * 2 * R + j] = d * s;
+    dx[o * 2 * R + R + j] = d * a * s * (1.f - s);
+  }
+}
+
+// ---- pooling, losses, embedding ----------------------------------------------------------------
+
+template <int G>
+__global__ void meanPoolKernel(const float* __restrict__ x, float* __restrict__ y,
+                                                            int64_t rows, int L) {
+  __shared__ float scratch[kThreads / 32];
+  constexpr int kRows = kThreads / G;
+  const int lane = threadIdx.x % G;
+  const int64_t row = int64_t(blockIdx.x) * kRows + threadIdx.x / G;
+  if (row >= rows) return;
+  float s = 0.f;
+  visitRow<G, false>(x + row * L, L, lane, [&](int, float v) { s += v; });
+  s = groupSum<G>(s, scratch);
+  if (lane == 0) y[row] = s / float(L);
+}
+
+__global__ void meanPoolBwdKernel(const float* dy, float* dx, int64_t n, int64_t L, float inv) {
+  S4_GRID_STRIDE(t, n) dx[t] = dy[t / L] * inv;
+}
+
+__global__ void lastPoolFwdKernel(const float* x, float* y, int64_t rows, int64_t L) {
+  S4_GRID_STRIDE(r, rows) y[r] = x[r * L + L - 1];
+}
+
+__global__ void lastPoolBwdKernel(const float* dy, float* dx, int64_t n, int64_t L) {
+  S4_GRID_STRIDE(t, n) dx[t] = t % L == L - 1 ? dy[t / L] : 0.f;
+}
+
+// Softmax cross-entropy, one group per row: probabilities and the row's loss (double).
+template <int G>
+__global__ void crossEntropyRowKernel(const float* __restrict__ logits,
+                                                                   const float* __restrict__ labels,
+                                                                   float* __restrict__ probs, double* rowLoss,
+                                                                   unsigned long long* bad, int64_t M, int C) {
+  __shared__ float scratch[kThreads / 32];
+  constexpr int kRows = kThreads / G;
+  const int lane = threadIdx.x % G;
+  const int64_t row = int64_t(blockIdx.x) * kRows + threadIdx.x / G;
+  if (row >= M) return;
+  const float* z = logits + row * C;
+  float mx = -INFINITY;
+  for (int c = lane; c < C; c += G) mx = fmaxf(mx, z[c]);
+  mx = groupMax<G>(mx, scratch);
+  float s = 0.f;
+  for (int c = lane; c < C; c += G) s += expf(z[c] - mx);
+  s = groupSum<G>(s, scratch);
+  const float inv = 1.f / s;
+  float* pr = probs + row * C;
+  for (int c = lane; c < C; c += G) pr[c] = expf(z[c] - mx) * inv;
+  if (lane == 0) {
+    const float lf = labels[row];
+    if (!isIndex(lf, C)) {
+      atomicMin(bad, (unsigned long long)row);
+      rowLoss[row] = 0.0;
+    } else {
+      rowLoss[row] = log(double(s)) + double(mx) - double(z[int64_t(lf)]);
+    }
+  }
+}
+
+// out[0] = scale * sum of v[0..n) (double), one block of kThreads, fixed order.
+__global__ void sumDoublesKernel(const double* v, int64_t n, double scale, float* out) {
+  double s = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += v[i];
+  s = blockSumDouble(s);
+  if (threadIdx.x == 0) out[0] = float(s * scale);
+}
+
+__global__ void crossEntropyBwdKernel(const float* __restrict__ probs, const float* __restrict__ labels,
+                                      const float* gradLoss, float* __restrict__ dl, int64_t M, int64_t C) {
+  const float scale = float(double(gradLoss[0]) / double(M));
+  S4_GRID_STRIDE(t, M * C) {
+    const int64_t r = t / C, c = t % C;
+    const float lf = labels[r];
+    const int64_t lab = isIndex(lf, C) ? int64_t(lf) : -1;
+    dl[t] = scale * (probs[t] - (c == lab ? 1.f : 0.f));
+  }
+}
+
+// Squared differences summed per block (double), then sumDoublesKernel.
+__global__ void msePartialKernel(const float* a, const float* b, int64_t n, double* partial) {
+  double s = 0;
+  S4_GRID_STRIDE(i, n) {
+    const double d = double(a[i]) - double(b[i]);
+    s += d * d;
+  }
+  s = blockSumDouble(s);
+  if (threadIdx.x == 0) partial[blockIdx.x] = s;
+}
+
+__global__ void mseBwdKernel(const float* a, const float* b, const float* gradLoss, float* da, float* db, int64_t n) {
+  const float scale = float(2.0 * double(gradLoss[0]) / double(n));
+  S4_GRID_STRIDE(i, n) {
+    const float d = scale * (a[i] - b[i]);
+    if (da) da[i] = d;
+    if (db) db[i] = -d;
+  }
+}
+
+// out [M, D] = table rows; a bad index flags its position and writes zeros.
+__global__ void embeddingFwdKernel(const float* __restrict__ idx, const float* __restrict__ table,
+                                   float* __restrict__ out, unsigned long long* bad, int64_t M, int64_t V, int64_t D,
+                                   bool vec) {
+  const int64_t per = vec ? D / 4 : D;
+  S4_GRID_STRIDE(t, M * per) {
+    const int64_t m = t / per, j = t % per;
+    const float f = idx[m];
+    const bool ok = isIndex(f, V);
+    if (!ok && j == 0) atomicMin(bad, (unsigned long long)m);
+    const int64_t v = ok ? int64_t(f) : 0;
+    if (vec) {
+      const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
+      reinterpret_cast<float4*>(out + m * D)[j] = ok ? reinterpret_cast<const float4*>(table + v * D)[j] : z;
+    } else {
+      out[t] = ok ? table[v * D + j] : 0.f;
+    }
+  }
+}
+
+__global__ void embeddingKeysKernel(const float* idx, int* keys, int* positions, unsigned long long* bad, int64_t M,
+                                    int64_t V) {
+  S4_GRID_STRIDE(m, M) {
+    const float f = idx[m];
+    const bool ok = isIndex(f, V);
+    if (!ok) atomicMin(bad, (unsigned long long)m);
+    keys[m] = ok ? int(f) : 0;
+    positions[m] = int(m);
+  }
+}
+
+__device__ __forceinline__ int64_t lowerBound(const int* keys, int64_t n, int v) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    const int64_t mid = (lo + hi) >> 1;
+    if (keys[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+// dtable[v, d] = sum of dy[m, d] over the positions m with index v, in increasing m (the
+// keys were sorted stably, so each row's positions are contiguous and in order).
+__global__ void embeddingBwdKernel(const int* sortedKeys, const int* sortedPos, const float* __restrict__ dy,
+                                   float* __restrict__ dtable, int64_t M, int64_t V, int64_t D) {
+  S4_GRID_STRIDE(t, V * D) {
+    const int64_t v = t / D, d = t % D;
+    const int64_t k0 = lowerBound(sortedKeys, M, int(v)), k1 = lowerBound(sortedKeys, M, int(v) + 1);
+    float s = 0.f;
+    for (int64_t k = k0; k < k1; ++k) s += dy[int64_t(sortedPos[k]) * D + d];
+    dtable[t] = s;
+  }
+}
+
+// ---- optimizer ---------------------------------------------------------------------------------
+
+__global__ void adamwKernel(float* __restrict__ p, const float* __restrict__ g, float* __restrict__ m,
+                            float* __restrict__ v, int64_t n, nn::AdamWConstants c, bool vec) {
+  const int64_t nq = (n + 3) / 4;
+  S4_GRID_STRIDE(q, nq) {
+    const int64_t i = 4 * q;
+    if (vec && i + 4 <= n) {
+      float4 pp = reinterpret_cast<float4*>(p)[q];
+      const float4 gg = reinterpret_cast<const float4*>(g)[q];
+      float4 mm = reinterpret_cast<float4*>(m)[q];
+      float4 vv = reinterpret_cast<float4*>(v)[q];
+      nn::adamwElement(pp.x, gg.x, mm.x, vv.x, c);
+      nn::adamwElement(pp.y, gg.y, mm.y, vv.y, c);
+      nn::adamwElement(pp.z, gg.z, mm.z, vv.z, c);
+      nn::adamwElement(pp.w, gg.w, mm.w, vv.w, c);
+      reinterpret_cast<float4*>(p)[q] = pp;
+      reinterpret_cast<float4*>(m)[q] = mm;
+      reinterpret_cast<float4*>(v)[q] = vv;
+    } else {
+      for (int64_t k = i; k < min(n, i + 4); ++k) nn::adamwElement(p[k], g[k], m[k], v[k], c);
+    }
+  }
+}
+
+// ---- layout ------------------------------------------------------------------------------------
+
+// 32 x 32 tiles through shared memory (padded against bank conflicts); block (32, 8).
+__global__ void transposeKernel(const float* __restrict__ x, float* __restrict__ y, int64_t M, int64_t N,
+                                int64_t batchBase) {
+  __shared__ float tile[32][33];
+  const int64_t b = batchBase + blockIdx.z;
+  const float* xb = x + b * M * N;
+  float* yb = y + b * M * N;
+  const int64_t i0 = int64_t(blockIdx.y) * 32, j0 = int64_t(blockIdx.x) * 32;
+  for (int k = threadIdx.y; k < 32; k += 8) {
+    const int64_t i = i0 + k, j = j0 + threadIdx.x;
+    if (i < M && j < N) tile[k][threadIdx.x] = xb[i * N + j];
+  }
+  __syncthreads();
+  for (int k = threadIdx.y; k < 32; k += 8) {
+    const int64_t j = j0 + k, i = i0 + threadIdx.x;
+    if (i < M && j < N) yb[j * M + i] = tile[threadIdx.x][k];
+  }
+}
+
+__global__ void flipKernel(const float* __restrict__ x, float* __restrict__ y, int64_t n, int64_t L) {
+  S4_GRID_STRIDE(t, n) {
+    const int64_t l = t % L;
+    y[t] = x[t - l + (L - 1 - l)];
+  }
+}
+
+__global__ void fromPartsKernel(const float* re, const float* im, float2* z, int64_t n) {
+  S4_GRID_STRIDE(i, n) z[i] = make_float2(re ? re[i] : 0.f, im ? im[i] : 0.f);
+}
+
+__global__ void partsKernel(const float2* z, float* re, float* im, int64_t n) {
+  S4_GRID_STRIDE(i, n) {
+    const float2 v = z[i];
+    if (re) re[i] = v.x;
+    if (im) im[i] = v.y;
+  }
+}
+
+}  // namespace
+
+// ================================ launch functions ================================================
+
+void linearForward(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N) {
+  cpu::GemmArgs g;
+  g.M = M; g.N = N; g.K = K;
+  g.A = x; g.lda = K;
+  g.B = w; g.ldb = K; g.transB = true;
+  g.C = y; g.ldc = N;
+  s4::cuda::gemm(g);
+  if (!bias) return;
+  if (N % 4 == 0 && aligned16(y) && aligned16(bias)) {
+    const int64_t n4 = M * N / 4;
+    addBiasRowsVec4Kernel<<<gridFor(n4), kThreads, 0, stream()>>>(reinterpret_cast<float4*>(y),
+                                                                   reinterpret_cast<const float4*>(bias), n4, N / 4);
+  } else {
+    addBiasKernel<<<gridFor(M * N), kThreads, 0, stream()>>>(y, bias, M * N, 1, N);
+  }
+  S4_CUDA_CHECK_LAUNCH("linearForward");
+}
+
+void linearBackward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db, int64_t M,
+                    int64_t K, int64_t N) {
+  if (dx) {  // dx[M, K] = dy[M, N] W[N, K]
+    cpu::GemmArgs g;
+    g.M = M; g.N = K; g.K = N;
+    g.A = dy; g.lda = N;
+    g.B = w; g.ldb = K;
+    g.C = dx; g.ldc = K;
+    s4::cuda::gemm(g);
+  }
+  if (dw) {  // dW[N, K] = dy^T[N, M] x[M, K]
+    cpu::GemmArgs g;
+    g.M = N; g.N = K; g.K = M;
+    g.A = dy; g.lda = N; g.transA = true;
+    g.B = x; g.ldb = K;
+    g.C = dw; g.ldc = K;
+    s4::cuda::gemm(g);
+  }
+  if (db) columnSums(ColumnOf{dy, N}, M, N, db, nullptr);
+}
+
+void linearChannelsForward(const float* x, const float* w, const float* bias, float* y, int64_t B, int64_t H,
+                           int64_t L, int64_t O) {
+  cpu::GemmArgs g;  // y_b[O, L] = W[O, H] x_b[H, L]
+  g.M = O; g.N = L; g.K = H; g.batch = B;
+  g.A = w; g.lda = H; g.strideA = 0;
+  g.B = x; g.ldb = L; g.strideB = H * L;
+  g.C = y; g.ldc = L; g.strideC = O * L;
+  s4::cuda::gemm(g);
+  if (!bias) return;
+  addBiasKernel<<<gridFor(B * O * L), kThreads, 0, stream()>>>(y, bias, B * O * L, L, O);
+  S4_CUDA_CHECK_LAUNCH("linearChannelsForward");
+}
+
+void linearChannelsBackward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db,
+                            int64_t B, int64_t H, int64_t L, int64_t O) {
+  if (dx) {  // dx_b[H, L] = W^T[H, O] dy_b[O, L]
+    cpu::GemmArgs g;
+    g.M = H; g.N = L; g.K = O; g.batch = B;
+    g.A = w; g.lda = H; g.strideA = 0; g.transA = true;
+    g.B = dy; g.ldb = L; g.strideB = O * L;
+    g.C = dx; g.ldc = L; g.strideC = H * L;
+    s4::cuda::gemm(g);
+  }
+  if (dw) {  // dW[O, H] = sum_b dy_b[O, L] x_b^T[L, H]
+    cpu::GemmArgs g;
+    g.M = O; g.N = H; g.K = L; g.batch = B; g.reduceBatch = true;
+    g.A = dy; g.lda = L; g.strideA = O * L;
+    g.B = x; g.ldb = L; g.strideB = H * L; g.transB = true;
+    g.C = dw; g.ldc = H;
+    s4::cuda::gemm(g);
+  }
+  if (db) {
+    channelSumKernel<<<unsigned(O), kThreads, 0, stream()>>>(dy, db, B, O, L);
+    S4_CUDA_CHECK_LAUNCH("linearChannelsBackward");
+  }
+}
+
+void layerNormForward(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd,
+                      int64_t rows, int64_t D, float eps) {
+  const bool vec = D % 4 == 0 && aligned16(x) && aligned16(y);
+  byRowLength(D, [&](auto gc) {
+    constexpr int G = decltype(gc)::value;
+    const unsigned grid = unsigned((rows + kThreads / G - 1) / (kThreads / G));
+    if (vec) layerNormFwdKernel<G, true><<<grid, kThreads, 0, stream()>>>(x, w, b, y, mean, rstd, rows, int(D), eps);
+    else layerNormFwdKernel<G, false><<<grid, kThreads, 0, stream()>>>(x, w, b, y, mean, rstd, rows, int(D), eps);
+  });
+  S4_CUDA_CHECK_LAUNCH("layerNormForward");
+}
+
+void layerNormBackward(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
+                       float* dx, float* dw, float* db, int64_t rows, int64_t D) {
+  if (dx) {
+    const bool vec = D % 4 == 0 && aligned16(x);
+    byRowLength(D, [&](auto gc) {
+      constexpr int G = decltype(gc)::value;
+      const unsigned grid = unsigned((rows + kThreads / G - 1) / (kThreads / G));
+      if (vec) layerNormBwdKernel<G, true><<<grid, kThreads, 0, stream()>>>(dy, x, w, mean, rstd, dx, rows, int(D));
+      else layerNormBwdKernel<G, false><<<grid, kThreads, 0, stream()>>>(dy, x, w, mean, rstd, dx, rows, int(D));
+    });
+    S4_CUDA_CHECK_LAUNCH("layerNormBackward");
+  }
+  if (dw || db) {
+    const LayerNormParamGrad f{dy, x, mean, rstd, D};
+    if (dw) columnSums(f, rows, D, dw, db);
+    else columnSums(ColumnOf{dy, D}, rows, D, db, nullptr);
+  }
+}
+
+void layerNormChannelsForward(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd,
+                              int64_t B, int64_t H, int64_t L, float eps) {
+  if (B > 65535) throw s4::Error("layerNormChannels: B must be at most 65535 on the GPU", ErrorKind::Range);
+  const dim3 grid(unsigned((L + 31) / 32), unsigned(B));
+  layerNormChannelsFwdKernel<<<grid, dim3(32, 8), 0, stream()>>>(x, w, b, y, mean, rstd, H, L, eps);
+  S4_CUDA_CHECK_LAUNCH("layerNormChannelsForward");
+}
+
+void layerNormChannelsBackward(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
+                               float* dx, float* dw, float* db, int64_t B, int64_t H, int64_t L) {
+  if (B > 65535) throw s4::Error("layerNormChannels: B must be at most 65535 on the GPU", ErrorKind::Range);
+  if (dx) {
+    const dim3 grid(unsigned((L + 31) / 32), unsigned(B));
+    layerNormChannelsBwdKernel<<<grid, dim3(32, 8), 0, stream()>>>(dy, x, w, mean, rstd, dx, H, L);
+    S4_CUDA_CHECK_LAUNCH("layerNormChannelsBackward");
+  }
+  if (dw || db) {
+    layerNormChannelsParamKernel<<<unsigned(H), kThreads, 0, stream()>>>(dy, x, mean, rstd, dw, db, B, H, L);
+    S4_CUDA_CHECK_LAUNCH("layerNormChannelsBackward");
+  }
+}
+
+void geluForward(const float* x, float* y, int64_t n, bool approximateTanh) {
+  if (approximateTanh) launchMap(x, y, n, GeluTanh{}, "geluForward");
+  else launchMap(x, y, n, GeluErf{}, "geluForward");
+}
+
+void geluBackward(const float* dy, const float* x, float* dx, int64_t n, bool approximateTanh) {
+  if (approximateTanh) launchMap2(dy, x, dx, n, GeluTanhGrad{}, "geluBackward");
+  else launchMap2(dy, x, dx, n, GeluErfGrad{}, "geluBackward");
+}
+
+void gluForward(const float* x, float* y, int64_t outer, int64_t half, int64_t inner) {
+  const int64_t R = half * inner;
+  const bool vec = R % 4 == 0 && aligned16(x) && aligned16(y);
+  gluFwdKernel<<<gridFor(vec ? outer * R / 4 : outer * R), kThreads, 0, stream()>>>(x, y, outer, R, vec);
+  S4_CUDA_CHECK_LAUNCH("gluForward");
+}
+
+void gluBackward(const float* dy, const float* x, float* dx, int64_t outer, int64_t half, int64_t inner) {
+  gluBwdKernel<<<gridFor(outer * half * inner), kThreads, 0, stream()>>>(dy, x, dx, outer, half * inner);
+  S4_CUDA_CHECK_LAUNCH("gluBackward");
+}
+
+void dropoutApply(const float* x, float* y, int64_t n, float p, float scale, uint64_t key) {
+  launchMap(x, y, n, Dropout{p, scale, key}, "dropout");
+}
+
+void meanPoolForward(const float* x, float* y, int64_t B, int64_t H, int64_t L) {
+  const int64_t rows = B * H;
+  byRowLength(L, [&](auto gc) {
+    constexpr int G = decltype(gc)::value;
+    const unsigned grid = unsigned((rows + kThreads / G - 1) / (kThreads / G));
+    meanPoolKernel<G><<<grid, kThreads, 0, stream()>>>(x, y, rows, int(L));
+  });
+  S4_CUDA_CHECK_LAUNCH("meanPoolForward");
+}
+
+void meanPoolBackward(const float* dy, float* dx, int64_t B, int64_t H, int64_t L) {
+  meanPoolBwdKernel<<<gridFor(B * H * L), kThreads, 0, stream()>>>(dy, dx, B * H * L, L, float(1.0 / double(L)));
+  S4_CUDA_CHECK_LAUNCH("meanPoolBackward");
+}
+
+void crossEntropyForward(const float* logits, const float* labels, float* loss, float* probs, int64_t M, int64_t C) {
+  BadFlag bad;
+  Workspace rowLoss(sizeof(double) * size_t(M));
+  byRowLength(C, [&](auto gc) {
+    constexpr int G = decltype(gc)::value;
+    const unsigned grid = unsigned((M + kThreads / G - 1) / (kThreads / G));
+    crossEntropyRowKernel<G><<<grid, kThreads, 0, stream()>>>(logits, labels, probs, rowLoss.as<double>(),
+                                                              bad.device(), M, int(C));
+  });
+  S4_CUDA_CHECK_LAUNCH("crossEntropy");
+  sumDoublesKernel<<<1, kThreads, 0, stream()>>>(rowLoss.as<double>(), M, 1.0 / double(M), loss);
+  S4_CUDA_CHECK_LAUNCH("crossEntropy");
+  const int64_t r = bad.first();
+  if (r >= 0)
+    failRange("crossEntropy: argument 'labels' must hold integer class indices in [0, " + std::to_string(C) +
+              ") (got " + numberText(readDeviceFloat(labels + r)) + " at row " + std::to_string(r) + ")");
+}
+
+void crossEntropyBackward(const float* probs, const float* labels, const float* gradLoss, float* dlogits, int64_t M,
+                          int64_t C) {
+  crossEntropyBwdKernel<<<gridFor(M * C), kThreads, 0, stream()>>>(probs, labels, gradLoss, dlogits, M, C);
+  S4_CUDA_CHECK_LAUNCH("crossEntropyBackward");
+}
+
+void mseForward(const float* a, const float* b, float* loss, int64_t n) {
+  const int blocks = int(std::min<int64_t>(1024, (n + kThreads - 1) / kThreads));
+  Workspace partial(sizeof(double) * size_t(blocks));
+  msePartialKernel<<<blocks, kThreads, 0, stream()>>>(a, b, n, partial.as<double>());
+  S4_CUDA_CHECK_LAUNCH("mse");
+  sumDoublesKernel<<<1, kThreads, 0, stream()>>>(partial.as<double>(), blocks, 1.0 / double(n), loss);
+  S4_CUDA_CHECK_LAUNCH("mse");
+}
+
+void mseBackward(const float* a, const float* b, const float* gradLoss, float* da, float* db, int64_t n) {
+  mseBwdKernel<<<gridFor(n), kThreads, 0, stream()>>>(a, b, gradLoss, da, db, n);
+  S4_CUDA_CHECK_LAUNCH("mseBackward");
+}
+
+void embeddingForward(const float* idx, const float* table, float* out, int64_t M, int64_t V, int64_t D) {
+  BadFlag bad;
+  const bool vec = D % 4 == 0 && aligned16(table) && aligned16(out);
+  embeddingFwdKernel<<<gridFor(vec ? M * D / 4 : M * D), kThreads, 0, stream()>>>(idx, table, out, bad.device(), M,
+                                                                                    V, D, vec);
+  S4_CUDA_CHECK_LAUNCH("embedding");
+  const int64_t m = bad.first();
+  if (m >= 0)
+    failRange("embedding: argument 'indices' must hold integer row indices in [0, " + std::to_string(V) + ") (got " +
+              numberText(readDeviceFloat(idx + m)) + " at position " + std::to_string(m) + ")");
+}
+
+void embeddingBackward(const float* idx, const float* dy, float* dtable, int64_t M, int64_t V, int64_t D) {
+  if (M > INT_MAX || V > INT_MAX) throw s4::Error("embedding: too many indices for the GPU sort", ErrorKind::Range);
+  BadFlag bad;
+  Workspace keys(sizeof(int) * size_t(4 * M));
+  int* keysIn = keys.as<int>();
+  int* posIn = keysIn + M;
+  int* keysOut = posIn + M;
+  int* posOut = keysOut + M;
+  embeddingKeysKernel<<<gridFor(M), kThreads, 0, stream()>>>(idx, keysIn, posIn, bad.device(), M, V);
+  S4_CUDA_CHECK_LAUNCH("embeddingBackward");
+  const int64_t m = bad.first();
+  if (m >= 0)
+    failRange("embedding: argument 'indices' must hold integer row indices in [0, " + std::to_string(V) + ") (got " +
+              numberText(readDeviceFloat(idx + m)) + " at position " + std::to_string(m) + ")");
+  int endBit = 1;
+  while (endBit < 31 && (int64_t(1) << endBit) < V) ++endBit;
+  // A stable radix sort of (index, position): each table row's positions end up
+  // contiguous and in increasing order, so the sums below have a fixed order.
+  size_t tempBytes = 0;
+  S4_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, tempBytes, keysIn, keysOut, posIn, posOut, int(M), 0, endBit,
+                                                stream()));
+  Workspace temp(std::max<size_t>(tempBytes, 1));
+  S4_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(temp.as<void>(), tempBytes, keysIn, keysOut, posIn, posOut, int(M), 0,
+                                                endBit, stream()));
+  embeddingBwdKernel<<<gridFor(V * D), kThreads, 0, stream()>>>(keysOut, posOut, dy, dtable, M, V, D);
+  S4_CUDA_CHECK_LAUNCH("embeddingBackward");
+}
+
+void adamwUpdate(float* param, const float* grad, float* m, float* v, int64_t n, const nn::AdamWConstants& c) {
+  if (n <= 0) return;
+  const bool vec = aligned16(param) && aligned16(grad) && aligned16(m) && aligned16(v);
+  adamwKernel<<<gridFor((n + 3) / 4), kThreads, 0, stream()>>>(param, grad, m, v, n, c, vec);
+  S4_CUDA_CHECK_LAUNCH("adamwUpdate");
+}
+
+void lastPoolForward(const float* x, float* y, int64_t rows, int64_t L) {
+  lastPoolFwdKernel<<<gridFor(rows), kThreads, 0, stream()>>>(x, y, rows, L);
+  S4_CUDA_CHECK_LAUNCH("lastPoolForward");
+}
+
+void lastPoolBackward(const float* dy, float* dx, int64_t rows, int64_t L) {
+  lastPoolBwdKernel<<<gridFor(rows * L), kThreads, 0, stream()>>>(dy, dx, rows * L, L);
+  S4_CUDA_CHECK_LAUNCH("lastPoolBackward");
+}
+
+void transpose12(const float* x, float* y, int64_t B, int64_t M, int64_t N) {
+  const int64_t gx = (N + 31) / 32, gy = (M + 31) / 32;
+  if (gx > INT_MAX || gy > 65535) throw s4::Error("transpose12: matrix too large for the GPU kernel", ErrorKind::Range);
+  for (int64_t b0 = 0; b0 < B; b0 += 65535) {
+    const dim3 grid(unsigned(gx), unsigned(gy), unsigned(std::min<int64_t>(65535, B - b0)));
+    transposeKernel<<<grid, dim3(32, 8), 0, stream()>>>(x, y, M, N, b0);
+    S4_CUDA_CHECK_LAUNCH("transpose12");
+  }
+}
+
+void flipLast(const float* x, float* y, int64_t rows, int64_t L) {
+  flipKernel<<<gridFor(rows * L), kThreads, 0, stream()>>>(x, y, rows * L, L);
+  S4_CUDA_CHECK_LAUNCH("flipLast");
+}
+
+void expForward(const float* x, float* y, int64_t n) { launchMap(x, y, n, Exp{}, "exp"); }
+
+void complexFromParts(const float* re, const float* im, float* z, int64_t n) {
+  fromPartsKernel<<<gridFor(n), kThreads, 0, stream()>>>(re, im, reinterpret_cast<float2*>(z), n);
+  S4_CUDA_CHECK_LAUNCH("complexFromParts");
+}
+
+void complexParts(const float* z, float* re, float* im, int64_t n) {
+  partsKernel<<<gridFor(n), kThreads, 0, stream()>>>(reinterpret_cast<const float2*>(z), re, im, n);
+  S4_CUDA_CHECK_LAUNCH("complexParts");
+}
+
+}  // namespace s4::cuda
