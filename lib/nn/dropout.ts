@@ -1,0 +1,32 @@
+/**
+ * Dropout with a reproducible mask: each call in training mode draws its mask from
+ * (seed, step) and then advances step, so a run is repeatable from its seed, and the two
+ * backends draw the same masks. Identity in eval mode or with p = 0.
+ */
+import { dropout } from '../ops/index';
+import { expectNumber } from '../ops/validate';
+import type { Tensor } from '../tensor/tensor';
+import { Module } from './module';
+
+export interface DropoutOptions {
+  seed?: number;
+}
+
+export class Dropout extends Module {
+  readonly p: number;
+  readonly seed: number;
+  /** Calls made in training mode so far (the mask counter). */
+  step = 0;
+
+  constructor(p: number, opts: DropoutOptions = {}) {
+    super();
+    this.p = expectNumber('Dropout', 'p', p, 0, 1);
+    if (p >= 1) throw new RangeError(`Dropout: argument 'p' must be in [0, 1) (got ${p})`);
+    this.seed = expectNumber('Dropout', 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
+  }
+
+  forward(x: Tensor): Tensor {
+    if (!this.training || this.p === 0) return x;
+    return dropout(x, this.p, { seed: this.seed, step: this.step++ });
+  }
+}
