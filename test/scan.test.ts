@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
 import { convNative } from '../lib/ops/conv';
 import { cTildeToC, diagStepCoefficients, dplrKernelDense, dplrStepCoefficients, scanReference } from '../lib/ssm/step_setup';
@@ -29,7 +29,10 @@ function convModeKernels(p: DplrParams64, L: number): { name: string; K: ArrayLi
 }
 
 describe('step set-up (float64) against the official S4', () => {
-  const g = loadGoldenDplr();
+  let g: ReturnType<typeof loadGoldenDplr>;
+  beforeAll(() => {
+    g = loadGoldenDplr();
+  });
 
   it('recovers C from C~ and rebuilds the kernel K = C Ab^l Bb', () => {
     const C = cTildeToC(g.params, g.L);

@@ -1,4 +1,12 @@
 // Recurrent scan on the GPU (see ssm_scan.h and cpu/ssm_scan.h for the math and layout).
+//
+// Floor (H100, 3.35 TB/s) at H=256, N2=32 (N=64): per token and (b, h) it reads u and
+// writes y (8 bytes); coefficients (H * (10 N2 + 2) * 4 = 330 KB) and the state
+// (8 N2 bytes per (b, h)) move once per launch, not per token. Batch 64: 131 KB per step
+// -> 39 ns, i.e. 1.6e9 tokens/s; batch 1: 2 KB per step -> 0.6 ns. Memory never binds:
+// a step is bound by its dependency chain (two dot products, 2 x log2(G) shuffles, the
+// update), a few hundred cycles, so T tokens go in one launch (stepMany) rather than one
+// launch (several us) per token.
 // A group of G lanes (G = min(32, pow2 >= N2)) owns one (b, h): lane l holds the states
 // n = l, l + G, ... (PER of them) in registers for all T steps. Per step the two real sums
 // s = 2Re sum w x and o = 2Re sum ca x are reduced with xor shuffles (every lane ends with

@@ -1,0 +1,148 @@
+/**
+ * fftConv on CUDA (cuFFT) against the CPU backend and the float64 definition, forward and
+ * backward, on odd lengths, lengths whose spectra cross block boundaries, both the
+ * vectorized (L % 4 == 0) and scalar paths, and the benchmark shape.
+ */
+import { describe, expect, it } from 'vitest';
+import * as s4 from '../../lib/index';
+import { convBackward64, conv64, loadGoldenDplr } from '../helpers/conv_ref';
+import { randomValues, relL2 } from '../helpers/device';
+
+type Dev = 'cpu' | 'cuda';
+
+interface Case {
+  u: Float32Array;
+  k: Float32Array;
+  d: Float32Array;
+  w: Float32Array;
+}
+
+function makeCase(B: number, H: number, L: number, seed: number): Case {
+  return {
+    u: randomValues(B * H * L, seed),
+    k: Float32Array.from(randomValues(H * L, seed + 1), (v, i) => v * Math.exp(-(i % L) / Math.max(1, L / 4))),
+    d: randomValues(H, seed + 2),
+    w: randomValues(B * H * L, seed + 3),
+  };
+}
+
+function forward(dev: Dev, c: Case, B: number, H: number, L: number, withD: boolean): Float32Array {
+  return s4.tidy(() =>
+    s4.ops
+      .fftConv(s4.tensor(c.u, [B, H, L], { device: dev }), s4.tensor(c.k, [H, L], { device: dev }), withD ? s4.tensor(c.d, [H], { device: dev }) : null)
+      .dataSync(),
+  );
+}
+
+/** Gradients of sum(y * w); `want` picks which inputs require grad. */
+function backward(dev: Dev, c: Case, B: number, H: number, L: number, want: { u: boolean; k: boolean; d: boolean }) {
+  const ut = s4.tensor(c.u, [B, H, L], { device: dev, requiresGrad: want.u });
+  const kt = s4.tensor(c.k, [H, L], { device: dev, requiresGrad: want.k });
+  const dt = s4.tensor(c.d, [H], { device: dev, requiresGrad: want.d });
+  s4.tidy(() => s4.ops.sum(s4.ops.mul(s4.ops.fftConv(ut, kt, dt), s4.tensor(c.w, [B, H, L], { device: dev }))).backward());
+  const out = { du: ut.grad?.dataSync() ?? null, dk: kt.grad?.dataSync() ?? null, dd: dt.grad?.dataSync() ?? null };
+  s4.dispose(ut, kt, dt);
+  return out;
+}
+
+// [B, H, L]: odd lengths, 1, lengths with > 256 bins (several product blocks), L % 4 == 0
+// (vectorized pad/crop) and not, batches not a multiple of the unroll (4) of the product.
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [2, 3, 7],
+  [3, 5, 784],
+  [5, 3, 999],
+  [2, 4, 1000],
+  [1, 2, 4096],
+  [6, 2, 1025],
+];
+
+describe('fftConv CUDA vs CPU and float64', () => {
+  it('runs on the cuda backend', () => {
+    expect(s4.backend()).toBe('cuda');
+  });
+
+  for (const [B, H, L] of SHAPES) {
+    it(`forward [${B}, ${H}, ${L}]`, () => {
+      const c = makeCase(B, H, L, B + H + L);
+      for (const withD of [false, true]) {
+        const g = forward('cuda', c, B, H, L, withD);
+        const cpu = forward('cpu', c, B, H, L, withD);
+        expect(relL2(g, cpu)).toBeLessThan(1e-4);
+        if (L <= 1025) expect(relL2(g, conv64(c.u, c.k, withD ? c.d : null, B, H, L))).toBeLessThan(1e-4);
+      }
+    });
+
+    it(`backward [${B}, ${H}, ${L}]`, () => {
+      const c = makeCase(B, H, L, 7 * L + B);
+      const ref = L <= 1025 ? convBackward64(c.w, c.u, c.k, c.d, B, H, L) : null;
+      for (const want of [
+        { u: true, k: true, d: true },
+        { u: true, k: false, d: false },
+        { u: false, k: true, d: false },
+        { u: false, k: false, d: true },
+      ]) {
+        const g = backward('cuda', c, B, H, L, want);
+        const cpu = backward('cpu', c, B, H, L, want);
+        for (const key of ['du', 'dk', 'dd'] as const) {
+          const wanted = key === 'du' ? want.u : key === 'dk' ? want.k : want.d;
+          if (!wanted) {
+            expect(g[key], key).toBeNull();
+            continue;
+          }
+          expect(relL2(g[key]!, cpu[key]!), `${key} vs cpu`).toBeLessThan(1e-4);
+          if (ref) expect(relL2(g[key]!, ref[key]), `${key} vs float64`).toBeLessThan(1e-4);
+        }
+      }
+    });
+  }
+
+  it('long sequence L = 16384', () => {
+    const [B, H, L] = [2, 3, 16384];
+    const c = makeCase(B, H, L, 5);
+    expect(relL2(forward('cuda', c, B, H, L, true), forward('cpu', c, B, H, L, true))).toBeLessThan(1e-4);
+    const g = backward('cuda', c, B, H, L, { u: true, k: true, d: true });
+    const cpu = backward('cpu', c, B, H, L, { u: true, k: true, d: true });
+    expect(relL2(g.du!, cpu.du!)).toBeLessThan(1e-4);
+    expect(relL2(g.dk!, cpu.dk!)).toBeLessThan(1e-4);
+    expect(relL2(g.dd!, cpu.dd!)).toBeLessThan(1e-4);
+  });
+
+  it('benchmark shape B = 16, H = 256, L = 4096 (forward and backward)', () => {
+    const [B, H, L] = [16, 256, 4096];
+    const c = makeCase(B, H, L, 9);
+    expect(relL2(forward('cuda', c, B, H, L, true), forward('cpu', c, B, H, L, true))).toBeLessThan(1e-4);
+    const g = backward('cuda', c, B, H, L, { u: true, k: true, d: true });
+    const cpu = backward('cpu', c, B, H, L, { u: true, k: true, d: true });
+    expect(relL2(g.du!, cpu.du!)).toBeLessThan(1e-4);
+    expect(relL2(g.dk!, cpu.dk!)).toBeLessThan(1e-4);
+    expect(relL2(g.dd!, cpu.dd!)).toBeLessThan(1e-4);
+  });
+
+  it('reuses its cuFFT plans: repeated calls agree bit for bit', () => {
+    const [B, H, L] = [3, 4, 300];
+    const c = makeCase(B, H, L, 11);
+    const a = forward('cuda', c, B, H, L, true);
+    forward('cuda', makeCase(2, 2, 77, 1), 2, 2, 77, false); // another plan in between
+    const b = forward('cuda', c, B, H, L, true);
+    expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+  });
+
+  it('reproduces the golden y on CUDA', () => {
+    const g = loadGoldenDplr();
+    const { H } = g.params;
+    const B = g.u.length / (H * g.L);
+    const y = s4.tidy(() =>
+      s4.ops.fftConv(s4.tensor(g.u, [B, H, g.L], { device: 'cuda' }), s4.tensor(g.K, [H, g.L], { device: 'cuda' }), s4.tensor(g.D, [H], { device: 'cuda' })).dataSync(),
+    );
+    expect(relL2(y, g.y)).toBeLessThan(1e-4);
+  });
+
+  it('refuses inputs on different devices', () => {
+    s4.tidy(() => {
+      const u = s4.zeros([1, 2, 5], { device: 'cuda' });
+      expect(() => s4.ops.fftConv(u, s4.zeros([2, 5], { device: 'cpu' }))).toThrow(/fftConv: argument 'k' is on cpu but 'u' is on cuda/);
+      expect(() => s4.ops.fftConv(u, s4.zeros([2, 5], { device: 'cuda' }), s4.zeros([2], { device: 'cpu' }))).toThrow(/'d' is on cpu/);
+    });
+  });
+});
