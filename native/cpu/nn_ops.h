@@ -36,6 +36,7 @@ S4_NN_HD float dropoutUniform(uint64_t key, uint64_t i) {
 struct AdamWConstants {
   float decay;        // 1 - lr * weightDecay
   float beta1, beta2;
+  float oneMinusBeta1, oneMinusBeta2;  // from double: 1 - float(0.999) would be off by 5e-5
   float stepSize;     // lr / (1 - beta1^step)
   float invSqrtBc2;   // 1 / sqrt(1 - beta2^step)
   float eps;
@@ -46,6 +47,8 @@ inline AdamWConstants adamwConstants(double lr, double beta1, double beta2, doub
   c.decay = float(1.0 - lr * weightDecay);
   c.beta1 = float(beta1);
   c.beta2 = float(beta2);
+  c.oneMinusBeta1 = float(1.0 - beta1);
+  c.oneMinusBeta2 = float(1.0 - beta2);
   c.stepSize = float(lr / (1.0 - std::pow(beta1, step)));
   c.invSqrtBc2 = float(1.0 / std::sqrt(1.0 - std::pow(beta2, step)));
   c.eps = float(eps);
@@ -53,8 +56,8 @@ inline AdamWConstants adamwConstants(double lr, double beta1, double beta2, doub
 }
 S4_NN_HD void adamwElement(float& p, float g, float& m, float& v, const AdamWConstants& c) {
   p *= c.decay;
-  m = c.beta1 * m + (1.0f - c.beta1) * g;
-  v = c.beta2 * v + (1.0f - c.beta2) * g * g;
+  m = c.beta1 * m + c.oneMinusBeta1 * g;
+  v = c.beta2 * v + c.oneMinusBeta2 * g * g;
   const float denom = sqrtf(v) * c.invSqrtBc2 + c.eps;
   p -= c.stepSize * (m / denom);
 }

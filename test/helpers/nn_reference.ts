@@ -1,0 +1,183 @@
+/**
+ * Float64 references of the neural-network ops, written from their naive definitions, and
+ * central finite differences on them. Shared by test/nn_ops.test.ts (CPU) and
+ * test/gpu/nn_ops.gpu.test.ts (CUDA).
+ */
+
+export type Vec = ArrayLike<number>;
+
+export function linearRef(x: Vec, w: Vec, b: Vec | null, M: number, K: number, N: number): Float64Array {
+  const y = new Float64Array(M * N);
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let s = b ? b[n] : 0;
+      for (let k = 0; k < K; k++) s += x[m * K + k] * w[n * K + k];
+      y[m * N + n] = s;
+    }
+  return y;
+}
+
+export function linearChannelsRef(x: Vec, w: Vec, b: Vec | null, B: number, H: number, L: number, O: number): Float64Array {
+  const y = new Float64Array(B * O * L);
+  for (let bi = 0; bi < B; bi++)
+    for (let o = 0; o < O; o++)
+      for (let l = 0; l < L; l++) {
+        let s = b ? b[o] : 0;
+        for (let hh = 0; hh < H; hh++) s += w[o * H + hh] * x[(bi * H + hh) * L + l];
+        y[(bi * O + o) * L + l] = s;
+      }
+  return y;
+}
+
+export function layerNormRef(x: Vec, w: Vec | null, b: Vec | null, rows: number, D: number, eps: number): Float64Array {
+  const y = new Float64Array(rows * D);
+  for (let r = 0; r < rows; r++) {
+    let mu = 0;
+    for (let i = 0; i < D; i++) mu += x[r * D + i];
+    mu /= D;
+    let v = 0;
+    for (let i = 0; i < D; i++) v += (x[r * D + i] - mu) ** 2;
+    const rs = 1 / Math.sqrt(v / D + eps);
+    for (let i = 0; i < D; i++) y[r * D + i] = (x[r * D + i] - mu) * rs * (w ? w[i] : 1) + (b ? b[i] : 0);
+  }
+  return y;
+}
+
+export function layerNormChannelsRef(x: Vec, w: Vec | null, b: Vec | null, B: number, H: number, L: number, eps: number): Float64Array {
+  const y = new Float64Array(B * H * L);
+  for (let bi = 0; bi < B; bi++)
+    for (let l = 0; l < L; l++) {
+      const at = (hh: number) => (bi * H + hh) * L + l;
+      let mu = 0;
+      for (let hh = 0; hh < H; hh++) mu += x[at(hh)];
+      mu /= H;
+      let v = 0;
+      for (let hh = 0; hh < H; hh++) v += (x[at(hh)] - mu) ** 2;
+      const rs = 1 / Math.sqrt(v / H + eps);
+      for (let hh = 0; hh < H; hh++) y[at(hh)] = (x[at(hh)] - mu) * rs * (w ? w[hh] : 1) + (b ? b[hh] : 0);
+    }
+  return y;
+}
+
+/** erf to double precision (Abramowitz-Stegun 7.1.26 is too coarse): series / continued fraction. */
+export function erf(x: number): number {
+  const ax = Math.abs(x);
+  let r: number;
+  if (ax < 2.5) {
+    // Maclaurin series: 2/sqrt(pi) sum (-1)^n x^(2n+1) / (n! (2n+1)).
+    let term = ax;
+    let s = ax;
+    for (let n = 1; n < 80; n++) {
+      term *= (-ax * ax) / n;
+      const add = term / (2 * n + 1);
+      s += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(s)) break;
+    }
+    r = (2 / Math.sqrt(Math.PI)) * s;
+  } else {
+    // erfc continued fraction (Lentz).
+    const tiny = 1e-300;
+    let f = ax;
+    let C = ax;
+    let Dd = 0;
+    for (let n = 1; n < 200; n++) {
+      const an = n / 2;
+      Dd = ax + an * Dd;
+      Dd = Dd === 0 ? tiny : Dd;
+      C = ax + an / C;
+      C = C === 0 ? tiny : C;
+      Dd = 1 / Dd;
+      const delta = C * Dd;
+      f *= delta;
+      if (Math.abs(delta - 1) < 1e-16) break;
+    }
+    r = 1 - Math.exp(-ax * ax) / (f * Math.sqrt(Math.PI));
+  }
+  return x < 0 ? -r : r;
+}
+
+export function geluRef(v: number, tanhApprox: boolean): number {
+  if (tanhApprox) return 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+  return 0.5 * v * (1 + erf(v / Math.SQRT2));
+}
+
+export function gluRef(x: Vec, outer: number, half: number, inner: number): Float64Array {
+  const y = new Float64Array(outer * half * inner);
+  for (let o = 0; o < outer; o++)
+    for (let i = 0; i < half; i++)
+      for (let j = 0; j < inner; j++) {
+        const a = x[(o * 2 * half + i) * inner + j];
+        const g = x[(o * 2 * half + half + i) * inner + j];
+        y[(o * half + i) * inner + j] = a / (1 + Math.exp(-g));
+      }
+  return y;
+}
+
+export function crossEntropyRef(z: Vec, labels: Vec, M: number, C: number): number {
+  let total = 0;
+  for (let r = 0; r < M; r++) {
+    let mx = -Infinity;
+    for (let c = 0; c < C; c++) mx = Math.max(mx, z[r * C + c]);
+    let s = 0;
+    for (let c = 0; c < C; c++) s += Math.exp(z[r * C + c] - mx);
+    total += Math.log(s) + mx - z[r * C + labels[r]];
+  }
+  return total / M;
+}
+
+export function transposeRef(x: Vec, B: number, M: number, N: number): Float64Array {
+  const y = new Float64Array(B * M * N);
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) y[(b * N + j) * M + i] = x[(b * M + i) * N + j];
+  return y;
+}
+
+/**
+ * Row-major C = alpha * sum_b op(A_b) op(B_b) + beta * C0 per batch (all batches into one
+ * C when reduce): A_b is [M, K] ([K, M] when ta), B_b is [K, N] ([N, K] when tb).
+ */
+export function gemmRef(
+  A: Vec, B: Vec, C0: Vec | null, ta: boolean, tb: boolean, M: number, N: number, K: number,
+  alpha: number, beta: number, batch: number, reduce: boolean,
+): Float64Array {
+  const out = new Float64Array((reduce ? 1 : batch) * M * N);
+  for (let b = 0; b < batch; b++) {
+    const o = reduce ? 0 : b * M * N;
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) {
+          const a = ta ? A[b * M * K + k * M + i] : A[b * M * K + i * K + k];
+          const bb = tb ? B[b * K * N + j * K + k] : B[b * K * N + k * N + j];
+          s += a * bb;
+        }
+        out[o + i * N + j] += alpha * s;
+      }
+  }
+  if (C0 && beta !== 0) for (let t = 0; t < out.length; t++) out[t] += beta * C0[t];
+  return out;
+}
+
+/** sum(f(x) * W) as a scalar loss of a vector-valued f. */
+export function weightedSum(y: Vec, W: Vec): number {
+  let s = 0;
+  for (let i = 0; i < y.length; i++) s += y[i] * W[i];
+  return s;
+}
+
+/** Central differences of a scalar f at x (float64), step h. */
+export function finiteDiff(f: (x: Float64Array) => number, x: Vec, h = 1e-5): Float64Array {
+  const base = Float64Array.from(x);
+  const g = new Float64Array(base.length);
+  for (let i = 0; i < base.length; i++) {
+    const keep = base[i];
+    base[i] = keep + h;
+    const fp = f(base);
+    base[i] = keep - h;
+    const fm = f(base);
+    base[i] = keep;
+    g[i] = (fp - fm) / (2 * h);
+  }
+  return g;
+}
