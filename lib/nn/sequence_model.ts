@@ -1,0 +1,250 @@
+/**
+ * SequenceModel: encoder -> n residual S4 blocks -> pooling -> decoder, as the official S4
+ * example (example.py), on channel-major activations [B, H, L]:
+ *
+ *   x = encoder(input)                              Linear over channels, or Embedding
+ *   for each layer:  z = prenorm ? norm(x) : x
+ *                    z = dropout(S4Layer(z));  x = x + z
+ *                    if !prenorm: x = norm(x)     (LayerNorm over channels)
+ *   pool 'mean' (over L) | 'last' (x[:, :, L-1]) | 'none'
+ *   decoder Linear (dModel -> dOutput): [B, dOutput] or [B, dOutput, L] for 'none'
+ *
+ * Input: [B, dInput, L] float32, or token indices [B, L] (float32 integers) when
+ * `embedding` (the vocabulary size) is set. stepper() gives the recurrent view for
+ * generation: step(x_t) -> output_t, equal to forward() on the prefix fed so far (for
+ * 'mean' pooling it keeps a running mean, so output_t is the pooled output of the prefix).
+ */
+import { backend, type DeviceName } from '../backend';
+import { noGrad } from '../autograd/tape';
+import { add, embedding, lastPool, layerNorm, linear, meanPool, scale, transpose12 } from '../ops/index';
+import { expectInteger, expectNumber, expectTensor } from '../ops/validate';
+import { keep } from '../tensor/scope';
+import { Tensor } from '../tensor/tensor';
+import { Dropout } from './dropout';
+import { Embedding } from './embedding';
+import { LayerNorm } from './layer_norm';
+import { Linear } from './linear';
+import { Module } from './module';
+import { Rng } from './random';
+import { S4Layer, type LayerStepper, type S4Init, type S4Kernel } from './s4_layer';
+
+export type Pooling = 'mean' | 'last' | 'none';
+
+export interface SequenceModelOptions {
+  /** Input features (ignored when `embedding` is set). */
+  dInput?: number;
+  dModel: number;
+  nLayers: number;
+  /** State size N of each layer (default 64). */
+  dState?: number;
+  dOutput: number;
+  prenorm?: boolean;
+  /** Dropout rate of each block (after the activation inside S4Layer and on the residual branch); default 0.1. */
+  dropout?: number;
+  pool?: Pooling;
+  kernel?: S4Kernel;
+  init?: S4Init;
+  dtMin?: number;
+  dtMax?: number;
+  /** Longest sequence (required for kernel 'dplr'). */
+  lMax?: number;
+  bidirectional?: boolean;
+  /** Vocabulary size: token input [B, L] instead of features [B, dInput, L]. */
+  embedding?: number;
+  seed?: number;
+  device?: DeviceName;
+}
+
+/** The recurrent view of a SequenceModel (see SequenceModel.stepper). */
+export interface ModelStepper {
+  /** x_t: [B, dInput] features, or [B] token indices -> [B, dOutput]. */
+  step(x: Tensor): Tensor;
+  /** Tokens fed since the last reset. */
+  readonly position: number;
+  reset(): void;
+  dispose(): void;
+}
+
+export class SequenceModel extends Module {
+  readonly dInput: number | null;
+  readonly dModel: number;
+  readonly dOutput: number;
+  readonly nLayers: number;
+  readonly prenorm: boolean;
+  readonly pool: Pooling;
+  readonly vocab: number | null;
+  readonly encoder: Linear | Embedding;
+  readonly layers: S4Layer[] = [];
+  readonly norms: LayerNorm[] = [];
+  readonly dropouts: Dropout[] = [];
+  readonly decoder: Linear;
+
+  constructor(opts: SequenceModelOptions) {
+    super();
+    const fn = 'SequenceModel';
+    if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object`);
+    this.dModel = expectInteger(fn, 'dModel', opts.dModel, 1);
+    this.nLayers = expectInteger(fn, 'nLayers', opts.nLayers, 0);
+    this.dOutput = expectInteger(fn, 'dOutput', opts.dOutput, 1);
+    this.prenorm = opts.prenorm ?? false;
+    if (typeof this.prenorm !== 'boolean') throw new TypeError(`${fn}: option 'prenorm' must be a boolean`);
+    const pool = opts.pool ?? 'mean';
+    if (pool !== 'mean' && pool !== 'last' && pool !== 'none') throw new TypeError(`${fn}: option 'pool' must be 'mean', 'last' or 'none' (got ${String(pool)})`);
+    this.pool = pool;
+    const dropout = expectNumber(fn, 'dropout', opts.dropout ?? 0.1, 0, 1);
+    const seed = expectNumber(fn, 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
+    const device = opts.device ?? backend();
+    const rng = new Rng(seed);
+
+    if (opts.embedding !== undefined) {
+      this.vocab = expectInteger(fn, 'embedding', opts.embedding, 1);
+      this.dInput = null;
+      this.encoder = this.registerModule('encoder', new Embedding(this.vocab, this.dModel, { seed: rng.fork(), device }));
+    } else {
+      this.vocab = null;
+      this.dInput = expectInteger(fn, 'dInput', opts.dInput, 1);
+      this.encoder = this.registerModule('encoder', new Linear(this.dInput, this.dModel, { seed: rng.fork(), device }));
+    }
+    for (let i = 0; i < this.nLayers; i++) {
+      this.layers.push(
+        new S4Layer({
+          dModel: this.dModel,
+          dState: opts.dState,
+          kernel: opts.kernel,
+          init: opts.init,
+          dtMin: opts.dtMin,
+          dtMax: opts.dtMax,
+          lMax: opts.lMax,
+          bidirectional: opts.bidirectional,
+          dropout,
+          seed: rng.fork(),
+          device,
+        }),
+      );
+      this.norms.push(new LayerNorm(this.dModel, { device }));
+      this.dropouts.push(new Dropout(dropout, { seed: rng.fork() }));
+    }
+    // Parameter names: layers.<i>.{s4,norm} (dropouts have no parameters).
+    const blocks = this.registerModule('layers', new Block());
+    this.layers.forEach((layer, i) => {
+      const block = new Block();
+      block.add('s4', layer);
+      block.add('norm', this.norms[i]);
+      block.add('dropout', this.dropouts[i]);
+      blocks.add(String(i), block);
+    });
+    this.decoder = this.registerModule('decoder', new Linear(this.dModel, this.dOutput, { seed: rng.fork(), device }));
+  }
+
+  /** input [B, dInput, L] (or tokens [B, L]) -> [B, dOutput] (pool mean | last) or [B, dOutput, L] (none). */
+  forward(input: Tensor): Tensor {
+    const fn = 'SequenceModel.forward';
+    let x: Tensor;
+    if (this.vocab !== null) {
+      const idx = expectTensor(fn, 'input', input, { dtype: 'float32', rank: 2 });
+      x = transpose12(this.encoder.forward(idx)); // [B, L, D] -> [B, D, L]
+    } else {
+      const u = expectTensor(fn, 'input', input, { dtype: 'float32', rank: 3 });
+      if (u.shape[1] !== this.dInput) {
+        throw new RangeError(`${fn}: argument 'input' must have shape [B, dInput, L] with dInput = ${this.dInput} (got [${u.shape.join(', ')}])`);
+      }
+      x = (this.encoder as Linear).forwardChannels(u);
+    }
+    for (let i = 0; i < this.nLayers; i++) {
+      const norm = this.norms[i];
+      let z = this.prenorm ? norm.forwardChannels(x) : x;
+      z = this.dropouts[i].forward(this.layers[i].forward(z));
+      x = add(x, z);
+      if (!this.prenorm) x = norm.forwardChannels(x);
+    }
+    if (this.pool === 'none') return this.decoder.forwardChannels(x);
+    return this.decoder.forward(this.pool === 'mean' ? meanPool(x) : lastPool(x));
+  }
+
+  /**
+   * The recurrent view for generation: one token at a time, O(N) per layer and token. It
+   * snapshots the current parameters and runs without dropout or autograd.
+   */
+  stepper(opts: { batch: number }): ModelStepper {
+    const fn = 'SequenceModel.stepper';
+    if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object with 'batch'`);
+    const batch = expectInteger(fn, 'batch', opts.batch, 1);
+    const owned: Tensor[] = [];
+    const snap = (t: Tensor): Tensor => {
+      const c = keep(t.clone());
+      owned.push(c);
+      return c;
+    };
+    const layerSteppers: LayerStepper[] = [];
+    try {
+      for (const layer of this.layers) layerSteppers.push(layer.stepper({ batch }));
+    } catch (err) {
+      layerSteppers.forEach((s) => s.dispose());
+      throw err;
+    }
+    const norms = this.norms.map((n) => ({ w: snap(n.param('weight')), b: snap(n.param('bias')), eps: n.eps }));
+    const encW = snap(this.encoder.param('weight'));
+    const encB = this.vocab === null ? snap((this.encoder as Linear).bias!) : null;
+    const decW = snap(this.decoder.weight);
+    const decB = snap(this.decoder.bias!);
+    const { vocab, dInput, pool, prenorm } = this;
+    let running: Tensor | null = null; // sum of the last-layer states, for 'mean'
+    let position = 0;
+    const encode = (xt: Tensor): Tensor => {
+      if (vocab !== null) {
+        expectTensor(`${fn}.step`, 'x', xt, { dtype: 'float32', shape: [batch], dims: ['B'] });
+        return embedding(xt, encW);
+      }
+      expectTensor(`${fn}.step`, 'x', xt, { dtype: 'float32', shape: [batch, dInput!], dims: ['B', 'dInput'] });
+      return linear(xt, encW, encB!);
+    };
+    return {
+      step(xt: Tensor): Tensor {
+        return noGrad(() => {
+          const temps: Tensor[] = [];
+          const t = <T extends Tensor>(v: T): T => (temps.push(v), v);
+          try {
+            let x = t(encode(xt));
+            layerSteppers.forEach((ls, i) => {
+              const nz = prenorm ? t(layerNorm(x, norms[i].w, norms[i].b, norms[i].eps)) : x;
+              x = t(add(x, t(ls.step(nz))));
+              if (!prenorm) x = t(layerNorm(x, norms[i].w, norms[i].b, norms[i].eps));
+            });
+            position++;
+            if (pool === 'mean') {
+              const prev = running;
+              running = keep(prev ? add(prev, x) : x.clone());
+              prev?.dispose();
+              x = t(scale(running, 1 / position));
+            }
+            return linear(x, decW, decB);
+          } finally {
+            for (const v of temps) v.dispose();
+          }
+        });
+      },
+      get position(): number {
+        return position;
+      },
+      reset(): void {
+        layerSteppers.forEach((s) => s.reset());
+        running?.dispose();
+        running = null;
+        position = 0;
+      },
+      dispose(): void {
+        layerSteppers.forEach((s) => s.dispose());
+        owned.forEach((o) => o.dispose());
+        running?.dispose();
+        running = null;
+      },
+    };
+  }
+}
+
+/** A container for one residual block's sub-modules (names only). */
+class Block extends Module {
+  add(name: string, m: Module): void {
+    this.registerModule(name, m);
+  }
+}
