@@ -22,8 +22,8 @@
 //   r2c       g = rfft(dK) (batched over H), weighted by m_j / L in the next kernel
 //   cauchy    per node: the sums again, then the adjoints lam_ab(j) -> [H, J, 4]; the
 //             blocks of channel 0 also write the node table (2 sin, cos as hi/lo) [J]
-//   partial   one warp per (h, group of states, node range): T, T', U, U' summed over
-//             the nodes of its range, reduced with warp shuffles -> partials [H, N2, S, 20]
+//   partial   one warp per (h, group of states, node range): T, T', U, U', Z summed over
+//             the nodes of its range, reduced with warp shuffles -> partials [H, N2, S, 22]
 //   finalize  one block per channel: sums the S partials in a fixed order (deterministic,
 //             no float atomics), forms the gradients in double, reduces grad dt over n.
 // diagKernel: one thread per group of 16 outputs l; each state's power z^l starts from
@@ -47,7 +47,7 @@ constexpr int kNodesPerThread = 4;
 constexpr int kStateChunk = 128;  // states staged in shared memory at a time
 constexpr int kGradGroup = 2;     // states per warp in the node reduction
 constexpr int kGradWarps = 4;
-constexpr int kPartial = 20;      // T[4], T'[4], U, U' as floats
+constexpr int kPartial = 22;      // T[4], T'[4], U, U', Z as floats
 constexpr int kFinalizeThreads = 128;
 constexpr int kDiagThreads = 128;
 constexpr int kDiagPer = 16;      // outputs per thread in diagKernel
@@ -263,7 +263,8 @@ __global__ void __launch_bounds__(kCauchyThreads) cauchyKernel(DplrIn in, Cauchy
 
 // Per (h, group of kGradGroup states, node range): sums over the nodes j of the range of
 //   T_q += lam_q t1, T'_q += lam_q t2, U += c t1^2 sum_q lam_q alpha_q,
-//   U' += c t2^2 sum_q lam_q conj(alpha_q),  t1 = 1/(x + i y1), t2 = 1/(x + i y2).
+//   U' += c t2^2 sum_q lam_q conj(alpha_q),  t1 = 1/(x + i y1), t2 = 1/(x + i y2),
+//   Z += s (t1^2 sum_q lam_q alpha_q + t2^2 sum_q lam_q conj(alpha_q))  (for grad dt).
 __global__ void __launch_bounds__(kGradWarps * 32) dplrPartialKernel(DplrIn in, const Node* __restrict__ nodes,
                                                                    const float4* __restrict__ lam,
                                                                    float* __restrict__ part, int H, int N2, int J,
@@ -278,7 +279,7 @@ __global__ void __launch_bounds__(kGradWarps * 32) dplrPartialKernel(DplrIn in, 
     const double dt = in.dt[h];
     float wr[kGradGroup], wiHi[kGradGroup], wiLo[kGradGroup];
     float2 al[kGradGroup][4];
-    float2 T[kGradGroup][4], Tc[kGradGroup][4], U[kGradGroup], Uc[kGradGroup];
+    float2 T[kGradGroup][4], Tc[kGradGroup][4], U[kGradGroup], Uc[kGradGroup], Z[kGradGroup];
 #pragma unroll
     for (int g = 0; g < kGradGroup; ++g) {
       const int n = min(n0 + g, N2 - 1);  // a missing state repeats the last; never stored
@@ -290,7 +291,7 @@ __global__ void __launch_bounds__(kGradWarps * 32) dplrPartialKernel(DplrIn in, 
       al[g][1] = make_float2(static_cast<float>(a.a01r), static_cast<float>(a.a01i));
       al[g][2] = make_float2(static_cast<float>(a.a10r), static_cast<float>(a.a10i));
       al[g][3] = make_float2(static_cast<float>(a.a11), 0.f);
-      U[g] = Uc[g] = make_float2(0.f, 0.f);
+      U[g] = Uc[g] = Z[g] = make_float2(0.f, 0.f);
 #pragma unroll
       for (int q = 0; q < 4; ++q) T[g][q] = Tc[g][q] = make_float2(0.f, 0.f);
     }
@@ -300,7 +301,7 @@ __global__ void __launch_bounds__(kGradWarps * 32) dplrPartialKernel(DplrIn in, 
       const float4 la = __ldg(lamH + 2 * j), lb = __ldg(lamH + 2 * j + 1);
       const float2 l[4] = {make_float2(la.x, la.y), make_float2(la.z, la.w), make_float2(lb.x, lb.y),
                            make_float2(lb.z, lb.w)};
-      const float c = nd.chi;
+      const float c = nd.chi, s = 0.5f * nd.s2hi;
 #pragma unroll
       for (int g = 0; g < kGradGroup; ++g) {
         float y1, y2;
@@ -317,8 +318,13 @@ __global__ void __launch_bounds__(kGradWarps * 32) dplrPartialKernel(DplrIn in, 
           cmac(A, l[q], al[g][q]);
           cmac(Ac, l[q], cconj(al[g][q]));
         }
-        cmac(U[g], cscale(cmul(t1, t1), c), A);
-        cmac(Uc[g], cscale(cmul(t2, t2), c), Ac);
+        const float2 p1 = cmul(cmul(t1, t1), A), p2 = cmul(cmul(t2, t2), Ac);
+        U[g].x = fmaf(c, p1.x, U[g].x);
+        U[g].y = fmaf(c, p1.y, U[g].y);
+        Uc[g].x = fmaf(c, p2.x, Uc[g].x);
+        Uc[g].y = fmaf(c, p2.y, Uc[g].y);
+        Z[g].x = fmaf(s, p1.x + p2.x, Z[g].x);
+        Z[g].y = fmaf(s, p1.y + p2.y, Z[g].y);
       }
     }
     // Warp reduction, then lane g * kPartial + v stores value v of state g.
@@ -336,6 +342,8 @@ __global__ void __launch_bounds__(kGradWarps * 32) dplrPartialKernel(DplrIn in, 
       v[17] = U[g].y;
       v[18] = Uc[g].x;
       v[19] = Uc[g].y;
+      v[20] = Z[g].x;
+      v[21] = Z[g].y;
       float mine = 0.f;
 #pragma unroll
       for (int q = 0; q < kPartial; ++q) {
@@ -364,19 +372,14 @@ __global__ void __launch_bounds__(kFinalizeThreads) dplrFinalizeKernel(DplrIn in
       double v[kPartial] = {};
       for (int s = 0; s < splits; ++s)
         for (int q = 0; q < kPartial; ++q) v[q] += part[(i * splits + s) * kPartial + q];
-      const Alphas a = loadAlphas(in, dt, i);
-      const double alr[4] = {a.a00r, a.a01r, a.a10r, a.a11}, ali[4] = {a.a00i, a.a01i, a.a10i, 0.0};
       double Gr[4], Gi[4];
       for (int q = 0; q < 4; ++q) {
         const double tr = v[2 * q], ti = v[2 * q + 1], cr = v[8 + 2 * q], ci = v[9 + 2 * q];
         Gr[q] = dt * (tr + cr);  // dt (conj(T) + T')
         Gi[q] = dt * (ci - ti);
-        // Re(alpha T + conj(alpha) T')
-        gdt += alr[q] * tr - ali[q] * ti + alr[q] * cr + ali[q] * ci;
       }
+      gdt -= 2 * v[21];  // Re(2 i Z)
       const double gwr = dt * (v[16] + v[18]), gwi = dt * (v[19] - v[17]);  // dt (conj(U) + U')
-      const double lr = in.lambda[2 * i], li = in.lambda[2 * i + 1];
-      gdt += gwr * lr + gwi * li;  // Re(conj(gw) lambda)
       gLambda[2 * i] = static_cast<float>(dt * gwr);
       gLambda[2 * i + 1] = static_cast<float>(dt * gwi);
       const double pr = in.p[2 * i], pi = in.p[2 * i + 1];
@@ -473,6 +476,17 @@ struct __align__(16) DiagState {
   float2 step;  // exp(T w), T = blockDim.x
 };
 
+// Kept out of line: its double-precision math would otherwise crowd the accumulators.
+__device__ __noinline__ DiagState diagState(const DiagIn& in, double dt, long long i) {
+  const Cd w = {dt * in.lambda[2 * i], dt * in.lambda[2 * i + 1]};
+  const Cd cb = cdmul({in.c[2 * i], in.c[2 * i + 1]}, {in.b[2 * i], in.b[2 * i + 1]});
+  const Cd f = phi1(w);
+  const Cd coef = cdmul(cb, {dt * f.re, dt * f.im});
+  const Cd st = cdexp({kDiagThreads * w.re, kDiagThreads * w.im});
+  return DiagState{w.re, w.im, make_float2(static_cast<float>(coef.re), static_cast<float>(coef.im)),
+                   make_float2(static_cast<float>(st.re), static_cast<float>(st.im))};
+}
+
 __global__ void __launch_bounds__(kDiagThreads) diagForwardKernel(DiagIn in, float* __restrict__ out, int H, int N2,
                                                                  long long L) {
   __shared__ DiagState sh[kStateChunk];
@@ -485,16 +499,7 @@ __global__ void __launch_bounds__(kDiagThreads) diagForwardKernel(DiagIn in, flo
     for (int n0 = 0; n0 < N2; n0 += kStateChunk) {
       const int count = min(kStateChunk, N2 - n0);
       __syncthreads();
-      for (int k = threadIdx.x; k < count; k += blockDim.x) {
-        const long long i = static_cast<long long>(h) * N2 + n0 + k;
-        const Cd w = {dt * in.lambda[2 * i], dt * in.lambda[2 * i + 1]};
-        const Cd cb = cdmul({in.c[2 * i], in.c[2 * i + 1]}, {in.b[2 * i], in.b[2 * i + 1]});
-        const Cd f = phi1(w);
-        const Cd coef = cdmul(cb, {dt * f.re, dt * f.im});
-        const Cd st = cdexp({kDiagThreads * w.re, kDiagThreads * w.im});
-        sh[k] = DiagState{w.re, w.im, make_float2(static_cast<float>(coef.re), static_cast<float>(coef.im)),
-                          make_float2(static_cast<float>(st.re), static_cast<float>(st.im))};
-      }
+      for (int k = threadIdx.x; k < count; k += blockDim.x) sh[k] = diagState(in, dt, static_cast<long long>(h) * N2 + n0 + k);
       __syncthreads();
       if (l0 >= L) continue;
       for (int i = 0; i < count; ++i) {
