@@ -60,8 +60,8 @@ function check(inputs: Input[], op: (t: Tensor[]) => Tensor, ref: (x: Float64Arr
     }
     const W = randomValues(want.length, 99);
     const fd = finiteDiff((x) => {
-      const args = xs.slice();
-      args[k] = x;
+      const args: Float64Array[] = xs.slice();
+      args[k] = x as Float64Array;
       return weightedSum(ref(args), W);
     }, xs[k]);
     expect(relL2(ts[k].grad!.dataSync(), fd), `gradient of input ${k}`).toBeLessThan(tol);
@@ -401,13 +401,22 @@ describe(`nn ops (${device})`, () => {
     expect(relL2(w.grad!.dataSync(), gw1.map((v) => 2 * v))).toBeLessThan(1e-6);
     s4.zeroGrad([x, w]);
 
-    const before = s4.memory()[device].buffers;
+    const before = s4.memory()[device].tensors;
+    expect(before).toBeGreaterThanOrEqual(2);
     run();
     s4.zeroGrad([x, w]);
-    expect(s4.memory()[device].buffers).toBe(before);
+    expect(s4.memory()[device].tensors).toBe(before);
+
+    // Outside any tidy: the backward itself frees what the forward saved.
+    const y = ops.layerNorm(x, w, null);
+    const l = ops.sum(y);
+    l.backward();
+    s4.dispose(y, l);
+    s4.zeroGrad([x, w]);
+    expect(s4.memory()[device].tensors).toBe(before);
 
     s4.noGrad(() => {
-      const inside = s4.memory()[device].buffers;
+      const inside = s4.memory()[device].tensors;
       const y = ops.layerNorm(x, w, null);
       const labels = s4.tensor([0, 1, 2, 3, 0, 1], [6]);
       const flat = y.reshape([6, 4]);
@@ -416,7 +425,7 @@ describe(`nn ops (${device})`, () => {
       expect(l.requiresGrad).toBe(false);
       s4.dispose(y, flat, l, labels);
       // The saved statistics and probabilities were freed at once.
-      expect(s4.memory()[device].buffers).toBe(inside);
+      expect(s4.memory()[device].tensors).toBe(inside);
     });
     s4.dispose(x, w);
   });
