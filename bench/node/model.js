@@ -1,0 +1,74 @@
+'use strict';
+/**
+ * The Fashion-MNIST model (issue 6): s4.nn.SequenceModel (encoder 1 -> H, nLayers S4
+ * blocks with residual and post-norm, mean pooling, decoder H -> 10, dropout as configured),
+ * one training step (forward, cross-entropy, backward, AdamW with the official parameter
+ * groups) and generation throughput of its recurrent view (model.stepper).
+ */
+const { timeIt, peakMemory, runCase, notAvailable, rng, randn } = require('./common');
+
+function makeModel(s4, m, seed) {
+  if (!s4.nn || typeof s4.nn.SequenceModel !== 'function') throw notAvailable('s4.nn.SequenceModel');
+  return new s4.nn.SequenceModel({
+    dInput: m.dInput,
+    dModel: m.H,
+    nLayers: m.nLayers,
+    dState: m.N,
+    dOutput: m.dOutput,
+    prenorm: false,
+    dropout: m.dropout,
+    pool: 'mean',
+    kernel: 'dplr',
+    init: 'legs',
+    lMax: m.L,
+    seed,
+  });
+}
+
+function run(s4, spec, out) {
+  const m = spec.model;
+  const T = { ...spec.timing, reps: m.reps, minReps: Math.min(spec.timing.minReps, m.reps) };
+  const label = `B=${m.B} L=${m.L} layers=${m.nLayers} H=${m.H} N=${m.N}`;
+
+  runCase(out, { suite: 'model', case: label, mode: 'train step', shape: { B: m.B, L: m.L, H: m.H, N: m.N } }, () => {
+    if (!s4.optim || typeof s4.optim.AdamW !== 'function') throw notAvailable('s4.optim.AdamW');
+    if (!s4.ops || typeof s4.ops.crossEntropy !== 'function') throw notAvailable('s4.ops.crossEntropy');
+    const model = makeModel(s4, m, 1);
+    const rand = rng(21);
+    const x = s4.tensor(randn(rand, m.B * m.dInput * m.L), [m.B, m.dInput, m.L]);
+    const labels = s4.tensor(Float32Array.from({ length: m.B }, () => Math.floor(rand() * m.dOutput)), [m.B]);
+    const opt = new s4.optim.AdamW(model.parameterGroups({ lr: m.lr, weightDecay: m.weightDecay }), { lr: m.lr });
+    try {
+      model.train();
+      const step = () => {
+        s4.tidy(() => s4.ops.crossEntropy(model.forward(x), labels).backward());
+        opt.step();
+        opt.zeroGrad();
+      };
+      const t = timeIt(s4, step, T, 1);
+      return { ...t, ...(peakMemory(s4, step) || {}), note: `forward + cross-entropy + backward + AdamW (groups), dropout ${m.dropout}` };
+    } finally {
+      model.dispose();
+      s4.dispose(x, labels);
+    }
+  });
+
+  for (const B of m.genBatches) {
+    runCase(out, { suite: 'model', case: `${label} batch=${B}`, mode: 'generate', shape: { B, H: m.H, N: m.N } }, () => {
+      const model = makeModel(s4, m, 1);
+      model.eval();
+      const st = model.stepper({ batch: B });
+      const xt = s4.tensor(randn(rng(5), B * m.dInput), [B, m.dInput]);
+      try {
+        const t = timeIt(s4, () => s4.tidy(() => void st.step(xt)), T, m.genSteps);
+        return { ...t, tokensPerSec: (B * 1e3) / t.ms.median, note: `model.stepper().step, one token per call, ${m.genSteps} calls per repetition` };
+      } finally {
+        st.dispose();
+        model.dispose();
+        xt.dispose();
+      }
+    });
+  }
+}
+
+module.exports = { run };

@@ -1,0 +1,316 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Writes RESULTS.md (and the block chart) from the JSON results of a run. Re-runnable on
+ * copied results:  node bench/report.js [OUT_DIR] [--md FILE] [--svg FILE]
+ * (defaults: bench/out, bench/RESULTS.md, bench/block_chart.svg).
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const { devicePeaks, kernelFloor, fftconvFloor, stepFloor, blockFloor, FLOPS_PER_CAUCHY_TERM } = require('./floors');
+const { blockChart } = require('./chart');
+const { spec: makeSpec } = require('./specs');
+
+const NOT_YET = 'not yet measured';
+
+function load(outDir) {
+  const docs = [];
+  if (!fs.existsSync(outDir)) return { docs, run: null, spec: null };
+  for (const f of fs.readdirSync(outDir).sort()) {
+    if (!f.endsWith('.json') || f === 'run.json' || f === 'spec.json') continue;
+    try {
+      const d = JSON.parse(fs.readFileSync(path.join(outDir, f), 'utf8'));
+      if (Array.isArray(d.results)) docs.push(d);
+    } catch (err) {
+      docs.push({ suite: f, impl: '?', results: [{ suite: f, case: '(file)', mode: '-', status: 'error', error: `unreadable results file: ${err.message}` }] });
+    }
+  }
+  const read = (f) => (fs.existsSync(path.join(outDir, f)) ? JSON.parse(fs.readFileSync(path.join(outDir, f), 'utf8')) : null);
+  return { docs, run: read('run.json'), spec: read('spec.json') };
+}
+
+/** Index: results by suite|impl|case|mode (impl from the record, else the file's). */
+function index(docs) {
+  const all = [];
+  for (const d of docs) for (const r of d.results) all.push({ ...r, impl: r.impl || d.impl });
+  const by = new Map(all.map((r) => [`${r.suite}|${r.impl}|${r.case}|${r.mode}`, r]));
+  return { all, get: (suite, impl, c, mode) => by.get(`${suite}|${impl}|${c}|${mode}`) };
+}
+
+const fmtMs = (r) => (!r ? NOT_YET : r.status !== 'ok' ? r.status : r.ms.median < 0.1 ? r.ms.median.toFixed(4) : r.ms.median.toPrecision(3));
+const fmtRate = (x) => (x >= 1e9 ? `${(x / 1e9).toPrecision(3)} G` : x >= 1e6 ? `${(x / 1e6).toPrecision(3)} M` : x >= 1e3 ? `${(x / 1e3).toPrecision(3)} k` : x.toPrecision(3));
+const fmtTok = (r) => (!r ? NOT_YET : r.status !== 'ok' ? r.status : fmtRate(r.tokensPerSec));
+const fmtMiB = (r) => (r && r.status === 'ok' && r.peakBytes ? (r.peakBytes / 2 ** 20).toFixed(0) : '-');
+const ratio = (a, b) => (a && b && a.status === 'ok' && b.status === 'ok' ? `${(a.ms.median / b.ms.median).toFixed(2)}x` : '-');
+
+function table(head, rows) {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function deviceName(docs, run) {
+  const d = docs.find((x) => x.impl === 'ours' && x.device) || docs.find((x) => x.device);
+  if (d) return d.device;
+  return run && run.nvidiaSmi ? run.nvidiaSmi.split(',')[0] : null;
+}
+
+function header(docs, run, quick) {
+  const torch = docs.find((d) => d.torch);
+  const ours = docs.find((d) => d.impl === 'ours' && d.backend);
+  const lines = [
+    '# Benchmarks: s4-cuda against PyTorch',
+    '',
+    '## How to reproduce',
+    '',
+    'On a machine with an NVIDIA GPU, the CUDA build of this package (`npm install`, then',
+    '`npm run build:ts`) and PyTorch in `python3`:',
+    '',
+    '```sh',
+    'S4_BENCH_OUT=bench/out npm run bench        # node bench/run.js: all suites, ~8 minutes',
+    'node bench/run.js --only kernel,fftconv     # some suites (writes bench/out/RESULTS.md only)',
+    'node bench/report.js bench/out              # re-writes this file from the JSON results',
+    'node bench/run.js --quick --backend cpu --no-torch   # smoke test of the Node half, no GPU',
+    '```',
+    '',
+    'Each suite runs twice, as a Node process (our package, bench/node/) and a Python process',
+    '(the PyTorch baselines, bench/torch_*.py), with a time limit each; a failing suite is',
+    'reported below and the others go on. Logs and JSON: `$S4_BENCH_OUT` (default bench/out/).',
+    '',
+    '## Run',
+    '',
+  ];
+  if (!docs.length) {
+    lines.push(`${NOT_YET}: no GPU run has been recorded yet. The tables below fill in from a real run.`);
+  } else {
+    lines.push(`- Device: ${deviceName(docs, run) || 'unknown'}${run && run.nvidiaSmi ? ` (nvidia-smi: ${run.nvidiaSmi})` : ''}`);
+    lines.push(`- Date: ${run ? run.startedAt : 'unknown'}${run && run.seconds ? `, ${run.seconds.toFixed(0)} s in all` : ''}`);
+    if (ours) lines.push(`- Ours: s4-cuda ${ours.package} on backend '${ours.backend}', Node ${ours.node}${ours.cudaRuntime ? `, CUDA runtime ${ours.cudaRuntime}` : ''}`);
+    if (torch) lines.push(`- PyTorch ${torch.torch} (CUDA ${torch.cuda}), Python ${torch.python}; TF32 off (plain FP32, as ours)`);
+    if (quick) lines.push('- **Quick smoke-test run (tiny shapes): these numbers say nothing about performance.**');
+  }
+  return lines;
+}
+
+function peaksLine(peaks) {
+  return `Floors use ${peaks.label}. Ratios: "x faster" = PyTorch time / our time; "of floor" = our time / floor (1.0 would be perfect).`;
+}
+
+function kernelSection(ix, spec, peaks) {
+  const { H, N, Ls } = spec.kernel;
+  const ref = { 4096: { fwd: '0.5', 'fwd+bwd': '3.2' } };
+  const target = { fwd: '<= 0.1', 'fwd+bwd': '<= 0.6' };
+  const rows = [];
+  for (const L of Ls) {
+    for (const mode of ['fwd', 'fwd+bwd']) {
+      const c = `H=${H} N=${N} L=${L}`;
+      const ours = ix.get('kernel', 'ours', c, mode);
+      const eager = ix.get('kernel', 'torch-eager', c, mode);
+      const floor = kernelFloor({ H, N, L }, mode, peaks);
+      rows.push([L, mode, fmtMs(ours), fmtMs(eager), ratio(eager, ours), floor.ms.toFixed(4), ours && ours.status === 'ok' ? `${(ours.ms.median / floor.ms).toFixed(1)}x` : '-', ref[L] ? ref[L][mode] : '-', L === 4096 ? target[mode] : '-']);
+    }
+  }
+  return [
+    `## 1. dplrKernel (issue 3): H=${H}, N=${N} (N2=${N / 2}), times in ms`,
+    '',
+    table(['L', 'mode', 'ours', 'PyTorch eager', 'x faster', 'floor', 'ours / floor', 'official S4 + CUDA ext (issue)', 'target'], rows),
+    '',
+    `PyTorch eager: the official S4 kernel generation (\`cauchy_naive\` broadcasting over the`,
+    'conjugate-completed state, Woodbury, 2/(1+omega), irfft), autograd for the backward; the',
+    "official CUDA Cauchy extension is not built on the benchmark machine, so its column is the issue's figure.",
+    `Floor: H x (L/2+1) x N2 x 4 complex Cauchy terms x ${FLOPS_PER_CAUCHY_TERM} FLOP (one complex multiply-add; reciprocals and`,
+    'conjugate partners not counted) at the FP32 rate; fwd+bwd counts 3x the terms.',
+  ];
+}
+
+function fftconvSection(ix, spec, peaks) {
+  const rows = [];
+  for (const { B, H, L } of spec.fftconv.cases) {
+    for (const mode of ['fwd', 'fwd+bwd']) {
+      const c = `B=${B} H=${H} L=${L}`;
+      const ours = ix.get('fftconv', 'ours', c, mode);
+      const eager = ix.get('fftconv', 'torch-eager', c, mode);
+      const floor = fftconvFloor({ B, H, L }, mode, peaks);
+      const isRef = B === 16 && H === 256 && L === 4096;
+      rows.push([`${B}, ${H}, ${L}`, mode, fmtMs(ours), fmtMs(eager), ratio(eager, ours), floor.ms.toFixed(4), ours && ours.status === 'ok' ? `${(ours.ms.median / floor.ms).toFixed(1)}x` : '-', isRef ? (mode === 'fwd' ? '0.71' : '2.1') : '-', '>= 1.5x faster']);
+    }
+  }
+  return [
+    '## 2. fftConv (issue 4): y = causal conv(u, k) + D u, times in ms',
+    '',
+    table(['B, H, L', 'mode', 'ours', 'PyTorch eager', 'x faster', 'floor', 'ours / floor', 'PyTorch (issue)', 'target'], rows),
+    '',
+    'PyTorch eager: torch.fft.rfft / irfft with n = 2L, product, crop, + D u; autograd for the',
+    'backward (grads of u, k, D; both sides seeded with a random dy). Floor: the tensor traffic',
+    '(fwd: read u, k, D, write y; bwd: read dy, u, k, write du, dk, dD) at the DRAM bandwidth.',
+  ];
+}
+
+function stepSection(ix, spec, peaks) {
+  const { H, N, batches, manyT } = spec.step;
+  const rows = [];
+  const target = { 1: '>= 150 k', 64: '>= 5 M' };
+  const official = { 1: '7.4 k', 64: '460 k' };
+  for (const B of batches) {
+    const c = `B=${B} H=${H} N=${N}`;
+    const lin = ix.get('step', 'torch-eager', c, 'step');
+    const dense = ix.get('step', 'torch-eager-dense', c, 'step');
+    const pair = [
+      ['ours: step() (1 token per call)', ix.get('step', 'ours', c, 'step'), stepFloor({ B, H, N }, 1, peaks, true)],
+      [`ours: stepMany() (T=${manyT} per call)`, ix.get('step', 'ours', c, `stepMany(T=${manyT})`), stepFloor({ B, H, N }, manyT, peaks, false)],
+      ['PyTorch eager loop, official _step_state_linear', lin, null],
+      ['PyTorch eager loop, official dense _step_state', dense, null],
+    ];
+    for (const [name, r, floor] of pair) {
+      const vs = r && r.status === 'ok' && lin && lin.status === 'ok' && r !== lin ? `${(r.tokensPerSec / lin.tokensPerSec).toFixed(1)}x` : '-';
+      rows.push([B, name, fmtTok(r), vs, floor ? fmtRate(floor.tokensPerSec) : '-', target[B] || '-', official[B] || '-']);
+    }
+  }
+  return [
+    `## 3. Recurrent stepping: H=${H}, N=${N}, tokens/s = batch x steps / s`,
+    '',
+    table(['batch', 'method', 'tokens/s', 'vs PyTorch linear', 'floor', 'target', 'official S4 (issue)'], rows),
+    '',
+    "A token is one time step of one sequence: a step of the whole batch counts `batch` tokens",
+    '(as the official figures). PyTorch: a Python loop of steps in eager mode, complex64, the',
+    "official `_setup_linear` / `_step_state_linear` (Woodbury form, O(N) per step) and, for",
+    "comparison, the official dense `_step_state` (dA matvec on the full N-state), output 2 Re(C x) + D u.",
+    'Floor: about 24 FLOP per complex state element and step at the FP32 rate, or the bytes moved',
+    '(state read+write per call, coefficients once per call, u and y) at the DRAM bandwidth;',
+    'step() is also bound by one kernel launch per call (a few microseconds), which the floor leaves out.',
+  ];
+}
+
+function blockSection(ix, spec, peaks) {
+  const { N, cases } = spec.block;
+  const rows = [];
+  for (const { B, H, L } of cases) {
+    for (const mode of ['fwd', 'fwd+bwd']) {
+      const c = `B=${B} H=${H} L=${L}`;
+      const ours = ix.get('block', 'ours', c, mode);
+      const eager = ix.get('block', 'torch-eager', c, mode);
+      const comp = ix.get('block', 'torch-compile', c, mode);
+      const floor = blockFloor({ B, H, L, N }, mode, peaks);
+      rows.push([`${B}, ${H}, ${L}`, mode, fmtMs(ours), fmtMs(eager), fmtMs(comp), ratio(eager, ours), ratio(comp, ours), floor.ms.toFixed(3), `${fmtMiB(ours)} / ${fmtMiB(eager)} / ${fmtMiB(comp)}`]);
+    }
+  }
+  return [
+    `## 4. One S4 block (issue 6): N=${N}, times in ms`,
+    '',
+    table(['B, H, L', 'mode', 'ours', 'PyTorch eager', 'torch.compile', 'x faster than eager', 'x faster than compile', 'floor', 'peak MiB ours / eager / compile'], rows),
+    '',
+    'The block: dplr kernel + FFT convolution + D skip + GELU + output linear H -> 2H + GLU (the',
+    'official S4Block defaults: one channel, not bidirectional, dropout 0); ours is s4.nn.S4Layer,',
+    'PyTorch the same block written after the official code (bench/torch_s4.py). fwd runs without',
+    'autograd; fwd+bwd computes the grads of every parameter and of the input. Peak memory: the',
+    "allocator's peak during one call (ours: s4.memory().cuda.peakUsedBytes; PyTorch:",
+    'torch.cuda.max_memory_allocated), inputs and parameters included. torch.compile: mode',
+    'default, compile time excluded. Floor: kernel floor + convolution floor + the output GEMM at the',
+    'FP32 rate + the pointwise traffic. Chart: [block_chart.svg](block_chart.svg).',
+  ];
+}
+
+function modelSection(ix, spec) {
+  const m = spec.model;
+  const label = `B=${m.B} L=${m.L} layers=${m.nLayers} H=${m.H} N=${m.N}`;
+  const ours = ix.get('model', 'ours', label, 'train step');
+  const eager = ix.get('model', 'torch-eager', label, 'train step');
+  const comp = ix.get('model', 'torch-compile', label, 'train step');
+  const rows = [
+    ['training step (ms)', fmtMs(ours), fmtMs(eager), fmtMs(comp), ratio(eager, ours), `${fmtMiB(ours)} / ${fmtMiB(eager)} / ${fmtMiB(comp)}`],
+  ];
+  for (const B of m.genBatches) {
+    const c = `${label} batch=${B}`;
+    const o = ix.get('model', 'ours', c, 'generate');
+    const e = ix.get('model', 'torch-eager', c, 'generate');
+    const vs = o && e && o.status === 'ok' && e.status === 'ok' ? `${(o.tokensPerSec / e.tokensPerSec).toFixed(1)}x` : '-';
+    rows.push([`generation, batch ${B} (tokens/s)`, fmtTok(o), fmtTok(e), '-', vs, '-']);
+  }
+  return [
+    `## 5. Fashion-MNIST model (issue 6): ${m.nLayers} layers, H=${m.H}, N=${m.N}, L=${m.L}, batch ${m.B}`,
+    '',
+    table(['what', 'ours', 'PyTorch eager', 'torch.compile', 'x faster than eager', 'peak MiB ours / eager / compile'], rows),
+    '',
+    `Model: encoder 1 -> H, ${m.nLayers} S4 blocks with residual, dropout ${m.dropout} and post-LayerNorm, mean`,
+    'pooling, decoder H -> 10 (ours: s4.nn.SequenceModel; PyTorch: the official example model with',
+    `the S4 block). Training step: forward, cross-entropy, backward, AdamW (lr ${m.lr}, weight decay`,
+    `${m.weightDecay}; A, B, dt in their own group: lr min(0.001, lr), no weight decay, as the official`,
+    'example). Generation: the recurrent view, one token per call for the whole model (ours:',
+    'model.stepper().step; PyTorch: an eager loop with the official linear step in each layer).',
+  ];
+}
+
+function checksAndFailures(ix) {
+  const checks = ix.all.filter((r) => r.mode === 'check');
+  const bad = ix.all.filter((r) => r.status !== 'ok');
+  const lines = ['## Correctness checks run before timing', ''];
+  if (!checks.length) lines.push(NOT_YET);
+  for (const r of checks) {
+    lines.push(`- ${r.suite} / ${r.impl}: ${r.case}: ${r.status === 'ok' ? `${r.check.name} = ${r.check.value.toExponential(2)} (limit ${r.check.limit})` : `**${r.status}**`}`);
+  }
+  lines.push('', '## Failures, skips and unavailable benchmarks', '');
+  if (!bad.length) lines.push(ix.all.length ? 'None.' : NOT_YET);
+  for (const r of bad) lines.push(`- **${r.status}** ${r.suite} / ${r.impl} / ${r.case} / ${r.mode}: ${String(r.error || r.note || '').replace(/\|/g, '/').slice(0, 800)}`);
+  return lines;
+}
+
+function methodNotes(ix) {
+  const timers = [...new Set(ix.all.filter((r) => r.timer).map((r) => `${r.impl}: ${r.timer}`))];
+  return [
+    '## Method',
+    '',
+    '- Times: median over the timed repetitions (p10/p90 and counts in the JSON) after warm-up;',
+    '  each repetition is a loop of calls long enough to hide the synchronization.',
+    '  PyTorch: CUDA events recorded around the loop. Ours: `s4.synchronize()` before and after',
+    '  the loop, host clock (process.hrtime).',
+    ...(timers.length ? [`- Timers used: ${timers.join('; ')}.`] : []),
+    '- Both sides do the same work per call: outputs are freed each call (ours: s4.tidy;',
+    '  PyTorch: the caching allocator), gradients are dropped after each backward.',
+  ];
+}
+
+/** Writes the markdown to each of mdFiles and the chart to each of svgFiles. */
+function writeReport(outDir, mdFiles, svgFiles) {
+  const { docs, run, spec: stored } = load(outDir);
+  const spec = stored || makeSpec(false);
+  const ix = index(docs);
+  const peaks = devicePeaks(deviceName(docs, run));
+  const md = [
+    ...header(docs, run, spec.quick),
+    '',
+    peaksLine(peaks),
+    '',
+    ...kernelSection(ix, spec, peaks),
+    '',
+    ...fftconvSection(ix, spec, peaks),
+    '',
+    ...stepSection(ix, spec, peaks),
+    '',
+    ...blockSection(ix, spec, peaks),
+    '',
+    ...modelSection(ix, spec),
+    '',
+    ...checksAndFailures(ix),
+    '',
+    ...methodNotes(ix),
+    '',
+  ].join('\n');
+  for (const f of mdFiles) fs.writeFileSync(f, md);
+  const svg = blockChart(ix, spec);
+  for (const f of svgFiles || []) fs.writeFileSync(f, svg);
+  return md;
+}
+
+if (require.main === module) {
+  const args = process.argv.slice(2);
+  let outDir = path.join(__dirname, 'out');
+  let md = path.join(__dirname, 'RESULTS.md');
+  let svg = path.join(__dirname, 'block_chart.svg');
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--md') md = args[++i];
+    else if (args[i] === '--svg') svg = args[++i];
+    else outDir = args[i];
+  }
+  writeReport(path.resolve(outDir), [md], [svg]);
+  console.log(`wrote ${md} and ${svg} from ${outDir}`);
+}
+
+module.exports = { writeReport };

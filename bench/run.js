@@ -1,0 +1,202 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * The benchmark runner: each suite runs as a Node worker (ours) and a Python worker
+ * (PyTorch baselines) in turn, one process each with a time limit, so a crash, a hang or
+ * a missing API costs that suite and nothing else. Results (JSON) and logs go to
+ * S4_BENCH_OUT (default bench/out/); then report.js writes the tables.
+ *
+ *   node bench/run.js [--quick] [--backend cuda|cpu] [--only kernel,fftconv,...]
+ *                     [--no-torch] [--no-node] [--budget SECONDS] [--results FILE]
+ *
+ * --results: where RESULTS.md goes (default bench/RESULTS.md for a full CUDA run, and
+ * <out>/RESULTS.md always).
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawn, spawnSync } = require('node:child_process');
+const { spec: makeSpec, SUITES } = require('./specs');
+const { writeReport } = require('./report');
+
+// Per-worker time limits (s) in a full run; the overall budget may cut them shorter.
+const LIMITS = {
+  kernel: { ours: 60, torch: 90 },
+  fftconv: { ours: 60, torch: 90 },
+  step: { ours: 90, torch: 90 },
+  block: { ours: 90, torch: 200 },
+  model: { ours: 120, torch: 200 },
+};
+
+function parseArgs(argv) {
+  const o = { quick: false, backend: 'cuda', only: null, torch: true, node: true, budget: 450, results: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--backend') o.backend = val();
+    else if (a === '--only') o.only = val().split(',').filter(Boolean);
+    else if (a === '--no-torch') o.torch = false;
+    else if (a === '--no-node') o.node = false;
+    else if (a === '--budget') o.budget = Number(val());
+    else if (a === '--results') o.results = val();
+    else if (a === '--help' || a === '-h') {
+      console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0]);
+      process.exit(0);
+    } else throw new Error(`unknown argument '${a}' (see --help)`);
+  }
+  if (o.backend !== 'cuda' && o.backend !== 'cpu') throw new Error(`--backend must be cuda or cpu (got ${o.backend})`);
+  for (const s of o.only || []) if (!SUITES.includes(s)) throw new Error(`--only: unknown suite '${s}' (one of ${SUITES.join(', ')})`);
+  if (!(o.budget > 0)) throw new Error('--budget must be a positive number of seconds');
+  return o;
+}
+
+/** Runs a worker with its output teed to the console and a log file; kills its process group on timeout. */
+function runWorker(cmd, args, { timeoutS, logFile, env }) {
+  return new Promise((resolve) => {
+    const log = fs.openSync(logFile, 'w');
+    const started = Date.now();
+    let child;
+    try {
+      child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    } catch (err) {
+      fs.closeSync(log);
+      resolve({ code: null, signal: null, timedOut: false, spawnError: String(err), seconds: 0 });
+      return;
+    }
+    const tee = (stream, sink) =>
+      stream.on('data', (d) => {
+        fs.writeSync(log, d);
+        sink.write(d);
+      });
+    tee(child.stdout, process.stdout);
+    tee(child.stderr, process.stderr);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, timeoutS * 1e3);
+    let spawnError = null;
+    child.on('error', (err) => {
+      spawnError = String(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      fs.closeSync(log);
+      resolve({ code, signal, timedOut, spawnError, seconds: (Date.now() - started) / 1e3 });
+    });
+  });
+}
+
+function tail(file, n = 15) {
+  try {
+    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-n).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** Makes sure a worker's failure is in its results file, whatever it managed to write. */
+function recordOutcome(file, suite, impl, outcome, logFile) {
+  let doc;
+  try {
+    doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    doc = { suite, impl, results: [] };
+  }
+  doc.worker = { ...outcome, log: path.basename(logFile) };
+  const failed = outcome.timedOut || outcome.spawnError || outcome.code !== 0;
+  if (failed) {
+    const why = outcome.spawnError
+      ? `could not start: ${outcome.spawnError}`
+      : outcome.timedOut
+        ? `timed out after ${outcome.seconds.toFixed(0)} s (killed)`
+        : `exited with ${outcome.signal ? `signal ${outcome.signal}` : `code ${outcome.code}`}`;
+    doc.results.push({ suite, impl, case: '(worker)', mode: '-', status: 'error', error: `${impl} worker ${why}; log ${path.basename(logFile)}: ${tail(logFile, 6).replace(/\s+/g, ' ').slice(-600)}` });
+    console.error(`!! ${suite}/${impl}: worker ${why} (see ${logFile})`);
+  }
+  fs.writeFileSync(file, JSON.stringify(doc, null, 1));
+}
+
+function probe(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20e3 });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const outDir = path.resolve(process.env.S4_BENCH_OUT || path.join(__dirname, 'out'));
+  const logDir = path.join(outDir, 'logs');
+  fs.mkdirSync(logDir, { recursive: true });
+  for (const f of fs.readdirSync(outDir)) if (f.endsWith('.json')) fs.rmSync(path.join(outDir, f));
+
+  const spec = makeSpec(opts.quick);
+  const specFile = path.join(outDir, 'spec.json');
+  fs.writeFileSync(specFile, JSON.stringify(spec, null, 1));
+  const python = process.env.S4_BENCH_PYTHON || 'python3';
+  // torch.compile's cache: private to this run, outside the results folder.
+  const inductorCache = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 's4-bench-inductor-'));
+  const started = Date.now();
+  const deadline = started + opts.budget * 1e3;
+  const run = {
+    startedAt: new Date(started).toISOString(),
+    args: process.argv.slice(2),
+    backend: opts.backend,
+    quick: opts.quick,
+    nvidiaSmi: probe('nvidia-smi', ['--query-gpu=name,driver_version,memory.total,clocks.max.sm', '--format=csv,noheader']),
+    nvcc: (probe('nvcc', ['--version']) || '').split('\n').pop() || null,
+    node: process.version,
+    host: require('node:os').hostname(),
+    workers: [],
+  };
+  const suites = opts.only || SUITES;
+  for (const suite of suites) {
+    const jobs = [];
+    if (opts.node) jobs.push({ impl: 'ours', cmd: process.execPath, args: [path.join(__dirname, 'node', 'worker.js'), suite, specFile] });
+    if (opts.torch) jobs.push({ impl: 'torch', cmd: python, args: [path.join(__dirname, 'torch_bench.py'), suite, specFile] });
+    for (const job of jobs) {
+      const file = path.join(outDir, `${suite}-${job.impl}.json`);
+      const logFile = path.join(logDir, `${suite}-${job.impl}.log`);
+      const left = (deadline - Date.now()) / 1e3;
+      const limit = Math.min(opts.quick ? 120 : LIMITS[suite][job.impl], left);
+      if (limit < 10) {
+        const doc = { suite, impl: job.impl, results: [{ suite, impl: job.impl, case: '(worker)', mode: '-', status: 'skipped', error: `the run's time budget (${opts.budget} s) was spent` }] };
+        fs.writeFileSync(file, JSON.stringify(doc, null, 1));
+        console.error(`!! ${suite}/${job.impl}: skipped, time budget spent`);
+        continue;
+      }
+      console.log(`== ${suite} / ${job.impl} (limit ${limit.toFixed(0)} s)`);
+      const device = job.impl === 'torch' ? (opts.backend === 'cuda' ? 'cuda' : 'cpu') : opts.backend;
+      const outcome = await runWorker(job.cmd, [...job.args, file, device], {
+        timeoutS: limit,
+        logFile,
+        env: { TORCHINDUCTOR_CACHE_DIR: inductorCache, PYTHONUNBUFFERED: '1' },
+      });
+      recordOutcome(file, suite, job.impl, outcome, logFile);
+      run.workers.push({ suite, impl: job.impl, ...outcome });
+    }
+  }
+  run.finishedAt = new Date().toISOString();
+  run.seconds = (Date.now() - started) / 1e3;
+  fs.writeFileSync(path.join(outDir, 'run.json'), JSON.stringify(run, null, 1));
+  fs.rmSync(inductorCache, { recursive: true, force: true });
+
+  const targets = [path.join(outDir, 'RESULTS.md')];
+  if (opts.results) targets.push(path.resolve(opts.results));
+  else if (!opts.quick && opts.backend === 'cuda' && !opts.only) targets.push(path.join(__dirname, 'RESULTS.md'));
+  const chartTargets = [path.join(outDir, 'block_chart.svg')];
+  if (targets.length > 1) chartTargets.push(path.join(__dirname, 'block_chart.svg'));
+  writeReport(outDir, targets, chartTargets);
+  console.log(`done in ${run.seconds.toFixed(0)} s; results: ${targets.join(', ')}`);
+}
+
+main().catch((err) => {
+  console.error(err && err.stack ? err.stack : err);
+  process.exit(1);
+});
