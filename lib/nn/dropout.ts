@@ -4,7 +4,7 @@
  * backends draw the same masks. Identity in eval mode or with p = 0.
  */
 import { dropout } from '../ops/index';
-import { expectNumber } from '../ops/validate';
+import { expectInteger, expectNumber } from '../ops/validate';
 import type { Tensor } from '../tensor/tensor';
 import { Module } from './module';
 
@@ -22,7 +22,7 @@ export class Dropout extends Module {
     super();
     this.p = expectNumber('Dropout', 'p', p, 0, 1);
     if (p >= 1) throw new RangeError(`Dropout: argument 'p' must be in [0, 1) (got ${p})`);
-    this.seed = expectNumber('Dropout', 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
+    this.seed = expectInteger('Dropout', 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
   }
 
   forward(x: Tensor): Tensor {

@@ -125,7 +125,7 @@ export class S4Layer extends Module {
     this.bidirectional = opts.bidirectional ?? false;
     if (typeof this.bidirectional !== 'boolean') throw new TypeError(`${fn}: option 'bidirectional' must be a boolean`);
     const dropoutP = expectNumber(fn, 'dropout', opts.dropout ?? 0, 0, 1);
-    const seed = expectNumber(fn, 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
+    const seed = expectInteger(fn, 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
     const device = opts.device ?? backend();
     const rng = new Rng(seed);
     const shape = [H, this.N2];

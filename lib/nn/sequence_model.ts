@@ -92,7 +92,7 @@ export class SequenceModel extends Module {
     if (pool !== 'mean' && pool !== 'last' && pool !== 'none') throw new TypeError(`${fn}: option 'pool' must be 'mean', 'last' or 'none' (got ${String(pool)})`);
     this.pool = pool;
     const dropout = expectNumber(fn, 'dropout', opts.dropout ?? 0.1, 0, 1);
-    const seed = expectNumber(fn, 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
+    const seed = expectInteger(fn, 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
     const device = opts.device ?? backend();
     const rng = new Rng(seed);
 
