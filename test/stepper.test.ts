@@ -92,6 +92,27 @@ describe('DPLR stepper', () => {
     st.dispose();
   });
 
+  it('writes into a given output tensor without allocating', () => {
+    const st = s4.tidy(() => stepper(dplrTensors(p, d, device), { batch: B, L }));
+    const out = s4.zeros([B, H], { device });
+    const outMany = s4.zeros([B, H, T - 1], { device });
+    const y = new Float32Array(B * H * T);
+    s4.tidy(() => {
+      expect(st.step(s4.tensor(column(u, 0, T), [B, H], { device }), out)).toBe(out);
+      const v = out.dataSync();
+      for (let r = 0; r < B * H; r++) y[r * T] = v[r];
+      expect(st.stepMany(s4.tensor(slice(u, 1, T, T), [B, H, T - 1], { device }), outMany)).toBe(outMany);
+      const w = outMany.dataSync();
+      for (let r = 0; r < B * H; r++) for (let t = 1; t < T; t++) y[r * T + t] = w[r * (T - 1) + t - 1];
+      expect(() => st.step(s4.zeros([B, H], { device }), s4.zeros([B, H + 1], { device }))).toThrow(/stepper.step: argument 'out' must have shape \[2, 3\]/);
+      const same = s4.zeros([B, H], { device });
+      expect(() => st.step(same, same)).toThrow(/'out' must not be the input 'u'/);
+    });
+    expect(relL2(y, whole)).toBeLessThan(1e-5);
+    s4.dispose(out, outMany);
+    st.dispose();
+  });
+
   it('takes float64 parameter sets with d in the options', () => {
     const st = stepper(roundDplr(p), { batch: B, L, d, device });
     expect(relL2(feed(st, u, [4, 19]), whole)).toBeLessThan(1e-5);

@@ -4,8 +4,8 @@
  *
  *   const s = stepper({ lambda, p, b, cTilde, dt, d? }, { batch, L, d? });   // DPLR (S4)
  *   const s = diagStepper({ lambda, b, c, dt, d? }, { batch, d? });          // S4D (ZOH)
- *   s.step(u_t [B, H]) -> y_t [B, H]
- *   s.stepMany(u [B, H, T]) -> y [B, H, T]     (T tokens in one call)
+ *   s.step(u_t [B, H], out?) -> y_t [B, H]      (out: reuse a [B, H] tensor, no allocation)
+ *   s.stepMany(u [B, H, T], out?) -> y [B, H, T] (T tokens in one call)
  *   s.state -> complex64 [B, H, N2] (a copy);  s.reset();  s.dispose()
  *
  * Parameters are tensors (as for ops.dplrScan) or float64 parameter sets (lib/ssm/types.ts,
@@ -70,27 +70,32 @@ export class Stepper {
     return { coef: this.coef, st: this.st };
   }
 
-  private run(fn: string, u: unknown, rank: 2 | 3): Tensor {
+  private run(fn: string, u: unknown, rank: 2 | 3, out: unknown): Tensor {
     const { coef, st } = this.live(fn);
-    const x = expectTensor(`${this.kind}.${fn}`, 'u', u, { dtype: 'float32', rank, device: this.device });
-    const want = rank === 2 ? `[B, H] = [${this.batch}, ${this.H}]` : `[B, H, T] = [${this.batch}, ${this.H}, *]`;
+    const name = `${this.kind}.${fn}`;
+    const x = expectTensor(name, 'u', u, { dtype: 'float32', rank, device: this.device });
     if (x.shape[0] !== this.batch || x.shape[1] !== this.H) {
-      throw new RangeError(`${this.kind}.${fn}: argument 'u' must have shape ${want} (got [${x.shape.join(', ')}]); the batch is fixed when the stepper is made`);
+      const want = rank === 2 ? `[B, H] = [${this.batch}, ${this.H}]` : `[B, H, T] = [${this.batch}, ${this.H}, *]`;
+      throw new RangeError(`${name}: argument 'u' must have shape ${want} (got [${x.shape.join(', ')}]); the batch is fixed when the stepper is made`);
     }
     const T = rank === 2 ? 1 : x.shape[2];
-    const y = Tensor.empty(x.shape, 'float32', this.device);
+    const y = out === undefined ? Tensor.empty(x.shape, 'float32', this.device) : expectTensor(name, 'out', out, { dtype: 'float32', shape: x.shape, device: this.device });
+    if (y === x) throw new RangeError(`${name}: argument 'out' must not be the input 'u'`);
     convNative.ssmScan(coef.handle, st.handle, x.handle, y.handle, this.batch, this.H, this.N2, T);
     return y;
   }
 
-  /** One token: u_t [B, H] -> y_t [B, H]. */
-  step(u: Tensor): Tensor {
-    return this.run('step', u, 2);
+  /**
+   * One token: u_t [B, H] -> y_t [B, H]. `out` (float32 [B, H] on the stepper's device)
+   * receives y_t instead of a new tensor: no allocation per token.
+   */
+  step(u: Tensor, out?: Tensor): Tensor {
+    return this.run('step', u, 2, out);
   }
 
-  /** T tokens in one native call: u [B, H, T] -> y [B, H, T]. */
-  stepMany(u: Tensor): Tensor {
-    return this.run('stepMany', u, 3);
+  /** T tokens in one native call: u [B, H, T] -> y [B, H, T] (into `out` when given). */
+  stepMany(u: Tensor, out?: Tensor): Tensor {
+    return this.run('stepMany', u, 3, out);
   }
 
   /** A copy of the complex state, complex64 [B, H, N2]. */
