@@ -1,0 +1,35 @@
+/**
+ * Builds the model of a task from its recipe (plus overrides), and rebuilds a model from the
+ * options stored in a checkpoint.
+ */
+import type { DeviceName } from '../backend';
+import { SequenceModel, type SequenceModelOptions } from '../nn/sequence_model';
+import type { S4Kernel } from '../nn/s4_layer';
+import type { Recipe, Task } from './tasks';
+
+export interface ModelOverrides extends Partial<Pick<Recipe, 'nLayers' | 'dModel' | 'dState' | 'dropout' | 'prenorm'>> {
+  kernel?: S4Kernel;
+  seed?: number;
+  device?: DeviceName;
+}
+
+/** The SequenceModel options of a task: its shape, the recipe's size, then the overrides. */
+export function modelOptions(task: Task, o: ModelOverrides = {}): SequenceModelOptions {
+  const r = task.recipe;
+  return {
+    ...task.model,
+    nLayers: o.nLayers ?? r.nLayers,
+    dModel: o.dModel ?? r.dModel,
+    dState: o.dState ?? r.dState,
+    dropout: o.dropout ?? r.dropout,
+    prenorm: o.prenorm ?? r.prenorm,
+    kernel: o.kernel ?? 'dplr',
+    seed: o.seed ?? 0,
+  };
+}
+
+/** A SequenceModel for a task (see modelOptions). */
+export function buildModel(task: Task, o: ModelOverrides = {}): { model: SequenceModel; options: SequenceModelOptions } {
+  const options = modelOptions(task, o);
+  return { model: new SequenceModel({ ...options, device: o.device }), options };
+}

@@ -1,0 +1,44 @@
+/** s4.train: the Trainer, tasks and datasets, metrics, checkpoints and logs. */
+export {
+  Trainer,
+  TrainingDivergedError,
+  epochOrder,
+  type TrainerOptions,
+  type TrainableModel,
+  type StepEvent,
+  type StepResult,
+  type EvalEvent,
+  type FitResult,
+} from './trainer';
+export { createTask, isTaskName, TASK_NAMES, type Task, type TaskName, type TaskOptions, type Recipe } from './tasks';
+export { buildModel, modelOptions, type ModelOverrides } from './build';
+export { taskLoss, type TaskKind } from './loss';
+export { MetricAccumulator, batchAccuracy, argmax, type Metrics } from './metrics';
+export { JsonlLog, parseJsonl } from './log';
+export { attachProgress } from './progress';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  encodeCheckpoint,
+  decodeCheckpoint,
+  CHECKPOINT_FORMAT,
+  type CheckpointState,
+  type ParamValue,
+} from './checkpoint';
+export { encodeSafetensors, decodeSafetensors, CorruptFileError, type F32Tensor, type Safetensors } from './safetensors';
+export { writeFileAtomic } from './atomic';
+export { readOptimizerState, restoreOptimizerState, type ParamMoments } from './optim_state';
+export type { Batch, Dataset } from './data/dataset';
+export { parseIdx, readIdxFile, encodeIdx, type IdxArray } from './data/idx';
+export {
+  loadFashionMnist,
+  FashionMnistClassification,
+  FashionMnistPixels,
+  FMNIST_DIR,
+  FMNIST_INSTALL,
+  FMNIST_CLASSES,
+  type FashionMnist,
+  type FashionMnistOptions,
+} from './data/fmnist';
+export { SineDataset, AddingDataset, CopyDataset, type SyntheticOptions, type CopyOptions } from './data/synthetic';
+export { sampleImages, type SampleOptions } from './generate';

@@ -1,0 +1,37 @@
+/**
+ * The loss of each task kind, from the model output and a batch:
+ *   classify  out [B, C], labels [B]              -> cross-entropy
+ *   sequence  out [B, C, L], labels [B * L]       -> cross-entropy over every position
+ *   regress   out and targets of the same shape   -> mean squared error
+ */
+import { record } from '../autograd/tape';
+import { crossEntropy, mse, transpose12 } from '../ops/index';
+import { Tensor } from '../tensor/tensor';
+import type { DeviceName } from '../backend';
+import type { Batch } from './data/dataset';
+
+export type TaskKind = 'classify' | 'sequence' | 'regress';
+
+/** reshape with a gradient (Tensor.reshape is a copy outside autograd). */
+function reshapeWithGrad(x: Tensor, shape: number[]): Tensor {
+  const out = x.reshape(shape);
+  record(out, [x], (g) => [g.reshape(x.shape)], 'reshape');
+  return out;
+}
+
+/** The scalar loss of a batch; `out` is the model output for batch.x. */
+export function taskLoss(kind: TaskKind, out: Tensor, batch: Batch, device: DeviceName): Tensor {
+  const target = Tensor.fromFloats(batch.y, batch.yShape, 'float32', device);
+  switch (kind) {
+    case 'classify':
+      return crossEntropy(out, target);
+    case 'sequence': {
+      const [B, C, L] = out.shape;
+      return crossEntropy(reshapeWithGrad(transpose12(out), [B * L, C]), target);
+    }
+    case 'regress':
+      return mse(out, target.shape.length === out.shape.length ? target : target.reshape(out.shape));
+    default:
+      throw new TypeError(`taskLoss: argument 'kind' must be 'classify', 'sequence' or 'regress' (got ${String(kind)})`);
+  }
+}

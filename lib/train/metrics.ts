@@ -1,0 +1,113 @@
+/**
+ * Running metrics over batches: the mean loss (weighted by batch size), and accuracy --
+ * argmax over classes for classification and per-position prediction (only the masked
+ * positions when the batch has a mask), |prediction - target| < tolerance for regression
+ * when a tolerance is given.
+ */
+import type { Batch } from './data/dataset';
+import type { TaskKind } from './loss';
+
+export interface Metrics {
+  loss: number;
+  /** Fraction in [0, 1]; absent for regression without a tolerance. */
+  accuracy?: number;
+  /** Examples seen. */
+  count: number;
+}
+
+/** Index of the largest of n values starting at `offset` with `stride` between them. */
+export function argmax(values: Float32Array, offset: number, n: number, stride = 1): number {
+  let best = 0;
+  let bestV = -Infinity;
+  for (let c = 0; c < n; c++) {
+    const v = values[offset + c * stride];
+    if (Number.isNaN(v)) return -1; // NaN outputs are never right
+    if (v > bestV) {
+      best = c;
+      bestV = v;
+    }
+  }
+  return best;
+}
+
+/** Correct and counted predictions of one batch from the model output (host copy). */
+export function batchAccuracy(
+  kind: TaskKind,
+  out: Float32Array,
+  outShape: readonly number[],
+  batch: Batch,
+  tolerance?: number,
+): { correct: number; total: number } | null {
+  let correct = 0;
+  let total = 0;
+  if (kind === 'classify') {
+    const [B, C] = outShape;
+    for (let b = 0; b < B; b++) {
+      total++;
+      if (argmax(out, b * C, C) === batch.y[b]) correct++;
+    }
+  } else if (kind === 'sequence') {
+    const [B, C, L] = outShape;
+    for (let b = 0; b < B; b++) {
+      for (let l = 0; l < L; l++) {
+        if (batch.mask && !batch.mask[b * L + l]) continue;
+        total++;
+        if (argmax(out, b * C * L + l, C, L) === batch.y[b * L + l]) correct++;
+      }
+    }
+  } else {
+    if (tolerance === undefined) return null;
+    for (let i = 0; i < out.length; i++) {
+      total++;
+      if (Math.abs(out[i] - batch.y[i]) < tolerance) correct++;
+    }
+  }
+  return { correct, total };
+}
+
+export class MetricAccumulator {
+  private lossSum = 0;
+  private count = 0;
+  private correct = 0;
+  private total = 0;
+  private hasAccuracy = false;
+
+  constructor(
+    readonly kind: TaskKind,
+    readonly tolerance?: number,
+  ) {}
+
+  /** Adds a batch's mean loss, weighted by its size. */
+  add(loss: number, batchSize: number): void {
+    this.lossSum += loss * batchSize;
+    this.count += batchSize;
+  }
+
+  /** Adds correct / total predictions (see batchAccuracy). */
+  addScore(score: { correct: number; total: number } | null): void {
+    if (!score) return;
+    this.hasAccuracy = true;
+    this.correct += score.correct;
+    this.total += score.total;
+  }
+
+  /** Adds a batch and scores the model output (host copy) against its targets. */
+  addBatch(loss: number, out: Float32Array, outShape: readonly number[], batch: Batch): void {
+    this.add(loss, batch.xShape[0]);
+    this.addScore(batchAccuracy(this.kind, out, outShape, batch, this.tolerance));
+  }
+
+  result(): Metrics {
+    const m: Metrics = { loss: this.count ? this.lossSum / this.count : NaN, count: this.count };
+    if (this.hasAccuracy) m.accuracy = this.total ? this.correct / this.total : 0;
+    return m;
+  }
+
+  reset(): void {
+    this.lossSum = 0;
+    this.count = 0;
+    this.correct = 0;
+    this.total = 0;
+    this.hasAccuracy = false;
+  }
+}

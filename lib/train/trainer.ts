@@ -1,0 +1,456 @@
+/**
+ * Trainer: the training loop of a SequenceModel (or any Module with forward(x)) on a Task.
+ *
+ *   const trainer = new Trainer({ model, task, checkpoint: 'run/ckpt.safetensors' });
+ *   trainer.on('step', (e) => ...);  trainer.on('eval', (e) => ...);
+ *   const result = await trainer.fit();
+ *
+ * Each epoch visits the training set in an order drawn from (seed, epoch), so a run is
+ * repeatable and a resumed run sees the same batches as an uninterrupted one. A step is
+ * forward, loss, backward, optional gradient clipping, optimizer update, schedule update.
+ * A non-finite loss (or gradient norm) stops the run with TrainingDivergedError before the
+ * parameters change. Checkpoints hold everything the next step depends on (parameters,
+ * optimizer moments and counts, schedule position, dropout counters, epoch and batch).
+ */
+import { EventEmitter } from 'node:events';
+import { backend, type DeviceName } from '../backend';
+import { noGrad } from '../autograd/tape';
+import { Dropout } from '../nn/dropout';
+import type { Module, StateValue } from '../nn/module';
+import { Rng } from '../nn/random';
+import { AdamW } from '../optim/adamw';
+import { clipGradNorm } from '../optim/clip';
+import { CosineWarmupSchedule } from '../optim/schedule';
+import { expectInteger, expectNumber } from '../ops/validate';
+import { runScope } from '../tensor/scope';
+import { Tensor } from '../tensor/tensor';
+import { loadCheckpoint, saveCheckpoint, type CheckpointState, type ParamValue } from './checkpoint';
+import type { Batch, Dataset } from './data/dataset';
+import { JsonlLog } from './log';
+import { taskLoss } from './loss';
+import { MetricAccumulator, batchAccuracy, type Metrics } from './metrics';
+import { readOptimizerState, restoreOptimizerState } from './optim_state';
+import type { Task } from './tasks';
+
+export interface TrainableModel extends Module {
+  forward(x: Tensor): Tensor;
+}
+
+export interface TrainerOptions {
+  model: TrainableModel;
+  task: Task;
+  /** Default: AdamW over model.parameterGroups() with the task recipe's lr, weight decay, SSM lr. */
+  optimizer?: AdamW;
+  /** Default: cosine decay (with the recipe's warm-up) over the whole run; null: constant lr. */
+  schedule?: CosineWarmupSchedule | null;
+  batchSize?: number;
+  epochs?: number;
+  /** Stop after this many optimizer updates in total (counting those before a resume). */
+  maxSteps?: number;
+  /** Seed of the shuffling (default 0). */
+  seed?: number;
+  /** Evaluate on the test split every n steps (default 0: at the end of each epoch). */
+  evalEvery?: number;
+  /** Evaluate on at most this many test examples (default: all). */
+  evalLimit?: number;
+  evalBatchSize?: number;
+  /** Global gradient-norm clip (default: the recipe's; 0 = off). */
+  clipGradNorm?: number;
+  /** Score accuracy on training batches too (needs the output on the host; default true). */
+  trainAccuracy?: boolean;
+  /** JSON Lines log file. */
+  logFile?: string;
+  /** Append to an existing log (default: append when resuming). */
+  appendLog?: boolean;
+  /** Checkpoint file, written atomically at each epoch end, at the end, and every checkpointEvery steps. */
+  checkpoint?: string;
+  checkpointEvery?: number;
+  /** JSON-able descriptions stored in checkpoints (e.g. the model options, to rebuild it). */
+  info?: Record<string, unknown>;
+}
+
+export interface StepResult {
+  loss: number;
+  /** Accuracy on the batch (when scored). */
+  accuracy?: number;
+  score: { correct: number; total: number } | null;
+  /** Learning rate of the first group for this update. */
+  lr: number;
+  /** Gradient norm before clipping (when clipping). */
+  gradNorm?: number;
+}
+
+export interface StepEvent {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  /** Batches of this epoch done, and the epoch's batch count. */
+  batch: number;
+  batchesPerEpoch: number;
+  loss: number;
+  accuracy?: number;
+  /** Learning rate of the first group for this update. */
+  lr: number;
+  gradNorm?: number;
+  /** Training examples per second over the recent steps. */
+  examplesPerSec: number;
+}
+
+export interface EvalEvent {
+  step: number;
+  epoch: number;
+  split: 'test';
+  metrics: Metrics;
+  seconds: number;
+}
+
+export interface FitResult {
+  step: number;
+  epoch: number;
+  /** Mean loss/accuracy over the training batches of the last (partial) epoch. */
+  train: Metrics;
+  /** The last evaluation on the test split. */
+  test: Metrics | null;
+  stopped: boolean;
+  seconds: number;
+}
+
+/** A non-finite loss or gradient norm: the run stopped before updating the parameters. */
+export class TrainingDivergedError extends Error {
+  constructor(
+    readonly step: number,
+    readonly epoch: number,
+    readonly what: string,
+    readonly value: number,
+    checkpoint: string | null,
+  ) {
+    super(
+      `training diverged: the ${what} is ${value} at step ${step} (epoch ${epoch + 1}); the parameters were not updated` +
+        (checkpoint ? `. Last checkpoint: ${checkpoint}` : '') +
+        '. Try a lower --lr or gradient clipping (--clip 1).',
+    );
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+export declare interface Trainer {
+  on(event: 'step', fn: (e: StepEvent) => void): this;
+  on(event: 'eval', fn: (e: EvalEvent) => void): this;
+  on(event: 'epoch', fn: (e: { epoch: number; step: number; train: Metrics }) => void): this;
+  on(event: 'checkpoint', fn: (e: { path: string; step: number }) => void): this;
+  on(event: 'start', fn: (e: { step: number; totalSteps: number; batchesPerEpoch: number; resumed: boolean }) => void): this;
+}
+
+/** The order of epoch `epoch`'s examples: a Fisher-Yates shuffle seeded by (seed, epoch). */
+export function epochOrder(size: number, seed: number, epoch: number): Uint32Array {
+  const rng = new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca77)) >>> 0);
+  const order = new Uint32Array(size);
+  for (let i = 0; i < size; i++) order[i] = i;
+  for (let i = size - 1; i > 0; i--) {
+    const j = Math.floor(rng.uniform() * (i + 1));
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return order;
+}
+
+export class Trainer extends EventEmitter {
+  readonly model: TrainableModel;
+  readonly task: Task;
+  readonly optimizer: AdamW;
+  readonly schedule: CosineWarmupSchedule | null;
+  readonly batchSize: number;
+  readonly epochs: number;
+  readonly totalSteps: number;
+  readonly batchesPerEpoch: number;
+  readonly device: DeviceName;
+  /** Optimizer updates done. */
+  step = 0;
+  /** Epoch in progress (0-based) and the batches of it already trained. */
+  epoch = 0;
+  batch = 0;
+  seed: number;
+  private readonly opts: TrainerOptions;
+  private readonly clip: number;
+  private log: JsonlLog | null = null;
+  private stopRequested = false;
+  private resumed = false;
+  private lastCheckpoint: string | null = null;
+  private lastTest: Metrics | null = null;
+
+  constructor(opts: TrainerOptions) {
+    super();
+    const fn = 'Trainer';
+    if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object with 'model' and 'task'`);
+    if (!opts.model || typeof opts.model.forward !== 'function' || typeof opts.model.namedParameters !== 'function') {
+      throw new TypeError(`${fn}: option 'model' must be a Module with forward(x)`);
+    }
+    if (!opts.task || !opts.task.train || !opts.task.test || !opts.task.recipe) throw new TypeError(`${fn}: option 'task' must be a Task (see createTask)`);
+    this.opts = opts;
+    this.model = opts.model;
+    this.task = opts.task;
+    const r = opts.task.recipe;
+    this.batchSize = expectInteger(fn, 'batchSize', opts.batchSize ?? r.batchSize, 1);
+    this.epochs = expectInteger(fn, 'epochs', opts.epochs ?? r.epochs, 1);
+    this.seed = expectInteger(fn, 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
+    this.clip = expectNumber(fn, 'clipGradNorm', opts.clipGradNorm ?? r.clip, 0);
+    if (opts.maxSteps !== undefined) expectInteger(fn, 'maxSteps', opts.maxSteps, 1, Number.MAX_SAFE_INTEGER);
+    if (opts.evalEvery !== undefined) expectInteger(fn, 'evalEvery', opts.evalEvery, 0);
+    if (opts.evalLimit !== undefined) expectInteger(fn, 'evalLimit', opts.evalLimit, 1);
+    if (opts.evalBatchSize !== undefined) expectInteger(fn, 'evalBatchSize', opts.evalBatchSize, 1);
+    if (opts.checkpointEvery !== undefined) expectInteger(fn, 'checkpointEvery', opts.checkpointEvery, 0);
+    this.batchesPerEpoch = Math.ceil(this.task.train.size / this.batchSize);
+    this.totalSteps = Math.min(this.epochs * this.batchesPerEpoch, opts.maxSteps ?? Infinity);
+    this.device = this.model.device ?? backend();
+    this.optimizer =
+      opts.optimizer ?? new AdamW(this.model.parameterGroups({ lr: r.lr, weightDecay: r.weightDecay, ssmLr: r.ssmLr }), { weightDecay: r.weightDecay });
+    if (!(this.optimizer instanceof AdamW)) throw new TypeError(`${fn}: option 'optimizer' must be an AdamW`);
+    // Cosine over the whole run, as the official example (its scheduler spans all epochs).
+    this.schedule =
+      opts.schedule === undefined
+        ? new CosineWarmupSchedule(this.optimizer, { totalSteps: this.epochs * this.batchesPerEpoch, warmupSteps: Math.min(r.warmupSteps, this.epochs * this.batchesPerEpoch) })
+        : opts.schedule;
+  }
+
+  /** Asks fit() to stop after the current step (it then saves a checkpoint and returns). */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  /** One optimizer update on a batch; returns its loss and (if scored) accuracy. */
+  trainStep(batch: Batch): StepResult {
+    this.model.train();
+    const scored = this.opts.trainAccuracy ?? true;
+    const res = runScope(() => {
+      const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
+      const out = this.model.forward(x);
+      const loss = taskLoss(this.task.kind, out, batch, this.device);
+      const lv = loss.item();
+      if (!Number.isFinite(lv)) return { lv, outData: null, outShape: out.shape };
+      loss.backward();
+      return { lv, outData: scored ? out.dataSync() : null, outShape: out.shape };
+    }, Tensor);
+    if (!Number.isFinite(res.lv)) {
+      this.optimizer.zeroGrad();
+      throw new TrainingDivergedError(this.step + 1, this.epoch, 'loss', res.lv, this.lastCheckpoint);
+    }
+    let gradNorm: number | undefined;
+    if (this.clip > 0) {
+      gradNorm = clipGradNorm(this.model.parameters(), this.clip);
+      if (!Number.isFinite(gradNorm)) {
+        this.optimizer.zeroGrad();
+        throw new TrainingDivergedError(this.step + 1, this.epoch, 'gradient norm', gradNorm, this.lastCheckpoint);
+      }
+    }
+    const lr = this.optimizer.paramGroups[0]?.lr ?? 0;
+    this.optimizer.step();
+    this.optimizer.zeroGrad();
+    this.schedule?.step();
+    const score = res.outData ? batchAccuracy(this.task.kind, res.outData, res.outShape, batch, this.task.tolerance) : null;
+    const accuracy = score && score.total > 0 ? score.correct / score.total : undefined;
+    return { loss: res.lv, accuracy, score, lr, gradNorm };
+  }
+
+  /** Loss and accuracy on a dataset (default the test split), without dropout or gradients. */
+  evaluate(dataset: Dataset = this.task.test, opts: { limit?: number; batchSize?: number } = {}): Metrics {
+    const n = Math.min(dataset.size, opts.limit ?? this.opts.evalLimit ?? dataset.size);
+    const bs = opts.batchSize ?? this.opts.evalBatchSize ?? this.batchSize;
+    const acc = new MetricAccumulator(this.task.kind, this.task.tolerance);
+    const wasTraining = this.model.training;
+    this.model.eval();
+    try {
+      for (let start = 0; start < n; start += bs) {
+        const idx = Array.from({ length: Math.min(bs, n - start) }, (_, i) => start + i);
+        const batch = dataset.batch(idx);
+        noGrad(() =>
+          runScope(() => {
+            const out = this.model.forward(Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device));
+            const loss = taskLoss(this.task.kind, out, batch, this.device).item();
+            acc.addBatch(loss, out.dataSync(), out.shape, batch);
+          }, Tensor),
+        );
+      }
+    } finally {
+      this.model.train(wasTraining);
+    }
+    return acc.result();
+  }
+
+  /** Runs the remaining steps of the run; see the class comment. */
+  async fit(): Promise<FitResult> {
+    const t0 = Date.now();
+    const o = this.opts;
+    if (o.logFile && !this.log) this.log = new JsonlLog(o.logFile, { append: o.appendLog ?? this.resumed });
+    const evalEvery = o.evalEvery ?? 0;
+    const ckEvery = o.checkpointEvery ?? 0;
+    this.stopRequested = false;
+    this.emit('start', { step: this.step, totalSteps: this.totalSteps, batchesPerEpoch: this.batchesPerEpoch, resumed: this.resumed });
+    this.log?.write({
+      type: 'start',
+      step: this.step,
+      totalSteps: this.totalSteps,
+      resumed: this.resumed,
+      task: this.task.name,
+      batchSize: this.batchSize,
+      epochs: this.epochs,
+      seed: this.seed,
+      device: this.device,
+      parameters: this.model.parameterCount(),
+      info: o.info ?? {},
+    });
+    const trainAcc = new MetricAccumulator(this.task.kind, this.task.tolerance);
+    const recent: { t: number; n: number }[] = [];
+    let evaluatedAt = -1;
+    let lastTrain: Metrics = trainAcc.result();
+    const runEval = (): void => {
+      const te = Date.now();
+      const metrics = this.evaluate();
+      this.lastTest = metrics;
+      evaluatedAt = this.step;
+      const ev: EvalEvent = { step: this.step, epoch: this.epoch, split: 'test', metrics, seconds: (Date.now() - te) / 1000 };
+      this.emit('eval', ev);
+      this.log?.write({ type: 'eval', ...ev, ...metrics, metrics: undefined });
+    };
+    while (this.step < this.totalSteps && this.epoch < this.epochs && !this.stopRequested) {
+      const order = epochOrder(this.task.train.size, this.seed, this.epoch);
+      while (this.batch < this.batchesPerEpoch && this.step < this.totalSteps && !this.stopRequested) {
+        const from = this.batch * this.batchSize;
+        const idx = Array.from(order.subarray(from, Math.min(from + this.batchSize, order.length)));
+        const batch = this.task.train.batch(idx);
+        let res;
+        try {
+          res = this.trainStep(batch);
+        } catch (err) {
+          if (err instanceof TrainingDivergedError) this.log?.write({ type: 'diverged', step: err.step, epoch: this.epoch, what: err.what, value: err.value });
+          throw err;
+        }
+        this.step++;
+        this.batch++;
+        trainAcc.add(res.loss, idx.length);
+        trainAcc.addScore(res.score);
+        const now = Date.now();
+        recent.push({ t: now, n: idx.length });
+        if (recent.length > 20) recent.shift();
+        const span = (now - (recent.length > 1 ? recent[0].t : t0)) / 1000;
+        const examples = recent.slice(recent.length > 1 ? 1 : 0).reduce((a, r) => a + r.n, 0);
+        const e: StepEvent = {
+          step: this.step,
+          totalSteps: this.totalSteps,
+          epoch: this.epoch,
+          batch: this.batch,
+          batchesPerEpoch: this.batchesPerEpoch,
+          loss: res.loss,
+          accuracy: res.accuracy,
+          lr: res.lr,
+          gradNorm: res.gradNorm,
+          examplesPerSec: span > 0 ? examples / span : 0,
+        };
+        this.emit('step', e);
+        this.log?.write({ type: 'step', ...e });
+        if (ckEvery > 0 && this.step % ckEvery === 0) this.saveCheckpointFile();
+        if (evalEvery > 0 && this.step % evalEvery === 0) runEval();
+        // Let timers, signals and the progress bar run between steps.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (this.batch >= this.batchesPerEpoch) {
+        const train = trainAcc.result();
+        lastTrain = train;
+        this.epoch++;
+        this.batch = 0;
+        this.emit('epoch', { epoch: this.epoch, step: this.step, train });
+        this.log?.write({ type: 'epoch', epoch: this.epoch, step: this.step, ...train });
+        trainAcc.reset();
+        if (evalEvery === 0) runEval();
+        if (o.checkpoint) this.saveCheckpointFile();
+      }
+    }
+    if (evaluatedAt !== this.step && !this.stopRequested) runEval();
+    if (o.checkpoint) this.saveCheckpointFile();
+    const result: FitResult = {
+      step: this.step,
+      epoch: this.epoch,
+      train: trainAcc.result().count > 0 ? trainAcc.result() : lastTrain,
+      test: this.lastTest,
+      stopped: this.stopRequested,
+      seconds: (Date.now() - t0) / 1000,
+    };
+    this.log?.write({ type: 'end', step: this.step, epoch: this.epoch, stopped: result.stopped, seconds: result.seconds, test: result.test });
+    return result;
+  }
+
+  /** Everything the next step depends on, as a checkpoint. */
+  state(): CheckpointState {
+    const params: Record<string, ParamValue> = {};
+    for (const [n, t] of this.model.namedParameters()) params[n] = { shape: [...t.shape], dtype: t.dtype, data: t.dataSync() };
+    const dropout: Record<string, number> = {};
+    for (const [n, m] of this.model.namedModules()) if (m instanceof Dropout) dropout[n] = m.step;
+    return {
+      step: this.step,
+      epoch: this.epoch,
+      batch: this.batch,
+      seed: this.seed,
+      params,
+      moments: readOptimizerState(this.optimizer),
+      optimizer: {
+        type: 'AdamW',
+        betas: [this.optimizer.beta1, this.optimizer.beta2],
+        eps: this.optimizer.eps,
+        groups: this.optimizer.paramGroups.map((g) => ({ names: [...g.names], lr: g.lr, initialLr: g.initialLr, weightDecay: g.weightDecay })),
+      },
+      scheduleStep: this.schedule?.stepCount ?? 0,
+      dropout,
+      info: { task: { name: this.task.name, options: this.task.options }, batchSize: this.batchSize, epochs: this.epochs, ...(this.opts.info ?? {}) },
+    };
+  }
+
+  /** Writes a checkpoint (default: the `checkpoint` option's path); returns the path. */
+  save(path?: string): string {
+    const p = path ?? this.opts.checkpoint;
+    if (!p) throw new TypeError("Trainer.save: argument 'path' is required (no 'checkpoint' option was given)");
+    saveCheckpoint(p, this.state());
+    this.lastCheckpoint = p;
+    this.emit('checkpoint', { path: p, step: this.step });
+    this.log?.write({ type: 'checkpoint', path: p, step: this.step });
+    return p;
+  }
+
+  private saveCheckpointFile(): void {
+    this.save();
+  }
+
+  /**
+   * Restores a checkpoint (a path or a decoded state) into the model, optimizer, schedule,
+   * dropout counters and loop position; fit() then continues with the next step.
+   */
+  resume(from: string | CheckpointState): void {
+    const fn = 'Trainer.resume';
+    const st = typeof from === 'string' ? loadCheckpoint(from) : from;
+    const bs = st.info.batchSize;
+    if (bs !== undefined && bs !== this.batchSize) throw new RangeError(`${fn}: the checkpoint was trained with batchSize ${String(bs)}; resume with the same (got ${this.batchSize})`);
+    const task = st.info.task as { name?: string } | undefined;
+    if (task?.name !== undefined && task.name !== this.task.name) throw new RangeError(`${fn}: the checkpoint is of task '${task.name}', not '${this.task.name}'`);
+    if (st.batch > this.batchesPerEpoch) throw new RangeError(`${fn}: the checkpoint's batch ${st.batch} is beyond the ${this.batchesPerEpoch} batches of an epoch`);
+    const modules = new Map(this.model.namedModules());
+    for (const n of Object.keys(st.dropout)) {
+      if (!(modules.get(n) instanceof Dropout)) throw new RangeError(`${fn}: the checkpoint has dropout state for '${n}', which the model does not have`);
+    }
+    this.model.loadStateDict(st.params as Record<string, StateValue>);
+    restoreOptimizerState(this.optimizer, st.moments);
+    if (this.schedule) {
+      if (this.schedule.stepCount > st.scheduleStep) throw new Error(`${fn}: the schedule has already advanced past the checkpoint; resume with a fresh Trainer`);
+      while (this.schedule.stepCount < st.scheduleStep) this.schedule.step();
+    } else if (st.optimizer) {
+      st.optimizer.groups.forEach((g, i) => {
+        if (this.optimizer.paramGroups[i]) this.optimizer.paramGroups[i].lr = g.lr;
+      });
+    }
+    for (const [n, s] of Object.entries(st.dropout)) (modules.get(n) as Dropout).step = s;
+    this.step = st.step;
+    this.epoch = st.epoch;
+    this.batch = st.batch;
+    this.seed = st.seed;
+    this.resumed = true;
+    if (typeof from === 'string') this.lastCheckpoint = from;
+  }
+}
