@@ -70,6 +70,7 @@ def run_block(spec, device, out):
             base = {"suite": "block", "impl": impl, "case": "B=%d H=%d L=%d" % (B, H, L), "shape": dict(shape, N=N)}
             torch.manual_seed(0)
             block = S4Block(H, N).to(device)
+            block.eager_complex = compiled
             fn = torch.compile(block) if compiled else block
             fwd, fwdbwd = block_cases(fn, B, H, L, device, T, list(block.parameters()))
             for mode, f in (("fwd", fwd), ("fwd+bwd", fwdbwd)):
@@ -80,7 +81,7 @@ def run_block(spec, device, out):
                         extra["compileS"] = warm_compiled(f, cfg["compileTimeoutS"])
                     t = time_it(f, T, device)
                     note = "forward under no_grad" if f is fwd else "grads of all parameters and of u"
-                    return dict(t, **peak_memory(f, device), **extra, note=note + ("; torch.compile, compile time excluded" if compiled else ""))
+                    return dict(t, **peak_memory(f, device), **extra, note=note + ("; torch.compile (kernel and FFT convolution eager: Inductor has no complex codegen), compile time excluded" if compiled else ""))
 
                 run_case(out, dict(base, mode=mode), case)
             del block, fn
@@ -96,6 +97,8 @@ def run_model(spec, device, out):
         def case():
             torch.manual_seed(0)
             model = S4Model(m["dInput"], m["dOutput"], m["H"], m["nLayers"], m["N"], m["dropout"]).to(device)
+            for blk in model.layers:
+                blk.eager_complex = compiled
             opt = torch.optim.AdamW(optimizer_groups(model, m["lr"], m["weightDecay"]), lr=m["lr"])
             fwd = torch.compile(model) if compiled else model
             x = torch.randn(m["B"], m["dInput"], m["L"], device=device)
@@ -110,7 +113,7 @@ def run_model(spec, device, out):
             extra = {"compileS": warm_compiled(step, m["compileTimeoutS"])} if compiled else {}
             t = time_it(step, T, device, inner=1)
             note = "forward + cross-entropy + backward + AdamW (official groups), dropout %g" % m["dropout"]
-            return dict(t, **peak_memory(step, device), **extra, note=note + ("; model under torch.compile, compile time excluded" if compiled else ""))
+            return dict(t, **peak_memory(step, device), **extra, note=note + ("; model under torch.compile (kernel and FFT convolution eager: Inductor has no complex codegen), compile time excluded" if compiled else ""))
 
         return case
 

@@ -132,8 +132,9 @@ def run_case(out, base, fn):
     except NotAvailable as e:
         out.add(dict(base, status="n/a", error="not available: %s" % e))
     except Exception as e:  # noqa: BLE001 - every failure is reported, none stops the suite
-        tb = traceback.format_exc().strip().splitlines()
-        out.add(dict(base, status="error", error="%s: %s | %s" % (type(e).__name__, e, " | ".join(tb[-4:]))))
+        head = " ".join(str(e).split())[:500]
+        where = [l.strip() for l in traceback.format_exc().splitlines() if l.strip().startswith("File ")][-2:]
+        out.add(dict(base, status="error", error="%s: %s | %s" % (type(e).__name__, head, " | ".join(where))))
     finally:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()

@@ -120,8 +120,20 @@ def fft_conv(u, k, D):
     return y + u * D.unsqueeze(-1)
 
 
+def ssm_conv(kernel, x, D):
+    """Kernel generation and FFT convolution with the D skip: the complex-valued part of a block."""
+    return fft_conv(x, kernel(x.size(-1)), D)
+
+
+# Inductor generates no code for complex operators (compiling them fails), so under
+# torch.compile this part runs eagerly and the real-valued rest of the block is compiled.
+_disable = getattr(getattr(torch, "compiler", None), "disable", None)
+ssm_conv_eager = _disable(ssm_conv) if _disable else ssm_conv
+
+
 class S4Block(nn.Module):
-    """Official S4Block defaults (transposed, channels 1, dropout 0, GELU, output linear H -> 2H, GLU)."""
+    """Official S4Block defaults (transposed, channels 1, dropout 0, GELU, output linear H -> 2H, GLU).
+    eager_complex: run the kernel and convolution outside torch.compile's graph."""
 
     def __init__(self, H, N=64, dropout=0.0, seed=0):
         super().__init__()
@@ -131,10 +143,11 @@ class S4Block(nn.Module):
         lin = nn.Linear(H, 2 * H)  # TransposedLinear: same init, applied over channels
         self.weight = nn.Parameter(lin.weight.detach().clone())
         self.bias = nn.Parameter(lin.bias.detach().clone())
+        self.eager_complex = False
 
     def forward(self, x):  # (B H L)
-        k = self.kernel(x.size(-1))
-        y = F.gelu(fft_conv(x, k, self.D))
+        conv = ssm_conv_eager if self.eager_complex else ssm_conv
+        y = F.gelu(conv(self.kernel, x, self.D))
         y = self.drop(y)
         y = torch.einsum("bul,vu->bvl", y, self.weight) + self.bias.unsqueeze(-1)
         return F.glu(y, dim=-2)
@@ -204,7 +217,13 @@ def setup_linear(lam, P, B, dt):
 def step_state_linear(sp, u, state):
     """Official _step_state_linear with half of the conjugate pairs stored: x (b H N2), u (b H)."""
     N2 = state.size(-1)
-    contract_fn = lambda p, x, y: torch.einsum("rhn,rhm,bhm->bhn", _conj(p), _conj(x), _conj(y))[..., :N2]
+
+    def contract_fn(p, x, y):
+        # contract('r h n, r h m, ... h m -> ... h n') as opt_einsum orders it (inner product
+        # over m first); torch.einsum without opt_einsum would form the r h n m outer product.
+        s = (_conj(x) * _conj(y)).sum(-1, keepdim=True)  # (b H 1), rank 1
+        return (_conj(p) * s)[..., :N2]
+
     new_state = sp["E"] * state - contract_fn(sp["P"], sp["Q"], state)
     new_state = new_state + 2.0 * sp["B"] * u.unsqueeze(-1)
     return sp["D"] * (new_state - contract_fn(sp["P"], sp["R"], new_state))
