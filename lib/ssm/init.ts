@@ -4,7 +4,11 @@
  *  dt_h = exp(U[log dtMin, log dtMax])      per channel (log-uniform)
  *  C    ~ complex normal, variance 1/2 per part (torch.randn of a complex dtype), per channel
  *  DPLR (initDplr): Lambda, P, B from nplr(init, N) broadcast to every channel, and
- *       C~ = C (I - Ab^L) for the kernel length L (official _setup_C on the first call)
+ *       C~ = C (I - Ab^L) for the kernel length L (official _setup_C on the first call).
+ *       Re Lambda is capped at -1e-4 as the official parameter transform does (it clamps
+ *       -Re Lambda to >= 1e-4): fout's normal part has Re Lambda = 0 and a zero eigenvalue,
+ *       where Ab would have the eigenvalue 1, I - Ab^L would be singular and the Cauchy
+ *       sums would divide by zero.
  *  Diagonal (initDiag, S4D): Re Lambda = -1/2 and
  *       'legs' | 'legt' | 'fout': Im Lambda and B from the normal part of the HiPPO matrix
  *                                 ('legs' = S4D-LegS; the others the same construction)
@@ -17,6 +21,9 @@ import { cToCTilde } from './discretize';
 import { MEASURES, type Measure } from './hippo';
 import { dplr, nplr } from './nplr';
 import type { Complex64Array, DiagParams64, DplrParams64 } from './types';
+
+/** Smallest -Re Lambda of an initialized DPLR layer (official: clamp of the A_real parameter). */
+export const MIN_NEG_RE = 1e-4;
 
 export type DiagInit = Measure | 'lin' | 'inv';
 
@@ -134,7 +141,8 @@ export function initDplr(opts: InitDplrOptions): DplrInit64 {
   const rng = new SeededRandom(seed);
   const dt = drawDt(rng, H, dtMin, dtMax);
   const c = drawC(rng, H * base.N2);
-  const partial = { H, N2: base.N2, lambda: base.lambda, p: base.p, b: base.b, dt };
+  const lambda = { re: base.lambda.re.map((x) => Math.min(x, -MIN_NEG_RE)), im: base.lambda.im };
+  const partial = { H, N2: base.N2, lambda, p: base.p, b: base.b, dt };
   const cTilde = cToCTilde(partial, c, L);
   return { ...partial, cTilde, c, L };
 }

@@ -109,6 +109,9 @@ export function dplrKernel64(params: DplrParams64, L: number): Float64Array {
       const dd = denr * denr + deni * deni;
       Xr[j] = rr[0] - (snr * denr + sni * deni) / dd;
       Xi[j] = ri[0] - (sni * denr - snr * deni) / dd;
+      if (!Number.isFinite(Xr[j]) || !Number.isFinite(Xi[j])) {
+        throw new RangeError(`${fn}: the kernel of channel ${h} is not finite at frequency ${j}: a state has dt * lambda at a pole of the Cauchy sums (e.g. lambda = 0 at frequency 0); keep Re(lambda) < 0`);
+      }
     }
     irfftExact(Xr, Xi, L, tw, K, h * L);
   }
