@@ -35,4 +35,5 @@ export function dispose(...items: unknown[]): void {
 
 export const version: string = (require('../package.json') as { version: string }).version;
 export * as ssm from './ssm/index';
+export * as nn from './nn/index';
 export * as optim from './optim/index';

@@ -40,8 +40,9 @@ import {
 } from '../ops/index';
 import { expectInteger, expectNumber, expectTensor } from '../ops/validate';
 import { diagStepper, stepper as dplrStepper, type Stepper } from '../ssm/stepper';
+import { cToCTilde } from '../ssm/discretize';
+import type { Measure } from '../ssm/hippo';
 import { initDiag, initDplr } from '../ssm/init';
-import { cTildeToC } from '../ssm/step_setup';
 import type { Complex64Array } from '../ssm/types';
 import { keep } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
@@ -49,10 +50,14 @@ import { Dropout } from './dropout';
 import { Linear } from './linear';
 import { Module } from './module';
 import { Rng } from './random';
-import { cToCTilde } from './ssm_init';
 
 export type S4Kernel = 'dplr' | 'diag';
-export type S4Init = 'legs' | 'legt' | 'fout';
+/**
+ * HiPPO measure of the initialization. 'legs' and 'fout' for both kernels ('legt' needs a
+ * rank-2 correction, so it is diagonal only); 'lin' and 'inv' (S4D-Lin, S4D-Inv) diagonal only.
+ */
+export type S4Init = 'legs' | 'legt' | 'fout' | 'lin' | 'inv';
+const INITS: readonly S4Init[] = ['legs', 'legt', 'fout', 'lin', 'inv'];
 
 export interface S4LayerOptions {
   /** Channels H. */
@@ -116,7 +121,10 @@ export class S4Layer extends Module {
     if (kernel !== 'dplr' && kernel !== 'diag') throw new TypeError(`${fn}: option 'kernel' must be 'dplr' or 'diag' (got ${String(kernel)})`);
     this.kernel = kernel;
     const init = opts.init ?? 'legs';
-    if (init !== 'legs' && init !== 'legt' && init !== 'fout') throw new TypeError(`${fn}: option 'init' must be 'legs', 'legt' or 'fout' (got ${String(init)})`);
+    if (!INITS.includes(init)) throw new TypeError(`${fn}: option 'init' must be one of ${INITS.map((i) => `'${i}'`).join(', ')} (got ${String(init)})`);
+    if (kernel === 'dplr' && init !== 'legs' && init !== 'fout') {
+      throw new RangeError(`${fn}: option 'init' must be 'legs' or 'fout' for kernel 'dplr' (got '${init}': its DPLR form needs a rank-2 correction or has no low-rank part); use kernel 'diag'`);
+    }
     this.init = init;
     const dtMin = expectNumber(fn, 'dtMin', opts.dtMin ?? 0.001, Number.MIN_VALUE);
     const dtMax = expectNumber(fn, 'dtMax', opts.dtMax ?? 0.1, dtMin);
@@ -132,13 +140,13 @@ export class S4Layer extends Module {
     const ssm = { group: 'ssm' as const };
 
     if (kernel === 'dplr') {
-      const p64 = initDplr({ H, N, init, dtMin, dtMax, L: this.lMax!, seed: rng.fork() });
+      const p64 = initDplr({ H, N, init: init as Measure, dtMin, dtMax, L: this.lMax!, seed: rng.fork() });
       // The backward C is drawn as the forward one (a second init) and converted to C~
       // with this layer's shared A, B, dt.
       let cTildeBwd: Complex64Array | null = null;
       if (this.bidirectional) {
-        const other = initDplr({ H, N, init, dtMin, dtMax, L: this.lMax!, seed: rng.fork() });
-        cTildeBwd = cToCTilde(p64, cTildeToC(other, this.lMax!), this.lMax!);
+        const other = initDplr({ H, N, init: init as Measure, dtMin, dtMax, L: this.lMax!, seed: rng.fork() });
+        cTildeBwd = cToCTilde(p64, other.c, this.lMax!);
       }
       this.registerLambda(p64.lambda, shape, device);
       this.registerParameter('p', complexTensor(p64.p, shape, device), ssm);
