@@ -25,6 +25,8 @@
 
 #include <climits>
 #include <cstdint>
+#include <map>
+#include <mutex>
 
 #include "context.h"
 #include "cufft_api.h"
@@ -224,11 +226,287 @@ void launchCrop(const float* R, const CropJob& job, long long rows, int64_t L, i
   S4_CUDA_CHECK_LAUNCH("cropRowsKernel");
 }
 
+
+// ---- fused forward for power-of-two transforms (L <= kFusedMaxL) ----
+//
+// One block per row (b, h) does the whole convolution in shared memory, so HBM sees only
+// u, y and (from L2) the kernel spectrum. The real signal of length n = 2M (u zero-padded)
+// is packed as M complex values z[m] = x[2m] + i x[2m+1]:
+//   DIF radix-2^R passes, natural order in -> Z = DFT_M(z) in bit-reversed order;
+//   per pair (k, M-k): X[k] = E + W^k O with E = (Z[k] + conj Z[M-k]) / 2,
+//     O = -i (Z[k] - conj Z[M-k]) / 2, W = exp(-2 pi i / n);  Y = X (K + d) / n;
+//     Z'[k] = (Y[k] + conj Y[M-k]) + i W^-k (Y[k] - conj Y[M-k])   (Z'[M-k] alike);
+//   DIT passes with conjugate twiddles, bit-reversed in -> natural out:
+//     z'[m] = y[2m] + i y[2m+1].
+// No reordering pass is needed: DIF leaves and DIT takes bit-reversed order.
+constexpr int64_t kFusedMaxL = 8192;
+constexpr int kFusedThreads = 256;
+
+__device__ __forceinline__ float2 cadd(float2 a, float2 b) { return make_float2(a.x + b.x, a.y + b.y); }
+__device__ __forceinline__ float2 csub(float2 a, float2 b) { return make_float2(a.x - b.x, a.y - b.y); }
+__device__ __forceinline__ float2 cconj(float2 a) { return make_float2(a.x, -a.y); }
+
+// Shared-memory index with one float2 of padding per 8: the strided accesses of the
+// small-stride passes (stride 1 or 8 groups of 8) then hit distinct banks.
+__device__ __forceinline__ int padIdx(int i) { return i + (i >> 3); }
+
+// One pass of R radix-2 stages over buf[M] (M = 2^logM), s = 2^logS. DIF (INV false)
+// covers the halves s 2^(R-1), ..., s; DIT (INV true) covers s, ..., s 2^(R-1).
+// tw[k] = exp(-2 pi i k / 2M). Sizes are powers of two: shifts and masks, no division.
+// v * exp(-2 pi i q / 8) for a compile-time q (after unrolling): the in-block twiddles.
+template <bool INV>
+__device__ __forceinline__ float2 rot8(float2 v, int q) {
+  constexpr float r = 0.70710678118654752f;
+  float2 o;
+  switch (q & 7) {
+    case 0: o = v; break;
+    case 1: o = make_float2(r * (v.x + v.y), r * (v.y - v.x)); break;
+    case 2: o = make_float2(v.y, -v.x); break;
+    case 3: o = make_float2(r * (v.y - v.x), -r * (v.x + v.y)); break;
+    case 4: o = make_float2(-v.x, -v.y); break;
+    case 5: o = make_float2(-r * (v.x + v.y), r * (v.x - v.y)); break;
+    case 6: o = make_float2(-v.y, v.x); break;
+    default: o = make_float2(r * (v.x - v.y), r * (v.x + v.y)); break;
+  }
+  if (INV) {  // conjugate rotation: rotate conj(v) then conjugate back
+    // exp(+2 pi i q / 8) v = conj(exp(-2 pi i q / 8) conj(v))
+    float2 c = make_float2(v.x, -v.y);
+    switch (q & 7) {
+      case 0: o = c; break;
+      case 1: o = make_float2(r * (c.x + c.y), r * (c.y - c.x)); break;
+      case 2: o = make_float2(c.y, -c.x); break;
+      case 3: o = make_float2(r * (c.y - c.x), -r * (c.x + c.y)); break;
+      case 4: o = make_float2(-c.x, -c.y); break;
+      case 5: o = make_float2(-r * (c.x + c.y), r * (c.x - c.y)); break;
+      case 6: o = make_float2(-c.y, c.x); break;
+      default: o = make_float2(r * (c.x - c.y), r * (c.x + c.y)); break;
+    }
+    o.y = -o.y;
+  }
+  return o;
+}
+
+// One pass of R radix-2 stages over buf[M] (M = 2^logM), s = 2^logS. DIF (INV false)
+// covers the halves s 2^(R-1), ..., s; DIT (INV true) covers s, ..., s 2^(R-1).
+// The twiddle of stage half hh = s d at offset j = i + q s (i < s, q < d) factors as
+//   exp(-2 pi i j / 2hh) = b^(P / 2d) * exp(-2 pi i q / 2d),   b = exp(-2 pi i i / P s),
+// so one table load per group (b, from tw[k] = exp(-2 pi i k / 2M)), squarings, and
+// compile-time rotations: the L1 sees one twiddle load per P elements.
+template <int R, bool INV>
+__device__ __forceinline__ void fftPass(float2* buf, int logM, int logS, const float2* __restrict__ tw) {
+  constexpr int P = 1 << R;
+  const int groups = 1 << (logM - R);
+  const int sMask = (1 << logS) - 1;
+  for (int g = threadIdx.x; g < groups; g += blockDim.x) {
+    const int i = g & sMask;
+    const int base = ((g >> logS) << (logS + R)) + i;
+    float2 v[P];
+#pragma unroll
+    for (int m = 0; m < P; ++m) v[m] = buf[padIdx(base + (m << logS))];
+    float2 pw[R];  // pw[e] = b^(2^e)
+    pw[0] = __ldg(tw + (i << (logM + 1 - R - logS)));
+#pragma unroll
+    for (int e = 1; e < R; ++e) pw[e] = cmul(pw[e - 1], pw[e - 1]);
+#pragma unroll
+    for (int st = 0; st < R; ++st) {
+      const int logD = INV ? st : R - 1 - st;
+      const int d = 1 << logD;
+      const float2 bs = INV ? cconj(pw[R - 1 - logD]) : pw[R - 1 - logD];  // b^(P / 2d)
+#pragma unroll
+      for (int m = 0; m < P; ++m) {
+        if (m & d) continue;
+        const int q = m & (2 * d - 1);  // < d since m & d == 0
+        const int eighths = q * (4 / d);  // q / 2d of a turn, in eighths
+        if (INV) {
+          const float2 t = rot8<true>(cmul(v[m + d], bs), eighths);
+          v[m + d] = csub(v[m], t);
+          v[m] = cadd(v[m], t);
+        } else {
+          const float2 a = v[m], b = v[m + d];
+          v[m] = cadd(a, b);
+          v[m + d] = rot8<false>(cmul(csub(a, b), bs), eighths);
+        }
+      }
+    }
+#pragma unroll
+    for (int m = 0; m < P; ++m) buf[padIdx(base + (m << logS))] = v[m];
+  }
+  __syncthreads();
+}
+
+template <bool INV>
+__device__ void fftAll(float2* buf, int logM, const float2* __restrict__ tw) {
+  if (!INV) {
+    int logS = logM, left = logM;
+    while (left > 0) {
+      const int r = left >= 3 ? 3 : left;
+      logS -= r;
+      if (r == 3) fftPass<3, false>(buf, logM, logS, tw);
+      else if (r == 2) fftPass<2, false>(buf, logM, logS, tw);
+      else fftPass<1, false>(buf, logM, logS, tw);
+      left -= r;
+    }
+  } else {
+    int logS = 0, left = logM;
+    while (left > 0) {
+      const int r = left >= 3 ? 3 : left;
+      if (r == 3) fftPass<3, true>(buf, logM, logS, tw);
+      else if (r == 2) fftPass<2, true>(buf, logM, logS, tw);
+      else fftPass<1, true>(buf, logM, logS, tw);
+      logS += r;
+      left -= r;
+    }
+  }
+}
+
+// Y at bins k and M - k (0 < k < M) from Z there, times the kernel spectrum.
+__device__ __forceinline__ void spectrumPair(float2 zk, float2 zmk, float2 wk, float2 kk, float2 kmk,
+                                             float2& yk, float2& ymk) {
+  // X[k] = E + W^k O,  X[M-k] = conj(E) - conj(W^k) conj(O)  (W^(M-k) = -conj(W^k))
+  const float2 e = make_float2(0.5f * (zk.x + zmk.x), 0.5f * (zk.y - zmk.y));
+  const float2 o = make_float2(0.5f * (zk.y + zmk.y), -0.5f * (zk.x - zmk.x));
+  const float2 wo = cmul(wk, o);
+  yk = cmul(cadd(e, wo), kk);
+  ymk = cmul(csub(cconj(e), cconj(wo)), kmk);
+}
+
+// Z'[k] = (Y[k] + conj Y[M-k]) + i conj(W^k) (Y[k] - conj Y[M-k]).
+__device__ __forceinline__ float2 inversePack(float2 yk, float2 ymk, float2 wk) {
+  const float2 a = cadd(yk, cconj(ymk));
+  const float2 b = cmul(cconj(wk), csub(yk, cconj(ymk)));
+  return make_float2(a.x - b.y, a.y + b.x);
+}
+
+// spec: [H, M+1] rfft(k, n) (unscaled); CONJ: correlation (du of the backward pass).
+template <bool CONJ>
+__global__ void __launch_bounds__(kFusedThreads) fusedConvKernel(const float* __restrict__ u,
+                                                               const float2* __restrict__ spec,
+                                                               const float* __restrict__ d,
+                                                               const float2* __restrict__ tw,
+                                                               float* __restrict__ y, int H, int L,
+                                                               int M, int logM) {
+  extern __shared__ float2 buf[];
+  const long long row = blockIdx.x;
+  const int h = static_cast<int>(row % H);
+  const float* ur = u + row * L;
+  float* yr = y + row * L;
+  const int half = (L + 1) / 2;  // packed values that hold data
+  for (int m = threadIdx.x; m < M; m += blockDim.x) {
+    float2 v = make_float2(0.f, 0.f);
+    if (m < half) {
+      v.x = __ldg(ur + 2 * m);
+      if (2 * m + 1 < L) v.y = __ldg(ur + 2 * m + 1);
+    }
+    buf[padIdx(m)] = v;
+  }
+  __syncthreads();
+  fftAll<false>(buf, logM, tw);
+
+  const float2* kh = spec + static_cast<long long>(h) * (M + 1);
+  const float skip = d ? __ldg(d + h) : 0.f;
+  const float scale = 1.0f / static_cast<float>(2 * M);
+  const int shift = 32 - logM;
+  auto kernelAt = [&](int k) {
+    float2 v = __ldg(kh + k);
+    v.x = (v.x + skip) * scale;
+    v.y = (CONJ ? -v.y : v.y) * scale;
+    return v;
+  };
+  for (int k = threadIdx.x; k <= M / 2; k += blockDim.x) {
+    if (k == 0) {
+      // X[0] = Re Z0 + Im Z0, X[M] = Re Z0 - Im Z0 (both real).
+      const float2 z0 = buf[0];  // padIdx(0) = 0
+      const float y0 = (z0.x + z0.y) * kernelAt(0).x;
+      const float yM = (z0.x - z0.y) * kernelAt(M).x;
+      // Z'[0] = (Y0 + YM) + i (Y0 - YM)
+      buf[0] = make_float2(y0 + yM, y0 - yM);
+      continue;
+    }
+    const int pk = padIdx(static_cast<int>(__brev(static_cast<unsigned>(k)) >> shift));
+    const int pm = padIdx(static_cast<int>(__brev(static_cast<unsigned>(M - k)) >> shift));
+    const float2 wk = __ldg(tw + k);
+    float2 yk, ymk;
+    spectrumPair(buf[pk], buf[pm], wk, kernelAt(k), kernelAt(M - k), yk, ymk);
+    const float2 zk = inversePack(yk, ymk, wk);
+    // W^(M-k) = -conj(W^k)
+    const float2 zm = inversePack(ymk, yk, make_float2(-wk.x, wk.y));
+    buf[pk] = zk;
+    buf[pm] = zm;
+  }
+  __syncthreads();
+  fftAll<true>(buf, logM, tw);
+
+  for (int m = threadIdx.x; m < half; m += blockDim.x) {
+    const float2 v = buf[padIdx(m)];
+    yr[2 * m] = v.x;
+    if (2 * m + 1 < L) yr[2 * m + 1] = v.y;
+  }
+}
+
+__global__ void twiddleKernel(float2* tw, int M) {
+  const int k = blockIdx.x * blockDim.x + threadIdx.x;
+  if (k >= M) return;
+  double s, c;
+  sincospi(-static_cast<double>(k) / M, &s, &c);  // exp(-2 pi i k / 2M)
+  tw[k] = make_float2(static_cast<float>(c), static_cast<float>(s));
+}
+
+// exp(-2 pi i k / 2M), k < M, on the device; made once per M and kept for the process.
+const float2* twiddles(int M) {
+  static std::mutex mu;
+  static std::map<int, float2*> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(M);
+  if (it != cache.end()) return it->second;
+  float2* tw = static_cast<float2*>(deviceAlloc(sizeof(float2) * M));
+  twiddleKernel<<<blocksFor(M, 256), 256, 0, stream()>>>(tw, M);
+  S4_CUDA_CHECK_LAUNCH("twiddleKernel");
+  cache.emplace(M, tw);
+  return tw;
+}
+
+int fusedSize(int64_t L) {
+  int M = 8;
+  while (M < L) M <<= 1;
+  return M;
+}
+
+// y = conv(u, k) + d u (or the correlation, CONJ) through the fused kernel.
+template <bool CONJ>
+void fusedConv(const float* u, const float* k, const float* d, float* y, int64_t B, int64_t H, int64_t L) {
+  const int M = fusedSize(L), n = 2 * M;
+  int logM = 0;
+  while ((1 << logM) < M) ++logM;
+  const int64_t bins = M + 1;
+  // Kernel spectra: pad the H rows of k to n, one batched r2c.
+  Workspace real(static_cast<size_t>(H * n) * sizeof(float));
+  Workspace spec(static_cast<size_t>(H * bins) * sizeof(float2));
+  const bool vec = L % 4 == 0 && aligned16(k);
+  launchPad(PadSources{{k, k, k}, {H, H, H}}, real.as<float>(), H, L, n, vec);
+  cufft::r2c(n, static_cast<int>(H), real.as<float>(), n, spec.as<float2>(), bins);
+  const float2* tw = twiddles(M);
+  const size_t smem = sizeof(float2) * (M + M / 8);
+  static std::once_flag attr;
+  std::call_once(attr, [] {
+    S4_CUDA_CHECK(cudaFuncSetAttribute(fusedConvKernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(sizeof(float2) * (kFusedMaxL + kFusedMaxL / 8))));
+    S4_CUDA_CHECK(cudaFuncSetAttribute(fusedConvKernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(sizeof(float2) * (kFusedMaxL + kFusedMaxL / 8))));
+  });
+  fusedConvKernel<CONJ><<<static_cast<unsigned>(B * H), kFusedThreads, smem, stream()>>>(
+      u, spec.as<float2>(), d, tw, y, static_cast<int>(H), static_cast<int>(L), M, logM);
+  S4_CUDA_CHECK_LAUNCH("fusedConvKernel");
+}
+
 }  // namespace
 
 void fftConv(const float* u, const float* k, const float* d, float* y, int64_t B, int64_t H,
              int64_t L) {
   if (B <= 0 || H <= 0 || L <= 0) return;
+  if (L <= kFusedMaxL && B * H <= INT_MAX) {
+    fusedConv<false>(u, k, d, y, B, H, L);
+    return;
+  }
   const int64_t n = fftConvSize(L), bins = n / 2 + 1;
   const int64_t bh = B * H, rows = bh + H;
   checkSizes("fftConv", rows, n);
@@ -263,6 +541,10 @@ void fftConvBackward(const float* dy, const float* u, const float* k, const floa
     return;
   }
   if (!needDu && !needG) return;
+  if (!needG && L <= kFusedMaxL && B * H <= INT_MAX) {  // du = corr(dy, k) + d dy alone
+    fusedConv<true>(dy, k, d, du, B, H, L);
+    return;
+  }
   const int64_t n = fftConvSize(L), bins = n / 2 + 1;
   const int64_t bh = B * H;
   const int64_t uRows = needG ? bh : 0;      // rows [0, uRows): u
