@@ -37,3 +37,5 @@ export const version: string = (require('../package.json') as { version: string 
 export * as ssm from './ssm/index';
 export * as nn from './nn/index';
 export * as optim from './optim/index';
+export { Trainer } from './train/index';
+export * as train from './train/index';

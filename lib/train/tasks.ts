@@ -113,7 +113,7 @@ export function createTask(name: TaskName, opts: TaskOptions = {}): Task {
     }
     case 'adding': {
       const length = opts.length ?? 100;
-      const train = new AddingDataset({ size: opts.trainSize ?? 4096, length, seed });
+      const train = new AddingDataset({ size: opts.trainSize ?? 8192, length, seed });
       const test = new AddingDataset({ size: opts.testSize ?? 512, length, seed: seed + 1 });
       return {
         name,
@@ -122,12 +122,12 @@ export function createTask(name: TaskName, opts: TaskOptions = {}): Task {
         test,
         model: { dInput: 2, dOutput: 1, pool: 'last', lMax: length },
         tolerance: 0.04,
-        recipe: { ...SMALL, epochs: 6 },
+        recipe: { ...SMALL, dModel: 64, epochs: 4 },
         options,
       };
     }
     case 'copy': {
-      const delay = opts.length ?? 16;
+      const delay = opts.length ?? 64;
       const train = new CopyDataset({ size: opts.trainSize ?? 4096, delay, seed });
       const test = new CopyDataset({ size: opts.testSize ?? 512, delay, seed: seed + 1 });
       return {
@@ -136,7 +136,7 @@ export function createTask(name: TaskName, opts: TaskOptions = {}): Task {
         train,
         test,
         model: { embedding: train.vocab, dOutput: train.vocab, pool: 'none', lMax: train.length },
-        recipe: { ...SMALL, dModel: 64, epochs: 6 },
+        recipe: { ...SMALL, dModel: 64, epochs: 3 },
         options,
       };
     }
