@@ -16,8 +16,11 @@ const NOT_YET = 'not yet measured';
 function load(outDir) {
   const docs = [];
   if (!fs.existsSync(outDir)) return { docs, run: null, spec: null };
+  const merged = path.join(outDir, 'results.json');
+  if (fs.existsSync(merged)) return JSON.parse(fs.readFileSync(merged, 'utf8'));
+  // A run that was cut short leaves its per-worker files.
   for (const f of fs.readdirSync(outDir).sort()) {
-    if (!f.endsWith('.json') || f === 'run.json' || f === 'spec.json') continue;
+    if (!/^[a-z]+-(ours|torch)\.json$/.test(f)) continue;
     try {
       const d = JSON.parse(fs.readFileSync(path.join(outDir, f), 'utf8'));
       if (Array.isArray(d.results)) docs.push(d);
@@ -34,7 +37,9 @@ function index(docs) {
   const all = [];
   for (const d of docs) for (const r of d.results) all.push({ ...r, impl: r.impl || d.impl });
   const by = new Map(all.map((r) => [`${r.suite}|${r.impl}|${r.case}|${r.mode}`, r]));
-  return { all, get: (suite, impl, c, mode) => by.get(`${suite}|${impl}|${c}|${mode}`) };
+  // A case a failed or skipped worker never reached shows that worker's status.
+  const worker = (suite, impl) => by.get(`${suite}|${impl.startsWith('torch') ? 'torch' : impl}|(worker)|-`);
+  return { all, get: (suite, impl, c, mode) => by.get(`${suite}|${impl}|${c}|${mode}`) || worker(suite, impl) };
 }
 
 const fmtMs = (r) => (!r ? NOT_YET : r.status !== 'ok' ? r.status : r.ms.median < 0.1 ? r.ms.median.toFixed(4) : r.ms.median.toPrecision(3));

@@ -124,6 +124,26 @@ function recordOutcome(file, suite, impl, outcome, logFile) {
   fs.writeFileSync(file, JSON.stringify(doc, null, 1));
 }
 
+/**
+ * Merges the per-worker results into results.json and the logs into logs.txt, then removes
+ * the parts: a run leaves four files (results.json, logs.txt, RESULTS.md, block_chart.svg).
+ */
+function consolidate(outDir, run, spec) {
+  const docs = [];
+  const logs = [];
+  for (const f of fs.readdirSync(outDir).sort()) {
+    if (!/^[a-z]+-(ours|torch)\.json$/.test(f)) continue;
+    docs.push(JSON.parse(fs.readFileSync(path.join(outDir, f), 'utf8')));
+    const log = path.join(outDir, 'logs', f.replace(/\.json$/, '.log'));
+    if (fs.existsSync(log)) logs.push(`===== ${path.basename(log)}\n${fs.readFileSync(log, 'utf8')}`);
+  }
+  fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ run, spec, docs }, null, 1));
+  fs.writeFileSync(path.join(outDir, 'logs.txt'), logs.join('\n'));
+  for (const d of docs) fs.rmSync(path.join(outDir, `${d.suite}-${d.impl}.json`), { force: true });
+  fs.rmSync(path.join(outDir, 'logs'), { recursive: true, force: true });
+  fs.rmSync(path.join(outDir, 'spec.json'), { force: true });
+}
+
 function probe(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20e3 });
   return r.status === 0 ? r.stdout.trim() : null;
@@ -134,7 +154,7 @@ async function main() {
   const outDir = path.resolve(process.env.S4_BENCH_OUT || path.join(__dirname, 'out'));
   const logDir = path.join(outDir, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
-  for (const f of fs.readdirSync(outDir)) if (f.endsWith('.json')) fs.rmSync(path.join(outDir, f));
+  for (const f of fs.readdirSync(outDir)) if (f.endsWith('.json') || f === 'logs.txt') fs.rmSync(path.join(outDir, f));
 
   const spec = makeSpec(opts.quick);
   const specFile = path.join(outDir, 'spec.json');
@@ -184,8 +204,8 @@ async function main() {
   }
   run.finishedAt = new Date().toISOString();
   run.seconds = (Date.now() - started) / 1e3;
-  fs.writeFileSync(path.join(outDir, 'run.json'), JSON.stringify(run, null, 1));
   fs.rmSync(inductorCache, { recursive: true, force: true });
+  consolidate(outDir, run, spec);
 
   const targets = [path.join(outDir, 'RESULTS.md')];
   if (opts.results) targets.push(path.resolve(opts.results));
