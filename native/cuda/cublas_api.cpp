@@ -68,7 +68,7 @@ Api& api() {
       a.error = "cuBLAS disabled by S4_CUBLAS=0";
       return;
     }
-    const char* names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
+    const char* names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"};
     std::string tried;
     for (const char* name : names) {
       a.lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
@@ -77,7 +77,7 @@ Api& api() {
       tried += std::string(tried.empty() ? "" : "; ") + (why ? why : name);
     }
     if (!a.lib) {
-      a.error = "cuBLAS could not be loaded (tried libcublas.so.13, libcublas.so.12, libcublas.so: " + tried + ")";
+      a.error = "cuBLAS could not be loaded (tried libcublas.so.13, .12, .11, libcublas.so: " + tried + ")";
       return;
     }
     if (!resolve(a, a.create, "cublasCreate_v2") || !resolve(a, a.destroy, "cublasDestroy_v2") ||

@@ -1,4 +1,4 @@
-// cuBLAS, opened at run time with dlopen (libcublas.so.13, .12, then libcublas.so) so the
+// cuBLAS, opened at run time with dlopen (libcublas.so.13, .12, .11, then libcublas.so) so the
 // addon loads on machines without it; only the entry points we use are declared, in our
 // own code (the build machine need not have cuBLAS headers). One handle, created lazily
 // on first use, bound to s4::cuda::stream(). Math mode: plain FP32 unless S4_TF32=1

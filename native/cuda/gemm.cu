@@ -102,6 +102,111 @@ __global__ void __launch_bounds__(kGemmThreads) sgemmKernel(GemmParams p) {
   }
 }
 
+// ---- large fallback: 128 x 128 output tile, 8-deep K slices, 256 threads with 8 x 8
+// outputs each (rows 4 ty + {0..3} and 64 + 4 ty + {0..3}, columns likewise with tx), read
+// from shared memory as float4; the next K slice is fetched into registers while the
+// current one is multiplied.
+constexpr int BM = 128, BN = 128, BK = 8;
+
+template <bool TA, bool TB>
+__global__ void __launch_bounds__(kGemmThreads) sgemm128Kernel(GemmParams p) {
+  __shared__ __align__(16) float As[BK][BM];
+  __shared__ __align__(16) float Bs[BK][BN];
+  const int tid = threadIdx.x;
+  const int tx = tid % 16, ty = tid / 16;
+  const int64_t m0 = int64_t(blockIdx.y) * BM, n0 = int64_t(blockIdx.x) * BN;
+  const int64_t outBatch = p.batchBase + blockIdx.z;
+  float acc[8][8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+#pragma unroll
+    for (int j = 0; j < 8; ++j) acc[i][j] = 0.f;
+
+  // Element e of this thread's share of a tile: (row/col within the tile, k within the slice),
+  // consecutive threads on consecutive addresses of the stored matrix.
+  auto aCoord = [&](int e, int& i, int& k) {
+    const int idx = tid + e * kGemmThreads;
+    i = TA ? idx % BM : idx / BK;
+    k = TA ? idx / BM : idx % BK;
+  };
+  auto bCoord = [&](int e, int& j, int& k) {
+    const int idx = tid + e * kGemmThreads;
+    j = TB ? idx / BK : idx % BN;
+    k = TB ? idx % BK : idx / BN;
+  };
+  float ra[4], rb[4];
+  const int64_t r0 = p.reduceBatch ? 0 : outBatch;
+  const int64_t r1 = p.reduceBatch ? p.batch : outBatch + 1;
+  const int64_t slices = (p.K + BK - 1) / BK;
+  const int64_t total = (r1 - r0) * slices;
+  auto fetch = [&](int64_t t) {
+    const int64_t rbatch = r0 + t / slices, k0 = (t % slices) * BK;
+    const float* A = p.A + rbatch * p.strideA;
+    const float* B = p.B + rbatch * p.strideB;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      int i, k;
+      aCoord(e, i, k);
+      const int64_t gi = m0 + i, gk = k0 + k;
+      ra[e] = gi < p.M && gk < p.K ? (TA ? A[gk * p.lda + gi] : A[gi * p.lda + gk]) : 0.f;
+      int j, kb;
+      bCoord(e, j, kb);
+      const int64_t gj = n0 + j, gkb = k0 + kb;
+      rb[e] = gj < p.N && gkb < p.K ? (TB ? B[gj * p.ldb + gkb] : B[gkb * p.ldb + gj]) : 0.f;
+    }
+  };
+  auto store = [&]() {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      int i, k;
+      aCoord(e, i, k);
+      As[k][i] = ra[e];
+      int j, kb;
+      bCoord(e, j, kb);
+      Bs[kb][j] = rb[e];
+    }
+  };
+  if (total > 0) {
+    fetch(0);
+    store();
+  }
+  __syncthreads();
+  for (int64_t t = 0; t < total; ++t) {
+    if (t + 1 < total) fetch(t + 1);
+#pragma unroll
+    for (int kk = 0; kk < BK; ++kk) {
+      const float4 a0 = *reinterpret_cast<const float4*>(&As[kk][4 * ty]);
+      const float4 a1 = *reinterpret_cast<const float4*>(&As[kk][64 + 4 * ty]);
+      const float4 b0 = *reinterpret_cast<const float4*>(&Bs[kk][4 * tx]);
+      const float4 b1 = *reinterpret_cast<const float4*>(&Bs[kk][64 + 4 * tx]);
+      const float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+      const float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+      for (int i = 0; i < 8; ++i)
+#pragma unroll
+        for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    __syncthreads();
+    if (t + 1 < total) {
+      store();
+      __syncthreads();
+    }
+  }
+  float* C = p.C + (p.reduceBatch ? 0 : outBatch * p.strideC);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const int64_t gi = m0 + (i < 4 ? 4 * ty + i : 64 + 4 * ty + i - 4);
+    if (gi >= p.M) continue;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      const int64_t gj = n0 + (j < 4 ? 4 * tx + j : 64 + 4 * tx + j - 4);
+      if (gj >= p.N) continue;
+      float* c = C + gi * p.ldc + gj;
+      *c = p.beta == 0.f ? p.alpha * acc[i][j] : p.alpha * acc[i][j] + p.beta * *c;
+    }
+  }
+}
+
 void fallbackGemm(const GemmArgs& g) {
   GemmParams p;
   p.M = g.M; p.N = g.N; p.K = g.K;
@@ -111,18 +216,23 @@ void fallbackGemm(const GemmArgs& g) {
   p.C = g.C; p.ldc = g.ldc; p.strideC = g.strideC;
   p.batch = g.batch;
   p.reduceBatch = g.reduceBatch;
-  const int64_t gridX = (g.N + TN - 1) / TN, gridY = (g.M + TM - 1) / TM;
+  // Outputs with enough 128 x 128 tiles to fill the GPU take them (twice the work per
+  // loaded value); smaller ones the 64 x 64 tiles, which keep more blocks busy.
+  const bool large = ((g.M + BM - 1) / BM) * ((g.N + BN - 1) / BN) * (g.reduceBatch ? 1 : g.batch) >= 256;
+  const int64_t tm = large ? BM : TM, tn = large ? BN : TN;
+  const int64_t gridX = (g.N + tn - 1) / tn, gridY = (g.M + tm - 1) / tm;
   if (gridX > INT_MAX || gridY > 65535) throw s4::Error("gemm: matrix too large for the fallback GEMM kernel", ErrorKind::Range);
   const int64_t outBatches = g.reduceBatch ? 1 : g.batch;
   for (int64_t b0 = 0; b0 < outBatches; b0 += 65535) {
     p.batchBase = b0;
     dim3 grid(unsigned(gridX), unsigned(gridY), unsigned(std::min<int64_t>(65535, outBatches - b0)));
-    if (g.transA) {
-      if (g.transB) sgemmKernel<true, true><<<grid, kGemmThreads, 0, stream()>>>(p);
-      else sgemmKernel<true, false><<<grid, kGemmThreads, 0, stream()>>>(p);
+    auto launch = [&](auto kernel) { kernel<<<grid, kGemmThreads, 0, stream()>>>(p); };
+    if (large) {
+      if (g.transA) g.transB ? launch(sgemm128Kernel<true, true>) : launch(sgemm128Kernel<true, false>);
+      else g.transB ? launch(sgemm128Kernel<false, true>) : launch(sgemm128Kernel<false, false>);
     } else {
-      if (g.transB) sgemmKernel<false, true><<<grid, kGemmThreads, 0, stream()>>>(p);
-      else sgemmKernel<false, false><<<grid, kGemmThreads, 0, stream()>>>(p);
+      if (g.transA) g.transB ? launch(sgemmKernel<true, true>) : launch(sgemmKernel<true, false>);
+      else g.transB ? launch(sgemmKernel<false, true>) : launch(sgemmKernel<false, false>);
     }
     S4_CUDA_CHECK_LAUNCH("gemm");
   }

@@ -68,6 +68,8 @@ describe('nn ops on CUDA vs CPU', () => {
     expect(info.tf32).toBe(process.env.S4_TF32 === '1');
     const [M, K, N] = [1024, 512, 768];
     parity([spec([M, K], 1, false), spec([N, K], 2, false)], ([x, w]) => ops.linear(x, w), 'gemm 1024x512x768');
+    // Enough output tiles for the large tiles of the builtin kernel, ragged edges.
+    parity([spec([2047, 301], 1, false), spec([2049, 301], 2, false)], ([x, w]) => ops.linear(x, w), 'gemm 2047x301x2049');
     const [m, n, k, batch] = [67, 130, 129, 3];
     for (const ta of [false, true])
       for (const tb of [false, true])
@@ -182,7 +184,8 @@ describe('nn ops on CUDA vs CPU', () => {
         const y = parity([spec([M, C], 51, true, 5), fixed(labels, [M])], ([z, l]) => ops.crossEntropy(z, l), `crossEntropy M=${M} C=${C}`);
         if (M * C <= 63 * 1000) {
           const z = randomValues(M * C, 51).map((v) => v * 5);
-          expect(Math.abs(y[0] - crossEntropyRef(z, labels, M, C)) / Math.abs(crossEntropyRef(z, labels, M, C))).toBeLessThan(TOL);
+          const want = crossEntropyRef(z, labels, M, C);
+          expect(Math.abs(y[0] - want), `crossEntropy M=${M} C=${C} vs float64`).toBeLessThan(TOL * Math.max(1, Math.abs(want)));
         }
       }
     for (const n of [1, 7, 1_000_003]) parity([spec([n], 52), spec([n], 53)], ([a, b]) => ops.mse(a, b), `mse n=${n}`);
