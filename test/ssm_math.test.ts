@@ -233,6 +233,16 @@ describe('nplr', () => {
     expect(clipped).toBeGreaterThan(0);
   });
 
+  it('hands out independent copies (cached eigendecomposition)', () => {
+    const a = nplr('legs', 8);
+    const want = a.lambda.im[0];
+    a.lambda.im[0] = 123;
+    a.V.re[0] = 123;
+    const b = nplr('legs', 8);
+    expect(b.lambda.im[0]).toBe(want);
+    expect(b.V.re[0]).not.toBe(123);
+  });
+
   it('dplr broadcasts the rank-1 form to H channels and refuses legt', () => {
     const d = dplr('legs', 8, 3);
     const f = nplr('legs', 8);

@@ -9,7 +9,7 @@
  * and the output row is Cf = [C, conj C], so y = Cf x is real. The diagonal (S4D) form is
  * discretized per state in closed form.
  */
-import { cadd, cexpm, cidentity, cmatmul, cmatrix, cpow, csolve, type CMatrix } from './complex';
+import { cadd, cexpm, cidentity, cmatrix, csolve, type CMatrix } from './complex';
 import type { Complex64Array, DiagParams64, DplrParams64 } from './types';
 
 export type Discretization = 'bilinear' | 'zoh';
@@ -203,9 +203,11 @@ export function discretizeDiag(params: DiagParams64, disc: Discretization = 'zoh
 }
 
 /**
- * C~ = C (I - Ab^L) per channel (bilinear Ab of the DPLR model; params.cTilde is ignored),
- * computed in the full state with Ab^L by repeated squaring. The inverse is cTildeToC in
- * step_setup.ts.
+ * C~ = C (I - Ab^L) per channel (bilinear Ab of the DPLR model; params.cTilde is ignored).
+ * C Ab^L is L row-vector products with the Woodbury form of Ab (O(N L) per channel, see
+ * step_setup.ts): with c = dt/2, D = 1 - c Lambda, E = 1 + c Lambda over the full state,
+ *   x Ab = x E/D - dt r (x . P/D) conj(P)/D,   r = 1 / (1 + c P^* D^-1 P),
+ * and every full-state sum is 2 Re of the half sum. The inverse is cTildeToC in step_setup.ts.
  */
 export function cToCTilde(params: Omit<DplrParams64, 'cTilde'> & { cTilde?: Complex64Array }, c: Complex64Array, L: number): Complex64Array {
   const fn = 'cToCTilde';
@@ -214,14 +216,46 @@ export function cToCTilde(params: Omit<DplrParams64, 'cTilde'> & { cTilde?: Comp
   if (!Number.isInteger(L) || L < 1) throw new RangeError(`${fn}: argument 'L' must be a positive integer (got ${L})`);
   const { H, N2 } = params;
   const re = new Float64Array(H * N2), im = new Float64Array(H * N2);
+  const ar = new Float64Array(N2), ai = new Float64Array(N2); // E / D
+  const qr = new Float64Array(N2), qi = new Float64Array(N2); // P / D
+  const gr = new Float64Array(N2), gi = new Float64Array(N2); // conj(P) / D
+  const xr = new Float64Array(N2), xi = new Float64Array(N2);
   for (let h = 0; h < H; h++) {
-    const { A, B } = dplrFull(params, h);
-    const { Ab } = bilinear(A, B, params.dt[h]);
-    const cf = fullRow(c, h, N2);
-    const prod = cmatmul(cf, cpow(Ab, L));
+    const dt = params.dt[h];
+    const half = dt / 2;
+    let pdp = 0;
     for (let n = 0; n < N2; n++) {
-      re[h * N2 + n] = cf.re[n] - prod.re[n];
-      im[h * N2 + n] = cf.im[n] - prod.im[n];
+      const i = h * N2 + n;
+      const lr = params.lambda.re[i], li = params.lambda.im[i];
+      const dr = 1 - half * lr, di = -half * li;
+      const den = dr * dr + di * di;
+      const idr = dr / den, idi = -di / den;
+      const er = 1 + half * lr, ei = half * li;
+      ar[n] = er * idr - ei * idi;
+      ai[n] = er * idi + ei * idr;
+      const pr = params.p.re[i], pi = params.p.im[i];
+      qr[n] = pr * idr - pi * idi;
+      qi[n] = pr * idi + pi * idr;
+      gr[n] = pr * idr + pi * idi;
+      gi[n] = pr * idi - pi * idr;
+      pdp += 2 * (pr * pr + pi * pi) * idr;
+      xr[n] = c.re[i];
+      xi[n] = c.im[i];
+    }
+    const k = dt / (1 + half * pdp);
+    for (let l = 0; l < L; l++) {
+      let s = 0;
+      for (let n = 0; n < N2; n++) s += 2 * (xr[n] * qr[n] - xi[n] * qi[n]);
+      for (let n = 0; n < N2; n++) {
+        const vr = xr[n] * ar[n] - xi[n] * ai[n] - k * s * gr[n];
+        const vi = xr[n] * ai[n] + xi[n] * ar[n] - k * s * gi[n];
+        xr[n] = vr;
+        xi[n] = vi;
+      }
+    }
+    for (let n = 0; n < N2; n++) {
+      re[h * N2 + n] = c.re[h * N2 + n] - xr[n];
+      im[h * N2 + n] = c.im[h * N2 + n] - xi[n];
     }
   }
   return { re, im };

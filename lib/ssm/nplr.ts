@@ -86,14 +86,37 @@ function realPlane(u: CMatrix, c1: number, c2: number): [Float64Array, Float64Ar
   return [x, pick(rest)];
 }
 
+// Every layer of a model asks for the same form; the eigensolver is O(N^3), so results are
+// kept (per measure, N, rank, clip) and handed out as copies.
+const cache = new Map<string, Nplr>();
+
+function copyComplex(c: Complex64Array): Complex64Array {
+  return { re: c.re.slice(), im: c.im.slice() };
+}
+
+function copyNplr(f: Nplr): Nplr {
+  return { ...f, lambda: copyComplex(f.lambda), p: copyComplex(f.p), b: copyComplex(f.b), V: { rows: f.V.rows, cols: f.V.cols, re: f.V.re.slice(), im: f.V.im.slice() } };
+}
+
 /** The DPLR form of a HiPPO measure of state size N (even). */
 export function nplr(measure: Measure, N: number, opts: NplrOptions = {}): Nplr {
   const fn = 'nplr';
   checkEvenN(fn, N);
-  const { A, B } = transition(measure, N);
   const rank = opts.rank ?? minRank(measure);
   const bClip = opts.bClip === undefined ? 2 : opts.bClip;
   checkClip(fn, bClip);
+  const key = `${measure}/${N}/${rank}/${bClip}`;
+  let f = cache.get(key);
+  if (!f) {
+    f = computeNplr(measure, N, rank, bClip);
+    cache.set(key, f);
+  }
+  return copyNplr(f);
+}
+
+function computeNplr(measure: Measure, N: number, rank: number, bClip: number | null): Nplr {
+  const fn = 'nplr';
+  const { A, B } = transition(measure, N);
   const P = rankCorrection(measure, N, rank);
   const AP = A.slice();
   for (let r = 0; r < rank; r++) {
