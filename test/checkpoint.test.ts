@@ -24,7 +24,7 @@ function sampleState(): s4.train.CheckpointState {
     },
     optimizer: { type: 'AdamW', betas: [0.9, 0.999], eps: 1e-8, groups: [{ names: ['encoder.weight'], lr: 0.01, initialLr: 0.01, weightDecay: 0.01 }] },
     scheduleStep: 12,
-    dropout: { 'layers.0.dropout': 12 },
+    dropout: { 'layers.0.dropout': { seed: 123456, step: 12 } },
     info: { task: { name: 'sine', options: { length: 7 } }, model: { dModel: 4 } },
   };
 }

@@ -4,8 +4,8 @@
  * Tensors: `model.<parameter>` (complex64 parameters as F32 with a trailing dimension of 2:
  * interleaved re, im), `optim.<parameter>.exp_avg` and `.exp_avg_sq` (AdamW's moments, one
  * value per float of the parameter). Metadata (strings; JSON where structured): format,
- * step, epoch, batch (index within the epoch), seed (of the shuffling), dropout (mask
- * counters by module name: the dropout random state), optimizer (type, hyper-parameters,
+ * step, epoch, batch (index within the epoch), seed (of the shuffling), dropout (seed and
+ * mask counter of each dropout module: its random state), optimizer (type, hyper-parameters,
  * group learning rates and per-parameter step counts), schedule (its step), task, model
  * (the options to rebuild the model), recipe, complex (names of complex parameters).
  */
@@ -31,6 +31,11 @@ export interface OptimizerMeta {
   groups: { names: string[]; lr: number; initialLr: number; weightDecay: number }[];
 }
 
+export interface DropoutState {
+  seed: number;
+  step: number;
+}
+
 export interface CheckpointState {
   /** Optimizer updates done. */
   step: number;
@@ -43,7 +48,8 @@ export interface CheckpointState {
   moments: Record<string, ParamMoments>;
   optimizer?: OptimizerMeta;
   scheduleStep: number;
-  dropout: Record<string, number>;
+  /** Dropout mask streams by module name: the seed and the count of masks drawn. */
+  dropout: Record<string, DropoutState>;
   /** Free-form JSON-able descriptions (task, model options, recipe...). */
   info: Record<string, unknown>;
 }
@@ -103,6 +109,14 @@ function json<T>(source: string, meta: Record<string, string>, key: string, fall
   }
 }
 
+function dropoutStates(source: string, d: Record<string, DropoutState>): Record<string, DropoutState> {
+  if (d === null || typeof d !== 'object') throw new CorruptFileError(source, "metadata 'dropout' must be an object");
+  for (const [n, s] of Object.entries(d)) {
+    if (!s || !Number.isInteger(s.seed) || !Number.isInteger(s.step) || s.step < 0) throw new CorruptFileError(source, `dropout state of '${n}' must be { seed, step } integers`);
+  }
+  return d;
+}
+
 /** Decodes checkpoint bytes; anything truncated, corrupt or foreign throws CorruptFileError. */
 export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): CheckpointState {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
@@ -151,7 +165,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
     moments,
     optimizer: 'type' in optMeta ? (optMeta as OptimizerMeta) : undefined,
     scheduleStep: json<{ step: number }>(source, metadata, 'schedule').step,
-    dropout: json<Record<string, number>>(source, metadata, 'dropout'),
+    dropout: dropoutStates(source, json<Record<string, DropoutState>>(source, metadata, 'dropout')),
     info,
   };
 }

@@ -24,7 +24,7 @@ import { CosineWarmupSchedule } from '../optim/schedule';
 import { expectInteger, expectNumber } from '../ops/validate';
 import { runScope } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
-import { loadCheckpoint, saveCheckpoint, type CheckpointState, type ParamValue } from './checkpoint';
+import { loadCheckpoint, saveCheckpoint, type CheckpointState, type DropoutState, type ParamValue } from './checkpoint';
 import type { Batch, Dataset } from './data/dataset';
 import { JsonlLog } from './log';
 import { taskLoss } from './loss';
@@ -383,8 +383,8 @@ export class Trainer extends EventEmitter {
   state(): CheckpointState {
     const params: Record<string, ParamValue> = {};
     for (const [n, t] of this.model.namedParameters()) params[n] = { shape: [...t.shape], dtype: t.dtype, data: t.dataSync() };
-    const dropout: Record<string, number> = {};
-    for (const [n, m] of this.model.namedModules()) if (m instanceof Dropout) dropout[n] = m.step;
+    const dropout: Record<string, DropoutState> = {};
+    for (const [n, m] of this.model.namedModules()) if (m instanceof Dropout) dropout[n] = { seed: m.seed, step: m.step };
     return {
       step: this.step,
       epoch: this.epoch,
@@ -445,7 +445,13 @@ export class Trainer extends EventEmitter {
         if (this.optimizer.paramGroups[i]) this.optimizer.paramGroups[i].lr = g.lr;
       });
     }
-    for (const [n, s] of Object.entries(st.dropout)) (modules.get(n) as Dropout).step = s;
+    for (const [n, s] of Object.entries(st.dropout)) {
+      // The mask stream is (seed, step); a model built with another seed must draw the
+      // checkpointed run's masks, so the seed is restored too (it is read-only for users).
+      const d = modules.get(n) as Dropout;
+      (d as { seed: number }).seed = s.seed;
+      d.step = s.step;
+    }
     this.step = st.step;
     this.epoch = st.epoch;
     this.batch = st.batch;
