@@ -2,6 +2,9 @@
 /** The `s4` command line. */
 import { Command } from 'commander';
 import { registerInfo } from './info';
+import { registerTrain } from './train';
+import { registerEval } from './eval';
+import { registerGenerate } from './generate';
 
 const program = new Command();
 program
@@ -10,6 +13,9 @@ program
   .version((require('../../package.json') as { version: string }).version);
 
 registerInfo(program);
+registerTrain(program);
+registerEval(program);
+registerGenerate(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`s4: ${err instanceof Error ? err.message : String(err)}`);

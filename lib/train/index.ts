@@ -10,8 +10,8 @@ export {
   type EvalEvent,
   type FitResult,
 } from './trainer';
-export { createTask, isTaskName, TASK_NAMES, type Task, type TaskName, type TaskOptions, type Recipe } from './tasks';
-export { buildModel, modelOptions, type ModelOverrides } from './build';
+export { createTask, isTaskName, TASK_NAMES, RECIPES, type Task, type TaskName, type TaskOptions, type Recipe } from './tasks';
+export { buildModel, modelOptions, modelFromCheckpoint, taskFromCheckpoint, type ModelOverrides } from './build';
 export { taskLoss, type TaskKind } from './loss';
 export { MetricAccumulator, batchAccuracy, argmax, type Metrics } from './metrics';
 export { JsonlLog, parseJsonl } from './log';
@@ -23,6 +23,7 @@ export {
   decodeCheckpoint,
   CHECKPOINT_FORMAT,
   type CheckpointState,
+  type DropoutState,
   type ParamValue,
 } from './checkpoint';
 export { encodeSafetensors, decodeSafetensors, CorruptFileError, type F32Tensor, type Safetensors } from './safetensors';

@@ -77,6 +77,15 @@ const BASE: Recipe = {
 
 const SMALL: Recipe = { ...BASE, nLayers: 2, dModel: 32, dState: 32, dropout: 0, batchSize: 32, epochs: 4, lr: 0.01, ssmLr: 0.001 };
 
+/** The default recipe of each task. */
+export const RECIPES: Readonly<Record<TaskName, Readonly<Recipe>>> = {
+  fmnist: BASE,
+  'fmnist-gen': { ...BASE, dropout: 0, prenorm: true, lr: 0.004, batchSize: 32, epochs: 1, warmupSteps: 100, clip: 1 },
+  sine: SMALL,
+  adding: { ...SMALL, dModel: 64, epochs: 4 },
+  copy: { ...SMALL, dModel: 64, epochs: 3 },
+};
+
 export function isTaskName(v: unknown): v is TaskName {
   return typeof v === 'string' && (TASK_NAMES as readonly string[]).includes(v);
 }
@@ -90,7 +99,7 @@ export function createTask(name: TaskName, opts: TaskOptions = {}): Task {
     case 'fmnist': {
       const train = new FashionMnistClassification(loadFashionMnist('train', { dir: opts.dataDir, limit: opts.trainSize }));
       const test = new FashionMnistClassification(loadFashionMnist('test', { dir: opts.dataDir, limit: opts.testSize }));
-      return { name, kind: 'classify', train, test, model: { dInput: 1, dOutput: 10, pool: 'mean', lMax: FMNIST_PIXELS }, recipe: { ...BASE }, options };
+      return { name, kind: 'classify', train, test, model: { dInput: 1, dOutput: 10, pool: 'mean', lMax: FMNIST_PIXELS }, recipe: { ...RECIPES[name] }, options };
     }
     case 'fmnist-gen': {
       const train = new FashionMnistPixels(loadFashionMnist('train', { dir: opts.dataDir, limit: opts.trainSize }));
@@ -101,7 +110,7 @@ export function createTask(name: TaskName, opts: TaskOptions = {}): Task {
         train,
         test,
         model: { dInput: 1, dOutput: 256, pool: 'none', lMax: FMNIST_PIXELS },
-        recipe: { ...BASE, dropout: 0, prenorm: true, lr: 0.004, batchSize: 32, epochs: 1, warmupSteps: 100, clip: 1 },
+        recipe: { ...RECIPES[name] },
         options,
       };
     }
@@ -109,7 +118,7 @@ export function createTask(name: TaskName, opts: TaskOptions = {}): Task {
       const length = opts.length ?? 128;
       const train = new SineDataset({ size: opts.trainSize ?? 2048, length, seed });
       const test = new SineDataset({ size: opts.testSize ?? 256, length, seed: seed + 1 });
-      return { name, kind: 'regress', train, test, model: { dInput: 1, dOutput: 1, pool: 'none', lMax: length }, recipe: { ...SMALL }, options };
+      return { name, kind: 'regress', train, test, model: { dInput: 1, dOutput: 1, pool: 'none', lMax: length }, recipe: { ...RECIPES[name] }, options };
     }
     case 'adding': {
       const length = opts.length ?? 100;
@@ -122,7 +131,7 @@ export function createTask(name: TaskName, opts: TaskOptions = {}): Task {
         test,
         model: { dInput: 2, dOutput: 1, pool: 'last', lMax: length },
         tolerance: 0.04,
-        recipe: { ...SMALL, dModel: 64, epochs: 4 },
+        recipe: { ...RECIPES[name] },
         options,
       };
     }
@@ -136,7 +145,7 @@ export function createTask(name: TaskName, opts: TaskOptions = {}): Task {
         train,
         test,
         model: { embedding: train.vocab, dOutput: train.vocab, pool: 'none', lMax: train.length },
-        recipe: { ...SMALL, dModel: 64, epochs: 3 },
+        recipe: { ...RECIPES[name] },
         options,
       };
     }
