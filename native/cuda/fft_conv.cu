@@ -3,12 +3,16 @@
 // Floor (H100, 3.35 TB/s) at the benchmark shape B=16, H=256, L=4096 (float32):
 //   forward  reads u (67.1 MB) + k (4.2 MB), writes y (67.1 MB): 138 MB -> 41 us;
 //   backward reads dy, u, k (138 MB), writes du, dk (71 MB): 210 MB -> 63 us.
-// This pipeline moves more: cuFFT is loaded with dlopen, so it has no load/store callbacks
-// and every stage goes through memory: pad (71 MB in, 143 MB out), r2c (143 + 143),
-// product (268 + 4), c2r (134 + 134), crop (67 + 67) = about 1.17 GB forward, 350 us at
-// full bandwidth; the backward moves about 1.9 GB (u and dy both transformed).
+// For L <= 8192 the forward (and a du-only backward) runs as one fused kernel per row
+// (below): HBM then sees u, y and the kernel spectra (from L2), about the floor; the
+// shared-memory FFT passes bound it instead (0.28 ms measured on an H100 at that shape).
+// Longer rows and the dk/dd backward use the cuFFT pipeline, which moves more: cuFFT is
+// loaded with dlopen, so it has no load/store callbacks and every stage goes through
+// memory: pad (71 MB in, 143 MB out), r2c (143 + 143), product (268 + 4), c2r (134 + 134),
+// crop (67 + 67) = about 1.17 GB forward, 350 us at full bandwidth (0.46 ms measured);
+// the backward moves about 1.9 GB (u and dy both transformed; 0.67 ms measured).
 //
-// Forward, 5 launches on one stream:
+// cuFFT pipeline. Forward, 5 launches on one stream:
 //   pad    rows [u (B*H) | k (H)] -> zero-padded reals R, n per row (one launch)
 //   r2c    all B*H + H rows in one batched cuFFT call -> spectra S
 //   prod   S_u[b,h] *= (S_k[h] + d[h]) / n   (skip folded into the kernel spectrum; one
@@ -23,6 +27,7 @@
 //   crop   du, dk and dd[h] = dk[h,0] (y depends on d[h] exactly as on k[h,0]).
 #include "fft_conv.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <map>
@@ -253,37 +258,52 @@ __device__ __forceinline__ int padIdx(int i) { return i + (i >> 3); }
 // One pass of R radix-2 stages over buf[M] (M = 2^logM), s = 2^logS. DIF (INV false)
 // covers the halves s 2^(R-1), ..., s; DIT (INV true) covers s, ..., s 2^(R-1).
 // tw[k] = exp(-2 pi i k / 2M). Sizes are powers of two: shifts and masks, no division.
-// v * exp(-2 pi i q / 8) for a compile-time q (after unrolling): the in-block twiddles.
+// v * exp(-+2 pi i q / 16) for a q known at compile time after unrolling: the twiddles
+// inside a pass. Quarter turns are exact; the rest multiply by rounded constants.
 template <bool INV>
-__device__ __forceinline__ float2 rot8(float2 v, int q) {
-  constexpr float r = 0.70710678118654752f;
-  float2 o;
-  switch (q & 7) {
-    case 0: o = v; break;
-    case 1: o = make_float2(r * (v.x + v.y), r * (v.y - v.x)); break;
-    case 2: o = make_float2(v.y, -v.x); break;
-    case 3: o = make_float2(r * (v.y - v.x), -r * (v.x + v.y)); break;
-    case 4: o = make_float2(-v.x, -v.y); break;
-    case 5: o = make_float2(-r * (v.x + v.y), r * (v.x - v.y)); break;
-    case 6: o = make_float2(-v.y, v.x); break;
-    default: o = make_float2(r * (v.x - v.y), r * (v.x + v.y)); break;
+__device__ __forceinline__ float2 rot16(float2 v, int q) {
+  constexpr float c[4] = {1.0f, 0.92387953251128674f, 0.70710678118654752f, 0.38268343236508977f};
+  q &= 15;
+  if (q == 0) return v;
+  if (q == 8) return make_float2(-v.x, -v.y);
+  if (q == 4) return INV ? make_float2(-v.y, v.x) : make_float2(v.y, -v.x);
+  if (q == 12) return INV ? make_float2(v.y, -v.x) : make_float2(-v.y, v.x);
+  // exp(-2 pi i q / 16) = cos - i sin; cos/sin of q pi / 8 from the quarter table
+  const int a = q & 3, quadrant = q >> 2;
+  float co = a == 0 ? 1.f : c[a], si = a == 0 ? 0.f : c[4 - a];
+  for (int k = 0; k < quadrant; ++k) {  // rotate by a quarter turn: (co, si) -> (-si, co)
+    const float t = co;
+    co = -si;
+    si = t;
   }
-  if (INV) {  // conjugate rotation: rotate conj(v) then conjugate back
-    // exp(+2 pi i q / 8) v = conj(exp(-2 pi i q / 8) conj(v))
-    float2 c = make_float2(v.x, -v.y);
-    switch (q & 7) {
-      case 0: o = c; break;
-      case 1: o = make_float2(r * (c.x + c.y), r * (c.y - c.x)); break;
-      case 2: o = make_float2(c.y, -c.x); break;
-      case 3: o = make_float2(r * (c.y - c.x), -r * (c.x + c.y)); break;
-      case 4: o = make_float2(-c.x, -c.y); break;
-      case 5: o = make_float2(-r * (c.x + c.y), r * (c.x - c.y)); break;
-      case 6: o = make_float2(-c.y, c.x); break;
-      default: o = make_float2(r * (c.x - c.y), r * (c.x + c.y)); break;
-    }
-    o.y = -o.y;
+  const float wy = INV ? si : -si;
+  return make_float2(v.x * co - v.y * wy, v.x * wy + v.y * co);
+}
+
+// Where a pass reads its inputs or writes its outputs: shared memory, or (first DIF pass
+// / last DIT pass) the row of u / y in global memory, packed as z[m] = (x[2m], x[2m+1]).
+enum class Io { Shared, Global };
+
+struct RowIo {
+  const float* in;  // u row (first DIF pass)
+  float* out;       // y row (last DIT pass)
+  int L;
+};
+
+__device__ __forceinline__ float2 loadPacked(const float* row, int L, int e) {
+  float2 v = make_float2(0.f, 0.f);
+  if (2 * e < L) {
+    v.x = __ldg(row + 2 * e);
+    if (2 * e + 1 < L) v.y = __ldg(row + 2 * e + 1);
   }
-  return o;
+  return v;
+}
+
+__device__ __forceinline__ void storePacked(float* row, int L, int e, float2 v) {
+  if (2 * e < L) {
+    row[2 * e] = v.x;
+    if (2 * e + 1 < L) row[2 * e + 1] = v.y;
+  }
 }
 
 // One pass of R radix-2 stages over buf[M] (M = 2^logM), s = 2^logS. DIF (INV false)
@@ -292,8 +312,9 @@ __device__ __forceinline__ float2 rot8(float2 v, int q) {
 //   exp(-2 pi i j / 2hh) = b^(P / 2d) * exp(-2 pi i q / 2d),   b = exp(-2 pi i i / P s),
 // so one table load per group (b, from tw[k] = exp(-2 pi i k / 2M)), squarings, and
 // compile-time rotations: the L1 sees one twiddle load per P elements.
-template <int R, bool INV>
-__device__ __forceinline__ void fftPass(float2* buf, int logM, int logS, const float2* __restrict__ tw) {
+template <int R, bool INV, Io IN, Io OUT>
+__device__ __forceinline__ void fftPass(float2* buf, int logM, int logS, const float2* __restrict__ tw,
+                                        const RowIo& io) {
   constexpr int P = 1 << R;
   const int groups = 1 << (logM - R);
   const int sMask = (1 << logS) - 1;
@@ -302,11 +323,14 @@ __device__ __forceinline__ void fftPass(float2* buf, int logM, int logS, const f
     const int base = ((g >> logS) << (logS + R)) + i;
     float2 v[P];
 #pragma unroll
-    for (int m = 0; m < P; ++m) v[m] = buf[padIdx(base + (m << logS))];
-    float2 pw[R];  // pw[e] = b^(2^e)
+    for (int m = 0; m < P; ++m) {
+      const int e = base + (m << logS);
+      v[m] = IN == Io::Global ? loadPacked(io.in, io.L, e) : buf[padIdx(e)];
+    }
+    float2 pw[R];  // pw[k] = b^(2^k)
     pw[0] = __ldg(tw + (i << (logM + 1 - R - logS)));
 #pragma unroll
-    for (int e = 1; e < R; ++e) pw[e] = cmul(pw[e - 1], pw[e - 1]);
+    for (int k = 1; k < R; ++k) pw[k] = cmul(pw[k - 1], pw[k - 1]);
 #pragma unroll
     for (int st = 0; st < R; ++st) {
       const int logD = INV ? st : R - 1 - st;
@@ -316,46 +340,62 @@ __device__ __forceinline__ void fftPass(float2* buf, int logM, int logS, const f
       for (int m = 0; m < P; ++m) {
         if (m & d) continue;
         const int q = m & (2 * d - 1);  // < d since m & d == 0
-        const int eighths = q * (4 / d);  // q / 2d of a turn, in eighths
+        const int sixteenths = q * (8 / d);  // q / 2d of a turn
         if (INV) {
-          const float2 t = rot8<true>(cmul(v[m + d], bs), eighths);
+          const float2 t = rot16<true>(cmul(v[m + d], bs), sixteenths);
           v[m + d] = csub(v[m], t);
           v[m] = cadd(v[m], t);
         } else {
           const float2 a = v[m], b = v[m + d];
           v[m] = cadd(a, b);
-          v[m + d] = rot8<false>(cmul(csub(a, b), bs), eighths);
+          v[m + d] = rot16<false>(cmul(csub(a, b), bs), sixteenths);
         }
       }
     }
 #pragma unroll
-    for (int m = 0; m < P; ++m) buf[padIdx(base + (m << logS))] = v[m];
+    for (int m = 0; m < P; ++m) {
+      const int e = base + (m << logS);
+      if (OUT == Io::Global) storePacked(io.out, io.L, e, v[m]);
+      else buf[padIdx(e)] = v[m];
+    }
   }
-  __syncthreads();
+  if (OUT == Io::Shared) __syncthreads();
 }
 
-template <bool INV>
-__device__ void fftAll(float2* buf, int logM, const float2* __restrict__ tw) {
-  if (!INV) {
-    int logS = logM, left = logM;
-    while (left > 0) {
-      const int r = left >= 3 ? 3 : left;
-      logS -= r;
-      if (r == 3) fftPass<3, false>(buf, logM, logS, tw);
-      else if (r == 2) fftPass<2, false>(buf, logM, logS, tw);
-      else fftPass<1, false>(buf, logM, logS, tw);
-      left -= r;
-    }
-  } else {
-    int logS = 0, left = logM;
-    while (left > 0) {
-      const int r = left >= 3 ? 3 : left;
-      if (r == 3) fftPass<3, true>(buf, logM, logS, tw);
-      else if (r == 2) fftPass<2, true>(buf, logM, logS, tw);
-      else fftPass<1, true>(buf, logM, logS, tw);
-      logS += r;
-      left -= r;
-    }
+constexpr int kMaxRadixLog = 4;
+
+template <bool INV, Io IN, Io OUT>
+__device__ __forceinline__ void fftPassR(int r, float2* buf, int logM, int logS, const float2* __restrict__ tw,
+                                         const RowIo& io) {
+  if (r == 4) fftPass<4, INV, IN, OUT>(buf, logM, logS, tw, io);
+  else if (r == 3) fftPass<3, INV, IN, OUT>(buf, logM, logS, tw, io);
+  else if (r == 2) fftPass<2, INV, IN, OUT>(buf, logM, logS, tw, io);
+  else fftPass<1, INV, IN, OUT>(buf, logM, logS, tw, io);
+}
+
+// Forward DIF: the first pass reads the u row from global memory.
+__device__ void fftForward(float2* buf, int logM, const float2* __restrict__ tw, const RowIo& io) {
+  int logS = logM, left = logM;
+  bool first = true;
+  while (left > 0) {
+    const int r = left >= kMaxRadixLog ? kMaxRadixLog : left;
+    logS -= r;
+    if (first) fftPassR<false, Io::Global, Io::Shared>(r, buf, logM, logS, tw, io);
+    else fftPassR<false, Io::Shared, Io::Shared>(r, buf, logM, logS, tw, io);
+    first = false;
+    left -= r;
+  }
+}
+
+// Inverse DIT: the last pass writes the y row to global memory.
+__device__ void fftInverse(float2* buf, int logM, const float2* __restrict__ tw, const RowIo& io) {
+  int logS = 0, left = logM;
+  while (left > 0) {
+    const int r = left >= kMaxRadixLog ? kMaxRadixLog : left;
+    if (left == r) fftPassR<true, Io::Shared, Io::Global>(r, buf, logM, logS, tw, io);
+    else fftPassR<true, Io::Shared, Io::Shared>(r, buf, logM, logS, tw, io);
+    logS += r;
+    left -= r;
   }
 }
 
@@ -379,7 +419,7 @@ __device__ __forceinline__ float2 inversePack(float2 yk, float2 ymk, float2 wk) 
 
 // spec: [H, M+1] rfft(k, n) (unscaled); CONJ: correlation (du of the backward pass).
 template <bool CONJ>
-__global__ void __launch_bounds__(kFusedThreads) fusedConvKernel(const float* __restrict__ u,
+__global__ void __launch_bounds__(kFusedThreads, 3) fusedConvKernel(const float* __restrict__ u,
                                                                const float2* __restrict__ spec,
                                                                const float* __restrict__ d,
                                                                const float2* __restrict__ tw,
@@ -390,17 +430,8 @@ __global__ void __launch_bounds__(kFusedThreads) fusedConvKernel(const float* __
   const int h = static_cast<int>(row % H);
   const float* ur = u + row * L;
   float* yr = y + row * L;
-  const int half = (L + 1) / 2;  // packed values that hold data
-  for (int m = threadIdx.x; m < M; m += blockDim.x) {
-    float2 v = make_float2(0.f, 0.f);
-    if (m < half) {
-      v.x = __ldg(ur + 2 * m);
-      if (2 * m + 1 < L) v.y = __ldg(ur + 2 * m + 1);
-    }
-    buf[padIdx(m)] = v;
-  }
-  __syncthreads();
-  fftAll<false>(buf, logM, tw);
+  const RowIo io{ur, yr, L};
+  fftForward(buf, logM, tw, io);
 
   const float2* kh = spec + static_cast<long long>(h) * (M + 1);
   const float skip = d ? __ldg(d + h) : 0.f;
@@ -434,13 +465,7 @@ __global__ void __launch_bounds__(kFusedThreads) fusedConvKernel(const float* __
     buf[pm] = zm;
   }
   __syncthreads();
-  fftAll<true>(buf, logM, tw);
-
-  for (int m = threadIdx.x; m < half; m += blockDim.x) {
-    const float2 v = buf[padIdx(m)];
-    yr[2 * m] = v.x;
-    if (2 * m + 1 < L) yr[2 * m + 1] = v.y;
-  }
+  fftInverse(buf, logM, tw, io);
 }
 
 __global__ void twiddleKernel(float2* tw, int M) {
@@ -493,7 +518,10 @@ void fusedConv(const float* u, const float* k, const float* d, float* y, int64_t
     S4_CUDA_CHECK(cudaFuncSetAttribute(fusedConvKernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(sizeof(float2) * (kFusedMaxL + kFusedMaxL / 8))));
   });
-  fusedConvKernel<CONJ><<<static_cast<unsigned>(B * H), kFusedThreads, smem, stream()>>>(
+  // One radix-16 group (16 values) per thread and pass: fewer threads for short rows, so
+  // small blocks pack more rows per SM.
+  const int threads = std::min(kFusedThreads, std::max(32, M / 16));
+  fusedConvKernel<CONJ><<<static_cast<unsigned>(B * H), threads, smem, stream()>>>(
       u, spec.as<float2>(), d, tw, y, static_cast<int>(H), static_cast<int>(L), M, logM);
   S4_CUDA_CHECK_LAUNCH("fusedConvKernel");
 }
