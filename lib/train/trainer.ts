@@ -115,17 +115,23 @@ export interface FitResult {
   seconds: number;
 }
 
-/** A non-finite loss or gradient norm: the run stopped before updating the parameters. */
+/**
+ * A non-finite loss or gradient norm, or parameters that an op refuses as non-finite (e.g.
+ * Lambda = -exp(log) overflowing): the run stopped at `step` without updating the parameters.
+ */
 export class TrainingDivergedError extends Error {
   constructor(
     readonly step: number,
     readonly epoch: number,
+    /** 'loss', 'gradient norm' or 'parameters'. */
     readonly what: string,
     readonly value: number,
     checkpoint: string | null,
+    detail?: string,
   ) {
     super(
-      `training diverged: the ${what} is ${value} at step ${step} (epoch ${epoch + 1}); the parameters were not updated` +
+      `training diverged: the ${what} ${what === 'parameters' ? 'are' : 'is'} ${value} at step ${step} (epoch ${epoch + 1}); ` +
+        (what === 'parameters' ? `the update of step ${step - 1} made them so${detail ? ` (${detail})` : ''}` : 'the parameters were not updated') +
         (checkpoint ? `. Last checkpoint: ${checkpoint}` : '') +
         '. Try a lower --lr or gradient clipping (--clip 1).',
     );
@@ -222,15 +228,28 @@ export class Trainer extends EventEmitter {
   trainStep(batch: Batch): StepResult {
     this.model.train();
     const scored = this.opts.trainAccuracy ?? true;
-    const res = runScope(() => {
-      const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
-      const out = this.model.forward(x);
-      const loss = taskLoss(this.task.kind, out, batch, this.device);
-      const lv = loss.item();
-      if (!Number.isFinite(lv)) return { lv, outData: null, outShape: out.shape };
-      loss.backward();
-      return { lv, outData: scored ? out.dataSync() : null, outShape: out.shape };
-    }, Tensor);
+    let res;
+    try {
+      res = runScope(() => {
+        const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
+        const out = this.model.forward(x);
+        const loss = taskLoss(this.task.kind, out, batch, this.device);
+        const lv = loss.item();
+        if (!Number.isFinite(lv)) return { lv, outData: null, outShape: out.shape };
+        loss.backward();
+        return { lv, outData: scored ? out.dataSync() : null, outShape: out.shape };
+      }, Tensor);
+    } catch (err) {
+      this.optimizer.zeroGrad();
+      // Ops refuse non-finite values (e.g. the SSM kernel, when Lambda = -exp(log) overflows):
+      // after an update that is divergence, not a bug, and is reported as such.
+      const msg = err instanceof Error ? err.message : String(err);
+      if (this.step > 0 && /finite|NaN|Infinity/.test(msg)) {
+        const bad = this.nonFiniteParameter();
+        throw new TrainingDivergedError(this.step + 1, this.epoch, 'parameters', bad ? bad.value : Infinity, this.lastCheckpoint, bad ? `'${bad.name}' holds ${bad.value}` : msg);
+      }
+      throw err;
+    }
     if (!Number.isFinite(res.lv)) {
       this.optimizer.zeroGrad();
       throw new TrainingDivergedError(this.step + 1, this.epoch, 'loss', res.lv, this.lastCheckpoint);
@@ -250,6 +269,15 @@ export class Trainer extends EventEmitter {
     const score = res.outData ? batchAccuracy(this.task.kind, res.outData, res.outShape, batch, this.task.tolerance) : null;
     const accuracy = score && score.total > 0 ? score.correct / score.total : undefined;
     return { loss: res.lv, accuracy, score, lr, gradNorm };
+  }
+
+  /** The first parameter holding a NaN or infinity, with that value (null when all are finite). */
+  private nonFiniteParameter(): { name: string; value: number } | null {
+    for (const [name, t] of this.model.namedParameters()) {
+      const d = t.dataSync();
+      for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return { name, value: d[i] };
+    }
+    return null;
   }
 
   /** Loss and accuracy on a dataset (default the test split), without dropout or gradients. */
