@@ -92,6 +92,7 @@ function header(docs, run, quick) {
     lines.push(`${NOT_YET}: no GPU run has been recorded yet. The tables below fill in from a real run.`);
   } else {
     lines.push(`- Device: ${deviceName(docs, run) || 'unknown'}${run && run.nvidiaSmi ? ` (nvidia-smi: ${run.nvidiaSmi})` : ''}`);
+    lines.push(`- Code: ${(run && run.code) || 'unknown (set S4_BENCH_CODE)'}`);
     lines.push(`- Date: ${run ? run.startedAt : 'unknown'}${run && run.seconds ? `, ${run.seconds.toFixed(0)} s in all` : ''}`);
     if (ours) lines.push(`- Ours: s4-cuda ${ours.package} on backend '${ours.backend}', Node ${ours.node}${ours.cudaRuntime ? `, CUDA runtime ${ours.cudaRuntime}` : ''}`);
     if (torch) lines.push(`- PyTorch ${torch.torch} (CUDA ${torch.cuda}), Python ${torch.python}; TF32 off (plain FP32, as ours)`);

@@ -144,9 +144,16 @@ function consolidate(outDir, run, spec) {
   fs.rmSync(path.join(outDir, 'spec.json'), { force: true });
 }
 
+function gitDescribe() {
+  const head = probe('git', ['-C', path.join(__dirname, '..'), 'rev-parse', '--short', 'HEAD']);
+  if (!head) return null;
+  const dirty = probe('git', ['-C', path.join(__dirname, '..'), 'status', '--porcelain', '--untracked-files=no']);
+  return dirty ? `${head} with uncommitted changes (${dirty.split('\n').map((l) => l.slice(3)).join(', ')})` : head;
+}
+
 function probe(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20e3 });
-  return r.status === 0 ? r.stdout.trim() : null;
+  return r.status === 0 ? r.stdout.trimEnd() : null;
 }
 
 async function main() {
@@ -173,6 +180,8 @@ async function main() {
     nvcc: (probe('nvcc', ['--version']) || '').split('\n').pop() || null,
     node: process.version,
     host: require('node:os').hostname(),
+    // Which code was measured: S4_BENCH_CODE (e.g. a commit, given where .git is not at hand), else git.
+    code: process.env.S4_BENCH_CODE || gitDescribe(),
     workers: [],
   };
   const suites = opts.only || SUITES;
