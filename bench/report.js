@@ -70,7 +70,7 @@ function header(docs, run, quick) {
     '`npm run build:ts`) and PyTorch in `python3`:',
     '',
     '```sh',
-    'S4_BENCH_OUT=bench/out npm run bench        # node bench/run.js: all suites, ~8 minutes',
+    'S4_BENCH_OUT=bench/out npm run bench        # node bench/run.js: all suites (3 minutes on an H100)',
     'node bench/run.js --only kernel,fftconv     # some suites (writes bench/out/RESULTS.md only)',
     'node bench/report.js bench/out              # re-writes this file from the JSON results',
     'node bench/run.js --quick --backend cpu --no-torch   # smoke test of the Node half, no GPU',

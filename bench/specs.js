@@ -21,7 +21,7 @@ function fullSpec() {
         { B: 64, H: 256, L: 4096 },
       ],
     },
-    step: { H: 256, N: 64, L: 4096, batches: [1, 64], stepsPerRep: 200, manyT: 4096, reps: 5 },
+    step: { H: 256, N: 64, L: 4096, batches: [1, 64], stepsPerRep: 200, manyT: 4096, reps: 7 },
     block: {
       N: 64,
       cases: [
@@ -34,7 +34,7 @@ function fullSpec() {
     },
     model: {
       B: 64, L: 784, dInput: 1, dOutput: 10, nLayers: 4, H: 128, N: 64, lr: 0.01, weightDecay: 0.01,
-      dropout: 0.1, genBatches: [1, 64], genSteps: 100, reps: 5, compile: true, compileTimeoutS: 120,
+      dropout: 0.1, genBatches: [1, 64], genSteps: 100, reps: 10, compile: true, compileTimeoutS: 120,
     },
   };
 }
