@@ -75,7 +75,10 @@ describe('SequenceModel CUDA vs CPU', () => {
       expect(m.device).toBe('cuda');
       const gpu = run(m, o, B, L, 'cuda');
       expect(relL2(gpu.y, cpu.y)).toBeLessThan(1e-4);
-      for (const n of Object.keys(cpu.grads)) expect(relL2(gpu.grads[n], cpu.grads[n]), n).toBeLessThan(1e-4);
+      // d logDt [H] sums, per channel, L N B terms that largely cancel, so it amplifies the
+      // float32 rounding of the kernels (2.4e-4 seen on an H100 for diag, L = 1025, where
+      // every other gradient stays below 5e-5): it gets 1e-3, the rest 1e-4.
+      for (const n of Object.keys(cpu.grads)) expect(relL2(gpu.grads[n], cpu.grads[n]), n).toBeLessThan(n.endsWith('logDt') ? 1e-3 : 1e-4);
       m.dispose();
     });
   }
