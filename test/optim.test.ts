@@ -96,6 +96,52 @@ describe('AdamW', () => {
     p.dispose();
   });
 
+  it('resumes from a state dict exactly as an uninterrupted run', () => {
+    const a0 = randomValues(9, 11);
+    const c0 = randomValues(8, 12);
+    const make = () => {
+      const a = s4.tensor(a0, [9], { device, requiresGrad: true });
+      const c = s4.Tensor.fromFloats(c0, [4], 'complex64', device);
+      c.requiresGrad = true;
+      return [a, c];
+    };
+    const grads = (step: number, p: s4.Tensor) => randomValues(p.floats, 50 + 3 * step + p.floats);
+    const groups = (a: s4.Tensor, c: s4.Tensor) => [
+      { params: [a], lr: 0.03, weightDecay: 0.1 },
+      { params: [c], lr: 0.002, weightDecay: 0 },
+    ];
+    const run = (opt: s4.optim.AdamW, ps: s4.Tensor[], from: number, to: number) => {
+      for (let step = from; step < to; step++) {
+        // c gets no gradient on step 1, so the two parameters' step counts differ.
+        for (const p of ps) if (!(p.dtype === 'complex64' && step === 1)) setGrad(p, grads(step, p));
+        opt.step();
+        opt.zeroGrad();
+      }
+    };
+    const [a1, c1] = make();
+    const full = new AdamW(groups(a1, c1));
+    run(full, [a1, c1], 0, 5);
+    const [a2, c2] = make();
+    const first = new AdamW(groups(a2, c2));
+    run(first, [a2, c2], 0, 3);
+    const saved = first.stateDict();
+    expect(saved.params[0][0]!.step).toBe(3);
+    expect(saved.params[1][0]!.step).toBe(2);
+    first.dispose();
+    const second = new AdamW(groups(a2, c2), { lr: 0.5 });
+    second.loadStateDict(JSON.parse(JSON.stringify({ ...saved, params: saved.params.map((g) => g.map((e) => e && { ...e, m: Array.from(e.m), v: Array.from(e.v) })) })));
+    run(second, [a2, c2], 3, 5);
+    expect(relL2(a2.dataSync(), a1.dataSync())).toBe(0);
+    expect(relL2(c2.dataSync(), c1.dataSync())).toBe(0);
+    const bad = second.stateDict();
+    bad.params[0][0]!.m = new Float32Array(3);
+    expect(() => second.loadStateDict(bad)).toThrow(/\.m must hold 9 values/);
+    expect(() => second.loadStateDict({ groups: [], params: [] })).toThrow(/2/);
+    s4.dispose(a1, c1, a2, c2);
+    full.dispose();
+    second.dispose();
+  });
+
   it('rejects bad options, naming them', () => {
     const p = s4.tensor([1], [1], { device, requiresGrad: true });
     expect(() => new AdamW([p], { lr: -1 })).toThrow(/'lr'/);
@@ -137,6 +183,9 @@ describe('cosine schedule with warm-up', () => {
       expect(sched.lrs[1]).toBeCloseTo(0.001 * f, 12);
       sched.step();
     }
+    const resumed = new CosineWarmupSchedule(opt, { ...o, startStep: 3 });
+    expect(resumed.stepCount).toBe(3);
+    expect(resumed.lrs[0]).toBeCloseTo(0.1 * cosineWarmupFactor(3, o), 12);
     expect(() => new CosineWarmupSchedule(opt, { totalSteps: 3, warmupSteps: 4 })).toThrow(/warmupSteps/);
     expect(() => cosineWarmupFactor(-1, o)).toThrow(/'step'/);
     opt.dispose();

@@ -13,7 +13,7 @@
 import { noGrad } from '../autograd/tape';
 import type { ParamGroup } from '../nn/module';
 import { adamwStep } from '../ops/index';
-import { expectNumber } from '../ops/validate';
+import { expectInteger, expectNumber } from '../ops/validate';
 import { keep } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 import { core } from '../native/addon';
@@ -46,6 +46,14 @@ export interface OptimGroup {
   /** The lr the group was made with (schedules scale it). */
   initialLr: number;
   weightDecay: number;
+}
+
+/** A serializable snapshot of the optimizer (see AdamW.stateDict). */
+export interface AdamWState {
+  /** Learning rates and weight decays of the groups, in order. */
+  groups: { lr: number; initialLr: number; weightDecay: number }[];
+  /** Per group, per parameter (the order of paramGroups): null before its first update. */
+  params: ({ step: number; m: Float32Array; v: Float32Array } | null)[][];
 }
 
 interface ParamState {
@@ -131,6 +139,66 @@ export class AdamW {
         });
       }
     });
+  }
+
+  /** A copy of the optimizer's state (moments downloaded), for checkpoints. */
+  stateDict(): AdamWState {
+    return {
+      groups: this.paramGroups.map((g) => ({ lr: g.lr, initialLr: g.initialLr, weightDecay: g.weightDecay })),
+      params: this.paramGroups.map((g) =>
+        g.params.map((p) => {
+          const st = this.state.get(p);
+          return st ? { step: st.step, m: st.m.dataSync(), v: st.v.dataSync() } : null;
+        }),
+      ),
+    };
+  }
+
+  /**
+   * Restores a stateDict() taken from an optimizer over parameters of the same shapes in the
+   * same groups. Everything is checked before anything is changed.
+   */
+  loadStateDict(state: AdamWState): void {
+    const fn = 'AdamW.loadStateDict';
+    if (state === null || typeof state !== 'object' || !Array.isArray(state.groups) || !Array.isArray(state.params)) {
+      throw new TypeError(`${fn}: argument 'state' must be { groups, params } as made by stateDict()`);
+    }
+    if (state.groups.length !== this.paramGroups.length || state.params.length !== this.paramGroups.length) {
+      throw new RangeError(`${fn}: the state has ${state.groups.length} groups, the optimizer ${this.paramGroups.length}`);
+    }
+    const writes: [Tensor, number, Float32Array, Float32Array][] = [];
+    this.paramGroups.forEach((g, gi) => {
+      const sg = state.groups[gi];
+      expectNumber(fn, `groups[${gi}].lr`, sg?.lr, 0);
+      expectNumber(fn, `groups[${gi}].initialLr`, sg?.initialLr, 0);
+      expectNumber(fn, `groups[${gi}].weightDecay`, sg?.weightDecay, 0);
+      const sp = state.params[gi];
+      if (!Array.isArray(sp) || sp.length !== g.params.length) {
+        throw new RangeError(`${fn}: group ${gi} of the state must hold ${g.params.length} parameters (got ${Array.isArray(sp) ? sp.length : typeof sp})`);
+      }
+      g.params.forEach((p, i) => {
+        const e = sp[i];
+        if (e === null) return;
+        const where = `params[${gi}][${i}] ('${g.names[i]}')`;
+        expectInteger(fn, `${where}.step`, e?.step, 1, Number.MAX_SAFE_INTEGER);
+        for (const key of ['m', 'v'] as const) {
+          const a = e[key];
+          if (!(a instanceof Float32Array) && !Array.isArray(a)) throw new TypeError(`${fn}: ${where}.${key} must be a Float32Array`);
+          if (a.length !== p.floats) throw new RangeError(`${fn}: ${where}.${key} must hold ${p.floats} values (got ${a.length})`);
+          for (let k = 0; k < a.length; k++) if (!Number.isFinite(a[k])) throw new RangeError(`${fn}: ${where}.${key} has a non-finite value at ${k}`);
+        }
+        writes.push([p, e.step, Float32Array.from(e.m), Float32Array.from(e.v)]);
+      });
+    });
+    this.dispose();
+    this.paramGroups.forEach((g, gi) => {
+      g.lr = state.groups[gi].lr;
+      g.initialLr = state.groups[gi].initialLr;
+      g.weightDecay = state.groups[gi].weightDecay;
+    });
+    for (const [p, step, m, v] of writes) {
+      this.state.set(p, { step, m: keep(Tensor.fromFloats(m, [p.floats], 'float32', p.device)), v: keep(Tensor.fromFloats(v, [p.floats], 'float32', p.device)) });
+    }
   }
 
   /** Clears the gradients of every parameter. */

@@ -16,6 +16,11 @@ export interface CosineScheduleOptions {
   minFactor?: number;
 }
 
+export interface CosineScheduleState {
+  /** Index of the next optimizer update (to resume a run; default 0). */
+  startStep?: number;
+}
+
 function checkOptions(fn: string, opts: CosineScheduleOptions): Required<CosineScheduleOptions> {
   if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object with 'totalSteps'`);
   const totalSteps = expectInteger(fn, 'totalSteps', opts.totalSteps, 1);
@@ -44,12 +49,13 @@ export class CosineWarmupSchedule {
   private readonly opts: Required<CosineScheduleOptions>;
   private readonly optimizer: AdamW;
 
-  constructor(optimizer: AdamW, opts: CosineScheduleOptions) {
+  constructor(optimizer: AdamW, opts: CosineScheduleOptions & CosineScheduleState) {
     if (!optimizer || !Array.isArray((optimizer as AdamW).paramGroups)) {
       throw new TypeError("CosineWarmupSchedule: argument 'optimizer' must be an optimizer with paramGroups");
     }
     this.optimizer = optimizer;
     this.opts = checkOptions('CosineWarmupSchedule', opts);
+    this.s = expectInteger('CosineWarmupSchedule', 'startStep', opts.startStep ?? 0, 0, Number.MAX_SAFE_INTEGER);
     this.apply();
   }
 
