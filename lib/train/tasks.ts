@@ -136,7 +136,7 @@ export function createTask(name: TaskName, opts: TaskOptions = {}): Task {
       };
     }
     case 'copy': {
-      const delay = opts.length ?? 64;
+      const delay = opts.length ?? 32;
       const train = new CopyDataset({ size: opts.trainSize ?? 4096, delay, seed });
       const test = new CopyDataset({ size: opts.testSize ?? 512, delay, seed: seed + 1 });
       return {
