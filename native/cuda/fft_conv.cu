@@ -3,10 +3,12 @@
 // Floor (H100, 3.35 TB/s) at the benchmark shape B=16, H=256, L=4096 (float32):
 //   forward  reads u (67.1 MB) + k (4.2 MB), writes y (67.1 MB): 138 MB -> 41 us;
 //   backward reads dy, u, k (138 MB), writes du, dk (71 MB): 210 MB -> 63 us.
-// For L <= 8192 the forward (and a du-only backward) runs as one fused kernel per row
-// (below): HBM then sees u, y and the kernel spectra (from L2), about the floor; the
-// shared-memory FFT passes bound it instead (0.28 ms measured on an H100 at that shape).
-// Longer rows and the dk/dd backward use the cuFFT pipeline, which moves more: cuFFT is
+// For L <= 8192 the forward and the backward run as one fused kernel per row (below): HBM
+// then sees u, y (dy, du) and the kernel spectra (from L2), about the floor; the
+// shared-memory FFT passes bound it instead (forward 0.28 ms measured on an H100 at that
+// shape, backward with du, dk, dd 0.47 ms). dk sums over the batch with float atomics on
+// its spectrum, then one cuFFT c2r
+// over the H rows. Longer rows use the cuFFT pipeline, which moves more: cuFFT is
 // loaded with dlopen, so it has no load/store callbacks and every stage goes through
 // memory: pad (71 MB in, 143 MB out), r2c (143 + 143), product (268 + 4), c2r (134 + 134),
 // crop (67 + 67) = about 1.17 GB forward, 350 us at full bandwidth (0.46 ms measured);
@@ -400,14 +402,21 @@ __device__ void fftInverse(float2* buf, int logM, const float2* __restrict__ tw,
 }
 
 // Y at bins k and M - k (0 < k < M) from Z there, times the kernel spectrum.
-__device__ __forceinline__ void spectrumPair(float2 zk, float2 zmk, float2 wk, float2 kk, float2 kmk,
-                                             float2& yk, float2& ymk) {
+__device__ __forceinline__ void xPair(float2 zk, float2 zmk, float2 wk, float2& xk, float2& xmk) {
   // X[k] = E + W^k O,  X[M-k] = conj(E) - conj(W^k) conj(O)  (W^(M-k) = -conj(W^k))
   const float2 e = make_float2(0.5f * (zk.x + zmk.x), 0.5f * (zk.y - zmk.y));
   const float2 o = make_float2(0.5f * (zk.y + zmk.y), -0.5f * (zk.x - zmk.x));
   const float2 wo = cmul(wk, o);
-  yk = cmul(cadd(e, wo), kk);
-  ymk = cmul(csub(cconj(e), cconj(wo)), kmk);
+  xk = cadd(e, wo);
+  xmk = csub(cconj(e), cconj(wo));
+}
+
+__device__ __forceinline__ void spectrumPair(float2 zk, float2 zmk, float2 wk, float2 kk, float2 kmk,
+                                             float2& yk, float2& ymk) {
+  float2 xk, xmk;
+  xPair(zk, zmk, wk, xk, xmk);
+  yk = cmul(xk, kk);
+  ymk = cmul(xmk, kmk);
 }
 
 // Z'[k] = (Y[k] + conj Y[M-k]) + i conj(W^k) (Y[k] - conj Y[M-k]).
@@ -468,6 +477,65 @@ __global__ void __launch_bounds__(kFusedThreads, 3) fusedConvKernel(const float*
   fftInverse(buf, logM, tw, io);
 }
 
+// Backward of one row (b, h) in one block: the spectra of dy and u in shared memory;
+//   du = irfft(DY conj(K + d) / n)   (when du), and
+//   G[h] += DY conj(U) / n           (float atomics over the batch; dk = irfft(G), dd = dk[0]
+//                                     follow through cuFFT on the H rows of G).
+__global__ void __launch_bounds__(kFusedThreads, 2) fusedBackwardKernel(
+    const float* __restrict__ dy, const float* __restrict__ u, const float2* __restrict__ spec,
+    const float* __restrict__ d, const float2* __restrict__ tw, float* __restrict__ du,
+    float2* __restrict__ G, int H, int L, int M, int logM) {
+  extern __shared__ float2 smem[];
+  float2* bufD = smem;
+  float2* bufU = smem + (M + M / 8);
+  const long long row = blockIdx.x;
+  const int h = static_cast<int>(row % H);
+  const RowIo ioD{dy + row * L, du ? du + row * L : nullptr, L};
+  const RowIo ioU{u + row * L, nullptr, L};
+  fftForward(bufD, logM, tw, ioD);
+  fftForward(bufU, logM, tw, ioU);
+
+  const float2* kh = spec + static_cast<long long>(h) * (M + 1);
+  float2* gh = G + static_cast<long long>(h) * (M + 1);
+  const float skip = d ? __ldg(d + h) : 0.f;
+  const float scale = 1.0f / static_cast<float>(2 * M);
+  const int shift = 32 - logM;
+  auto kernelConj = [&](int k) {
+    const float2 v = __ldg(kh + k);
+    return make_float2((v.x + skip) * scale, -v.y * scale);
+  };
+  auto accumulate = [&](int k, float2 xd, float2 xu) {
+    const float2 g = cmulConj(xd, xu);
+    atomicAdd(&gh[k].x, g.x * scale);
+    atomicAdd(&gh[k].y, g.y * scale);
+  };
+  for (int k = threadIdx.x; k <= M / 2; k += blockDim.x) {
+    if (k == 0) {
+      const float2 zd = bufD[0], zu = bufU[0];
+      const float xd0 = zd.x + zd.y, xdM = zd.x - zd.y;
+      accumulate(0, make_float2(xd0, 0.f), make_float2(zu.x + zu.y, 0.f));
+      accumulate(M, make_float2(xdM, 0.f), make_float2(zu.x - zu.y, 0.f));
+      const float y0 = xd0 * kernelConj(0).x, yM = xdM * kernelConj(M).x;
+      bufD[0] = make_float2(y0 + yM, y0 - yM);
+      continue;
+    }
+    const int pk = padIdx(static_cast<int>(__brev(static_cast<unsigned>(k)) >> shift));
+    const int pm = padIdx(static_cast<int>(__brev(static_cast<unsigned>(M - k)) >> shift));
+    const float2 wk = __ldg(tw + k);
+    float2 xdk, xdm, xuk, xum;
+    xPair(bufD[pk], bufD[pm], wk, xdk, xdm);
+    xPair(bufU[pk], bufU[pm], wk, xuk, xum);
+    accumulate(k, xdk, xuk);
+    if (M - k != k) accumulate(M - k, xdm, xum);
+    const float2 yk = cmul(xdk, kernelConj(k)), ymk = cmul(xdm, kernelConj(M - k));
+    bufD[pk] = inversePack(yk, ymk, wk);
+    bufD[pm] = inversePack(ymk, yk, make_float2(-wk.x, wk.y));
+  }
+  if (!du) return;  // uniform over the block
+  __syncthreads();
+  fftInverse(bufD, logM, tw, ioD);
+}
+
 __global__ void twiddleKernel(float2* tw, int M) {
   const int k = blockIdx.x * blockDim.x + threadIdx.x;
   if (k >= M) return;
@@ -526,6 +594,36 @@ void fusedConv(const float* u, const float* k, const float* d, float* y, int64_t
   S4_CUDA_CHECK_LAUNCH("fusedConvKernel");
 }
 
+
+// Backward with dk and/or dd through the fused kernel (du too when asked for).
+void fusedBackward(const float* dy, const float* u, const float* k, const float* d, float* du, float* dk,
+                   float* dd, int64_t B, int64_t H, int64_t L) {
+  const int M = fusedSize(L), n = 2 * M;
+  int logM = 0;
+  while ((1 << logM) < M) ++logM;
+  const int64_t bins = M + 1;
+  Workspace real(static_cast<size_t>(H * n) * sizeof(float));
+  Workspace spec(static_cast<size_t>(H * bins) * sizeof(float2));
+  Workspace grad(static_cast<size_t>(H * bins) * sizeof(float2));
+  const bool vec = L % 4 == 0 && aligned16(k) && aligned16(dk);
+  launchPad(PadSources{{k, k, k}, {H, H, H}}, real.as<float>(), H, L, n, vec);
+  cufft::r2c(n, static_cast<int>(H), real.as<float>(), n, spec.as<float2>(), bins);
+  S4_CUDA_CHECK(cudaMemsetAsync(grad.as<void>(), 0, sizeof(float2) * H * bins, stream()));
+  const float2* tw = twiddles(M);
+  const size_t smem = 2 * sizeof(float2) * (M + M / 8);
+  static std::once_flag attr;
+  std::call_once(attr, [] {
+    S4_CUDA_CHECK(cudaFuncSetAttribute(fusedBackwardKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       static_cast<int>(2 * sizeof(float2) * (kFusedMaxL + kFusedMaxL / 8))));
+  });
+  const int threads = std::min(kFusedThreads, std::max(32, M / 16));
+  fusedBackwardKernel<<<static_cast<unsigned>(B * H), threads, smem, stream()>>>(
+      dy, u, spec.as<float2>(), d, tw, du, grad.as<float2>(), static_cast<int>(H), static_cast<int>(L), M, logM);
+  S4_CUDA_CHECK_LAUNCH("fusedBackwardKernel");
+  // dk = irfft(G, n)[:L], dd = dk[:, 0]
+  cufft::c2r(n, static_cast<int>(H), grad.as<float2>(), bins, real.as<float>(), n);
+  launchCrop(real.as<float>(), CropJob{nullptr, 0, 0, dk, dd, 0}, H, L, n, vec);
+}
 }  // namespace
 
 void fftConv(const float* u, const float* k, const float* d, float* y, int64_t B, int64_t H,
@@ -569,8 +667,9 @@ void fftConvBackward(const float* dy, const float* u, const float* k, const floa
     return;
   }
   if (!needDu && !needG) return;
-  if (!needG && L <= kFusedMaxL && B * H <= INT_MAX) {  // du = corr(dy, k) + d dy alone
-    fusedConv<true>(dy, k, d, du, B, H, L);
+  if (L <= kFusedMaxL && B * H <= INT_MAX) {
+    if (needG) fusedBackward(dy, u, k, d, needDu ? du : nullptr, dk, dd, B, H, L);
+    else fusedConv<true>(dy, k, d, du, B, H, L);  // du = corr(dy, k) + d dy alone
     return;
   }
   const int64_t n = fftConvSize(L), bins = n / 2 + 1;
