@@ -7,10 +7,9 @@
 // then sees u, y (dy, du) and the kernel spectra (from L2), about the floor; the
 // shared-memory FFT passes bound it instead (forward 0.28 ms measured on an H100 at that
 // shape, backward with du, dk, dd 0.47 ms). dk sums over the batch with float atomics on
-// its spectrum, then one cuFFT c2r
-// over the H rows. Longer rows use the cuFFT pipeline, which moves more: cuFFT is
-// loaded with dlopen, so it has no load/store callbacks and every stage goes through
-// memory: pad (71 MB in, 143 MB out), r2c (143 + 143), product (268 + 4), c2r (134 + 134),
+// its spectrum, then one cuFFT c2r over the H rows. Longer rows use the cuFFT pipeline,
+// which moves more: cuFFT is loaded with dlopen, so it has no load/store callbacks and
+// every stage goes through memory: pad (71 MB in, 143 MB out), r2c (143 + 143), product (268 + 4), c2r (134 + 134),
 // crop (67 + 67) = about 1.17 GB forward, 350 us at full bandwidth (0.46 ms measured);
 // the backward moves about 1.9 GB (u and dy both transformed; 0.67 ms measured).
 //
