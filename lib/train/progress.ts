@@ -31,26 +31,29 @@ export function attachProgress(trainer: Trainer, opts: { stream?: NodeJS.WriteSt
   );
   let started = false;
   let lossAvg: number | undefined;
+  let payload: Record<string, string> = {};
   trainer.on('start', (e) => {
-    bar.start(e.totalSteps, e.step, { epoch: `${trainer.epoch + 1}/${trainer.epochs}`, loss: '-', acc: '-', lr: '-', speed: '-' });
+    payload = { epoch: `${trainer.epoch + 1}/${trainer.epochs}`, loss: '-', acc: '-', lr: '-', speed: '-' };
+    bar.start(e.totalSteps, e.step, payload);
     started = true;
   });
   trainer.on('step', (e: StepEvent) => {
     // An exponential average: single batches are noisy.
     lossAvg = lossAvg === undefined ? e.loss : 0.9 * lossAvg + 0.1 * e.loss;
-    bar.update(e.step, {
+    payload = {
       epoch: `${e.epoch + 1}/${trainer.epochs}`,
       loss: fmt(lossAvg),
       acc: pct(e.accuracy),
       lr: e.lr.toExponential(2),
       speed: e.examplesPerSec.toFixed(1),
-    });
+    };
+    bar.update(e.step, payload);
   });
   trainer.on('eval', (e: EvalEvent) => {
     const line = `step ${e.step}: test loss ${fmt(e.metrics.loss)}${e.metrics.accuracy !== undefined ? `, accuracy ${pct(e.metrics.accuracy)}` : ''} (${e.metrics.count} examples, ${e.seconds.toFixed(1)} s)`;
     if (started && stream.isTTY) bar.stop();
     stream.write(`${line}\n`);
-    if (started && stream.isTTY) bar.start(trainer.totalSteps, e.step, {});
+    if (started && stream.isTTY) bar.start(trainer.totalSteps, e.step, payload);
   });
   return () => {
     if (started) bar.stop();

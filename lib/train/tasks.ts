@@ -43,7 +43,7 @@ export interface Task {
   /** Regression accuracy threshold |prediction - target| < tolerance. */
   tolerance?: number;
   recipe: Recipe;
-  /** What the task's options were (stored in checkpoints to rebuild the task). */
+  /** The task's options without dataDir (stored in checkpoints to rebuild the task). */
   options: TaskOptions;
 }
 
@@ -94,7 +94,8 @@ export function isTaskName(v: unknown): v is TaskName {
 export function createTask(name: TaskName, opts: TaskOptions = {}): Task {
   if (!isTaskName(name)) throw new RangeError(`createTask: argument 'name' must be one of ${TASK_NAMES.join(', ')} (got ${String(name)})`);
   const seed = opts.dataSeed ?? 0;
-  const options = { ...opts };
+  // The data folder belongs to the machine, not to the run: checkpoints must not carry it.
+  const { dataDir: _dir, ...options } = opts;
   switch (name) {
     case 'fmnist': {
       const train = new FashionMnistClassification(loadFashionMnist('train', { dir: opts.dataDir, limit: opts.trainSize }));
