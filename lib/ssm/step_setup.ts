@@ -26,9 +26,17 @@
  */
 import type { Complex64Array, DiagParams64, DplrParams64 } from './types';
 
-/** Floats per channel in the coefficient buffer: 10 per state, then cg, cu. */
+/**
+ * Floats per channel in the coefficient buffer: the arrays a, w, g, bb, ca (N2 complex
+ * each, interleaved re, im), then cg, cu (native/cpu/ssm_scan.h).
+ */
 export function scanCoefStride(N2: number): number {
   return 10 * N2 + 2;
+}
+
+/** Float offset of complex element n of array `which` (0 a, 1 w, 2 g, 3 bb, 4 ca) in a channel's row. */
+function at(which: number, n: number, N2: number): number {
+  return 2 * (which * N2 + n);
 }
 
 function checkFinite(fn: string, name: string, a: ArrayLike<number>): void {
@@ -284,7 +292,6 @@ export function dplrStepCoefficients(params: DplrParams64, L: number, d?: ArrayL
     let cu = d ? d[h] : 0;
     for (let n = 0; n < N2; n++) {
       const i = h * N2 + n;
-      const o = base + 10 * n;
       const idr = Dr[n], idi = Di[n];
       // a = E / D
       const er = 1 + c * params.lambda.re[i], ei = c * params.lambda.im[i];
@@ -300,11 +307,11 @@ export function dplrStepCoefficients(params: DplrParams64, L: number, d?: ArrayL
       const bdr = br * idr - bi * idi, bdi = br * idi + bi * idr;
       const bbr = dt * (bdr - c * r * qr * pdb), bbi = dt * (bdi - c * r * qi * pdb);
       const Cr = C.re[i], Ci = C.im[i];
-      put(out, o, ar, ai);
-      put(out, o + 2, wr, wi);
-      put(out, o + 4, gr, gi);
-      put(out, o + 6, bbr, bbi);
-      put(out, o + 8, Cr * ar - Ci * ai, Cr * ai + Ci * ar);
+      put(out, base + at(0, n, N2), ar, ai);
+      put(out, base + at(1, n, N2), wr, wi);
+      put(out, base + at(2, n, N2), gr, gi);
+      put(out, base + at(3, n, N2), bbr, bbi);
+      put(out, base + at(4, n, N2), Cr * ar - Ci * ai, Cr * ai + Ci * ar);
       cg += 2 * (Cr * gr - Ci * gi);
       cu += 2 * (Cr * bbr - Ci * bbi);
     }
@@ -333,7 +340,6 @@ export function diagStepCoefficients(params: DiagParams64, d?: ArrayLike<number>
     let cu = d ? d[h] : 0;
     for (let n = 0; n < N2; n++) {
       const i = h * N2 + n;
-      const o = base + 10 * n;
       const lr = params.lambda.re[i], li = params.lambda.im[i];
       const mag = Math.exp(dt * lr);
       const ar = mag * Math.cos(dt * li), ai = mag * Math.sin(dt * li);
@@ -351,11 +357,11 @@ export function diagStepCoefficients(params: DiagParams64, d?: ArrayLike<number>
       const br = params.b.re[i], bi = params.b.im[i];
       const bbr = fr * br - fi * bi, bbi = fr * bi + fi * br;
       const Cr = params.c.re[i], Ci = params.c.im[i];
-      put(out, o, ar, ai);
-      put(out, o + 2, 0, 0);
-      put(out, o + 4, 0, 0);
-      put(out, o + 6, bbr, bbi);
-      put(out, o + 8, Cr * ar - Ci * ai, Cr * ai + Ci * ar);
+      put(out, base + at(0, n, N2), ar, ai);
+      put(out, base + at(1, n, N2), 0, 0);
+      put(out, base + at(2, n, N2), 0, 0);
+      put(out, base + at(3, n, N2), bbr, bbi);
+      put(out, base + at(4, n, N2), Cr * ar - Ci * ai, Cr * ai + Ci * ar);
       cu += 2 * (Cr * bbr - Ci * bbi);
     }
     out[base + 10 * N2] = 0;
@@ -384,17 +390,17 @@ export function scanReference(coef: Float32Array, u: ArrayLike<number>, B: numbe
         const ut = u[row + t];
         let s = 0, o = 0;
         for (let n = 0; n < N2; n++) {
-          const q = c + 10 * n;
-          s += coef[q + 2] * xr[n] - coef[q + 3] * xi[n];
-          o += coef[q + 8] * xr[n] - coef[q + 9] * xi[n];
+          const w = c + at(1, n, N2), ca = c + at(4, n, N2);
+          s += coef[w] * xr[n] - coef[w + 1] * xi[n];
+          o += coef[ca] * xr[n] - coef[ca + 1] * xi[n];
         }
         s *= 2;
         o *= 2;
         y[row + t] = o - cg * s + cu * ut;
         for (let n = 0; n < N2; n++) {
-          const q = c + 10 * n;
-          const re = coef[q] * xr[n] - coef[q + 1] * xi[n] - coef[q + 4] * s + coef[q + 6] * ut;
-          const im = coef[q] * xi[n] + coef[q + 1] * xr[n] - coef[q + 5] * s + coef[q + 7] * ut;
+          const a = c + at(0, n, N2), g = c + at(2, n, N2), bb = c + at(3, n, N2);
+          const re = coef[a] * xr[n] - coef[a + 1] * xi[n] - coef[g] * s + coef[bb] * ut;
+          const im = coef[a] * xi[n] + coef[a + 1] * xr[n] - coef[g + 1] * s + coef[bb + 1] * ut;
           xr[n] = re;
           xi[n] = im;
         }

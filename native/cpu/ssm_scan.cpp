@@ -24,21 +24,24 @@ void ssmScan(const float* coef, float* state, const float* u, float* y, int64_t 
       }
       const float* ur = u + r * T;
       float* yr = y + r * T;
+      const float* a = c + scanCoefOffset(kScanA, N2);
+      const float* w = c + scanCoefOffset(kScanW, N2);
+      const float* g = c + scanCoefOffset(kScanG, N2);
+      const float* bb = c + scanCoefOffset(kScanBb, N2);
+      const float* ca = c + scanCoefOffset(kScanCa, N2);
       for (int64_t t = 0; t < T; ++t) {
         const double ut = ur[t];
         double s = 0.0, o = 0.0;
         for (int64_t n = 0; n < N2; ++n) {
-          const float* q = c + 10 * n;
-          s += q[2] * xr[n] - q[3] * xi[n];  // Re(w x)
-          o += q[8] * xr[n] - q[9] * xi[n];  // Re(ca x)
+          s += w[2 * n] * xr[n] - w[2 * n + 1] * xi[n];    // Re(w x)
+          o += ca[2 * n] * xr[n] - ca[2 * n + 1] * xi[n];  // Re(ca x)
         }
         s *= 2.0;
         o *= 2.0;
         yr[t] = static_cast<float>(o - cg * s + cu * ut);
         for (int64_t n = 0; n < N2; ++n) {
-          const float* q = c + 10 * n;
-          const double re = q[0] * xr[n] - q[1] * xi[n] - q[4] * s + q[6] * ut;
-          const double im = q[0] * xi[n] + q[1] * xr[n] - q[5] * s + q[7] * ut;
+          const double re = a[2 * n] * xr[n] - a[2 * n + 1] * xi[n] - g[2 * n] * s + bb[2 * n] * ut;
+          const double im = a[2 * n] * xi[n] + a[2 * n + 1] * xr[n] - g[2 * n + 1] * s + bb[2 * n + 1] * ut;
           xr[n] = re;
           xi[n] = im;
         }

@@ -8,8 +8,9 @@
 //   DPLR: Dn = 1 - dt/2 Lambda_n, En = 1 + dt/2 Lambda_n, r = 1/(1 + dt/2 * 2Re sum |P|^2/Dn)
 //         a = E/D, w = conj(P)/D, g = dt r P/D, bb = Bb, ca = C a, cg = 2Re sum C g,
 //         cu = 2Re sum C bb + D      (set up in float64 by lib/ssm/step_setup.ts).
-// Coefficients, float32, per channel h a row of kScanCoefStride(N2) floats:
-//   for n in 0..N2-1: a.re a.im w.re w.im g.re g.im bb.re bb.im ca.re ca.im;  then cg, cu.
+// Coefficients, float32, per channel h a row of scanCoefStride(N2) = 10 N2 + 2 floats:
+//   a[N2], w[N2], g[N2], bb[N2], ca[N2] (each complex, interleaved re, im), then cg, cu.
+// (One array per quantity, so that the lanes of a GPU group read each one contiguously.)
 // State: complex64 [B,H,N2] (interleaved re, im), read at the start and written at the
 // end when given (null: start from zero, state not kept). u, y: float32 [B,H,T].
 #pragma once
@@ -19,6 +20,9 @@ namespace s4 {
 
 constexpr int64_t kScanCoefPerState = 10;
 inline constexpr int64_t scanCoefStride(int64_t N2) { return kScanCoefPerState * N2 + 2; }
+// Float offsets of the arrays within a channel's row.
+enum ScanCoef : int64_t { kScanA = 0, kScanW = 1, kScanG = 2, kScanBb = 3, kScanCa = 4 };
+inline constexpr int64_t scanCoefOffset(ScanCoef which, int64_t N2) { return 2 * N2 * which; }
 
 namespace cpu {
 

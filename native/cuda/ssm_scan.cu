@@ -41,12 +41,13 @@ __global__ void __launch_bounds__(kBlock) scanKernel(const float* __restrict__ c
   for (int i = 0; i < PER; ++i) {
     const int n = lane + i * G;
     if (n < N2) {
-      const float2* q = reinterpret_cast<const float2*>(c + 10 * n);
-      a[i] = q[0];
-      w[i] = q[1];
-      g[i] = q[2];
-      bb[i] = q[3];
-      ca[i] = q[4];
+      // One array per quantity: lanes n, n+1, ... read consecutive float2.
+      const float2* q = reinterpret_cast<const float2*>(c) + n;
+      a[i] = q[kScanA * N2];
+      w[i] = q[kScanW * N2];
+      g[i] = q[kScanG * N2];
+      bb[i] = q[kScanBb * N2];
+      ca[i] = q[kScanCa * N2];
       x[i] = state ? reinterpret_cast<const float2*>(state)[r * N2 + n] : make_float2(0.f, 0.f);
     } else {  // padding lanes: all zero, contribute nothing and stay zero
       a[i] = w[i] = g[i] = bb[i] = ca[i] = x[i] = make_float2(0.f, 0.f);

@@ -79,23 +79,23 @@ function rawScan(dev: 'cpu' | 'cuda', coef: Float32Array, state0: Float32Array, 
 }
 
 /**
- * Random stable step coefficients (layout of native/cpu/ssm_scan.h): |a| in [0.6, 0.95],
- * a rank-one part small against 1 - |a|. Used for state sizes whose dense float64 set-up
- * would be slow in a test.
+ * Random stable step coefficients (layout of native/cpu/ssm_scan.h: arrays a, w, g, bb,
+ * ca of N2 complex, then cg, cu): |a| in [0.6, 0.95], a rank-one part small against
+ * 1 - |a|. Used for state sizes whose dense float64 set-up would be slow in a test.
  */
 function randomCoef(H: number, N2: number, seed: number): Float32Array {
   const stride = 10 * N2 + 2;
-  const r = randomValues(H * stride * 2, seed);
+  const r = randomValues(H * stride, seed);
   const out = new Float32Array(H * stride);
+  const scaleOf = [0, 0.2 / N2, 0.2, 1, 1]; // a (set below), w, g, bb, ca
   for (let h = 0; h < H; h++) {
+    const row = h * stride;
     for (let n = 0; n < N2; n++) {
-      const o = h * stride + 10 * n, q = 2 * o;
-      const mag = 0.775 + 0.175 * r[q], th = Math.PI * r[q + 1];
-      out.set([mag * Math.cos(th), mag * Math.sin(th)], o);
-      for (let j = 2; j < 10; j++) out[o + j] = r[q + j] * (j < 4 ? 0.2 / N2 : j < 6 ? 0.2 : 1);
+      const mag = 0.775 + 0.175 * r[row + 2 * n], th = Math.PI * r[row + 2 * n + 1];
+      out[row + 2 * n] = mag * Math.cos(th);
+      out[row + 2 * n + 1] = mag * Math.sin(th);
     }
-    out[h * stride + 10 * N2] = r[2 * h * stride + 1];
-    out[h * stride + 10 * N2 + 1] = r[2 * h * stride + 3];
+    for (let j = 2 * N2; j < 10 * N2 + 2; j++) out[row + j] = r[row + j] * (j < 10 * N2 ? scaleOf[Math.floor(j / (2 * N2))] : 1);
   }
   return out;
 }
