@@ -103,6 +103,22 @@ describe('Trainer on synthetic tasks', () => {
     model.dispose();
   });
 
+  it('drives a progress bar and prints evaluations', async () => {
+    const chunks: string[] = [];
+    const stream = { isTTY: false, columns: 120, write: (s: string) => (chunks.push(String(s)), true), cursorTo() {}, clearLine() {}, moveCursor() {}, on() {}, removeListener() {} };
+    const task = createTask('sine', { trainSize: 32, testSize: 8, length: 8 });
+    const { model } = buildModel(task, { nLayers: 1, dModel: 4, dState: 4 });
+    const trainer = new s4.Trainer({ model, task, epochs: 2, batchSize: 16 });
+    const close = s4.train.attachProgress(trainer, { stream: stream as unknown as NodeJS.WriteStream });
+    await trainer.fit();
+    close();
+    const text = chunks.join('');
+    expect(text).toMatch(/step 2: test loss \d\.\d{4} \(8 examples/);
+    expect(text).toMatch(/step 4: test loss/);
+    expect(text).toMatch(/4\/4 steps \| loss \d\.\d{4}/);
+    model.dispose();
+  });
+
   it('checks its options', () => {
     const task = createTask('sine', { trainSize: 8, testSize: 8, length: 8 });
     const { model } = buildModel(task, { nLayers: 1, dModel: 4, dState: 4 });

@@ -28,7 +28,7 @@ export {
 } from './checkpoint';
 export { encodeSafetensors, decodeSafetensors, CorruptFileError, type F32Tensor, type Safetensors } from './safetensors';
 export { writeFileAtomic } from './atomic';
-export { readOptimizerState, restoreOptimizerState, type ParamMoments } from './optim_state';
+export { readOptimizerState, restoreOptimizerState, type ParamMoments, type GroupSettings } from './optim_state';
 export type { Batch, Dataset } from './data/dataset';
 export { parseIdx, readIdxFile, encodeIdx, type IdxArray } from './data/idx';
 export {

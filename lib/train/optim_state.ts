@@ -1,13 +1,9 @@
 /**
- * Reading and restoring AdamW's per-parameter state (the two moments and the step count)
- * for checkpoints. AdamW exposes stateOf(p) for reading; restoring goes through its state
- * map, which is checked to have the expected form so that a change in AdamW fails loudly
- * here instead of resuming with a silently fresh optimizer.
+ * AdamW's state by parameter name, for checkpoints: the checkpoint stores the moments and
+ * step count under each parameter's name, so that it does not depend on the order of the
+ * groups (AdamW.stateDict is ordered by group and position).
  */
-import { core } from '../native/addon';
-import type { AdamW } from '../optim/adamw';
-import { keep } from '../tensor/scope';
-import { Tensor } from '../tensor/tensor';
+import type { AdamW, AdamWState } from '../optim/adamw';
 
 export interface ParamMoments {
   step: number;
@@ -15,55 +11,41 @@ export interface ParamMoments {
   v: Float32Array;
 }
 
+export interface GroupSettings {
+  lr: number;
+  initialLr: number;
+  weightDecay: number;
+}
+
 /** Moments of every parameter that has been updated, by parameter name. */
 export function readOptimizerState(opt: AdamW): Record<string, ParamMoments> {
+  const st = opt.stateDict();
   const out: Record<string, ParamMoments> = {};
-  for (const g of opt.paramGroups) {
-    g.params.forEach((p, i) => {
-      const st = opt.stateOf(p);
-      if (st) out[g.names[i]] = { step: st.step, m: st.m.dataSync(), v: st.v.dataSync() };
-    });
-  }
+  opt.paramGroups.forEach((g, gi) =>
+    g.names.forEach((name, i) => {
+      const e = st.params[gi][i];
+      if (e) out[name] = { step: e.step, m: e.m, v: e.v };
+    }),
+  );
   return out;
 }
 
-interface StateMap {
-  state: Map<Tensor, { m: Tensor; v: Tensor; step: number }>;
-}
-
-function stateMap(opt: AdamW): StateMap['state'] {
-  const map = (opt as unknown as StateMap).state;
-  if (!(map instanceof Map)) throw new Error('restoreOptimizerState: this AdamW keeps its state in an unknown form; cannot resume its moments');
-  return map;
-}
-
 /**
- * Replaces the optimizer's state with `moments` (by parameter name). Every named entry must
- * match a parameter of the optimizer and hold one value per float of it.
+ * Replaces the optimizer's state with `moments` (by parameter name; parameters without an
+ * entry start fresh) and, when given, the groups' learning rates and weight decays. Every
+ * named entry must match a parameter of the optimizer; AdamW checks the sizes and values.
  */
-export function restoreOptimizerState(opt: AdamW, moments: Record<string, ParamMoments>): void {
-  const byName = new Map<string, Tensor>();
-  for (const g of opt.paramGroups) g.params.forEach((p, i) => byName.set(g.names[i], p));
-  for (const [name, st] of Object.entries(moments)) {
-    const p = byName.get(name);
-    if (!p) throw new RangeError(`restoreOptimizerState: the checkpoint has optimizer state for '${name}', which the optimizer does not hold`);
-    if (st.m.length !== p.floats || st.v.length !== p.floats) {
-      throw new RangeError(`restoreOptimizerState: the moments of '${name}' must hold ${p.floats} values (got ${st.m.length} and ${st.v.length})`);
-    }
-    if (!Number.isInteger(st.step) || st.step < 1) throw new RangeError(`restoreOptimizerState: the step count of '${name}' must be a positive integer (got ${st.step})`);
+export function restoreOptimizerState(opt: AdamW, moments: Record<string, ParamMoments>, groups?: GroupSettings[]): void {
+  const known = new Set(opt.paramGroups.flatMap((g) => g.names));
+  for (const name of Object.keys(moments)) {
+    if (!known.has(name)) throw new RangeError(`restoreOptimizerState: the checkpoint has optimizer state for '${name}', which the optimizer does not hold`);
   }
-  const map = stateMap(opt);
-  for (const st of map.values()) {
-    st.m.dispose();
-    st.v.dispose();
+  if (groups && groups.length !== opt.paramGroups.length) {
+    throw new RangeError(`restoreOptimizerState: the checkpoint has ${groups.length} optimizer groups, the optimizer ${opt.paramGroups.length}`);
   }
-  map.clear();
-  for (const [name, st] of Object.entries(moments)) {
-    const p = byName.get(name)!;
-    const m = keep(Tensor.empty([p.floats], 'float32', p.device));
-    const v = keep(Tensor.empty([p.floats], 'float32', p.device));
-    core.write(m.handle, st.m);
-    core.write(v.handle, st.v);
-    map.set(p, { m, v, step: st.step });
-  }
+  const state: AdamWState = {
+    groups: opt.paramGroups.map((g, gi) => groups?.[gi] ?? { lr: g.lr, initialLr: g.initialLr, weightDecay: g.weightDecay }),
+    params: opt.paramGroups.map((g) => g.names.map((name) => moments[name] ?? null)),
+  };
+  opt.loadStateDict(state);
 }

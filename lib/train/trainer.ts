@@ -464,14 +464,10 @@ export class Trainer extends EventEmitter {
       if (!(modules.get(n) instanceof Dropout)) throw new RangeError(`${fn}: the checkpoint has dropout state for '${n}', which the model does not have`);
     }
     this.model.loadStateDict(st.params as Record<string, StateValue>);
-    restoreOptimizerState(this.optimizer, st.moments);
+    restoreOptimizerState(this.optimizer, st.moments, st.optimizer?.groups);
     if (this.schedule) {
       if (this.schedule.stepCount > st.scheduleStep) throw new Error(`${fn}: the schedule has already advanced past the checkpoint; resume with a fresh Trainer`);
       while (this.schedule.stepCount < st.scheduleStep) this.schedule.step();
-    } else if (st.optimizer) {
-      st.optimizer.groups.forEach((g, i) => {
-        if (this.optimizer.paramGroups[i]) this.optimizer.paramGroups[i].lr = g.lr;
-      });
     }
     for (const [n, s] of Object.entries(st.dropout)) {
       // The mask stream is (seed, step); a model built with another seed must draw the
