@@ -1,6 +1,7 @@
 /** s4.info(), s4.memory() and cache control. */
 import { backend, cudaInfo, type DeviceName } from './backend';
 import { core, packageRoot, type DeviceMemory } from './native/addon';
+import { gemmInfo } from './ops/nn';
 
 export interface Info {
   backend: DeviceName;
@@ -21,12 +22,27 @@ export interface Info {
   cudaDriverVersion: string | null;
   cufftVersion: number | null;
   cpuThreads: number;
+  /** Which matrix-multiply path the active backend uses: cuBLAS (opened at run time) or our own kernel. */
+  gemm: string;
   packageRoot: string;
 }
 
 function cudaVersion(v: number | undefined): string | null {
   if (!v) return null;
   return `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}`;
+}
+
+function describeGemm(device: DeviceName): string {
+  try {
+    const g = gemmInfo(device);
+    const extra = [g.kernel, g.cublasVersion ? `cuBLAS ${g.cublasVersion}` : undefined, g.tf32 ? 'TF32 on' : undefined, g.reason]
+      .filter((x) => x !== undefined && x !== '')
+      .join(', ');
+    const name = g.gemm ?? 'none';
+    return extra ? `${name} (${extra})` : name;
+  } catch (e) {
+    return `unknown (${(e as Error).message})`;
+  }
 }
 
 export function info(): Info {
@@ -59,6 +75,7 @@ export function info(): Info {
     cudaDriverVersion: cudaVersion(cuda.driverVersion),
     cufftVersion: cuda.cufftVersion !== undefined && cuda.cufftVersion >= 0 ? cuda.cufftVersion : null,
     cpuThreads: build.cpuThreads,
+    gemm: describeGemm(active),
     packageRoot,
   };
 }

@@ -31,6 +31,7 @@ export function registerInfo(program: Command): void {
         rows.push(['cuda driver', i.cudaDriverVersion ?? 'none']);
         rows.push(['cufft', i.cufftVersion !== null ? String(i.cufftVersion) : 'not loaded']);
       }
+      rows.push(['gemm', i.gemm]);
       rows.push(['cuda', i.cudaAvailable ? 'available' : `unavailable: ${i.cudaUnavailableReason}`]);
       const w = Math.max(...rows.map((r) => r[0].length));
       for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
