@@ -149,4 +149,4 @@ def rel_l2(got, want):
 
 
 def golden_path():
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden_small.json")
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "shared", "golden", "s4_reference_small.json")

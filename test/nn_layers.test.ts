@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
-import * as fs from 'node:fs';
 import { device, randomValues, relL2 } from './helpers/device';
 import { dot64, layerNormChannels64, linearChannels64, s4Layer64, type LayerParams64, type LayerShape } from './helpers/nn_ref';
+import { loadGolden } from './helpers/golden';
 
 const { Module, Linear, LayerNorm, Dropout, S4Layer } = s4.nn;
 
@@ -213,10 +213,7 @@ describe('S4Layer', () => {
   }
 
   it('reproduces the official S4 kernel and gradients from the golden parameters (chain rule through logNegRe, imLambda, logDt)', () => {
-    const dirs = [process.env.S4_GOLDEN_DIR, `${__dirname}/../../shared/golden`, `${__dirname}/../shared/golden`];
-    const dir = dirs.find((d) => d && fs.existsSync(`${d}/s4_reference_small.json`));
-    if (!dir) throw new Error(`golden file s4_reference_small.json not found (looked in ${dirs.filter(Boolean).join(', ')})`);
-    const g = JSON.parse(fs.readFileSync(`${dir}/s4_reference_small.json`, 'utf8')).dplr;
+    const g = loadGolden().dplr;
     const flat = (a: unknown): number[] => (a as unknown[]).flat(3) as number[];
     const inter = (c: { re: unknown; im: unknown }): number[] => flat(c.re).flatMap((r, i) => [r, flat(c.im)[i]]);
     const { H, N_half: N2, L } = g as { H: number; N_half: number; L: number };

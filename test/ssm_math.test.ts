@@ -11,15 +11,10 @@ import { cTildeToC, dplrKernelDense } from '../lib/ssm/step_setup';
 import type { Complex64Array, DiagParams64, DplrParams64 } from '../lib/ssm/types';
 import * as ssm from '../lib/ssm/index';
 import { relL2 } from './helpers/device';
+import { loadGolden } from './helpers/golden';
 
 // ---- fixtures ----
 
-function loadGolden(): any {
-  const candidates = [process.env.S4_GOLDEN_DIR, `${__dirname}/../../shared/golden`, `${__dirname}/../shared/golden`];
-  const dir = candidates.find((c) => c && fs.existsSync(`${c}/s4_reference_small.json`));
-  if (!dir) throw new Error(`golden file s4_reference_small.json not found (looked in ${candidates.filter(Boolean).join(', ')})`);
-  return JSON.parse(fs.readFileSync(`${dir}/s4_reference_small.json`, 'utf8'));
-}
 const golden = loadGolden();
 const flat = (a: unknown): Float64Array => Float64Array.from((a as unknown[]).flat(3) as number[]);
 const cx = (o: { re: unknown; im: unknown }): Complex64Array => ({ re: flat(o.re), im: flat(o.im) });

@@ -51,7 +51,7 @@ function dplrTensors(s4, p64, requiresGrad) {
 
 /** The golden DPLR case (official PyTorch S4, float64) as float64 parameters. */
 function goldenDplr() {
-  const g = require('../golden_small.json').dplr;
+  const g = require('../../shared/golden/s4_reference_small.json').dplr;
   const H = g.H;
   const N2 = g.N_half;
   const flat = (a) => Float64Array.from(a.flat(Infinity));

@@ -3,11 +3,11 @@
  * direct O(L^2) causal convolution (and its adjoint), the S4D Vandermonde kernel, random
  * stable DPLR / diagonal parameter sets, and the official-S4 golden file.
  */
-import * as fs from 'node:fs';
 import * as s4 from '../../lib/index';
 import type { DiagParams64, DplrParams64 } from '../../lib/ssm/types';
 import type { DiagTensorParams, DplrTensorParams } from '../../lib/ops/conv';
 import { randomValues } from './device';
+import { loadGolden } from './golden';
 
 /** y[b,h,t] = sum_{s<=t} k[h,s] u[b,h,t-s] + d[h] u[b,h,t], by the definition. */
 export function conv64(u: ArrayLike<number>, k: ArrayLike<number>, d: ArrayLike<number> | null, B: number, H: number, L: number): Float64Array {
@@ -172,10 +172,7 @@ export interface GoldenDplr {
 
 /** The official-S4 golden DPLR case (S4_GOLDEN_DIR, else ../shared/golden beside or inside the repo), flattened. */
 export function loadGoldenDplr(): GoldenDplr {
-  const candidates = [process.env.S4_GOLDEN_DIR, `${__dirname}/../../../shared/golden`, `${__dirname}/../../shared/golden`];
-  const dir = candidates.find((c) => c && fs.existsSync(`${c}/s4_reference_small.json`));
-  if (!dir) throw new Error(`golden file s4_reference_small.json not found (looked in ${candidates.filter(Boolean).join(', ')})`);
-  const g = JSON.parse(fs.readFileSync(`${dir}/s4_reference_small.json`, 'utf8')).dplr;
+  const g = loadGolden().dplr;
   const flat = (a: unknown): Float64Array => Float64Array.from((a as unknown[]).flat(3) as number[]);
   const cx = (o: { re: unknown; im: unknown }) => ({ re: flat(o.re), im: flat(o.im) });
   const H: number = g.H;

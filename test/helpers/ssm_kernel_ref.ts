@@ -5,11 +5,11 @@
  * (dL/dRe + i dL/dIm, interleaved like complex64), the golden gradients of the official
  * S4, and a runner that evaluates the native op and its autograd gradients on a device.
  */
-import * as fs from 'node:fs';
 import * as s4 from '../../lib/index';
 import { dplrKernelDense } from '../../lib/ssm/step_setup';
 import type { Complex64Array, DiagParams64, DplrParams64 } from '../../lib/ssm/types';
 import { diagKernel64 } from './conv_ref';
+import { loadGolden } from './golden';
 
 export const DPLR_COMPLEX = ['lambda', 'p', 'b', 'cTilde'] as const;
 export const DIAG_COMPLEX = ['lambda', 'b', 'c'] as const;
@@ -107,10 +107,7 @@ export interface GoldenGrads {
 
 /** Gradients of sum(K * W) from the official S4 golden file (S4_GOLDEN_DIR or ../shared/golden). */
 export function loadGoldenGrads(): GoldenGrads {
-  const candidates = [process.env.S4_GOLDEN_DIR, `${__dirname}/../../../shared/golden`, `${__dirname}/../../shared/golden`];
-  const dir = candidates.find((c) => c && fs.existsSync(`${c}/s4_reference_small.json`));
-  if (!dir) throw new Error(`golden file s4_reference_small.json not found (looked in ${candidates.filter(Boolean).join(', ')})`);
-  const g = JSON.parse(fs.readFileSync(`${dir}/s4_reference_small.json`, 'utf8')).dplr.grad;
+  const g = loadGolden().dplr.grad;
   const flat = (a: unknown): Float64Array => Float64Array.from((a as unknown[]).flat(3) as number[]);
   const interleave = (o: { re: unknown; im: unknown }) => {
     const re = flat(o.re), im = flat(o.im);
