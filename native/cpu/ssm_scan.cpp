@@ -1,6 +1,7 @@
 // CPU recurrent scan (see ssm_scan.h): one task per (b, h), state held in double.
 #include "ssm_scan.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "../common/parallel.h"
@@ -11,7 +12,11 @@ void ssmScan(const float* coef, float* state, const float* u, float* y, int64_t 
              int64_t N2, int64_t T) {
   if (B <= 0 || H <= 0) return;
   const int64_t stride = scanCoefStride(N2);
-  parallelFor(B * H, 1, [&](int64_t r0, int64_t r1) {
+  // Waking the pool costs tens of microseconds: a single token of a small layer (the
+  // generation loop) must run on the calling thread. Chunks get ~64k state updates.
+  const int64_t perRow = N2 * (T > 0 ? T : 1);
+  const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / perRow);
+  parallelFor(B * H, grain, [&](int64_t r0, int64_t r1) {
     std::vector<double> xr(N2), xi(N2);
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t h = r % H;
