@@ -39,6 +39,7 @@ import {
   scale,
 } from '../ops/index';
 import { expectInteger, expectNumber, expectTensor } from '../ops/validate';
+import { nnNative } from '../ops/nn';
 import { diagStepper, stepper as dplrStepper, type Stepper } from '../ssm/stepper';
 import { cToCTilde } from '../ssm/discretize';
 import type { Measure } from '../ssm/hippo';
@@ -92,8 +93,10 @@ function realTensor(a: ArrayLike<number>, shape: number[], device: DeviceName): 
 
 /** One step of a layer's recurrent view (see S4Layer.stepper). */
 export interface LayerStepper {
-  /** u_t [B, H] -> y_t [B, H]. */
+  /** u_t [B, H] -> y_t [B, H] (a new tensor). */
   step(u: Tensor): Tensor;
+  /** u_t [B, H] -> y_t written into `out` (float32 [B, H], not `u`): no allocation. */
+  stepInto(u: Tensor, out: Tensor): Tensor;
   reset(): void;
   dispose(): void;
 }
@@ -260,20 +263,51 @@ export class S4Layer extends Module {
     const weight = keep(this.output.weight.clone());
     const bias = keep(this.output.bias!.clone());
     const H = this.H;
+    const device = weight.device;
+    // Per-token intermediates, allocated once: the SSM output, its GELU and the linear's 2H.
+    const work: Tensor[] = [];
+    const buffer = (shape: number[]): Tensor => {
+      const t = keep(Tensor.empty(shape, 'float32', device));
+      work.push(t);
+      return t;
+    };
+    let yb: Tensor, gb: Tensor, zb: Tensor;
+    try {
+      yb = buffer([batch, H]);
+      gb = buffer([batch, H]);
+      zb = buffer([batch, 2 * H]);
+    } catch (err) {
+      work.forEach((t) => t.dispose());
+      ssm.dispose();
+      weight.dispose();
+      bias.dispose();
+      throw err;
+    }
+    const tokenSpec = { dtype: 'float32' as const, shape: [batch, H], dims: ['B', 'H'], device };
+    const stepInto = (u: Tensor, out: Tensor): Tensor => {
+      expectTensor(`${fn}.step`, 'u', u, tokenSpec);
+      expectTensor(`${fn}.step`, 'out', out, tokenSpec);
+      if (out === u) throw new RangeError(`${fn}.step: argument 'out' must not be the input 'u'`);
+      // The forward pipeline (scan, GELU, linear H -> 2H, GLU) on preallocated buffers,
+      // through the same native ops as forward(), without tensors or autograd per token.
+      ssm.stepBuffers(u.handle, yb.handle);
+      nnNative.geluForward(yb.handle, gb.handle, batch * H, 'none');
+      nnNative.linearForward(gb.handle, weight.handle, bias.handle, zb.handle, batch, H, 2 * H);
+      nnNative.gluForward(zb.handle, out.handle, batch, H, 1);
+      return out;
+    };
     return {
       step(u: Tensor): Tensor {
-        expectTensor(`${fn}.step`, 'u', u, { dtype: 'float32', shape: [batch, H], dims: ['B', 'H'] });
-        return noGrad(() => {
-          const y = ssm.step(u);
-          const g = gelu(y);
-          const z = linear(g, weight, bias);
-          const out = glu(z, 1);
-          y.dispose();
-          g.dispose();
-          z.dispose();
-          return out;
-        });
+        expectTensor(`${fn}.step`, 'u', u, tokenSpec);
+        const out = Tensor.empty([batch, H], 'float32', device);
+        try {
+          return stepInto(u, out);
+        } catch (err) {
+          out.dispose();
+          throw err;
+        }
       },
+      stepInto,
       reset(): void {
         ssm.reset();
       },
@@ -281,6 +315,7 @@ export class S4Layer extends Module {
         ssm.dispose();
         weight.dispose();
         bias.dispose();
+        work.forEach((t) => t.dispose());
       },
     };
   }

@@ -15,8 +15,9 @@
  * 'mean' pooling it keeps a running mean, so output_t is the pooled output of the prefix).
  */
 import { backend, type DeviceName } from '../backend';
-import { noGrad } from '../autograd/tape';
-import { add, embedding, lastPool, layerNorm, linear, meanPool, scale, transpose12 } from '../ops/index';
+import { add, lastPool, meanPool, transpose12 } from '../ops/index';
+import { nnNative } from '../ops/nn';
+import { core } from '../native/addon';
 import { expectInteger, expectNumber, expectTensor } from '../ops/validate';
 import { keep } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
@@ -57,8 +58,8 @@ export interface SequenceModelOptions {
 
 /** The recurrent view of a SequenceModel (see SequenceModel.stepper). */
 export interface ModelStepper {
-  /** x_t: [B, dInput] features, or [B] token indices -> [B, dOutput]. */
-  step(x: Tensor): Tensor;
+  /** x_t: [B, dInput] features, or [B] token indices -> [B, dOutput] (into `out` when given). */
+  step(x: Tensor, out?: Tensor): Tensor;
   /** Tokens fed since the last reset. */
   readonly position: number;
   reset(): void;
@@ -163,80 +164,120 @@ export class SequenceModel extends Module {
 
   /**
    * The recurrent view for generation: one token at a time, O(N) per layer and token. It
-   * snapshots the current parameters and runs without dropout or autograd.
+   * snapshots the current parameters and runs without dropout or autograd. Every per-token
+   * intermediate lives in buffers allocated here, and each step calls the native ops of
+   * forward() on them directly: per token only the returned output is allocated (none
+   * when `out` is given).
    */
   stepper(opts: { batch: number }): ModelStepper {
     const fn = 'SequenceModel.stepper';
     if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object with 'batch'`);
     const batch = expectInteger(fn, 'batch', opts.batch, 1);
     const owned: Tensor[] = [];
+    const layerSteppers: LayerStepper[] = [];
+    const release = (): void => {
+      layerSteppers.forEach((s) => s.dispose());
+      owned.forEach((o) => o.dispose());
+    };
+    const { vocab, dInput, pool, prenorm, dModel: D, dOutput } = this;
+    const device = this.decoder.weight.device;
     const snap = (t: Tensor): Tensor => {
       const c = keep(t.clone());
       owned.push(c);
       return c;
     };
-    const layerSteppers: LayerStepper[] = [];
+    const buffer = (shape: number[]): Tensor => {
+      const t = keep(Tensor.empty(shape, 'float32', device));
+      owned.push(t);
+      return t;
+    };
+    let norms: { w: Tensor; b: Tensor; eps: number }[];
+    let encW: Tensor, encB: Tensor | null, decW: Tensor, decB: Tensor;
+    // x and its next value alternate between xa and xb; nz: the normalized block input
+    // (prenorm); o: the layer output; sum/sumNext: running sum of x ('mean' pooling).
+    let xa: Tensor, xb: Tensor, nz: Tensor, o: Tensor, mean: Tensor, rstd: Tensor, pooled: Tensor;
+    let sum: Tensor, sumNext: Tensor;
     try {
       for (const layer of this.layers) layerSteppers.push(layer.stepper({ batch }));
+      norms = this.norms.map((n) => ({ w: snap(n.param('weight')), b: snap(n.param('bias')), eps: n.eps }));
+      encW = snap(this.encoder.param('weight'));
+      encB = vocab === null ? snap((this.encoder as Linear).bias!) : null;
+      decW = snap(this.decoder.weight);
+      decB = snap(this.decoder.bias!);
+      xa = buffer([batch, D]);
+      xb = buffer([batch, D]);
+      nz = buffer([batch, D]);
+      o = buffer([batch, D]);
+      pooled = buffer([batch, D]);
+      sum = buffer([batch, D]);
+      sumNext = buffer([batch, D]);
+      mean = buffer([batch]);
+      rstd = buffer([batch]);
+      core.fill(sum.handle, 0, batch * D);
     } catch (err) {
-      layerSteppers.forEach((s) => s.dispose());
+      release();
       throw err;
     }
-    const norms = this.norms.map((n) => ({ w: snap(n.param('weight')), b: snap(n.param('bias')), eps: n.eps }));
-    const encW = snap(this.encoder.param('weight'));
-    const encB = this.vocab === null ? snap((this.encoder as Linear).bias!) : null;
-    const decW = snap(this.decoder.weight);
-    const decB = snap(this.decoder.bias!);
-    const { vocab, dInput, pool, prenorm } = this;
-    let running: Tensor | null = null; // sum of the last-layer states, for 'mean'
+    const inputSpec = vocab !== null
+      ? { dtype: 'float32' as const, shape: [batch], dims: ['B'], device }
+      : { dtype: 'float32' as const, shape: [batch, dInput!], dims: ['B', 'dInput'], device };
+    const outSpec = { dtype: 'float32' as const, shape: [batch, dOutput], dims: ['B', 'dOutput'], device };
+    const norm = (i: number, from: Tensor, to: Tensor): void => {
+      const n = norms[i];
+      nnNative.layerNormForward(from.handle, n.w.handle, n.b.handle, to.handle, mean.handle, rstd.handle, batch, D, n.eps);
+    };
     let position = 0;
-    const encode = (xt: Tensor): Tensor => {
-      if (vocab !== null) {
-        expectTensor(`${fn}.step`, 'x', xt, { dtype: 'float32', shape: [batch], dims: ['B'] });
-        return embedding(xt, encW);
+    let disposed = false;
+    const run = (xt: Tensor, y: Tensor): Tensor => {
+      let x = xa;
+      let spare = xb;
+      if (vocab !== null) nnNative.embeddingForward(xt.handle, encW.handle, x.handle, batch, vocab, D);
+      else nnNative.linearForward(xt.handle, encW.handle, encB!.handle, x.handle, batch, dInput!, D);
+      for (let i = 0; i < layerSteppers.length; i++) {
+        if (prenorm) norm(i, x, nz);
+        layerSteppers[i].stepInto(prenorm ? nz : x, o);
+        core.axpby(spare.handle, x.handle, 1, o.handle, 1, batch * D); // residual
+        [x, spare] = [spare, x];
+        if (!prenorm) {
+          norm(i, x, spare);
+          [x, spare] = [spare, x];
+        }
       }
-      expectTensor(`${fn}.step`, 'x', xt, { dtype: 'float32', shape: [batch, dInput!], dims: ['B', 'dInput'] });
-      return linear(xt, encW, encB!);
+      position++;
+      if (pool === 'mean') {
+        core.axpby(sumNext.handle, sum.handle, 1, x.handle, 1, batch * D);
+        [sum, sumNext] = [sumNext, sum];
+        core.axpby(pooled.handle, sum.handle, 1 / position, null, 0, batch * D);
+        x = pooled;
+      }
+      nnNative.linearForward(x.handle, decW.handle, decB.handle, y.handle, batch, D, dOutput);
+      return y;
     };
     return {
-      step(xt: Tensor): Tensor {
-        return noGrad(() => {
-          const temps: Tensor[] = [];
-          const t = <T extends Tensor>(v: T): T => (temps.push(v), v);
-          try {
-            let x = t(encode(xt));
-            layerSteppers.forEach((ls, i) => {
-              const nz = prenorm ? t(layerNorm(x, norms[i].w, norms[i].b, norms[i].eps)) : x;
-              x = t(add(x, t(ls.step(nz))));
-              if (!prenorm) x = t(layerNorm(x, norms[i].w, norms[i].b, norms[i].eps));
-            });
-            position++;
-            if (pool === 'mean') {
-              const prev = running;
-              running = keep(prev ? add(prev, x) : x.clone());
-              prev?.dispose();
-              x = t(scale(running, 1 / position));
-            }
-            return linear(x, decW, decB);
-          } finally {
-            for (const v of temps) v.dispose();
-          }
-        });
+      step(xt: Tensor, out?: Tensor): Tensor {
+        if (disposed) throw new Error(`${fn}.step: the stepper has been disposed`);
+        expectTensor(`${fn}.step`, 'x', xt, inputSpec);
+        if (out !== undefined) return run(xt, expectTensor(`${fn}.step`, 'out', out, outSpec));
+        const y = Tensor.empty([batch, dOutput], 'float32', device);
+        try {
+          return run(xt, y);
+        } catch (err) {
+          y.dispose();
+          throw err;
+        }
       },
       get position(): number {
         return position;
       },
       reset(): void {
         layerSteppers.forEach((s) => s.reset());
-        running?.dispose();
-        running = null;
+        core.fill(sum.handle, 0, batch * D);
         position = 0;
       },
       dispose(): void {
-        layerSteppers.forEach((s) => s.dispose());
-        owned.forEach((o) => o.dispose());
-        running?.dispose();
-        running = null;
+        if (disposed) return;
+        disposed = true;
+        release();
       },
     };
   }

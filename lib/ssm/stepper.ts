@@ -13,7 +13,7 @@
  * sequence in chunks equals feeding it whole.
  */
 import { backend, isDeviceName, type DeviceName } from '../backend';
-import { core } from '../native/addon';
+import { core, type NativeBuffer } from '../native/addon';
 import { convNative, diagParams64, dplrParams64, type DiagTensorParams, type DplrTensorParams } from '../ops/conv';
 import { expectInteger, expectTensor } from '../ops/validate';
 import { keep } from '../tensor/scope';
@@ -43,6 +43,9 @@ export class Stepper {
   private coef: Tensor | null;
   private st: Tensor | null;
   private readonly kind: string;
+  // Handles of coef and st, read once: step() is the per-token hot path of generation.
+  private coefH: NativeBuffer | null = null;
+  private stH: NativeBuffer | null = null;
 
   /** @internal use stepper() / diagStepper(). */
   constructor(kind: string, coef: Float32Array, batch: number, H: number, N2: number, device: DeviceName) {
@@ -55,6 +58,8 @@ export class Stepper {
     try {
       this.st = keep(Tensor.empty([batch, H, N2], 'complex64', device));
       core.fill(this.st.handle, 0, this.st.floats);
+      this.coefH = this.coef.handle;
+      this.stH = this.st.handle;
     } catch (err) {
       this.coef.dispose();
       throw err;
@@ -90,7 +95,43 @@ export class Stepper {
    * receives y_t instead of a new tensor: no allocation per token.
    */
   step(u: Tensor, out?: Tensor): Tensor {
+    // Fast path: the checks of run() without building names or spec objects; anything
+    // unusual (or any error) goes through run(), which reports it.
+    if (
+      this.coefH !== null &&
+      out !== undefined &&
+      out !== u &&
+      this.matches(u) &&
+      this.matches(out) &&
+      !u.isDisposed &&
+      !out.isDisposed
+    ) {
+      convNative.ssmScan(this.coefH, this.stH, u.handle, out.handle, this.batch, this.H, this.N2, 1);
+      return out;
+    }
     return this.run('step', u, 2, out);
+  }
+
+  /** A live-or-not float32 [B, H] tensor on this stepper's device. */
+  private matches(t: unknown): t is Tensor {
+    return (
+      t instanceof Tensor &&
+      t.dtype === 'float32' &&
+      t.device === this.device &&
+      t.shape.length === 2 &&
+      t.shape[0] === this.batch &&
+      t.shape[1] === this.H
+    );
+  }
+
+  /**
+   * @internal One token between raw buffers of B * H floats on this stepper's device,
+   * unchecked in TypeScript (the addon still checks sizes and devices): for steppers of
+   * whole models that own and have checked these buffers.
+   */
+  stepBuffers(u: NativeBuffer, y: NativeBuffer): void {
+    if (this.coefH === null) this.live('step');
+    convNative.ssmScan(this.coefH!, this.stH, u, y, this.batch, this.H, this.N2, 1);
   }
 
   /** T tokens in one native call: u [B, H, T] -> y [B, H, T] (into `out` when given). */
@@ -114,6 +155,8 @@ export class Stepper {
     this.st?.dispose();
     this.coef = null;
     this.st = null;
+    this.coefH = null;
+    this.stH = null;
   }
 
   [Symbol.dispose](): void {
