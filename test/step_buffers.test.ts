@@ -1,0 +1,179 @@
+/**
+ * The allocation-free token paths of generation: Stepper.step(u, out), S4Layer stepper
+ * stepInto(u, out) and SequenceModel stepper step(x, out). Each is checked against a
+ * float64 reference or the convolutional forward, for several shapes and odd lengths,
+ * and for running without allocating per token.
+ */
+import { describe, expect, it } from 'vitest';
+import * as s4 from '../lib/index';
+import { S4Layer } from '../lib/nn/s4_layer';
+import { SequenceModel, type SequenceModelOptions } from '../lib/nn/sequence_model';
+import { core } from '../lib/native/addon';
+import { diagStepper } from '../lib/ssm/stepper';
+import { conv64, diagKernel64, diagTensors, randomDiag, roundDiag } from './helpers/conv_ref';
+import { device, randomValues, relL2 } from './helpers/device';
+
+/** Column t of x [R, T] as [R]. */
+function column(x: Float32Array, R: number, T: number, t: number): Float32Array {
+  return Float32Array.from({ length: R }, (_, r) => x[r * T + t]);
+}
+
+function liveTensors(): number {
+  return s4.memory()[device].tensors;
+}
+
+describe('Stepper.step(u, out)', () => {
+  for (const [B, H, N2, T] of [
+    [1, 1, 1, 1],
+    [1, 5, 3, 7],
+    [3, 4, 8, 20],
+  ]) {
+    it(`equals the float64 convolution of the S4D kernel (B ${B}, H ${H}, N2 ${N2}, T ${T}) and allocates nothing`, () => {
+      const p = randomDiag(H, N2, 10 + T);
+      const d = randomValues(H, 11 + T);
+      const u = randomValues(B * H * T, 12 + T);
+      const want = conv64(u, diagKernel64(roundDiag(p), T), d, B, H, T);
+      const st = s4.tidy(() => diagStepper(diagTensors(p, d, device), { batch: B }));
+      const ut = s4.zeros([B, H], { device });
+      const yt = s4.zeros([B, H], { device });
+      const got = new Float32Array(B * H * T);
+      const before = liveTensors();
+      for (let t = 0; t < T; t++) {
+        core.write(ut.handle, column(u, B * H, T, t));
+        expect(st.step(ut, yt)).toBe(yt);
+        const v = yt.dataSync();
+        for (let r = 0; r < B * H; r++) got[r * T + t] = v[r];
+      }
+      expect(liveTensors()).toBe(before);
+      expect(relL2(got, want)).toBeLessThan(1e-4);
+      s4.dispose(ut, yt);
+      st.dispose();
+    });
+  }
+
+  it('rejects a bad `out` or `u` with messages naming them, and a disposed stepper', () => {
+    const p = randomDiag(3, 2, 1);
+    const st = s4.tidy(() => diagStepper(diagTensors(p, null, device), { batch: 2 }));
+    const u = s4.zeros([2, 3], { device });
+    const wrong = s4.zeros([2, 4], { device });
+    expect(() => st.step(u, u)).toThrow(/'out' must not be the input 'u'/);
+    expect(() => st.step(u, wrong)).toThrow(RangeError);
+    expect(() => st.step(u, wrong)).toThrow(/argument 'out'/);
+    expect(() => st.step(wrong, u)).toThrow(/argument 'u' must have shape \[B, H\] = \[2, 3\]/);
+    expect(() => st.step(u, 'y' as unknown as s4.Tensor)).toThrow(TypeError);
+    const gone = s4.zeros([2, 3], { device });
+    gone.dispose();
+    expect(() => st.step(u, gone)).toThrow(/'out' has been disposed/);
+    expect(() => st.step(gone, u)).toThrow(/'u' has been disposed/);
+    const y = s4.zeros([2, 3], { device });
+    st.dispose();
+    expect(() => st.step(u, y)).toThrow(/disposed/);
+    expect(() => st.stepBuffers(u.handle, y.handle)).toThrow(/disposed/);
+    s4.dispose(u, wrong, y);
+  });
+});
+
+describe('S4Layer stepper stepInto', () => {
+  for (const [kernel, B, H, L] of [
+    ['dplr', 1, 3, 7],
+    ['diag', 2, 5, 9],
+  ] as const) {
+    it(`equals the convolutional forward column by column (${kernel}, B ${B}, H ${H}, L ${L}) without allocating`, () => {
+      const layer = new S4Layer({ dModel: H, dState: 6, kernel, lMax: L, seed: 4, device });
+      layer.eval();
+      const x = randomValues(B * H * L, 5);
+      const full = s4.tidy(() => layer.forward(s4.tensor(x, [B, H, L], { device })).dataSync());
+      const st = layer.stepper({ batch: B });
+      const ut = s4.zeros([B, H], { device });
+      const yt = s4.zeros([B, H], { device });
+      const got = new Float32Array(B * H * L);
+      const before = liveTensors();
+      for (let t = 0; t < L; t++) {
+        core.write(ut.handle, column(x, B * H, L, t));
+        expect(st.stepInto(ut, yt)).toBe(yt);
+        const v = yt.dataSync();
+        for (let r = 0; r < B * H; r++) got[r * L + t] = v[r];
+      }
+      expect(liveTensors()).toBe(before);
+      expect(relL2(got, full)).toBeLessThan(1e-4);
+      // step() (a new output per token) matches stepInto after a reset.
+      st.reset();
+      const first = s4.tidy(() => st.step(s4.tensor(column(x, B * H, L, 0), [B, H], { device })).dataSync());
+      expect(relL2(first, column(got, B * H, L, 0))).toBeLessThan(1e-6);
+      expect(() => st.stepInto(ut, ut)).toThrow(/'out' must not be the input 'u'/);
+      const wrong = s4.zeros([B, H + 1], { device });
+      expect(() => st.stepInto(ut, wrong)).toThrow(/argument 'out' must have shape \[B, H\]/);
+      s4.dispose(ut, yt, wrong);
+      st.dispose();
+      layer.dispose();
+    });
+  }
+});
+
+describe('SequenceModel stepper step(x, out)', () => {
+  const cases: [string, SequenceModelOptions, number, number][] = [
+    ['post-norm, no pool', { dInput: 2, dModel: 4, nLayers: 3, dState: 4, dOutput: 3, lMax: 11, pool: 'none' }, 1, 11],
+    ['pre-norm diag, no pool', { dInput: 1, dModel: 5, nLayers: 2, dState: 6, dOutput: 2, kernel: 'diag', prenorm: true, pool: 'none' }, 3, 7],
+    ['tokens, no pool', { embedding: 6, dModel: 3, nLayers: 2, dState: 4, dOutput: 6, lMax: 9, pool: 'none' }, 2, 9],
+  ];
+  for (const [name, o, B, L] of cases) {
+    it(`equals the convolutional forward at every position and allocates nothing per token (${name})`, () => {
+      const m = new SequenceModel({ ...o, seed: 8, device }).eval();
+      const dIn = o.embedding ? 1 : o.dInput!;
+      const x = o.embedding
+        ? Float32Array.from({ length: B * L }, (_, i) => (i * 5 + 2) % o.embedding!)
+        : randomValues(B * dIn * L, 9);
+      const full = s4.tidy(() => m.forward(s4.tensor(x, o.embedding ? [B, L] : [B, dIn, L], { device })).dataSync());
+      const st = m.stepper({ batch: B });
+      const xt = s4.zeros(o.embedding ? [B] : [B, dIn], { device });
+      const yt = s4.zeros([B, o.dOutput], { device });
+      const got = new Float32Array(full.length);
+      const before = liveTensors();
+      for (let t = 0; t < L; t++) {
+        core.write(xt.handle, column(x, B * dIn, L, t));
+        expect(st.step(xt, yt)).toBe(yt);
+        const v = yt.dataSync();
+        for (let r = 0; r < B * o.dOutput; r++) got[r * L + t] = v[r];
+      }
+      expect(liveTensors()).toBe(before);
+      expect(st.position).toBe(L);
+      expect(relL2(got, full)).toBeLessThan(1e-4);
+      // After reset, the allocating path gives the first column again.
+      st.reset();
+      core.write(xt.handle, column(x, B * dIn, L, 0));
+      const again = s4.tidy(() => st.step(xt).dataSync());
+      expect(relL2(again, column(got, B * o.dOutput, L, 0))).toBeLessThan(1e-6);
+      const wrong = s4.zeros([B, o.dOutput + 1], { device });
+      expect(() => st.step(xt, wrong)).toThrow(/argument 'out' must have shape \[B, dOutput\]/);
+      s4.dispose(xt, yt, wrong);
+      st.dispose();
+      expect(() => st.step(xt)).toThrow(/disposed/);
+      m.dispose();
+    });
+  }
+
+  it('mean pooling keeps a running mean over the prefix (out path)', () => {
+    const o: SequenceModelOptions = { dInput: 2, dModel: 4, nLayers: 2, dState: 4, dOutput: 3, lMax: 6, pool: 'mean' };
+    const [B, L] = [2, 6];
+    const m = new SequenceModel({ ...o, seed: 3, device }).eval();
+    const x = randomValues(B * 2 * L, 4);
+    const st = m.stepper({ batch: B });
+    const xt = s4.zeros([B, 2], { device });
+    const yt = s4.zeros([B, 3], { device });
+    for (const pass of [0, 1]) {
+      for (let t = 0; t < L; t++) {
+        core.write(xt.handle, column(x, B * 2, L, t));
+        const got = st.step(xt, yt).dataSync();
+        const P = t + 1;
+        const prefix = new Float32Array(B * 2 * P);
+        for (let r = 0; r < B * 2; r++) for (let j = 0; j < P; j++) prefix[r * P + j] = x[r * L + j];
+        const want = s4.tidy(() => m.forward(s4.tensor(prefix, [B, 2, P], { device })).dataSync());
+        expect(relL2(got, want), `pass ${pass}, t ${t}`).toBeLessThan(1e-4);
+      }
+      st.reset();
+    }
+    s4.dispose(xt, yt);
+    st.dispose();
+    m.dispose();
+  });
+});
