@@ -53,21 +53,29 @@ function run(s4, spec, out) {
     }
   });
 
+  // Generation: step(x) returns a new tensor per token; step(x, out) writes a preallocated
+  // one (the allocation-free path: per token only native calls on the stepper's buffers).
   for (const B of m.genBatches) {
-    runCase(out, { suite: 'model', case: `${label} batch=${B}`, mode: 'generate', shape: { B, H: m.H, N: m.N } }, () => {
-      const model = makeModel(s4, m, 1);
-      model.eval();
-      const st = model.stepper({ batch: B });
-      const xt = s4.tensor(randn(rng(5), B * m.dInput), [B, m.dInput]);
-      try {
-        const t = timeIt(s4, () => s4.tidy(() => void st.step(xt)), T, m.genSteps);
-        return { ...t, tokensPerSec: (B * 1e3) / t.ms.median, note: `model.stepper().step, one token per call, ${m.genSteps} calls per repetition` };
-      } finally {
-        st.dispose();
-        model.dispose();
-        xt.dispose();
-      }
-    });
+    for (const intoOut of [false, true]) {
+      const mode = intoOut ? 'generate (out)' : 'generate';
+      runCase(out, { suite: 'model', case: `${label} batch=${B}`, mode, shape: { B, H: m.H, N: m.N } }, () => {
+        const model = makeModel(s4, m, 1);
+        model.eval();
+        const st = model.stepper({ batch: B });
+        const xt = s4.tensor(randn(rng(5), B * m.dInput), [B, m.dInput]);
+        const yt = s4.zeros([B, m.dOutput]);
+        try {
+          const call = intoOut ? () => void st.step(xt, yt) : () => s4.tidy(() => void st.step(xt));
+          const t = timeIt(s4, call, T, m.genSteps);
+          const how = intoOut ? 'step(x, out)' : 'step(x)';
+          return { ...t, tokensPerSec: (B * 1e3) / t.ms.median, note: `model.stepper().${how}, one token per call, ${m.genSteps} calls per repetition` };
+        } finally {
+          st.dispose();
+          model.dispose();
+          s4.dispose(xt, yt);
+        }
+      });
+    }
   }
 }
 

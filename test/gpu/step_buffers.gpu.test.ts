@@ -1,0 +1,129 @@
+/**
+ * The allocation-free token paths on CUDA: Stepper.step(u, out), the S4Layer stepper's
+ * stepInto and SequenceModel stepper step(x, out), against the CPU backend (same
+ * parameters) and the convolutional forward on the GPU, on the generation shapes (H 128
+ * and 256, N 64, batch 1) and odd ones (lengths 1, 7, 784; B*H not a multiple of a block).
+ */
+import { describe, expect, it } from 'vitest';
+import * as s4 from '../../lib/index';
+import { core } from '../../lib/native/addon';
+import { S4Layer } from '../../lib/nn/s4_layer';
+import { SequenceModel, type SequenceModelOptions } from '../../lib/nn/sequence_model';
+import { stepper } from '../../lib/ssm/stepper';
+import { dplrTensors, randomDplr } from '../helpers/conv_ref';
+import { randomValues, relL2 } from '../helpers/device';
+
+function column(x: Float32Array, R: number, T: number, t: number): Float32Array {
+  return Float32Array.from({ length: R }, (_, r) => x[r * T + t]);
+}
+
+/** Feeds x [R, T] column by column through step(xt, out) on `device`; returns y [R', T]. */
+function feed(
+  step: (xt: s4.Tensor, yt: s4.Tensor) => s4.Tensor,
+  x: Float32Array,
+  inShape: number[],
+  outShape: number[],
+  T: number,
+  device: s4.DeviceName,
+): Float32Array {
+  const R = inShape.reduce((a, b) => a * b, 1);
+  const Ro = outShape.reduce((a, b) => a * b, 1);
+  const xt = s4.zeros(inShape, { device });
+  const yt = s4.zeros(outShape, { device });
+  const y = new Float32Array(Ro * T);
+  const before = s4.memory()[device].tensors;
+  for (let t = 0; t < T; t++) {
+    core.write(xt.handle, column(x, R, T, t));
+    expect(step(xt, yt)).toBe(yt);
+    const v = yt.dataSync();
+    for (let r = 0; r < Ro; r++) y[r * T + t] = v[r];
+  }
+  expect(s4.memory()[device].tensors, 'no tensor allocated per token').toBe(before);
+  s4.dispose(xt, yt);
+  return y;
+}
+
+describe('Stepper.step(u, out) on CUDA', () => {
+  for (const [B, H, N2, T] of [
+    [1, 256, 32, 7],
+    [3, 7, 5, 784],
+    [1, 1, 1, 1],
+  ]) {
+    it(`equals the CPU stepper and stepMany on CUDA (B ${B}, H ${H}, N2 ${N2}, T ${T})`, () => {
+      const p = randomDplr(H, N2, 30 + T);
+      const d = randomValues(H, 31 + T);
+      const u = randomValues(B * H * T, 32 + T);
+      const run = (device: s4.DeviceName): Float32Array => {
+        const st = s4.tidy(() => stepper(dplrTensors(p, d, device), { batch: B, L: T }));
+        const y = feed((ut, yt) => st.step(ut, yt), u, [B, H], [B, H], T, device);
+        st.dispose();
+        return y;
+      };
+      const gpu = run('cuda');
+      const cpu = run('cpu');
+      const st = s4.tidy(() => stepper(dplrTensors(p, d, 'cuda'), { batch: B, L: T }));
+      const many = s4.tidy(() => st.stepMany(s4.tensor(u, [B, H, T], { device: 'cuda' })).dataSync());
+      st.dispose();
+      expect(relL2(gpu, cpu)).toBeLessThan(1e-4);
+      expect(relL2(gpu, many)).toBeLessThan(1e-5);
+    });
+  }
+});
+
+describe('S4Layer stepper stepInto on CUDA', () => {
+  for (const [kernel, B, H, L] of [
+    ['dplr', 1, 256, 7],
+    ['diag', 3, 45, 784],
+  ] as const) {
+    it(`equals the GPU forward and the CPU stepper (${kernel}, B ${B}, H ${H}, L ${L})`, () => {
+      // One initialization, moved: both backends step the same parameters.
+      const make = (): S4Layer => new S4Layer({ dModel: H, dState: 64, kernel, lMax: L, seed: 11, device: 'cpu' }).eval();
+      const layer = make().to('cuda');
+      const cpuLayer = make();
+      const x = randomValues(B * H * L, 12);
+      const full = s4.tidy(() => layer.forward(s4.tensor(x, [B, H, L], { device: 'cuda' })).dataSync());
+      const run = (l: S4Layer, device: s4.DeviceName): Float32Array => {
+        const st = l.stepper({ batch: B });
+        const y = feed((ut, yt) => st.stepInto(ut, yt), x, [B, H], [B, H], L, device);
+        st.dispose();
+        return y;
+      };
+      const gpu = run(layer, 'cuda');
+      expect(relL2(gpu, full)).toBeLessThan(1e-4);
+      expect(relL2(gpu, run(cpuLayer, 'cpu'))).toBeLessThan(1e-4);
+      layer.dispose();
+      cpuLayer.dispose();
+    });
+  }
+});
+
+describe('SequenceModel stepper step(x, out) on CUDA', () => {
+  const cases: [string, SequenceModelOptions, number, number][] = [
+    ['4 layers H 128 N 64, batch 1, mean pool', { dInput: 1, dModel: 128, nLayers: 4, dState: 64, dOutput: 10, lMax: 7, pool: 'mean' }, 1, 7],
+    ['pre-norm, B 3, L 784, no pool', { dInput: 2, dModel: 24, nLayers: 2, dState: 16, dOutput: 3, lMax: 784, prenorm: true, pool: 'none' }, 3, 784],
+    ['tokens, L 1', { embedding: 9, dModel: 16, nLayers: 2, dState: 8, dOutput: 9, lMax: 4, pool: 'none' }, 2, 1],
+  ];
+  for (const [name, o, B, L] of cases) {
+    it(`equals the CPU model stepper (${name})`, () => {
+      const dIn = o.embedding ? 1 : o.dInput!;
+      const x = o.embedding
+        ? Float32Array.from({ length: B * L }, (_, i) => (i * 4 + 1) % o.embedding!)
+        : randomValues(B * dIn * L, 13);
+      const inShape = o.embedding ? [B] : [B, dIn];
+      const run = (device: s4.DeviceName): Float32Array => {
+        const m = new SequenceModel({ ...o, seed: 14, device: 'cpu' }).eval().to(device);
+        const st = m.stepper({ batch: B });
+        const y = feed((xt, yt) => st.step(xt, yt), x, inShape, [B, o.dOutput], L, device);
+        if (o.pool === 'none' && device === 'cuda') {
+          // Also the convolutional forward on the GPU, column by column.
+          const full = s4.tidy(() => m.forward(s4.tensor(x, o.embedding ? [B, L] : [B, dIn, L], { device })).dataSync());
+          expect(relL2(y, full)).toBeLessThan(1e-4);
+        }
+        st.dispose();
+        m.dispose();
+        return y;
+      };
+      expect(relL2(run('cuda'), run('cpu'))).toBeLessThan(1e-4);
+    });
+  }
+});
