@@ -248,14 +248,74 @@ __global__ void addBiasRowsVec4Kernel(float4* y, const float4* bias, int64_t n4,
   }
 }
 
-// out[o] = sum over b < B, l < L of m[(b * O + o) * L + l]: one block per o.
-__global__ void channelSumKernel(const float* m, float* out, int64_t B, int64_t O, int64_t L) {
-  const int64_t o = blockIdx.x;
-  double s = 0;
-  for (int64_t t = threadIdx.x; t < B * L; t += blockDim.x) s += m[((t / L) * O + o) * L + t % L];
-  s = blockSumDouble(s);
-  if (threadIdx.x == 0) out[o] = float(s);
+// Sums over (b, l) of channel-major [B, C, L] data, per channel c: block (c, s) sums the
+// batches of split s into double partials (rows of L read contiguously, no index division),
+// and a second kernel adds the splits in a fixed order, so the result is deterministic.
+// One block per channel alone left most of the GPU idle (C = 128 blocks of B * L each).
+template <class F>
+__global__ void channelPartialsKernel(F f, int64_t B, int64_t C, int64_t L, int64_t perSplit, double* p0,
+                                      double* p1) {
+  const int64_t c = blockIdx.x, s = blockIdx.y;
+  const int64_t b0 = s * perSplit, b1 = b0 + perSplit < B ? b0 + perSplit : B;
+  double a0 = 0, a1 = 0;
+  for (int64_t b = b0; b < b1; ++b)
+    for (int64_t l = threadIdx.x; l < L; l += blockDim.x) f(b, c, l, a0, a1);
+  a0 = blockSumDouble(a0);
+  a1 = blockSumDouble(a1);
+  if (threadIdx.x == 0) {
+    p0[c * gridDim.y + s] = a0;
+    p1[c * gridDim.y + s] = a1;
+  }
 }
+
+__global__ void channelFinishKernel(const double* p0, const double* p1, int64_t C, int64_t splits, float* out0,
+                                    float* out1) {
+  const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (c >= C) return;
+  double a0 = 0, a1 = 0;
+  for (int64_t s = 0; s < splits; ++s) {
+    a0 += p0[c * splits + s];
+    a1 += p1[c * splits + s];
+  }
+  if (out0) out0[c] = float(a0);
+  if (out1) out1[c] = float(a1);
+}
+
+template <class F>
+void channelSums(F f, int64_t B, int64_t C, int64_t L, float* out0, float* out1) {
+  // About 1024 blocks in all, whatever C: enough to fill the GPU, few partials.
+  const int64_t splits = std::max<int64_t>(1, std::min<int64_t>({B, (1024 + C - 1) / C, 65535}));
+  const int64_t perSplit = (B + splits - 1) / splits;
+  Workspace ws(sizeof(double) * size_t(2 * C * splits));
+  double* p0 = ws.as<double>();
+  double* p1 = p0 + C * splits;
+  channelPartialsKernel<<<dim3(unsigned(C), unsigned(splits)), kThreads, 0, stream()>>>(f, B, C, L, perSplit, p0, p1);
+  channelFinishKernel<<<gridFor(C), kThreads, 0, stream()>>>(p0, p1, C, splits, out0, out1);
+}
+
+// out0 += m[b, c, l] (a channel sum, e.g. the bias gradient).
+struct ChannelOf {
+  const float* m;
+  __device__ void operator()(int64_t b, int64_t c, int64_t l, double& a0, double&) const {
+    a0 += m[(b * C_ + c) * L_ + l];
+  }
+  int64_t C_, L_;
+};
+
+// dw (out0) += dy * xhat, db (out1) += dy, xhat from the saved per-(b, l) statistics.
+struct ChannelNormParamGrad {
+  const float* dy;
+  const float* x;
+  const float* mean;
+  const float* rstd;
+  int64_t C_, L_;
+  __device__ void operator()(int64_t b, int64_t c, int64_t l, double& a0, double& a1) const {
+    const int64_t o = (b * C_ + c) * L_ + l;
+    const float g = dy[o];
+    a1 += g;
+    a0 += double(g) * double((x[o] - mean[b * L_ + l]) * rstd[b * L_ + l]);
+  }
+};
 
 // ---- layer norm over the last dimension ---------------------------------------------------------
 
@@ -392,26 +452,6 @@ __global__ void layerNormChannelsBwdKernel(const float* __restrict__ dy, const f
     const float g = dy[off + h * L] * (w ? w[h] : 1.f);
     const float xh = (x[off + h * L] - mu) * rs;
     dx[off + h * L] = rs * (g - mg - xh * mgx);
-  }
-}
-
-// dw[h] = sum_{b,l} dy * xhat, db[h] = sum_{b,l} dy: one block per h.
-__global__ void layerNormChannelsParamKernel(const float* dy, const float* x, const float* mean, const float* rstd,
-                                             float* dw, float* db, int64_t B, int64_t H, int64_t L) {
-  const int64_t h = blockIdx.x;
-  double sw = 0, sb = 0;
-  for (int64_t t = threadIdx.x; t < B * L; t += blockDim.x) {
-    const int64_t bi = t / L, l = t % L;
-    const int64_t o = (bi * H + h) * L + l;
-    const float g = dy[o];
-    sb += g;
-    sw += double(g) * double((x[o] - mean[bi * L + l]) * rstd[bi * L + l]);
-  }
-  sw = blockSumDouble(sw);
-  sb = blockSumDouble(sb);
-  if (threadIdx.x == 0) {
-    if (dw) dw[h] = float(sw);
-    if (db) db[h] = float(sb);
   }
 }
 
@@ -827,7 +867,7 @@ void linearChannelsBackward(const float* dy, const float* x, const float* w, flo
     s4::cuda::gemm(g);
   }
   if (db) {
-    channelSumKernel<<<unsigned(O), kThreads, 0, stream()>>>(dy, db, B, O, L);
+    channelSums(ChannelOf{dy, O, L}, B, O, L, db, nullptr);
     S4_CUDA_CHECK_LAUNCH("linearChannelsBackward");
   }
 }
@@ -880,7 +920,7 @@ void layerNormChannelsBackward(const float* dy, const float* x, const float* w, 
     S4_CUDA_CHECK_LAUNCH("layerNormChannelsBackward");
   }
   if (dw || db) {
-    layerNormChannelsParamKernel<<<unsigned(H), kThreads, 0, stream()>>>(dy, x, mean, rstd, dw, db, B, H, L);
+    channelSums(ChannelNormParamGrad{dy, x, mean, rstd, H, L}, B, H, L, dw, db);
     S4_CUDA_CHECK_LAUNCH("layerNormChannelsBackward");
   }
 }
