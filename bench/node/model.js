@@ -5,7 +5,7 @@
  * one training step (forward, cross-entropy, backward, AdamW with the official parameter
  * groups) and generation throughput of its recurrent view (model.stepper).
  */
-const { timeIt, peakMemory, runCase, notAvailable, rng, randn } = require('./common');
+const { timeIt, peakMemory, runCase, notAvailable, rng, randn, nowMs, summarize } = require('./common');
 
 function makeModel(s4, m, seed) {
   if (!s4.nn || typeof s4.nn.SequenceModel !== 'function') throw notAvailable('s4.nn.SequenceModel');
@@ -55,6 +55,51 @@ function run(s4, spec, out) {
 
   // Generation: step(x) returns a new tensor per token; step(x, out) writes a preallocated
   // one (the allocation-free path: per token only native calls on the stepper's buffers).
+  // What the trainer does each step (lib/train/trainer.ts): upload a fresh batch, forward,
+  // read the loss (the host waits for the forward), backward, AdamW, zeroGrad; steps run
+  // back to back as in an epoch, after a warm-up long enough for clocks and pools to settle.
+  // The case above waits for the GPU after every step and reuses one input tensor; both are
+  // reported so that a gap between an isolated step and an epoch's pace shows up here.
+  runCase(out, { suite: 'model', case: label, mode: 'train step (epoch pace)', shape: { B: m.B, L: m.L, H: m.H, N: m.N } }, () => {
+    if (!s4.optim || typeof s4.optim.AdamW !== 'function') throw notAvailable('s4.optim.AdamW');
+    const model = makeModel(s4, m, 1);
+    const rand = rng(22);
+    const batches = Array.from({ length: 4 }, () => Float32Array.from({ length: m.B * m.dInput * m.L }, () => rand()));
+    const labels = s4.tensor(Float32Array.from({ length: m.B }, () => Math.floor(rand() * m.dOutput)), [m.B]);
+    const opt = new s4.optim.AdamW(model.parameterGroups({ lr: m.lr, weightDecay: m.weightDecay }), { lr: m.lr });
+    let i = 0;
+    try {
+      model.train();
+      const step = () => {
+        s4.tidy(() => {
+          const x = s4.tensor(batches[i++ % batches.length], [m.B, m.dInput, m.L]);
+          const loss = s4.ops.crossEntropy(model.forward(x), labels);
+          if (!Number.isFinite(loss.item())) throw new Error('train step: the loss is not finite');
+          loss.backward();
+        });
+        opt.step();
+        opt.zeroGrad();
+      };
+      const steps = spec.quick ? 3 : 50;
+      const warmUntil = nowMs() + (spec.quick ? 0 : 2000);
+      let warm = 0;
+      while (warm < 3 || nowMs() < warmUntil) { step(); warm++; }
+      s4.synchronize();
+      const samples = [];
+      for (let r = 0; r < Math.max(1, Math.min(T.reps, 5)); r++) {
+        const a = nowMs();
+        for (let k = 0; k < steps; k++) step();
+        s4.synchronize();
+        samples.push((nowMs() - a) / steps);
+      }
+      return { ms: summarize(samples), inner: steps, timer: `hrtime around ${steps} consecutive steps (warm-up ${warm} steps)`, note: 'fresh batch upload + forward + loss read + backward + AdamW, back to back (as an epoch of s4 train)' };
+    } finally {
+      model.dispose();
+      opt.dispose?.();
+      labels.dispose();
+    }
+  });
+
   for (const B of m.genBatches) {
     for (const intoOut of [false, true]) {
       const mode = intoOut ? 'generate (out)' : 'generate';
