@@ -11,7 +11,10 @@ import { SequenceModel, type SequenceModelOptions } from '../lib/nn/sequence_mod
 import { core } from '../lib/native/addon';
 import { diagStepper } from '../lib/ssm/stepper';
 import { conv64, diagKernel64, diagTensors, randomDiag, roundDiag } from './helpers/conv_ref';
+import { diagStepCoefficients } from '../lib/ssm/step_setup';
 import { device, randomValues, relL2 } from './helpers/device';
+import { gelu64, sigmoid64 } from './helpers/nn_ref';
+import { convNative } from '../lib/ops/conv';
 
 /** Column t of x [R, T] as [R]. */
 function column(x: Float32Array, R: number, T: number, t: number): Float32Array {
@@ -176,4 +179,69 @@ describe('SequenceModel stepper step(x, out)', () => {
     st.dispose();
     m.dispose();
   });
+});
+
+/** float64 reference of stepEpilogue: [LayerNorm](x + GLU(z + bias)) per row. */
+function epilogue64(
+  z: Float32Array, bias: Float32Array | null, x: Float32Array, w: Float32Array | null, lb: Float32Array | null,
+  B: number, H: number, eps: number, normalize: boolean,
+): Float64Array {
+  const out = new Float64Array(B * H);
+  for (let r = 0; r < B; r++) {
+    const v = Array.from({ length: H }, (_, h) => {
+      const a = z[r * 2 * H + h] + (bias ? bias[h] : 0);
+      const g = z[r * 2 * H + H + h] + (bias ? bias[H + h] : 0);
+      return x[r * H + h] + a * sigmoid64(g);
+    });
+    const mu = v.reduce((s, t) => s + t, 0) / H;
+    const rstd = 1 / Math.sqrt(v.reduce((s, t) => s + (t - mu) ** 2, 0) / H + eps);
+    for (let h = 0; h < H; h++) out[r * H + h] = normalize ? (v[h] - mu) * rstd * (w ? w[h] : 1) + (lb ? lb[h] : 0) : v[h];
+  }
+  return out;
+}
+
+describe('native token pipeline pieces', () => {
+  it('ssmScan with gelu equals GELU of the float64 S4D convolution (T 1 and 13)', () => {
+    for (const [B, H, N2, T] of [[2, 3, 4, 13], [1, 5, 2, 1]]) {
+      const p = randomDiag(H, N2, 40 + T);
+      const d = randomValues(H, 41 + T);
+      const u = randomValues(B * H * T, 42 + T);
+      const want = Array.from(conv64(u, diagKernel64(roundDiag(p), T), d, B, H, T), gelu64);
+      const coef = s4.tensor(diagStepCoefficients(p, Float64Array.from(d)), [H, 10 * N2 + 2], { device });
+      const ut = s4.tensor(u, [B, H, T], { device });
+      const yt = s4.zeros([B, H, T], { device });
+      convNative.ssmScan(coef.handle, null, ut.handle, yt.handle, B, H, N2, T, true);
+      expect(relL2(yt.dataSync(), want)).toBeLessThan(1e-4);
+      expect(() => convNative.ssmScan(coef.handle, null, ut.handle, yt.handle, B, H, N2, T, 1 as unknown as boolean)).toThrow(/argument 'gelu' must be a boolean/);
+      s4.dispose(coef, ut, yt);
+    }
+  });
+
+  for (const [B, H] of [[1, 1], [3, 7], [2, 300]]) {
+    it(`stepEpilogue equals the float64 GLU + residual (+ LayerNorm) (B ${B}, H ${H})`, () => {
+      const z = randomValues(B * 2 * H, 1 + H);
+      const x = randomValues(B * H, 2 + H);
+      const bias = randomValues(2 * H, 3 + H);
+      const w = randomValues(H, 4 + H);
+      const lb = randomValues(H, 5 + H);
+      const t = (v: Float32Array, shape: number[]): s4.Tensor => s4.tensor(v, shape, { device });
+      const [zt, xt, bt, wt, lt] = [t(z, [B, 2 * H]), t(x, [B, H]), t(bias, [2 * H]), t(w, [H]), t(lb, [H])];
+      const out = s4.zeros([B, H], { device });
+      for (const normalize of [true, false]) {
+        for (const full of [true, false]) {
+          convNative.stepEpilogue(zt.handle, full ? bt.handle : null, xt.handle, full ? wt.handle : null, full ? lt.handle : null, out.handle, B, H, 1e-5, normalize);
+          const want = epilogue64(z, full ? bias : null, x, full ? w : null, full ? lb : null, B, H, 1e-5, normalize);
+          // H = 1 normalizes to exactly the shift: compare with an absolute floor.
+          const got = out.dataSync();
+          const err = H === 1 && normalize ? Math.max(...got.map((g, i) => Math.abs(g - want[i]))) : relL2(got, want);
+          expect(err, `normalize ${normalize}, bias/affine ${full}`).toBeLessThan(1e-4);
+        }
+      }
+      expect(() => convNative.stepEpilogue(zt.handle, null, xt.handle, null, null, xt.handle, B, H, 1e-5, true)).toThrow(/'out' must not be 'z' or 'x'/);
+      expect(() => convNative.stepEpilogue(zt.handle, null, xt.handle, null, null, out.handle, B, H, 0, true)).toThrow(/'eps' must be > 0/);
+      expect(() => convNative.stepEpilogue(xt.handle, null, xt.handle, null, null, out.handle, B, H, 1e-5, true)).toThrow(/argument 'z' must hold/);
+      expect(() => convNative.stepEpilogue(zt.handle, wt.handle, xt.handle, null, null, out.handle, B, H, 1e-5, true)).toThrow(/argument 'bias' must hold/);
+      s4.dispose(zt, xt, bt, wt, lt, out);
+    });
+  }
 });

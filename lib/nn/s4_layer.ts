@@ -40,6 +40,7 @@ import {
 } from '../ops/index';
 import { expectInteger, expectNumber, expectTensor } from '../ops/validate';
 import { nnNative } from '../ops/nn';
+import { convNative } from '../ops/conv';
 import { diagStepper, stepper as dplrStepper, type Stepper } from '../ssm/stepper';
 import { cToCTilde } from '../ssm/discretize';
 import type { Measure } from '../ssm/hippo';
@@ -97,6 +98,11 @@ export interface LayerStepper {
   step(u: Tensor): Tensor;
   /** u_t [B, H] -> y_t written into `out` (float32 [B, H], not `u`): no allocation. */
   stepInto(u: Tensor, out: Tensor): Tensor;
+  /**
+   * @internal A residual block's token for model steppers, unchecked (the caller owns and
+   * has checked the [B, H] buffers): out = x + y_t(u), then LayerNorm(norm) when given.
+   */
+  stepBlock(u: Tensor, x: Tensor, out: Tensor, norm: { w: Tensor; b: Tensor; eps: number } | null): void;
   reset(): void;
   dispose(): void;
 }
@@ -271,9 +277,8 @@ export class S4Layer extends Module {
       work.push(t);
       return t;
     };
-    let yb: Tensor, gb: Tensor, zb: Tensor;
+    let gb: Tensor, zb: Tensor;
     try {
-      yb = buffer([batch, H]);
       gb = buffer([batch, H]);
       zb = buffer([batch, 2 * H]);
     } catch (err) {
@@ -289,12 +294,18 @@ export class S4Layer extends Module {
       expectTensor(`${fn}.step`, 'out', out, tokenSpec);
       if (out === u) throw new RangeError(`${fn}.step: argument 'out' must not be the input 'u'`);
       // The forward pipeline (scan, GELU, linear H -> 2H, GLU) on preallocated buffers,
-      // through the same native ops as forward(), without tensors or autograd per token.
-      ssm.stepBuffers(u.handle, yb.handle);
-      nnNative.geluForward(yb.handle, gb.handle, batch * H, 'none');
+      // the GELU in the scan's launch, without tensors or autograd per token.
+      ssm.stepBuffers(u.handle, gb.handle, true);
       nnNative.linearForward(gb.handle, weight.handle, bias.handle, zb.handle, batch, H, 2 * H);
       nnNative.gluForward(zb.handle, out.handle, batch, H, 1);
       return out;
+    };
+    const stepBlock = (u: Tensor, x: Tensor, out: Tensor, norm: { w: Tensor; b: Tensor; eps: number } | null): void => {
+      // Three launches per block and token: scan + GELU, the linear without bias, then
+      // bias + GLU + residual (+ LayerNorm) in one.
+      ssm.stepBuffers(u.handle, gb.handle, true);
+      nnNative.linearForward(gb.handle, weight.handle, null, zb.handle, batch, H, 2 * H);
+      convNative.stepEpilogue(zb.handle, bias.handle, x.handle, norm ? norm.w.handle : null, norm ? norm.b.handle : null, out.handle, batch, H, norm ? norm.eps : 1, norm !== null);
     };
     return {
       step(u: Tensor): Tensor {
@@ -308,6 +319,7 @@ export class S4Layer extends Module {
         }
       },
       stepInto,
+      stepBlock,
       reset(): void {
         ssm.reset();
       },

@@ -194,8 +194,8 @@ export class SequenceModel extends Module {
     let norms: { w: Tensor; b: Tensor; eps: number }[];
     let encW: Tensor, encB: Tensor | null, decW: Tensor, decB: Tensor;
     // x and its next value alternate between xa and xb; nz: the normalized block input
-    // (prenorm); o: the layer output; sum/sumNext: running sum of x ('mean' pooling).
-    let xa: Tensor, xb: Tensor, nz: Tensor, o: Tensor, mean: Tensor, rstd: Tensor, pooled: Tensor;
+    // (prenorm); sum/sumNext: running sum of x ('mean' pooling).
+    let xa: Tensor, xb: Tensor, nz: Tensor, mean: Tensor, rstd: Tensor, pooled: Tensor;
     let sum: Tensor, sumNext: Tensor;
     try {
       for (const layer of this.layers) layerSteppers.push(layer.stepper({ batch }));
@@ -207,7 +207,6 @@ export class SequenceModel extends Module {
       xa = buffer([batch, D]);
       xb = buffer([batch, D]);
       nz = buffer([batch, D]);
-      o = buffer([batch, D]);
       pooled = buffer([batch, D]);
       sum = buffer([batch, D]);
       sumNext = buffer([batch, D]);
@@ -234,14 +233,10 @@ export class SequenceModel extends Module {
       if (vocab !== null) nnNative.embeddingForward(xt.handle, encW.handle, x.handle, batch, vocab, D);
       else nnNative.linearForward(xt.handle, encW.handle, encB!.handle, x.handle, batch, dInput!, D);
       for (let i = 0; i < layerSteppers.length; i++) {
+        // x <- x + layer(prenorm ? norm(x) : x), then norm(x) for post-norm blocks.
         if (prenorm) norm(i, x, nz);
-        layerSteppers[i].stepInto(prenorm ? nz : x, o);
-        core.axpby(spare.handle, x.handle, 1, o.handle, 1, batch * D); // residual
+        layerSteppers[i].stepBlock(prenorm ? nz : x, x, spare, prenorm ? null : norms[i]);
         [x, spare] = [spare, x];
-        if (!prenorm) {
-          norm(i, x, spare);
-          [x, spare] = [spare, x];
-        }
       }
       position++;
       if (pool === 'mean') {

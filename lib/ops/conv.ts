@@ -33,8 +33,24 @@ export interface ConvAddon {
     H: number,
     L: number,
   ): void;
-  /** coef float32 [H, 10 N2 + 2]; state complex64 [B,H,N2] (in/out) or null; u, y [B,H,T]. */
-  ssmScan(coef: NativeBuffer, state: NativeBuffer | null, u: NativeBuffer, y: NativeBuffer, B: number, H: number, N2: number, T: number): void;
+  /** coef float32 [H, 10 N2 + 2]; state complex64 [B,H,N2] (in/out) or null; u, y [B,H,T]; gelu: y = GELU(scan). */
+  ssmScan(coef: NativeBuffer, state: NativeBuffer | null, u: NativeBuffer, y: NativeBuffer, B: number, H: number, N2: number, T: number, gelu?: boolean): void;
+  /**
+   * One token of a block after its output linear (no bias) gave z [B, 2H]:
+   * out [B, H] = x + GLU(z + bias), then LayerNorm (w, lb, eps) over H when `normalize`.
+   */
+  stepEpilogue(
+    z: NativeBuffer,
+    bias: NativeBuffer | null,
+    x: NativeBuffer,
+    w: NativeBuffer | null,
+    lb: NativeBuffer | null,
+    out: NativeBuffer,
+    B: number,
+    H: number,
+    eps: number,
+    normalize: boolean,
+  ): void;
 }
 
 export const convNative = addon as unknown as ConvAddon;

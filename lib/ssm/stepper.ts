@@ -127,11 +127,12 @@ export class Stepper {
   /**
    * @internal One token between raw buffers of B * H floats on this stepper's device,
    * unchecked in TypeScript (the addon still checks sizes and devices): for steppers of
-   * whole models that own and have checked these buffers.
+   * whole blocks that own and have checked these buffers. gelu: y = GELU(y_t), the
+   * activation of an S4 block, in the same launch.
    */
-  stepBuffers(u: NativeBuffer, y: NativeBuffer): void {
+  stepBuffers(u: NativeBuffer, y: NativeBuffer, gelu = false): void {
     if (this.coefH === null) this.live('step');
-    convNative.ssmScan(this.coefH!, this.stH, u, y, this.batch, this.H, this.N2, 1);
+    convNative.ssmScan(this.coefH!, this.stH, u, y, this.batch, this.H, this.N2, 1, gelu);
   }
 
   /** T tokens in one native call: u [B, H, T] -> y [B, H, T] (into `out` when given). */

@@ -1,11 +1,17 @@
 // Exports of the long convolution (FFT) and the recurrent scan:
 //   fftConv(u, k, d | null, y, B, H, L)
 //   fftConvBackward(dy, u, k, d | null, du | null, dk | null, dd | null, B, H, L)
-//   ssmScan(coef, state | null, u, y, B, H, N2, T)
+//   ssmScan(coef, state | null, u, y, B, H, N2, T, gelu?)   gelu: y = GELU(scan) (default false)
+//   stepEpilogue(z, bias | null, x, w | null, lb | null, out, B, H, eps, normalize)
+//     out = [LayerNorm](x + GLU(z + bias)) of one token of a block (cpu/ssm_scan.h)
 // Shapes (float32 unless noted): u, y, dy, du [B,H,L]; k, dk [H,L]; d, dd [H];
-// coef [H, 10*N2 + 2] (layout in cpu/ssm_scan.h); state complex64 [B,H,N2]; scan u, y [B,H,T].
+// coef [H, 10*N2 + 2] (layout in cpu/ssm_scan.h); state complex64 [B,H,N2]; scan u, y [B,H,T];
+// epilogue z [B, 2H], bias [2H], x, out [B, H], w, lb [H].
 // Every buffer is checked for its element count and for living on the device of the
 // output; the kernels run on that device.
+#include <string>
+
+#include "../common/error.h"
 #include "../cpu/fft_conv.h"
 #include "../cpu/ssm_scan.h"
 #include "args.h"
@@ -96,7 +102,36 @@ Napi::Value ssmScan(const Napi::CallbackInfo& info) {
   check(a, state, "state", stateCount, dev, 2 * sizeof(float));
   check(a, &u, "u", bht, dev);
   check(a, &y, "y", bht, dev);
-  S4_DISPATCH(dev, ssmScan(coef.as<float>(), ptr(state), u.as<float>(), y.as<float>(), B, H, N2, T));
+  const bool gelu = info.Length() > 8 && !info[8].IsUndefined() && a.boolean(8, "gelu");
+  S4_DISPATCH(dev, ssmScan(coef.as<float>(), ptr(state), u.as<float>(), y.as<float>(), B, H, N2, T, gelu));
+  return info.Env().Undefined();
+}
+
+Napi::Value stepEpilogue(const Napi::CallbackInfo& info) {
+  Args a(info, "stepEpilogue", 10);
+  Storage& z = a.buffer(0, "z");
+  Storage* bias = a.optionalBuffer(1, "bias");
+  Storage& x = a.buffer(2, "x");
+  Storage* w = a.optionalBuffer(3, "w");
+  Storage* lb = a.optionalBuffer(4, "lb");
+  Storage& out = a.buffer(5, "out");
+  const int64_t B = a.integer(6, "B", 0, kMaxDim);
+  const int64_t H = a.integer(7, "H", 1, kMaxDim / 2);
+  const double eps = a.number(8, "eps");
+  const bool normalize = a.boolean(9, "normalize");
+  if (!(eps > 0)) failRange("stepEpilogue: argument 'eps' must be > 0 (got " + std::to_string(eps) + ")");
+  const int64_t bh = checkedProduct("stepEpilogue", "x [B, H]", {B, H});
+  const int64_t b2h = checkedProduct("stepEpilogue", "z [B, 2H]", {B, 2 * H});
+  const Device dev = out.device();
+  check(a, &z, "z", b2h, dev);
+  check(a, bias, "bias", 2 * H, dev);
+  check(a, &x, "x", bh, dev);
+  check(a, w, "w", H, dev);
+  check(a, lb, "lb", H, dev);
+  check(a, &out, "out", bh, dev);
+  if (&out == &z || &out == &x) failRange("stepEpilogue: argument 'out' must not be 'z' or 'x'");
+  S4_DISPATCH(dev, stepEpilogue(z.as<float>(), cptr(bias), x.as<float>(), cptr(w), cptr(lb), out.as<float>(), B, H,
+                                static_cast<float>(eps), normalize));
   return info.Env().Undefined();
 }
 
@@ -104,6 +139,7 @@ void exportConv(Napi::Env env, Napi::Object exports) {
   exports.Set("fftConv", makeFunction(env, "fftConv", fftConv));
   exports.Set("fftConvBackward", makeFunction(env, "fftConvBackward", fftConvBackward));
   exports.Set("ssmScan", makeFunction(env, "ssmScan", ssmScan));
+  exports.Set("stepEpilogue", makeFunction(env, "stepEpilogue", stepEpilogue));
 }
 
 }  // namespace

@@ -13,6 +13,14 @@
 // (One array per quantity, so that the lanes of a GPU group read each one contiguously.)
 // State: complex64 [B,H,N2] (interleaved re, im), read at the start and written at the
 // end when given (null: start from zero, state not kept). u, y: float32 [B,H,T].
+// gelu: y holds GELU(y_t) (exact erf form), the activation that follows the scan in an S4
+// block, so that a generation step needs no launch of its own for it.
+//
+// stepEpilogue: the rest of a block's token after its output linear (without bias) gave
+// z [B, 2H]: per row b,
+//   v_h = x_h + (z_h + bias_h) sigmoid(z_{H+h} + bias_{H+h})      (GLU, residual)
+//   out = normalize ? LayerNorm(v) w + lb (biased variance, eps) : v
+// bias [2H], w, lb [H] may be null (zero bias, unit weight, zero shift); out must not be x.
 #pragma once
 #include <cstdint>
 
@@ -27,7 +35,9 @@ inline constexpr int64_t scanCoefOffset(ScanCoef which, int64_t N2) { return 2 *
 namespace cpu {
 
 void ssmScan(const float* coef, float* state, const float* u, float* y, int64_t B, int64_t H,
-             int64_t N2, int64_t T);
+             int64_t N2, int64_t T, bool gelu = false);
+void stepEpilogue(const float* z, const float* bias, const float* x, const float* w, const float* lb,
+                  float* out, int64_t B, int64_t H, float eps, bool normalize);
 
 }  // namespace cpu
 }  // namespace s4

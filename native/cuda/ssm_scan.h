@@ -11,6 +11,9 @@ namespace s4::cuda {
 constexpr int64_t kScanMaxN2 = 256;
 
 void ssmScan(const float* coef, float* state, const float* u, float* y, int64_t B, int64_t H,
-             int64_t N2, int64_t T);
+             int64_t N2, int64_t T, bool gelu = false);
+// The GLU + residual (+ LayerNorm) after a block's output linear: cpu::stepEpilogue.
+void stepEpilogue(const float* z, const float* bias, const float* x, const float* w, const float* lb,
+                  float* out, int64_t B, int64_t H, float eps, bool normalize);
 
 }  // namespace s4::cuda
