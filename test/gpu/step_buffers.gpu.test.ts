@@ -9,7 +9,9 @@ import * as s4 from '../../lib/index';
 import { core } from '../../lib/native/addon';
 import { S4Layer } from '../../lib/nn/s4_layer';
 import { SequenceModel, type SequenceModelOptions } from '../../lib/nn/sequence_model';
+import { convNative } from '../../lib/ops/conv';
 import { stepper } from '../../lib/ssm/stepper';
+import { dplrStepCoefficients } from '../../lib/ssm/step_setup';
 import { dplrTensors, randomDplr } from '../helpers/conv_ref';
 import { randomValues, relL2 } from '../helpers/device';
 
@@ -124,6 +126,56 @@ describe('SequenceModel stepper step(x, out) on CUDA', () => {
         return y;
       };
       expect(relL2(run('cuda'), run('cpu'))).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('native token pipeline pieces on CUDA', () => {
+  for (const [B, H, N2, T] of [
+    [1, 256, 32, 1],
+    [3, 7, 5, 784],
+    [2, 45, 64, 7],
+  ]) {
+    it(`ssmScan with gelu equals the CPU backend (B ${B}, H ${H}, N2 ${N2}, T ${T})`, () => {
+      const coef = dplrStepCoefficients(randomDplr(H, N2, 60 + T), T, randomValues(H, 61 + T));
+      const u = randomValues(B * H * T, 62 + T);
+      const run = (device: s4.DeviceName): Float32Array => {
+        const c = s4.tensor(coef, [H, 10 * N2 + 2], { device });
+        const ut = s4.tensor(u, [B, H, T], { device });
+        const yt = s4.zeros([B, H, T], { device });
+        convNative.ssmScan(c.handle, null, ut.handle, yt.handle, B, H, N2, T, true);
+        const y = yt.dataSync();
+        s4.dispose(c, ut, yt);
+        return y;
+      };
+      expect(relL2(run('cuda'), run('cpu'))).toBeLessThan(1e-4);
+    });
+  }
+
+  for (const [B, H] of [
+    [1, 1],
+    [1, 128],
+    [3, 7],
+    [2, 300],
+    [5, 1031],
+  ]) {
+    it(`stepEpilogue equals the CPU backend (B ${B}, H ${H})`, () => {
+      const vals = [randomValues(B * 2 * H, 1), randomValues(2 * H, 2), randomValues(B * H, 3), randomValues(H, 4), randomValues(H, 5)];
+      for (const normalize of [true, false]) {
+        for (const full of [true, false]) {
+          const run = (device: s4.DeviceName): Float32Array => {
+            const [z, bias, x, w, lb] = vals.map((v) => s4.tensor(v, [v.length], { device }));
+            const out = s4.zeros([B * H], { device });
+            convNative.stepEpilogue(z.handle, full ? bias.handle : null, x.handle, full ? w.handle : null, full ? lb.handle : null, out.handle, B, H, 1e-5, normalize);
+            const y = out.dataSync();
+            s4.dispose(z, bias, x, w, lb, out);
+            return y;
+          };
+          const [gpu, cpu] = [run('cuda'), run('cpu')];
+          const err = H === 1 && normalize ? Math.max(...gpu.map((g, i) => Math.abs(g - cpu[i]))) : relL2(gpu, cpu);
+          expect(err, `normalize ${normalize}, bias/affine ${full}`).toBeLessThan(1e-4);
+        }
+      }
     });
   }
 });
