@@ -7,9 +7,10 @@
 // a step is bound by its dependency chain (two dot products, 2 x log2(G) shuffles, the
 // update), a few hundred cycles, so T tokens go in one launch (stepMany) rather than one
 // launch (several us) per token. Measured on an H100 (H=256, N2=32): one token per call
-// (stepper.step with an output tensor) 6 us at batch 1 (165 k tokens/s) and 7.7 us at
-// batch 64 (8.3 M tokens/s), launch bound; 1024 tokens per call 0.105 ms at batch 1
-// (9.8 M tokens/s) and 0.86 ms at batch 64 (76 M tokens/s).
+// (stepper.step with an output tensor) 4.5-5.6 us at batch 1 (180-220 k tokens/s; an
+// empty fill launch takes 3.9-4.4 us in the same runs, so this is launch bound) and 7.8 us
+// at batch 64 (8.1 M tokens/s); 1024 tokens per call 0.105 ms at batch 1 (9.8 M tokens/s)
+// and 0.86 ms at batch 64 (76 M tokens/s).
 // A group of G lanes (G = min(32, pow2 >= N2)) owns one (b, h): lane l holds the states
 // n = l, l + G, ... (PER of them) in registers for all T steps. Per step the two real sums
 // s = 2Re sum w x and o = 2Re sum ca x are reduced with xor shuffles (every lane ends with
