@@ -201,18 +201,22 @@ export class S4Layer extends Module {
     expectInteger('S4Layer', 'L', L, 1);
     const lambda = this.lambda();
     const dt = this.dt();
+    // Re(lambda) = -exp(.) <= 0 and dt = exp(.) > 0 by construction; a parameter that turned
+    // non-finite makes K NaN, which the loss shows. So the kernels check shapes only and do
+    // not read the values back (that read would stall the host once per layer and step).
+    const check = { check: 'shapes' as const };
     if (this.kernel === 'diag') {
       const base = { lambda, b: this.param('b'), dt };
       return {
-        k: diagKernel({ ...base, c: this.param('c') }, L),
-        kBwd: this.bidirectional ? diagKernel({ ...base, c: this.param('cBwd') }, L) : null,
+        k: diagKernel({ ...base, c: this.param('c') }, L, check),
+        kBwd: this.bidirectional ? diagKernel({ ...base, c: this.param('cBwd') }, L, check) : null,
       };
     }
     if (L > this.lMax!) {
       throw new RangeError(`S4Layer: the sequence length L = ${L} exceeds lMax = ${this.lMax} (C~ is set up for lMax); make the layer with a larger lMax`);
     }
     const base = { lambda, p: this.param('p'), b: this.param('b'), dt };
-    const make = (cTilde: Tensor): Tensor => this.truncate(dplrKernel({ ...base, cTilde }, this.lMax!), L);
+    const make = (cTilde: Tensor): Tensor => this.truncate(dplrKernel({ ...base, cTilde }, this.lMax!, check), L);
     return { k: make(this.param('cTilde')), kBwd: this.bidirectional ? make(this.param('cTildeBwd')) : null };
   }
 

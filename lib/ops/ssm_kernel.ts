@@ -99,8 +99,20 @@ interface Checked {
   tensors: Record<string, Tensor>;
 }
 
-/** Shapes, dtypes, device, and then the values (Re lambda <= 0, finite, dt > 0). */
-function checkParams(fn: string, params: unknown, complexNames: readonly string[]): Checked {
+/**
+ * How much of the parameters to check. 'values' (the default) also reads the values back
+ * (Re lambda <= 0, finite, dt > 0), which waits for the GPU; 'shapes' skips that read, for
+ * callers whose parameters are stable by construction and whose non-finite values surface
+ * anyway (S4Layer: lambda = -exp(.) + i im, dt = exp(.); a NaN reaches the loss, which the
+ * trainer checks), so that a training step never stalls the host on the kernel's inputs.
+ * @internal
+ */
+export interface KernelCheckOptions {
+  check?: 'values' | 'shapes';
+}
+
+/** Shapes, dtypes, device, and then (unless opts.check is 'shapes') the values. */
+function checkParams(fn: string, params: unknown, complexNames: readonly string[], opts?: KernelCheckOptions): Checked {
   if (params === null || typeof params !== 'object' || Array.isArray(params)) {
     throw new TypeError(`${fn}: argument 'params' must be an object of parameter tensors { ${complexNames.join(', ')}, dt }`);
   }
@@ -114,6 +126,7 @@ function checkParams(fn: string, params: unknown, complexNames: readonly string[
   }
   tensors.dt = expectTensor(fn, 'dt', o.dt, { dtype: 'float32', shape: [H], dims: ['H'] });
   const device = sameDevice(fn, tensors);
+  if (opts?.check === 'shapes') return { H, N2, device, tensors };
   const [x1, x2, x3] = complexNames.slice(1).map((n) => tensors[n]);
   const flags = ssmKernelNative.ssmParamCheck(lambda.handle, x1.handle, x2.handle, x3 ? x3.handle : null, tensors.dt.handle, H, N2);
   if (flags & SsmParamFlag.lambdaNonFinite) throw new RangeError(`${fn}: argument 'lambda' must be finite (it holds NaN or Infinity)`);
@@ -147,9 +160,9 @@ function gradsFor(inputs: readonly Tensor[], grads: readonly Tensor[]): (Tensor 
  * the bilinear discretization and C = C~ (I - Ab^L)^-1, computed through the generating
  * function at the L/2 + 1 roots of unity, the Woodbury correction and an inverse real FFT.
  */
-export function dplrKernel(params: DplrKernelParams, L: number): Tensor {
+export function dplrKernel(params: DplrKernelParams, L: number, opts?: KernelCheckOptions): Tensor {
   const fn = 'dplrKernel';
-  const { H, N2, device, tensors: t } = checkParams(fn, params, ['lambda', 'p', 'b', 'cTilde']);
+  const { H, N2, device, tensors: t } = checkParams(fn, params, ['lambda', 'p', 'b', 'cTilde'], opts);
   const len = checkLength(fn, L, H);
   const inputs = [t.lambda, t.p, t.b, t.cTilde, t.dt];
   const out = Tensor.empty([H, len], 'float32', device);
@@ -192,9 +205,9 @@ export function dplrKernel(params: DplrKernelParams, L: number): Tensor {
  * The S4D convolution kernel K [H, L] of a diagonal state space model with zero-order
  * hold: K[h, l] = 2 Re sum_n C_n (exp(dt lambda_n) - 1) / lambda_n B_n exp(dt lambda_n)^l.
  */
-export function diagKernel(params: DiagKernelParams, L: number): Tensor {
+export function diagKernel(params: DiagKernelParams, L: number, opts?: KernelCheckOptions): Tensor {
   const fn = 'diagKernel';
-  const { H, N2, device, tensors: t } = checkParams(fn, params, ['lambda', 'b', 'c']);
+  const { H, N2, device, tensors: t } = checkParams(fn, params, ['lambda', 'b', 'c'], opts);
   const len = checkLength(fn, L, H);
   const inputs = [t.lambda, t.b, t.c, t.dt];
   const out = Tensor.empty([H, len], 'float32', device);

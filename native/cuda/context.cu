@@ -1,5 +1,5 @@
-// The CUDA context: one stream, the stream-ordered memory pool used as a caching
-// allocator, and the probe that decides whether the cuda backend is usable.
+// The CUDA context: one stream, the settings of the stream-ordered memory pool under the
+// caching allocator (allocator.cu), and the probe that decides whether the cuda backend is usable.
 #include <mutex>
 #include <string>
 
@@ -29,8 +29,8 @@ cudaStream_t stream() {
   std::call_once(gStreamOnce, [] {
     gStreamError = cudaStreamCreateWithFlags(&gStream, cudaStreamNonBlocking);
     if (gStreamError == cudaSuccess) {
-      // Keep freed blocks in the pool instead of returning them to the driver at every
-      // synchronization: this is what makes cudaMallocAsync a caching allocator.
+      // Blocks the caching allocator gives back (emptyCache, out of memory) stay in the
+      // pool until it is trimmed, instead of going to the driver at every synchronization.
       int device = 0;
       cudaMemPool_t pool;
       if (cudaGetDevice(&device) == cudaSuccess && cudaDeviceGetDefaultMemPool(&pool, device) == cudaSuccess) {
@@ -43,62 +43,7 @@ cudaStream_t stream() {
   return gStream;
 }
 
-void* deviceAlloc(size_t bytes) {
-  void* ptr = nullptr;
-  cudaError_t err = cudaMallocAsync(&ptr, bytes, stream());
-  if (err == cudaErrorMemoryAllocation) {
-    // The pool may hold freed blocks of other sizes: give them back and try once more.
-    cudaGetLastError();
-    trimPool();
-    err = cudaMallocAsync(&ptr, bytes, stream());
-  }
-  if (err != cudaSuccess) {
-    cudaGetLastError();
-    std::string msg = "could not allocate " + std::to_string(bytes) + " bytes on the GPU: " + cudaGetErrorString(err);
-    if (err == cudaErrorMemoryAllocation) throw s4::Error("out of GPU memory: " + msg, ErrorKind::Range);
-    throw s4::Error(msg);
-  }
-  return ptr;
-}
-
-void deviceFree(void* ptr) {
-  if (!ptr) return;
-  // Errors on free cannot be reported from a destructor; a failing free means the
-  // context is already broken and the next op reports it.
-  cudaFreeAsync(ptr, stream());
-}
-
 void synchronize() { S4_CUDA_CHECK(cudaStreamSynchronize(stream())); }
-
-void trimPool() {
-  int device = 0;
-  cudaMemPool_t pool;
-  if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetDefaultMemPool(&pool, device) != cudaSuccess) return;
-  cudaStreamSynchronize(stream());
-  cudaMemPoolTrimTo(pool, 0);
-}
-
-PoolStats poolStats() {
-  PoolStats s;
-  int device = 0;
-  cudaMemPool_t pool;
-  if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetDefaultMemPool(&pool, device) != cudaSuccess) return s;
-  unsigned long long v = 0;
-  if (cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemCurrent, &v) == cudaSuccess) s.reservedBytes = v;
-  if (cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemCurrent, &v) == cudaSuccess) s.usedBytes = v;
-  if (cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemHigh, &v) == cudaSuccess) s.peakReservedBytes = v;
-  if (cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &v) == cudaSuccess) s.peakUsedBytes = v;
-  return s;
-}
-
-void resetPeakStats() {
-  int device = 0;
-  cudaMemPool_t pool;
-  if (cudaGetDevice(&device) != cudaSuccess || cudaDeviceGetDefaultMemPool(&pool, device) != cudaSuccess) return;
-  unsigned long long zero = 0;
-  cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReservedMemHigh, &zero);
-  cudaMemPoolSetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &zero);
-}
 
 DeviceInfo probe() {
   static std::once_flag once;

@@ -25,7 +25,7 @@ cudaStream_t stream();
 #define S4_CUDA_CHECK_LAUNCH(name) S4_CUDA_CHECK(cudaGetLastError())
 
 // Device memory from the stream-ordered pool (cudaMallocAsync). Freed memory stays in
-// the pool for reuse (a caching allocator kept by the driver); see allocator.cu.
+// size-class free lists for reuse without a CUDA call; see allocator.cu.
 void* deviceAlloc(size_t bytes);
 void deviceFree(void* ptr);
 

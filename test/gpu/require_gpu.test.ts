@@ -37,6 +37,13 @@ describe('GPU present', () => {
     expect(s4.memory().cuda.reservedBytes).toBeGreaterThan(0);
     t.dispose();
     expect(s4.memory().cuda.bytes).toBe(before.bytes);
+    // The freed block stays cached: the same size again comes from the free list.
+    const cached = s4.memory().cuda.reservedBytes;
+    expect(cached).toBeGreaterThanOrEqual(4 * (1 << 20));
+    const again = s4.zeros([1 << 20], { device: 'cuda' });
+    expect(s4.memory().cuda.reservedBytes).toBe(cached);
+    again.dispose();
     s4.emptyCache();
+    expect(s4.memory().cuda.reservedBytes).toBeLessThanOrEqual(cached - 4 * (1 << 20));
   });
 });

@@ -1,0 +1,148 @@
+'use strict';
+/**
+ * Where the time of a block or a training step goes, by native entry point.
+ *
+ *   node bench/profile.js [--case block1k|block4k|block16k|model] [--iters N]
+ *
+ * Three passes over the same work:
+ *   wall:  iterations back to back, one synchronize at the end (what a user sees);
+ *   host:  the same, with the time spent inside each native call summed by name (the
+ *          JS thread's cost of issuing the work; the rest of the host time is TypeScript);
+ *   sync:  a synchronize after every native call, so each call's time includes its GPU
+ *          work (launch latency included): the GPU time by entry point.
+ * If wall ~ host total, the step is bound by the host; if wall ~ sync GPU total, by the GPU.
+ */
+const path = require('node:path');
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const which = opt('case', 'all');
+const iters = Number(opt('iters', 20));
+
+const dist = process.env.S4_BENCH_PKG ? path.dirname(process.env.S4_BENCH_PKG) : path.resolve(__dirname, '..', 'dist');
+const s4 = require(path.join(dist, 'index.js'));
+const { addon } = require(path.join(dist, 'native', 'addon.js'));
+
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+const stats = new Map();
+let mode = 'off';
+const skip = new Set(['synchronize', 'synchronizeAsync', 'memory', 'cudaInfo', 'buildInfo']);
+for (const name of Object.keys(addon)) {
+  const f = addon[name];
+  if (typeof f !== 'function' || skip.has(name) || /^[A-Z]/.test(name)) continue;
+  addon[name] = function wrapped(...a) {
+    if (mode === 'off') return f.apply(this, a);
+    const t0 = nowMs();
+    const r = f.apply(this, a);
+    if (mode === 'sync') addon.synchronize();
+    const dt = nowMs() - t0;
+    const s = stats.get(name) || { calls: 0, ms: 0 };
+    s.calls++;
+    s.ms += dt;
+    stats.set(name, s);
+    return r;
+  };
+}
+
+function rng(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    return s / 4294967296;
+  };
+}
+function randn(r, n) {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
+  return a;
+}
+
+function blockCase(B, H, L) {
+  const layer = new s4.nn.S4Layer({ dModel: H, dState: 64, lMax: L, kernel: 'dplr', init: 'legs', dropout: 0, seed: 1 });
+  const u = s4.tensor(randn(rng(4), B * H * L), [B, H, L], { requiresGrad: true });
+  const G = s4.tensor(randn(rng(8), B * H * L), [B, H, L]);
+  const leaves = [...layer.parameters(), u];
+  return {
+    name: `block fwd+bwd B=${B} H=${H} L=${L}`,
+    step() {
+      s4.tidy(() => layer.forward(u).backward(G));
+      s4.zeroGrad(leaves);
+    },
+    dispose() {
+      layer.dispose();
+      s4.dispose(u, G);
+    },
+  };
+}
+
+function modelCase() {
+  const B = 64, L = 784;
+  const model = new s4.nn.SequenceModel({
+    dInput: 1, dModel: 128, nLayers: 4, dState: 64, dOutput: 10, prenorm: false, dropout: 0.1,
+    pool: 'mean', kernel: 'dplr', init: 'legs', lMax: L, seed: 1,
+  });
+  const r = rng(21);
+  const x = s4.tensor(randn(r, B * L), [B, 1, L]);
+  const labels = s4.tensor(Float32Array.from({ length: B }, () => Math.floor(r() * 10)), [B]);
+  const opt = new s4.optim.AdamW(model.parameterGroups({ lr: 0.01, weightDecay: 0.01 }), { lr: 0.01 });
+  model.train();
+  return {
+    name: 'model train step B=64 L=784 layers=4 H=128 N=64',
+    step() {
+      s4.tidy(() => s4.ops.crossEntropy(model.forward(x), labels).backward());
+      opt.step();
+      opt.zeroGrad();
+    },
+    dispose() {
+      model.dispose();
+      s4.dispose(x, labels);
+    },
+  };
+}
+
+function table(title, totalMs, n) {
+  const rows = [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const sum = rows.reduce((a, [, s]) => a + s.ms, 0);
+  console.log(`  ${title}: ${(totalMs / n).toFixed(3)} ms/iter, of which inside native calls ${(sum / n).toFixed(3)} ms`);
+  for (const [name, s] of rows.slice(0, 14)) {
+    console.log(`    ${name.padEnd(28)} ${String(s.calls / n).padStart(6)} calls ${(s.ms / n).toFixed(3).padStart(9)} ms  ${((s.ms / s.calls) * 1e3).toFixed(1).padStart(8)} us/call`);
+  }
+}
+
+function profile(c) {
+  console.log(`\n== ${c.name} (${s4.backend()})`);
+  for (let i = 0; i < 3; i++) c.step();
+  s4.synchronize();
+  mode = 'off';
+  let a = nowMs();
+  for (let i = 0; i < iters; i++) c.step();
+  const issued = nowMs() - a;
+  s4.synchronize();
+  const wall = nowMs() - a;
+  console.log(`  wall: ${(wall / iters).toFixed(3)} ms/iter (host done issuing after ${(issued / iters).toFixed(3)} ms/iter)`);
+  for (const m of ['host', 'sync']) {
+    stats.clear();
+    mode = m;
+    s4.synchronize();
+    a = nowMs();
+    for (let i = 0; i < iters; i++) c.step();
+    s4.synchronize();
+    const t = nowMs() - a;
+    mode = 'off';
+    table(m === 'host' ? 'host (no sync)' : 'sync after each native call', t, iters);
+  }
+  c.dispose();
+}
+
+const cases = {
+  block1k: () => blockCase(16, 256, 1024),
+  block4k: () => blockCase(16, 256, 4096),
+  block16k: () => blockCase(4, 256, 16384),
+  model: () => modelCase(),
+  small: () => blockCase(2, 16, 64),
+};
+const names = which === 'all' ? ['block1k', 'block4k', 'block16k', 'model'] : which.split(',');
+for (const n of names) profile(cases[n]());
