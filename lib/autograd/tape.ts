@@ -80,7 +80,10 @@ function runBackward(root: Tensor, seed?: Tensor): void {
         `backward: argument 'grad' must match the tensor (shape [${root.shape.join(', ')}], ${root.dtype}, ${root.device})`,
       );
     }
-    start = seed.clone();
+    // The caller's tensor is used as it is (no copy of a possibly large gradient): it is
+    // read by the root's backward and never disposed or accumulated into here.
+    seed.handle; // throws if disposed
+    start = seed;
   } else {
     if (root.size !== 1 || root.dtype !== 'float32') {
       throw new RangeError(
@@ -101,9 +104,9 @@ function runBackward(root: Tensor, seed?: Tensor): void {
       // A leaf: accumulate into .grad, which outlives any tidy scope.
       if (t.grad && !t.grad.isDisposed) {
         accumulate(t.grad, g);
-        g.dispose();
+        if (g !== seed) g.dispose();
       } else {
-        t.grad = scope.keep(g);
+        t.grad = scope.keep(g === seed ? g.clone() : g);
       }
       continue;
     }
@@ -111,7 +114,7 @@ function runBackward(root: Tensor, seed?: Tensor): void {
     try {
       inputGrads = node.backward(g);
     } finally {
-      g.dispose();
+      if (g !== seed) g.dispose();
     }
     node.inputs.forEach((input, i) => {
       const ig = inputGrads[i];

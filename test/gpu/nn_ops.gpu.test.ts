@@ -105,6 +105,9 @@ describe('nn ops on CUDA vs CPU', () => {
       [1, 1, 1, 1],
       [2, 129, 784, 256],
       [3, 64, 7, 130],
+      // Long L with few output tiles: dW takes the split-K path (even and uneven slices).
+      [2, 64, 8192, 130],
+      [1, 32, 5000, 48],
     ]) {
       parity([spec([B, H, L], 17), spec([O, H], 18), spec([O], 19)], ([x, w, b]) => ops.linearChannels(x, w, b), `linearChannels ${[B, H, L, O]}`);
     }
