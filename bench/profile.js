@@ -2,7 +2,7 @@
 /**
  * Where the time of a block or a training step goes, by native entry point.
  *
- *   node bench/profile.js [--case block1k|block4k|block16k|model] [--iters N]
+ *   node bench/profile.js [--case block1k|block4k|block16k|model] [--iters N] [--warmup N] [--passes wall,host,sync]
  *
  * Three passes over the same work:
  *   wall:  iterations back to back, one synchronize at the end (what a user sees);
@@ -21,6 +21,9 @@ const opt = (name, dflt) => {
 };
 const which = opt('case', 'all');
 const iters = Number(opt('iters', 20));
+const warmup = Number(opt('warmup', 3));
+// 'wall' alone: the iterations with nothing wrapped (for running under ncu).
+const passes = opt('passes', 'wall,host,sync').split(',');
 
 const dist = process.env.S4_BENCH_PKG ? path.dirname(process.env.S4_BENCH_PKG) : path.resolve(__dirname, '..', 'dist');
 const s4 = require(path.join(dist, 'index.js'));
@@ -114,7 +117,7 @@ function table(title, totalMs, n) {
 
 function profile(c) {
   console.log(`\n== ${c.name} (${s4.backend()})`);
-  for (let i = 0; i < 3; i++) c.step();
+  for (let i = 0; i < warmup; i++) c.step();
   s4.synchronize();
   mode = 'off';
   let a = nowMs();
@@ -123,7 +126,7 @@ function profile(c) {
   s4.synchronize();
   const wall = nowMs() - a;
   console.log(`  wall: ${(wall / iters).toFixed(3)} ms/iter (host done issuing after ${(issued / iters).toFixed(3)} ms/iter)`);
-  for (const m of ['host', 'sync']) {
+  for (const m of ['host', 'sync'].filter((p) => passes.includes(p))) {
     stats.clear();
     mode = m;
     s4.synchronize();

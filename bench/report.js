@@ -275,6 +275,8 @@ function methodNotes(ix) {
     ...(timers.length ? [`- Timers used: ${timers.join('; ')}.`] : []),
     '- Both sides do the same work per call: outputs are freed each call (ours: s4.tidy;',
     '  PyTorch: the caching allocator), gradients are dropped after each backward.',
+    '- Where the time of a block and of a training step goes (by native entry point and by',
+    '  kernel, against the floor of each): [PROFILE.md](PROFILE.md), made with bench/profile.js.',
   ];
 }
 
