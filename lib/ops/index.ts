@@ -14,6 +14,7 @@ export {
   crossEntropy,
   mse,
   embedding,
+  argmaxChannels,
   transpose12,
   flip,
   exp,

@@ -10,6 +10,7 @@
  *   meanPool / lastPool(x [B, H, L]) -> [B, H]
  *   crossEntropy(logits [M, C], labels [M]) -> [] (mean);  mse(a, b) -> [] (mean)
  *   embedding(indices [...], table [V, D]) -> [..., D] (gradient to the table only)
+ *   argmaxChannels(x [B, C, L] | [B, C]) -> [B, L] | [B] class indices, no autograd
  *   transpose12(x [B, M, N]) -> [B, N, M];  flip(x [..., L]) reversed along the last dim
  *   exp(x);  complexFromParts(re, im) -> complex64;  realPart(z), imagPart(z) -> float32
  *   adamwStep(param, grad, m, v, opts): in place, no autograd
@@ -53,6 +54,7 @@ export interface NnAddon {
   mseBackward(a: Buf, b: Buf, gradLoss: Buf, da: OptBuf, db: OptBuf, n: number): void;
   embeddingForward(indices: Buf, table: Buf, out: Buf, M: number, V: number, D: number): void;
   embeddingBackward(indices: Buf, dy: Buf, dtable: Buf, M: number, V: number, D: number): void;
+  argmaxChannels(x: Buf, out: Buf, B: number, C: number, L: number): void;
   transpose12(x: Buf, y: Buf, B: number, M: number, N: number): void;
   flipLast(x: Buf, y: Buf, rows: number, L: number): void;
   expForward(x: Buf, y: Buf, n: number): void;
@@ -500,6 +502,41 @@ export function embedding(indices: Tensor, table: Tensor): Tensor {
     },
     fn,
   );
+  return out;
+}
+
+// ---- predictions --------------------------------------------------------------------------------
+
+/** Largest channel count argmaxChannels takes: float32 holds every index up to 2^24 exactly. */
+const MAX_ARGMAX_CHANNELS = 2 ** 24;
+
+/**
+ * Index of the largest value over the channel axis, computed on x's device:
+ * x [B, C, L] -> [B, L], or x [B, C] -> [B] (the case L = 1). The indices are float32.
+ * The rule is the host scorer's (s4.train.argmax), so accuracy is the same either way:
+ * ties (values that compare equal, +0 and -0 too) go to the smallest index, a column of
+ * -Infinity gives 0, and a column holding any NaN gives -1 (never a valid class).
+ * Not differentiable: the result is never recorded by autograd and has no gradient.
+ */
+export function argmaxChannels(x: Tensor): Tensor {
+  const fn = 'argmaxChannels';
+  const xx = f32(fn, 'x', x);
+  if (xx.rank !== 2 && xx.rank !== 3) {
+    throw new RangeError(`${fn}: argument 'x' must have shape [B, C, L] or [B, C] (got [${xx.shape.join(', ')}])`);
+  }
+  nonEmpty(fn, 'x', xx);
+  const [B, C] = xx.shape;
+  const L = xx.rank === 3 ? xx.shape[2] : 1;
+  if (C > MAX_ARGMAX_CHANNELS) {
+    throw new RangeError(`${fn}: argument 'x' has ${C} channels; at most ${MAX_ARGMAX_CHANNELS} (float32 indices) are supported`);
+  }
+  const out = Tensor.empty(xx.rank === 3 ? [B, L] : [B], 'float32', xx.device);
+  try {
+    nnNative.argmaxChannels(xx.handle, out.handle, B, C, L);
+  } catch (err) {
+    out.dispose();
+    throw err;
+  }
   return out;
 }
 

@@ -13,7 +13,7 @@ export {
 export { createTask, isTaskName, TASK_NAMES, RECIPES, type Task, type TaskName, type TaskOptions, type Recipe } from './tasks';
 export { buildModel, modelOptions, modelFromCheckpoint, taskFromCheckpoint, type ModelOverrides } from './build';
 export { taskLoss, type TaskKind } from './loss';
-export { MetricAccumulator, batchAccuracy, argmax, type Metrics } from './metrics';
+export { MetricAccumulator, batchAccuracy, scorePredictions, argmax, type Metrics } from './metrics';
 export { JsonlLog, parseJsonl } from './log';
 export { attachProgress } from './progress';
 export {

@@ -3,6 +3,11 @@
  * argmax over classes for classification and per-position prediction (only the masked
  * positions when the batch has a mask), |prediction - target| < tolerance for regression
  * when a tolerance is given.
+ *
+ * Classification and per-position accuracy can be scored two ways with identical results:
+ * batchAccuracy from the whole model output on the host, or scorePredictions from the
+ * predicted indices alone (ops.argmaxChannels on the device, which follows argmax below to
+ * the tie and NaN), so only [B, L] values need to leave the GPU.
  */
 import type { Batch } from './data/dataset';
 import type { TaskKind } from './loss';
@@ -15,7 +20,10 @@ export interface Metrics {
   count: number;
 }
 
-/** Index of the largest of n values starting at `offset` with `stride` between them. */
+/**
+ * Index of the largest of n values starting at `offset` with `stride` between them: the
+ * first of equal maxima, 0 when all are -Infinity, -1 when any value is NaN.
+ */
 export function argmax(values: Float32Array, offset: number, n: number, stride = 1): number {
   let best = 0;
   let bestV = -Infinity;
@@ -65,6 +73,33 @@ export function batchAccuracy(
   return { correct, total };
 }
 
+/**
+ * Correct and counted predictions of one batch from predicted class indices: pred [B] for
+ * 'classify' and [B * L] (position b * L + l) for 'sequence', as ops.argmaxChannels gives
+ * them for the output [B, C] or [B, C, L] (-1, from a NaN output, is never correct).
+ * 'sequence' counts only the positions the batch's mask keeps. The same score as
+ * batchAccuracy on the full output. 'regress' has no predicted indices: use batchAccuracy.
+ */
+export function scorePredictions(kind: TaskKind, pred: ArrayLike<number>, batch: Batch): { correct: number; total: number } {
+  const fn = 'scorePredictions';
+  if (kind !== 'classify' && kind !== 'sequence') {
+    throw new RangeError(`${fn}: argument 'kind' must be 'classify' or 'sequence' (got ${String(kind)}); score regression with batchAccuracy`);
+  }
+  const y = batch.y;
+  if (pred.length !== y.length) {
+    throw new RangeError(`${fn}: argument 'pred' must have one prediction per target (${y.length}), got ${pred.length}`);
+  }
+  const mask = kind === 'sequence' ? batch.mask : undefined;
+  let correct = 0;
+  let total = 0;
+  for (let i = 0; i < y.length; i++) {
+    if (mask && !mask[i]) continue;
+    total++;
+    if (pred[i] === y[i]) correct++;
+  }
+  return { correct, total };
+}
+
 export class MetricAccumulator {
   private lossSum = 0;
   private count = 0;
@@ -95,6 +130,12 @@ export class MetricAccumulator {
   addBatch(loss: number, out: Float32Array, outShape: readonly number[], batch: Batch): void {
     this.add(loss, batch.xShape[0]);
     this.addScore(batchAccuracy(this.kind, out, outShape, batch, this.tolerance));
+  }
+
+  /** Adds a batch and scores predicted class indices against its targets (see scorePredictions). */
+  addPredictions(loss: number, pred: ArrayLike<number>, batch: Batch): void {
+    this.add(loss, batch.xShape[0]);
+    this.addScore(scorePredictions(this.kind, pred, batch));
   }
 
   result(): Metrics {

@@ -21,6 +21,7 @@ import { Rng } from '../nn/random';
 import { AdamW } from '../optim/adamw';
 import { clipGradNorm } from '../optim/clip';
 import { CosineWarmupSchedule } from '../optim/schedule';
+import { argmaxChannels } from '../ops/nn';
 import { expectInteger, expectNumber } from '../ops/validate';
 import { runScope } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
@@ -28,7 +29,7 @@ import { loadCheckpoint, saveCheckpoint, type CheckpointState, type DropoutState
 import type { Batch, Dataset } from './data/dataset';
 import { JsonlLog } from './log';
 import { taskLoss } from './loss';
-import { MetricAccumulator, batchAccuracy, type Metrics } from './metrics';
+import { MetricAccumulator, batchAccuracy, scorePredictions, type Metrics } from './metrics';
 import { readOptimizerState, restoreOptimizerState } from './optim_state';
 import type { Task } from './tasks';
 
@@ -56,7 +57,10 @@ export interface TrainerOptions {
   evalBatchSize?: number;
   /** Global gradient-norm clip (default: the recipe's; 0 = off). */
   clipGradNorm?: number;
-  /** Score accuracy on training batches too (needs the output on the host; default true). */
+  /**
+   * Score accuracy on training batches too (default true). Classification and per-position
+   * tasks download only the predicted indices; regression downloads the output.
+   */
   trainAccuracy?: boolean;
   /** JSON Lines log file. */
   logFile?: string;
@@ -228,16 +232,21 @@ export class Trainer extends EventEmitter {
   trainStep(batch: Batch): StepResult {
     this.model.train();
     const scored = this.opts.trainAccuracy ?? true;
+    const byIndex = this.predictsIndices();
     let res;
     try {
       res = runScope(() => {
         const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
         const out = this.model.forward(x);
         const loss = taskLoss(this.task.kind, out, batch, this.device);
+        // Queued before the loss is read, so the wait for the loss covers it and the small
+        // download below does not wait for the backward.
+        const pred = scored && byIndex ? argmaxChannels(out) : null;
         const lv = loss.item();
-        if (!Number.isFinite(lv)) return { lv, outData: null, outShape: out.shape };
+        if (!Number.isFinite(lv)) return { lv, predData: null, outData: null, outShape: out.shape };
+        const predData = pred ? pred.dataSync() : null;
         loss.backward();
-        return { lv, outData: scored ? out.dataSync() : null, outShape: out.shape };
+        return { lv, predData, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
       }, Tensor);
     } catch (err) {
       this.optimizer.zeroGrad();
@@ -266,9 +275,22 @@ export class Trainer extends EventEmitter {
     this.optimizer.step();
     this.optimizer.zeroGrad();
     this.schedule?.step();
-    const score = res.outData ? batchAccuracy(this.task.kind, res.outData, res.outShape, batch, this.task.tolerance) : null;
+    const score = res.predData
+      ? scorePredictions(this.task.kind, res.predData, batch)
+      : res.outData
+        ? batchAccuracy(this.task.kind, res.outData, res.outShape, batch, this.task.tolerance)
+        : null;
     const accuracy = score && score.total > 0 ? score.correct / score.total : undefined;
     return { loss: res.lv, accuracy, score, lr, gradNorm };
+  }
+
+  /**
+   * Whether accuracy comes from predicted class indices (classification, per-position
+   * prediction): argmaxChannels on the device, and only [B, L] indices cross to the host
+   * instead of the whole [B, C, L] output.
+   */
+  private predictsIndices(): boolean {
+    return this.task.kind === 'classify' || this.task.kind === 'sequence';
   }
 
   /** The first parameter holding a NaN or infinity, with that value (null when all are finite). */
@@ -285,6 +307,7 @@ export class Trainer extends EventEmitter {
     const n = Math.min(dataset.size, opts.limit ?? this.opts.evalLimit ?? dataset.size);
     const bs = opts.batchSize ?? this.opts.evalBatchSize ?? this.batchSize;
     const acc = new MetricAccumulator(this.task.kind, this.task.tolerance);
+    const byIndex = this.predictsIndices();
     const wasTraining = this.model.training;
     this.model.eval();
     try {
@@ -294,8 +317,11 @@ export class Trainer extends EventEmitter {
         noGrad(() =>
           runScope(() => {
             const out = this.model.forward(Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device));
-            const loss = taskLoss(this.task.kind, out, batch, this.device).item();
-            acc.addBatch(loss, out.dataSync(), out.shape, batch);
+            const lossT = taskLoss(this.task.kind, out, batch, this.device);
+            const pred = byIndex ? argmaxChannels(out) : null;
+            const loss = lossT.item();
+            if (pred) acc.addPredictions(loss, pred.dataSync(), batch);
+            else acc.addBatch(loss, out.dataSync(), out.shape, batch);
           }, Tensor),
         );
       }

@@ -418,6 +418,24 @@ Napi::Value embeddingBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---- predictions --------------------------------------------------------------------------------
+
+// Indices are returned as float32, which holds every integer up to 2^24 exactly.
+constexpr int64_t kMaxArgmaxChannels = int64_t(1) << 24;
+
+// argmaxChannels(x [B,C,L], out [B,L], B, C, L): out[b, l] = first index of the largest
+// x[b, :, l] as a float, -1 when that column holds a NaN. Not differentiable.
+Napi::Value argmaxChannels(const Napi::CallbackInfo& info) {
+  Reader r(info, "argmaxChannels", 5);
+  const int64_t B = r.dim(2, "B"), L = r.dim(4, "L");
+  const int64_t C = r.args().integer(3, "C", 1, kMaxArgmaxChannels);
+  const float* x = r.in(0, "x", r.count("x", {B, C, L}));
+  float* out = r.in(1, "out", r.count("out", {B, L}));
+  if (x == out) failRange("argmaxChannels: argument 'out' must not be the input buffer");
+  S4_DISPATCH(r.device(), argmaxChannels(x, out, B, C, L));
+  return info.Env().Undefined();
+}
+
 // ---- optimizer ----------------------------------------------------------------------------------
 
 // adamwUpdate(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step): in place.
@@ -550,6 +568,7 @@ void exportNn(Napi::Env env, Napi::Object exports) {
   add("mseBackward", mseBackward);
   add("embeddingForward", embeddingForward);
   add("embeddingBackward", embeddingBackward);
+  add("argmaxChannels", argmaxChannels);
   add("adamwUpdate", adamwUpdate);
   add("lastPoolForward", lastPoolForward);
   add("lastPoolBackward", lastPoolBackward);

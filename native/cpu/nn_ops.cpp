@@ -532,6 +532,42 @@ void embeddingBackward(const float* idx, const float* dy, float* dtable, int64_t
   });
 }
 
+// ---- predictions --------------------------------------------------------------------------------
+
+void argmaxChannels(const float* x, float* out, int64_t B, int64_t C, int64_t L) {
+  // A task is one batch row and a chunk of positions: the loop over c streams through
+  // contiguous rows of x while the running maxima of the chunk stay in cache.
+  constexpr int64_t LC = 256;
+  const int64_t chunks = (L + LC - 1) / LC;
+  parallelFor(B * chunks, grainFor(C * std::min(L, LC)), [&](int64_t t0, int64_t t1) {
+    float bestV[LC];
+    int64_t best[LC];
+    bool nan[LC];
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t bi = t / chunks, l0 = (t % chunks) * LC, n = std::min(LC, L - l0);
+      const float* xb = x + bi * C * L + l0;
+      for (int64_t l = 0; l < n; ++l) {
+        bestV[l] = -INFINITY;
+        best[l] = 0;
+        nan[l] = false;
+      }
+      for (int64_t c = 0; c < C; ++c) {
+        const float* row = xb + c * L;
+        for (int64_t l = 0; l < n; ++l) {
+          const float v = row[l];
+          if (std::isnan(v)) nan[l] = true;
+          if (v > bestV[l]) {  // strict: an equal value later never replaces the first
+            bestV[l] = v;
+            best[l] = c;
+          }
+        }
+      }
+      float* ob = out + bi * L + l0;
+      for (int64_t l = 0; l < n; ++l) ob[l] = nan[l] ? -1.f : float(best[l]);
+    }
+  });
+}
+
 // ---- reductions and optimizer ---------------------------------------------------------------
 
 void adamwUpdate(float* param, const float* grad, float* m, float* v, int64_t n,

@@ -162,6 +162,15 @@ void embeddingForward(const float* idx, const float* table, float* out, int64_t 
 void embeddingBackward(const float* idx, const float* dy, float* dtable, int64_t M, int64_t V,
                        int64_t D);
 
+// ---- predictions ------------------------------------------------------------------------
+// out[b, l] = the index c of the largest x[b, c, l] over the channels, as a float32 (exact:
+// the binding keeps C <= 2^24); x [B, C, L], out [B, L]. Classification outputs [B, C] are
+// the case L = 1. Follows the host scorer (lib/train/metrics.ts argmax) exactly, so accuracy
+// is the same from either path: ties (values that compare equal, +0 and -0 included) go to
+// the smallest index, a column of -inf gives 0, and a column holding any NaN gives -1 (a
+// NaN output is never a correct prediction). Not differentiable; there is no backward.
+void argmaxChannels(const float* x, float* out, int64_t B, int64_t C, int64_t L);
+
 // ---- layout and elementwise ops used by the layers -------------------------------------
 // lastPool: x [rows, L] -> y [rows] = x[:, L-1]; backward: dx zero except dx[r, L-1] = dy[r].
 void lastPoolForward(const float* x, float* y, int64_t rows, int64_t L);

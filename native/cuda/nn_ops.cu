@@ -647,6 +647,72 @@ __global__ void lastPoolBwdKernel(const float* dy, float* dx, int64_t n, int64_t
   S4_GRID_STRIDE(t, n) dx[t] = t % L == L - 1 ? dy[t / L] : 0.f;
 }
 
+// ---- predictions: argmax over channels ---------------------------------------------------------
+// The rule of the CPU twin (native/cpu/nn_ops.h): the first index of the maximum, -1 when
+// the column holds a NaN. Both are exact, so the backends give identical indices.
+
+// One thread per column (b, l): consecutive threads take consecutive l, so every step of
+// the loop over c reads a contiguous run of x (coalesced once L >= 32).
+__global__ void argmaxColumnKernel(const float* __restrict__ x, float* __restrict__ out, int64_t n, int64_t C,
+                                   int64_t L) {
+  S4_GRID_STRIDE(i, n) {
+    const int64_t b = i / L, l = i - b * L;
+    const float* p = x + b * C * L + l;
+    float bestV = -INFINITY;
+    int64_t best = 0;
+    bool nan = false;
+#pragma unroll 4
+    for (int64_t c = 0; c < C; ++c) {
+      const float v = p[c * L];
+      nan |= isnan(v);
+      if (v > bestV) {  // strict: an equal value later never replaces the first
+        bestV = v;
+        best = c;
+      }
+    }
+    out[i] = nan ? -1.f : float(best);
+  }
+}
+
+// One warp per column, for short L with many channels (classification logits are L = 1),
+// where a thread per column would leave most of the GPU idle and read x with stride C.
+// Each lane keeps the first maximum of its channels c = lane, lane + 32, ...; the merge
+// keeps the larger value, or between equal values the smaller index, which is again the
+// first maximum of the whole column.
+__global__ void argmaxWarpKernel(const float* __restrict__ x, float* __restrict__ out, int64_t n, int64_t C,
+                                 int64_t L) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = int64_t(gridDim.x) * (blockDim.x >> 5);
+  // i is the same for the 32 lanes of a warp, so the shuffles below see full warps.
+  for (int64_t i = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; i < n; i += warps) {
+    const int64_t b = i / L, l = i - b * L;
+    const float* p = x + b * C * L + l;
+    float bestV = -INFINITY;
+    int best = -1;  // -1: no channel seen yet (C <= 2^24, see the binding)
+    bool nan = false;
+    for (int c = lane; c < C; c += 32) {
+      const float v = p[int64_t(c) * L];
+      nan |= isnan(v);
+      if (best < 0 || v > bestV) {
+        bestV = v;
+        best = c;
+      }
+    }
+    if (best < 0) best = INT_MAX;  // a lane without channels loses every tie below
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      const float ov = __shfl_xor_sync(0xffffffffu, bestV, o);
+      const int oi = __shfl_xor_sync(0xffffffffu, best, o);
+      if (ov > bestV || (ov == bestV && oi < best)) {
+        bestV = ov;
+        best = oi;
+      }
+    }
+    nan = __any_sync(0xffffffffu, nan);
+    if (lane == 0) out[i] = nan ? -1.f : float(best);
+  }
+}
+
 // Softmax cross-entropy, one group per row: probabilities and the row's loss (double).
 template <int G>
 __global__ void crossEntropyRowKernel(const float* __restrict__ logits,
@@ -1117,6 +1183,16 @@ void lastPoolForward(const float* x, float* y, int64_t rows, int64_t L) {
 void lastPoolBackward(const float* dy, float* dx, int64_t rows, int64_t L) {
   lastPoolBwdKernel<<<gridFor(rows * L), kThreads, 0, stream()>>>(dy, dx, rows * L, L);
   S4_CUDA_CHECK_LAUNCH("lastPoolBackward");
+}
+
+void argmaxChannels(const float* x, float* out, int64_t B, int64_t C, int64_t L) {
+  const int64_t n = B * L;
+  if (L < 32 && C >= 64) {
+    argmaxWarpKernel<<<gridFor(n * 32), kThreads, 0, stream()>>>(x, out, n, C, L);
+  } else {
+    argmaxColumnKernel<<<gridFor(n), kThreads, 0, stream()>>>(x, out, n, C, L);
+  }
+  S4_CUDA_CHECK_LAUNCH("argmaxChannels");
 }
 
 void transpose12(const float* x, float* y, int64_t B, int64_t M, int64_t N) {

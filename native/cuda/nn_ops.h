@@ -55,6 +55,8 @@ void embeddingForward(const float* idx, const float* table, float* out, int64_t 
 void embeddingBackward(const float* idx, const float* dy, float* dtable, int64_t M, int64_t V,
                        int64_t D);
 
+void argmaxChannels(const float* x, float* out, int64_t B, int64_t C, int64_t L);
+
 void lastPoolForward(const float* x, float* y, int64_t rows, int64_t L);
 void lastPoolBackward(const float* dy, float* dx, int64_t rows, int64_t L);
 void transpose12(const float* x, float* y, int64_t B, int64_t M, int64_t N);

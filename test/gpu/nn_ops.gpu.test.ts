@@ -1,7 +1,8 @@
 /**
  * CUDA nn ops against the CPU backend (forward and every gradient) and float64 references,
  * on shapes that cross warp/block/tile boundaries and odd lengths (1, 7, 784); the GEMM at
- * 1024 x 512 x 768 against the CPU GEMM; device-side label/index checks; determinism.
+ * 1024 x 512 x 768 against the CPU GEMM; device-side label/index checks; determinism;
+ * argmaxChannels index for index equal to the CPU (ties, NaN, -Infinity, both kernels).
  * Run by `npm run test:gpu` (S4_BACKEND=cuda).
  */
 import { describe, expect, it } from 'vitest';
@@ -192,6 +193,53 @@ describe('nn ops on CUDA vs CPU', () => {
         }
       }
     for (const n of [1, 7, 1_000_003]) parity([spec([n], 52), spec([n], 53)], ([a, b]) => ops.mse(a, b), `mse n=${n}`);
+  });
+
+  it('argmaxChannels: the very indices of the CPU (ties, NaN, -Infinity, -0; a thread and a warp per column)', () => {
+    // Thread per column for L >= 32 or C < 64, a warp per column below: shapes on both
+    // sides of that line, positions crossing 256-thread blocks, rank 2 (L = 1).
+    for (const shape of [
+      [1, 1, 1],
+      [3, 7, 5],
+      [2, 256, 784],
+      [32, 256, 784],
+      [3, 65, 1025],
+      [4, 63, 31],
+      [4, 64, 31],
+      [2, 300, 17],
+      [5, 33, 32],
+      [64, 10],
+      [100, 1000],
+      [3, 70001],
+    ]) {
+      const [B, C] = shape;
+      const L = shape.length === 3 ? shape[2] : 1;
+      const n = B * C * L;
+      const random = randomValues(n, n % 1000);
+      const special = random.map((v) => Math.round(v * 2));
+      for (let i = 0; i < n; i++) {
+        const hash = (i * 2654435761) >>> 0;
+        if (hash % 7 === 0) special[i] = -Infinity;
+        else if (hash % 13 === 0) special[i] = -0;
+        else if (hash % 1009 === 0) special[i] = NaN;
+      }
+      special.fill(-Infinity, 0, C * L); // batch row 0: every column -Infinity
+      for (const [label, x] of [
+        ['random', random],
+        ['special', special],
+      ] as const) {
+        const run = (device: 'cpu' | 'cuda') => s4.tidy(() => ops.argmaxChannels(s4.tensor(x, shape, { device })).dataSync());
+        const cpu = run('cpu');
+        const gpu = run('cuda');
+        expect(gpu.length).toBe(B * L);
+        const bad = gpu.findIndex((v, i) => v !== cpu[i]);
+        expect(bad, `argmaxChannels ${label} [${shape}]: first difference at ${bad} (cuda ${gpu[bad]}, cpu ${cpu[bad]})`).toBe(-1);
+        if (label === 'special') {
+          expect(Array.from(gpu.subarray(0, L)), `all -Infinity columns [${shape}]`).toEqual(Array(L).fill(0));
+          if (n > 5000) expect(gpu.some((v) => v === -1), `NaN columns [${shape}]`).toBe(true);
+        }
+      }
+    }
   });
 
   it('bad labels and indices throw RangeError on the GPU and leave the device usable', () => {
