@@ -36,7 +36,7 @@ function describeGemm(device: DeviceName): string {
   try {
     const g = gemmInfo(device);
     const extra = [g.kernel, g.cublasVersion ? `cuBLAS ${g.cublasVersion}` : undefined, g.tf32 ? 'TF32 on' : undefined, g.reason]
-      .filter((x) => x !== undefined && x !== '')
+      .filter((x) => x !== undefined && x !== null && x !== '')
       .join(', ');
     const name = g.gemm ?? 'none';
     return extra ? `${name} (${extra})` : name;

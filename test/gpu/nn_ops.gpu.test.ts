@@ -67,6 +67,9 @@ describe('nn ops on CUDA vs CPU', () => {
     if (process.env.S4_CUBLAS === '0') expect(info.gemm).toBe('builtin');
     else expect(info.gemm, `cuBLAS not used: ${info.reason}`).toBe('cublas');
     expect(info.tf32).toBe(process.env.S4_TF32 === '1');
+    // s4.info() names the path without empty fields (e.g. 'cublas (cuBLAS 130100)').
+    expect(s4.info().gemm).toMatch(/^(cublas|builtin)\b/);
+    expect(s4.info().gemm).not.toMatch(/, \)|\(\)|, ,/);
     const [M, K, N] = [1024, 512, 768];
     parity([spec([M, K], 1, false), spec([N, K], 2, false)], ([x, w]) => ops.linear(x, w), 'gemm 1024x512x768');
     // Enough output tiles for the large tiles of the builtin kernel, ragged edges.

@@ -1,7 +1,8 @@
 /**
  * Packs the package, installs the tarball into an empty folder with npm offline (from the
- * cache that `npm ci` filled), and checks that require, import and the types work there
- * and that the prebuilt addon was used (no build in the consumer).
+ * npm cache: `npm ci` and then `node scripts/warm-npm-cache.js`, which adds the full
+ * metadata npm 11 asks for), and checks that require, import and the types work there and
+ * that the prebuilt addon was used (no build in the consumer).
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -26,7 +27,13 @@ beforeAll(() => {
   const app = path.join(dir, 'app');
   fs.mkdirSync(app);
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, version: '1.0.0' }));
-  run(npm, ['install', tarball, '--offline', '--no-audit', '--no-fund', '--foreground-scripts'], app);
+  try {
+    run(npm, ['install', tarball, '--offline', '--no-audit', '--no-fund', '--foreground-scripts'], app);
+  } catch (err) {
+    const msg = String((err as { stderr?: string }).stderr ?? err);
+    if (/ENOTCACHED/.test(msg)) throw new Error(`the offline install needs the dependencies in the npm cache: run \`node scripts/warm-npm-cache.js\` once (with the registry reachable)\n${msg}`);
+    throw err;
+  }
 });
 
 afterAll(() => {
