@@ -368,6 +368,33 @@ describe(`nn ops (${device})`, () => {
     s4.dispose(p, m, v);
   });
 
+  it('adamwStep: a complex64 parameter is updated as its interleaved floats, in place', () => {
+    const n = 19;
+    const opts = { lr: 0.02, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.05 };
+    const re = randomValues(n, 31);
+    const im = randomValues(n, 32);
+    const z = s4.complex(re, im, [n]);
+    const flat = s4.tensor(Array.from(re).flatMap((r, k) => [r, im[k]]), [2 * n]);
+    const [mz, vz, mf, vf] = [0, 1, 2, 3].map(() => s4.zeros([2 * n]));
+    for (let step = 1; step <= 3; step++) {
+      const gre = randomValues(n, 40 + step);
+      const gim = randomValues(n, 50 + step);
+      const gz = s4.complex(gre, gim, [n]);
+      const gf = s4.tensor(Array.from(gre).flatMap((r, k) => [r, gim[k]]), [2 * n]);
+      ops.adamwStep(z, gz, mz, vz, { ...opts, step });
+      ops.adamwStep(flat, gf, mf, vf, { ...opts, step });
+      s4.dispose(gz, gf);
+    }
+    expect(Array.from(z.dataSync())).toEqual(Array.from(flat.dataSync()));
+    expect(Array.from(mz.dataSync())).toEqual(Array.from(mf.dataSync()));
+    expect(z.dtype).toBe('complex64');
+    expect(() => ops.adamwStep(z, flat, mz, vz, { ...opts, step: 4 })).toThrow(/adamwStep: argument 'grad' must be complex64/);
+    expect(() => ops.adamwStep(z, s4.complex(re, im, [n]), s4.zeros([n]), vz, { ...opts, step: 4 })).toThrow(
+      /adamwStep: argument 'm' must have 38 elements, one per float of 'param'/,
+    );
+    s4.dispose(z, flat, mz, vz, mf, vf);
+  });
+
   it('validates shapes, dtypes and options with errors naming the argument', () => {
     const x = s4.tensor(randomValues(12, 1), [3, 4]);
     expect(() => ops.linear(x, s4.tensor(randomValues(10, 2), [2, 5]))).toThrow(/linear: argument 'w' must have shape \[N, K\] with K = 4/);

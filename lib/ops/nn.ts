@@ -675,17 +675,21 @@ export interface AdamWStepOptions {
  * One fused AdamW update in place (decoupled weight decay, PyTorch order):
  *   p *= 1 - lr wd;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
  *   p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
- * param, grad, m, v: float32 of one size on one device. Not recorded by autograd.
+ * param and grad: float32, or complex64 (updated as their interleaved real and imaginary
+ * parts, as PyTorch's AdamW treats a complex parameter through view_as_real); m, v: float32
+ * with one value per float of param. All on one device. Not recorded by autograd.
  */
 export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opts: AdamWStepOptions): void {
   const fn = 'adamwStep';
-  const p = f32(fn, 'param', param);
+  const p = expectTensor(fn, 'param', param);
+  if (p.dtype !== 'float32' && p.dtype !== 'complex64') throw new TypeError(`${fn}: argument 'param' must be float32 or complex64 (got ${p.dtype})`);
   nonEmpty(fn, 'param', p);
-  const g = f32(fn, 'grad', grad);
+  const g = expectTensor(fn, 'grad', grad, { dtype: p.dtype });
   const mm = f32(fn, 'm', m);
   const vv = f32(fn, 'v', v);
-  for (const [name, t] of [['grad', g], ['m', mm], ['v', vv]] as const) {
-    if (t.size !== p.size) throw new RangeError(`${fn}: argument '${name}' must have ${p.size} elements like 'param' (got ${t.size})`);
+  if (g.size !== p.size) throw new RangeError(`${fn}: argument 'grad' must have ${p.size} elements like 'param' (got ${g.size})`);
+  for (const [name, t] of [['m', mm], ['v', vv]] as const) {
+    if (t.size !== p.floats) throw new RangeError(`${fn}: argument '${name}' must have ${p.floats} elements, one per float of 'param' (got ${t.size})`);
   }
   sameDevice(fn, { param: p, grad: g, m: mm, v: vv });
   if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object`);
@@ -698,5 +702,5 @@ export function adamwStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, opt
   if (!(eps > 0)) throw new RangeError(`${fn}: argument 'eps' must be > 0 (got ${eps})`);
   const wd = expectNumber(fn, 'weightDecay', opts.weightDecay, 0);
   const step = expectInteger(fn, 'step', opts.step, 1, 2 ** 53);
-  nnNative.adamwUpdate(p.handle, g.handle, mm.handle, vv.handle, p.size, lr, beta1, beta2, eps, wd, step);
+  nnNative.adamwUpdate(p.handle, g.handle, mm.handle, vv.handle, p.floats, lr, beta1, beta2, eps, wd, step);
 }

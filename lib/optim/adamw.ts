@@ -25,12 +25,6 @@ function zeros(t: Tensor): Tensor {
   return out;
 }
 
-function floatCopy(t: Tensor): Tensor {
-  const out = Tensor.empty([t.floats], 'float32', t.device);
-  core.copy(out.handle, t.handle);
-  return out;
-}
-
 export interface AdamWOptions {
   lr?: number;
   betas?: [number, number];
@@ -122,20 +116,8 @@ export class AdamW {
           }
           st.step++;
           const opts = { lr: g.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: g.weightDecay, step: st.step };
-          if (p.dtype === 'float32') {
-            adamwStep(p, p.grad, st.m, st.v, opts);
-            return;
-          }
-          // Complex: update the interleaved floats through float32 copies, then copy back.
-          const pf = floatCopy(p);
-          const gf = floatCopy(p.grad);
-          try {
-            adamwStep(pf, gf, st.m, st.v, opts);
-            core.copy(p.handle, pf.handle);
-          } finally {
-            pf.dispose();
-            gf.dispose();
-          }
+          // Complex parameters are updated in place as their interleaved floats.
+          adamwStep(p, p.grad, st.m, st.v, opts);
         });
       }
     });
