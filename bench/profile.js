@@ -2,7 +2,7 @@
 /**
  * Where the time of a block or a training step goes, by native entry point.
  *
- *   node bench/profile.js [--case block1k|block4k|block16k|model] [--iters N] [--warmup N] [--passes wall,host,sync]
+ *   node bench/profile.js [--case block1k|block4k|block16k|model|step1] [--iters N] [--warmup N] [--passes wall,host,sync]
  *
  * Three passes over the same work:
  *   wall:  iterations back to back, one synchronize at the end (what a user sees);
@@ -140,7 +140,40 @@ function profile(c) {
   c.dispose();
 }
 
+// One token per call at batch 1 (H 256, N 64) next to the smallest possible launch (a fill
+// of one float): whether single-token stepping is bound by the launch.
+function stepCase() {
+  const H = 256;
+  const p64 = s4.ssm.initDplr({ H, N: 64, init: 'legs', L: 4096, seed: 3 });
+  const st = s4.ssm.stepper(p64, { batch: 1, L: 4096 });
+  const u = s4.tensor(randn(rng(1), H), [1, H]);
+  const y = s4.zeros([1, H]);
+  const one = s4.zeros([1]);
+  const calls = 2000;
+  const rate = (f) => {
+    for (let i = 0; i < 200; i++) f();
+    s4.synchronize();
+    const a = nowMs();
+    for (let i = 0; i < calls; i++) f();
+    const issued = nowMs() - a;
+    s4.synchronize();
+    return { us: ((nowMs() - a) / calls) * 1e3, issuedUs: (issued / calls) * 1e3 };
+  };
+  return {
+    name: 'single-token stepping, batch 1, H 256, N 64',
+    run() {
+      const fill = rate(() => addon.fill(one.handle, 0, 1));
+      const step = rate(() => st.step(u, y));
+      console.log(`  fill of one float: ${fill.us.toFixed(2)} us/call (host issues in ${fill.issuedUs.toFixed(2)} us)`);
+      console.log(`  stepper.step(u, out): ${step.us.toFixed(2)} us/call (host issues in ${step.issuedUs.toFixed(2)} us), ${(1e6 / step.us / 1e3).toFixed(0)} k tokens/s`);
+      st.dispose();
+      s4.dispose(u, y, one);
+    },
+  };
+}
+
 const cases = {
+  step1: () => stepCase(),
   block1k: () => blockCase(16, 256, 1024),
   block4k: () => blockCase(16, 256, 4096),
   block16k: () => blockCase(4, 256, 16384),
@@ -148,4 +181,10 @@ const cases = {
   small: () => blockCase(2, 16, 64),
 };
 const names = which === 'all' ? ['block1k', 'block4k', 'block16k', 'model'] : which.split(',');
-for (const n of names) profile(cases[n]());
+for (const n of names) {
+  const c = cases[n]();
+  if (c.run) {
+    console.log(`\n== ${c.name} (${s4.backend()})`);
+    c.run();
+  } else profile(c);
+}
