@@ -27,9 +27,9 @@ const passes = opt('passes', 'wall,host,sync').split(',');
 
 const dist = process.env.S4_BENCH_PKG ? path.dirname(process.env.S4_BENCH_PKG) : path.resolve(__dirname, '..', 'dist');
 const s4 = require(path.join(dist, 'index.js'));
+const { rng, randn, nowMs } = require('./node/common');
 const { addon } = require(path.join(dist, 'native', 'addon.js'));
 
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 const stats = new Map();
 let mode = 'off';
 const skip = new Set(['synchronize', 'synchronizeAsync', 'memory', 'cudaInfo', 'buildInfo']);
@@ -48,19 +48,6 @@ for (const name of Object.keys(addon)) {
     stats.set(name, s);
     return r;
   };
-}
-
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    return s / 4294967296;
-  };
-}
-function randn(r, n) {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
-  return a;
 }
 
 function blockCase(B, H, L) {

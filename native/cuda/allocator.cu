@@ -2,9 +2,9 @@
 //
 // Blocks come from the stream-ordered pool (cudaMallocAsync) and, once freed, go to a free
 // list of their size class instead of back to the pool: a later request of the same class
-// takes one from the list without any CUDA call. cudaMallocAsync itself costs about 90 us
-// per call on the H200 machines we measure on (a training step makes ~200 buffers, so that
-// was 17 ms of a 24 ms step); a list pop is well under a microsecond.
+// takes one from the list without any CUDA call or pool bookkeeping. A training step makes
+// about 200 buffers; with the lists the Fashion-MNIST step measured 4.96 ms on an H200,
+// 5.29 ms with every block going through cudaMallocAsync/cudaFreeAsync (S4_ALLOC_CACHE=0).
 //
 // Reuse is safe without events because all work runs on one stream (context.cu): a block
 // handed out again is only touched by work queued after everything that used it before.

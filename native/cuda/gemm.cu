@@ -251,6 +251,14 @@ __global__ void reduceBatchesKernel(float* C, int64_t ldc, const float* W, int64
   }
 }
 
+// C = the sum of the `entries` dense [M, N] products in W, + beta C (reduceBatchesKernel).
+void reduceProducts(const GemmArgs& g, const float* W, int64_t entries, float beta) {
+  const int64_t per = g.M * g.N;
+  const int64_t blocks = std::min<int64_t>((per + 255) / 256, 65535 * 4);
+  reduceBatchesKernel<<<unsigned(blocks), 256, 0, stream()>>>(g.C, g.ldc, W, entries, g.M, g.N, beta);
+  S4_CUDA_CHECK_LAUNCH("gemm reduce");
+}
+
 bool fitsInt(const GemmArgs& g) {
   const int64_t lim = INT_MAX;
   return g.M <= lim && g.N <= lim && g.K <= lim && g.lda <= lim && g.ldb <= lim && g.ldc <= lim;
@@ -322,9 +330,7 @@ bool splitKReduce(const GemmArgs& g) {
                         B + full * stepB, int(g.ldb), 0, 0.f, W + full * per, int(g.N), per, 1);
     }
   }
-  const int64_t blocks = std::min<int64_t>((per + 255) / 256, 65535 * 4);
-  reduceBatchesKernel<<<unsigned(blocks), 256, 0, stream()>>>(g.C, g.ldc, ws.as<float>(), entries, g.M, g.N, g.beta);
-  S4_CUDA_CHECK_LAUNCH("gemm split-K reduce");
+  reduceProducts(g, ws.as<float>(), entries, g.beta);
   return true;
 }
 
@@ -352,8 +358,8 @@ void gemm(const GemmArgs& g) {
   }
   // Batch-reduce: strided-batched products into a workspace, then a fixed-order sum
   // (deterministic, unlike accumulating with atomics). Chunked to bound the workspace.
-  const int64_t per = g.M * g.N;
   if (splitKReduce(g)) return;
+  const int64_t per = g.M * g.N;
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.batch, (int64_t(1) << 26) / per));
   Workspace ws(sizeof(float) * size_t(chunk * per));
   for (int64_t b0 = 0; b0 < g.batch; b0 += chunk) {
@@ -361,10 +367,7 @@ void gemm(const GemmArgs& g) {
     s4::cublas::sgemm(g.transA, g.transB, int(g.M), int(g.N), int(g.K), g.alpha, g.A + b0 * g.strideA, int(g.lda),
                       g.strideA, g.B + b0 * g.strideB, int(g.ldb), g.strideB, 0.f, ws.as<float>(), int(g.N), per,
                       int(n));
-    const float beta = b0 == 0 ? g.beta : 1.f;
-    const int64_t blocks = std::min<int64_t>((per + 255) / 256, 65535 * 4);
-    reduceBatchesKernel<<<unsigned(blocks), 256, 0, stream()>>>(g.C, g.ldc, ws.as<float>(), n, g.M, g.N, beta);
-    S4_CUDA_CHECK_LAUNCH("gemm reduce");
+    reduceProducts(g, ws.as<float>(), n, b0 == 0 ? g.beta : 1.f);
   }
 }
 

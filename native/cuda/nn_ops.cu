@@ -611,11 +611,7 @@ __global__ void gluBwdKernel(const float* __restrict__ dy, const float* __restri
                              int64_t outer, int64_t R) {
   S4_GRID_STRIDE(t, outer * R) {
     const int64_t o = t / R, j = t % R;
-    const float a = x[o * 2 * R + j];
-    const float s = 1.f / (1.f + expf(-x[o * 2 * R + R + j]));
-    const float d = dy[t];
-    dx[o * 2 * R + j] = d * s;
-    dx[o * 2 * R + R + j] = d * a * s * (1.f - s);
+    gluBwdOne(x[o * 2 * R + j], x[o * 2 * R + R + j], dy[t], dx[o * 2 * R + j], dx[o * 2 * R + R + j]);
   }
 }
 
