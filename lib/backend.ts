@@ -3,7 +3,7 @@
  * the probe (device count, properties, cuFFT) succeeds; S4_BACKEND=cpu|cuda or
  * setBackend() override it, and asking for cuda where it cannot work throws the reason.
  */
-import { core, type CudaInfo } from './native/addon';
+import { core, type CudaInfo } from './native/binding';
 
 export type DeviceName = 'cpu' | 'cuda';
 

@@ -1,6 +1,6 @@
 /** s4.info(), s4.memory() and cache control. */
 import { backend, cudaInfo, type DeviceName } from './backend';
-import { core, packageRoot, type DeviceMemory } from './native/addon';
+import { core, packageRoot, type DeviceMemory } from './native/binding';
 import { gemmInfo } from './ops/nn';
 
 export interface Info {

@@ -4,7 +4,7 @@
  * New op families are covered automatically: the list comes from the addon itself.
  */
 import { describe, expect, it } from 'vitest';
-import { addon } from '../lib/native/addon';
+import { addon } from '../lib/native/binding';
 import * as s4 from '../lib/index';
 
 // Functions that take no arguments (queries), and constructors.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
-import { core } from '../lib/native/addon';
+import { core } from '../lib/native/binding';
 import { device, randomValues, relL2 } from './helpers/device';
 
 const { SequenceModel, Dropout } = s4.nn;

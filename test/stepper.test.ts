@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
-import { diagStepper, stepper, type Stepper } from '../lib/ssm/stepper';
+import { diagStepper, stepper, type Stepper } from '../lib/nn/stepper';
 import { diagTensors, dplrTensors, randomDiag, randomDplr, roundDiag, roundDplr } from './helpers/conv_ref';
 import { device, randomValues, relL2 } from './helpers/device';
 

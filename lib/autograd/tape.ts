@@ -6,7 +6,7 @@
  * Intermediate gradients are freed as soon as they are used, and the graph is released
  * after a backward pass (a second backward through it throws).
  */
-import { core } from '../native/addon';
+import { ops } from '../native/binding';
 import * as scope from '../tensor/scope';
 import { Tensor, setBackwardImpl } from '../tensor/tensor';
 
@@ -45,7 +45,7 @@ export function record(
 }
 
 function accumulate(into: Tensor, g: Tensor): void {
-  core.axpby(into.handle, into.handle, 1, g.handle, 1, into.floats);
+  ops.axpby({ out: into.handle, a: into.handle, alpha: 1, b: g.handle, beta: 1, n: into.floats });
 }
 
 function topoOrder(root: Tensor): Tensor[] {
@@ -91,7 +91,7 @@ function runBackward(root: Tensor, seed?: Tensor): void {
       );
     }
     start = Tensor.empty(root.shape, root.dtype, root.device);
-    core.fill(start.handle, 1, 1);
+    ops.fill({ out: start.handle, value: 1, n: 1 });
   }
   const grads = new Map<Tensor, Tensor>([[root, start]]);
   const order = topoOrder(root);

@@ -4,7 +4,7 @@
  * backends draw the same masks. Identity in eval mode or with p = 0.
  */
 import { dropout } from '../ops/index';
-import { expectInteger, expectNumber } from '../ops/validate';
+import { expectInteger, expectNumber } from '../util/validate';
 import type { Tensor } from '../tensor/tensor';
 import { Module } from './module';
 

@@ -5,7 +5,7 @@
  */
 import { backend, type DeviceName } from '../backend';
 import { layerNorm, layerNormChannels } from '../ops/index';
-import { expectInteger, expectNumber } from '../ops/validate';
+import { expectInteger, expectNumber } from '../util/validate';
 import { Tensor } from '../tensor/tensor';
 import { Module } from './module';
 

@@ -6,7 +6,7 @@
  */
 import { backend, type DeviceName } from '../backend';
 import { linear, linearChannels } from '../ops/index';
-import { expectInteger } from '../ops/validate';
+import { expectInteger } from '../util/validate';
 import { Tensor } from '../tensor/tensor';
 import { Module } from './module';
 import { Rng } from './random';

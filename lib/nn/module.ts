@@ -6,7 +6,7 @@
  * the tensors without leaving stale references behind.
  */
 import { isDeviceName, type DeviceName } from '../backend';
-import { core } from '../native/addon';
+import { core } from '../native/binding';
 import { keep } from '../tensor/scope';
 import { Tensor, type DType } from '../tensor/tensor';
 

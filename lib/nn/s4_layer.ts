@@ -38,10 +38,10 @@ import {
   linear,
   scale,
 } from '../ops/index';
-import { expectInteger, expectNumber, expectTensor } from '../ops/validate';
+import { expectInteger, expectNumber, expectTensor } from '../util/validate';
 import { nnNative } from '../ops/nn';
 import { convNative } from '../ops/conv';
-import { diagStepper, stepper as dplrStepper, type Stepper } from '../ssm/stepper';
+import { diagStepper, stepper as dplrStepper, type Stepper } from './stepper';
 import { cToCTilde } from '../ssm/discretize';
 import type { Measure } from '../ssm/hippo';
 import { initDiag, initDplr } from '../ssm/init';

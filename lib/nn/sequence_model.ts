@@ -17,8 +17,8 @@
 import { backend, type DeviceName } from '../backend';
 import { add, lastPool, meanPool, transpose12 } from '../ops/index';
 import { nnNative } from '../ops/nn';
-import { core } from '../native/addon';
-import { expectInteger, expectNumber, expectTensor } from '../ops/validate';
+import { ops } from '../native/binding';
+import { expectInteger, expectNumber, expectTensor } from '../util/validate';
 import { keep } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 import { Dropout } from './dropout';
@@ -212,7 +212,7 @@ export class SequenceModel extends Module {
       sumNext = buffer([batch, D]);
       mean = buffer([batch]);
       rstd = buffer([batch]);
-      core.fill(sum.handle, 0, batch * D);
+      ops.fill({ out: sum.handle, value: 0, n: batch * D });
     } catch (err) {
       release();
       throw err;
@@ -240,9 +240,9 @@ export class SequenceModel extends Module {
       }
       position++;
       if (pool === 'mean') {
-        core.axpby(sumNext.handle, sum.handle, 1, x.handle, 1, batch * D);
+        ops.axpby({ out: sumNext.handle, a: sum.handle, alpha: 1, b: x.handle, beta: 1, n: batch * D });
         [sum, sumNext] = [sumNext, sum];
-        core.axpby(pooled.handle, sum.handle, 1 / position, null, 0, batch * D);
+        ops.axpby({ out: pooled.handle, a: sum.handle, alpha: 1 / position, beta: 0, n: batch * D });
         x = pooled;
       }
       nnNative.linearForward(x.handle, decW.handle, decB.handle, y.handle, batch, D, dOutput);
@@ -266,7 +266,7 @@ export class SequenceModel extends Module {
       },
       reset(): void {
         layerSteppers.forEach((s) => s.reset());
-        core.fill(sum.handle, 0, batch * D);
+        ops.fill({ out: sum.handle, value: 0, n: batch * D });
         position = 0;
       },
       dispose(): void {

@@ -12,11 +12,11 @@
  */
 import { record } from '../autograd/tape';
 import type { DeviceName } from '../backend';
-import { addon, type NativeBuffer } from '../native/addon';
+import { addon, type NativeBuffer } from '../native/binding';
 import { diagStepCoefficients, dplrStepCoefficients } from '../ssm/step_setup';
 import type { Complex64Array, DiagParams64, DplrParams64 } from '../ssm/types';
 import { Tensor } from '../tensor/tensor';
-import { expectInteger, expectTensor, sameDevice } from './validate';
+import { expectInteger, expectTensor, sameDevice } from '../util/validate';
 
 /** The slice of the raw addon used here (native/binding/ops_conv.cpp). */
 export interface ConvAddon {

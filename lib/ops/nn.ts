@@ -20,9 +20,9 @@
  */
 import { record } from '../autograd/tape';
 import { backend, type DeviceName } from '../backend';
-import { addon, type NativeBuffer } from '../native/addon';
+import { addon, type NativeBuffer } from '../native/binding';
 import { Tensor } from '../tensor/tensor';
-import { expectInteger, expectNumber, expectTensor, sameDevice } from './validate';
+import { expectInteger, expectNumber, expectTensor, sameDevice } from '../util/validate';
 
 type Buf = NativeBuffer;
 type OptBuf = NativeBuffer | null;

@@ -1,128 +1,152 @@
 /**
- * Elementwise ops and the full sum, with autograd. Enough to form scalar losses
- * (sum(mul(K, W))) and to combine gradients; shapes must match exactly (no broadcasting).
+ * Elementwise ops and the full sum, with autograd (native/binding/pointwise.cpp). Enough to
+ * form scalar losses (sum(mul(K, W))) and to combine gradients; shapes must match exactly
+ * (no broadcasting). Counts passed to the kernels are in floats (complex64 counts twice).
  */
-import { record } from '../autograd/tape';
-import { core } from '../native/addon';
+import { ops } from '../native/binding';
 import { Tensor } from '../tensor/tensor';
-import { expectNumber, expectTensor, sameDevice } from './validate';
+import { expectNumber, expectTensor } from '../util/validate';
+import { defineOp, type OpOptions } from './define';
 
-function like(t: Tensor): Tensor {
-  return Tensor.empty(t.shape, t.dtype, t.device);
-}
-
-function pair(fn: string, a: unknown, b: unknown): [Tensor, Tensor] {
-  const x = expectTensor(fn, 'a', a);
-  const y = expectTensor(fn, 'b', b, { dtype: x.dtype });
-  if (x.size !== y.size || x.rank !== y.rank || x.shape.some((s, i) => s !== y.shape[i])) {
-    throw new RangeError(`${fn}: argument 'b' must have the shape of 'a' [${x.shape.join(', ')}] (got [${y.shape.join(', ')}])`);
+function sameShape(fn: string, a: Tensor, b: Tensor): void {
+  if (a.rank !== b.rank || a.shape.some((s, i) => s !== b.shape[i])) {
+    throw new RangeError(`${fn}: argument 'b' must have the shape of 'a' [${a.shape.join(', ')}] (got [${b.shape.join(', ')}])`);
   }
-  sameDevice(fn, { a: x, b: y });
-  return [x, y];
+  if (a.dtype !== b.dtype) throw new TypeError(`${fn}: argument 'b' must be ${a.dtype} like 'a' (got ${b.dtype})`);
 }
 
-/** alpha * a + beta * b. */
-function linearCombination(fn: string, a: Tensor, alpha: number, b: Tensor, beta: number): Tensor {
-  const out = like(a);
-  core.axpby(out.handle, a.handle, alpha, b.handle, beta, a.floats);
-  record(out, [a, b], (g) => [scaled(g, alpha), scaled(g, beta)], fn);
-  return out;
-}
-
+/** out = alpha * g (a new tensor). */
 function scaled(g: Tensor, s: number): Tensor {
-  const out = like(g);
-  core.axpby(out.handle, g.handle, s, null, 0, g.floats);
+  const out = Tensor.empty(g.shape, g.dtype, g.device);
+  ops.axpby({ out: out.handle, a: g.handle, alpha: s, beta: 0, n: g.floats });
   return out;
 }
 
-export function add(a: Tensor, b: Tensor): Tensor {
-  const [x, y] = pair('add', a, b);
-  return linearCombination('add', x, 1, y, 1);
+function combination(name: string, alpha: number, beta: number) {
+  return defineOp({
+    name,
+    inputs: { a: 'float32', b: 'float32' },
+    plan: ({ a, b }, _args: undefined) => {
+      sameShape(name, a, b);
+      return { shape: a.shape };
+    },
+    forward: ({ a, b }, out) => ops.axpby({ out: out.handle, a: a.handle, alpha, b: b.handle, beta, n: a.floats }),
+    backward: (g, { a, b }) => ({ a: a.requiresGrad ? scaled(g, alpha) : null, b: b.requiresGrad ? scaled(g, beta) : null }),
+  });
 }
 
-export function sub(a: Tensor, b: Tensor): Tensor {
-  const [x, y] = pair('sub', a, b);
-  return linearCombination('sub', x, 1, y, -1);
+const addOp = combination('add', 1, 1);
+const subOp = combination('sub', 1, -1);
+
+/** a + b (float32; complex64 tensors add as their float pairs through addComplex). */
+export function add(a: Tensor, b: Tensor, opts?: OpOptions): Tensor {
+  return complexAware(a, b) ? addComplexOp({ a, b }, undefined, opts) : addOp({ a, b }, undefined, opts);
 }
 
-export function scale(a: Tensor, s: number): Tensor {
-  const x = expectTensor('scale', 'a', a);
-  expectNumber('scale', 's', s);
-  const out = like(x);
-  core.axpby(out.handle, x.handle, s, null, 0, x.floats);
-  record(out, [x], (g) => [scaled(g, s)], 'scale');
-  return out;
+export function sub(a: Tensor, b: Tensor, opts?: OpOptions): Tensor {
+  return complexAware(a, b) ? subComplexOp({ a, b }, undefined, opts) : subOp({ a, b }, undefined, opts);
 }
+
+function complexAware(a: unknown, b: unknown): boolean {
+  return a instanceof Tensor && a.dtype === 'complex64' && b instanceof Tensor;
+}
+
+function complexCombination(name: string, alpha: number, beta: number) {
+  return defineOp({
+    name,
+    inputs: { a: 'complex64', b: 'complex64' },
+    plan: ({ a, b }, _args: undefined) => {
+      sameShape(name, a, b);
+      return { shape: a.shape, dtype: 'complex64' as const };
+    },
+    forward: ({ a, b }, out) => ops.axpby({ out: out.handle, a: a.handle, alpha, b: b.handle, beta, n: a.floats }),
+    backward: (g, { a, b }) => ({ a: a.requiresGrad ? scaled(g, alpha) : null, b: b.requiresGrad ? scaled(g, beta) : null }),
+  });
+}
+const addComplexOp = complexCombination('add', 1, 1);
+const subComplexOp = complexCombination('sub', 1, -1);
+
+const scaleOp = defineOp({
+  name: 'scale',
+  inputs: { a: 'float32' },
+  plan: ({ a }, s: number) => ({ shape: a.shape, s: expectNumber('scale', 's', s) }),
+  forward: ({ a }, out, p) => ops.axpby({ out: out.handle, a: a.handle, alpha: p.s, beta: 0, n: a.floats }),
+  backward: (g, _in, p) => ({ a: scaled(g, p.s) }),
+  inPlace: true,
+});
+
+const scaleComplexOp = defineOp({
+  name: 'scale',
+  inputs: { a: 'complex64' },
+  plan: ({ a }, s: number) => ({ shape: a.shape, dtype: 'complex64' as const, s: expectNumber('scale', 's', s) }),
+  forward: ({ a }, out, p) => ops.axpby({ out: out.handle, a: a.handle, alpha: p.s, beta: 0, n: a.floats }),
+  backward: (g, _in, p) => ({ a: scaled(g, p.s) }),
+  inPlace: true,
+});
+
+/** s * a (float32 or complex64). */
+export function scale(a: Tensor, s: number, opts?: OpOptions): Tensor {
+  return a instanceof Tensor && a.dtype === 'complex64' ? scaleComplexOp({ a }, s, opts) : scaleOp({ a }, s, opts);
+}
+
+const mulOp = defineOp({
+  name: 'mul',
+  inputs: { a: 'float32', b: 'float32' },
+  plan: ({ a, b }, _args: undefined) => {
+    sameShape('mul', a, b);
+    return { shape: a.shape };
+  },
+  forward: ({ a, b }, out) => ops.mul({ out: out.handle, a: a.handle, b: b.handle, n: a.size }),
+  backward: (g, { a, b }, _p, grads) => {
+    if (grads.a) ops.mul({ out: grads.a.handle, a: g.handle, b: b.handle, n: a.size });
+    if (grads.b) ops.mul({ out: grads.b.handle, a: g.handle, b: a.handle, n: a.size });
+  },
+});
 
 /** Elementwise product of float32 tensors. */
-export function mul(a: Tensor, b: Tensor): Tensor {
-  const [x, y] = pair('mul', a, b);
-  if (x.dtype !== 'float32') throw new TypeError("mul: argument 'a' must be float32 (complex products are not elementwise on floats)");
-  const out = like(x);
-  core.mul(out.handle, x.handle, y.handle, x.size);
-  record(
-    out,
-    [x, y],
-    (g) => {
-      let ga: Tensor | null = null;
-      let gb: Tensor | null = null;
-      if (x.requiresGrad) {
-        ga = like(x);
-        core.mul(ga.handle, g.handle, y.handle, x.size);
-      }
-      if (y.requiresGrad) {
-        gb = like(y);
-        core.mul(gb.handle, g.handle, x.handle, x.size);
-      }
-      return [ga, gb];
-    },
-    'mul',
-  );
-  return out;
+export function mul(a: Tensor, b: Tensor, opts?: OpOptions): Tensor {
+  if (a instanceof Tensor && a.dtype !== 'float32') {
+    throw new TypeError("mul: argument 'a' must be float32 (complex products are not elementwise on floats)");
+  }
+  return mulOp({ a, b }, undefined, opts);
 }
+
+const sumOp = defineOp({
+  name: 'sum',
+  inputs: { a: 'float32' },
+  plan: (_in, _args: undefined) => ({ shape: [] as number[] }),
+  forward: ({ a }, out) => ops.sum({ out: out.handle, a: a.handle, n: a.size }),
+  backward: (g, { a }, _p, grads) => ops.broadcastScalar({ out: grads.a!.handle, scalar: g.handle, scale: 1, n: a.size }),
+});
 
 /** Sum of all elements of a float32 tensor -> shape [] (one value). */
-export function sum(a: Tensor): Tensor {
-  const x = expectTensor('sum', 'a', a, { dtype: 'float32' });
-  const out = Tensor.empty([], 'float32', x.device);
-  core.sum(out.handle, x.handle, x.size);
-  record(
-    out,
-    [x],
-    (g) => {
-      const gx = like(x);
-      core.broadcastScalar(gx.handle, g.handle, 1, x.size);
-      return [gx];
-    },
-    'sum',
-  );
-  return out;
+export function sum(a: Tensor, opts?: OpOptions): Tensor {
+  return sumOp({ a }, undefined, opts);
 }
 
+const meanOp = defineOp({
+  name: 'mean',
+  inputs: { a: 'float32' },
+  plan: ({ a }, _args: undefined) => {
+    if (a.size === 0) throw new RangeError("mean: argument 'a' is empty");
+    return { shape: [] as number[] };
+  },
+  forward: ({ a }, out) => {
+    ops.sum({ out: out.handle, a: a.handle, n: a.size });
+    ops.axpby({ out: out.handle, a: out.handle, alpha: 1 / a.size, beta: 0, n: 1 });
+  },
+  backward: (g, { a }, _p, grads) => ops.broadcastScalar({ out: grads.a!.handle, scalar: g.handle, scale: 1 / a.size, n: a.size }),
+});
+
 /** Mean of all elements -> shape []. */
-export function mean(a: Tensor): Tensor {
-  const x = expectTensor('mean', 'a', a, { dtype: 'float32' });
-  if (x.size === 0) throw new RangeError("mean: argument 'a' is empty");
-  const out = Tensor.empty([], 'float32', x.device);
-  core.sum(out.handle, x.handle, x.size);
-  core.axpby(out.handle, out.handle, 1 / x.size, null, 0, 1);
-  record(
-    out,
-    [x],
-    (g) => {
-      const gx = like(x);
-      core.broadcastScalar(gx.handle, g.handle, 1 / x.size, x.size);
-      return [gx];
-    },
-    'mean',
-  );
-  return out;
+export function mean(a: Tensor, opts?: OpOptions): Tensor {
+  return meanOp({ a }, undefined, opts);
 }
 
 /** In-place fill (no autograd). */
 export function fill_(t: Tensor, value: number): Tensor {
   expectTensor('fill_', 't', t);
   expectNumber('fill_', 'value', value);
-  core.fill(t.handle, value, t.floats);
+  ops.fill({ out: t.handle, value, n: t.floats });
   return t;
 }

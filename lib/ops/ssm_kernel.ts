@@ -11,9 +11,9 @@
  */
 import { record } from '../autograd/tape';
 import type { DeviceName } from '../backend';
-import { addon, type NativeBuffer } from '../native/addon';
+import { addon, type NativeBuffer } from '../native/binding';
 import { Tensor } from '../tensor/tensor';
-import { expectInteger, expectTensor, sameDevice } from './validate';
+import { expectInteger, expectTensor, sameDevice } from '../util/validate';
 
 /** The slice of the raw addon used here (native/binding/ops_ssm_kernel.cpp). */
 export interface SsmKernelAddon {

@@ -13,15 +13,15 @@
 import { noGrad } from '../autograd/tape';
 import type { ParamGroup } from '../nn/module';
 import { adamwStep } from '../ops/index';
-import { expectInteger, expectNumber } from '../ops/validate';
+import { expectInteger, expectNumber } from '../util/validate';
 import { keep } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
-import { core } from '../native/addon';
+import { ops } from '../native/binding';
 
 /** Float32 zeros with one value per float of t (moments of complex parameters are real pairs). */
 function zeros(t: Tensor): Tensor {
   const out = Tensor.empty([t.floats], 'float32', t.device);
-  core.fill(out.handle, 0, out.floats);
+  ops.fill({ out: out.handle, value: 0, n: out.floats });
   return out;
 }
 

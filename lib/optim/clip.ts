@@ -5,9 +5,9 @@
  * device and read once.
  */
 import { noGrad } from '../autograd/tape';
-import { core } from '../native/addon';
+import { ops, core } from '../native/binding';
 import { add, mul, sum } from '../ops/index';
-import { expectNumber } from '../ops/validate';
+import { expectNumber } from '../util/validate';
 import { runScope } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 
@@ -51,7 +51,7 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number 
   if (!Number.isFinite(norm)) return norm;
   const coef = maxNorm / (norm + 1e-6);
   if (coef < 1) {
-    for (const p of list) if (p.grad && !p.grad.isDisposed) core.axpby(p.grad.handle, p.grad.handle, coef, null, 0, p.grad.floats);
+    for (const p of list) if (p.grad && !p.grad.isDisposed) ops.axpby({ out: p.grad.handle, a: p.grad.handle, alpha: coef, beta: 0, n: p.grad.floats });
   }
   return norm;
 }

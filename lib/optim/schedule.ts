@@ -6,7 +6,7 @@
  * with q clamped to [0, 1]: the first update already moves (no wasted step at lr 0) and
  * the last one of the run uses minFactor.
  */
-import { expectInteger, expectNumber } from '../ops/validate';
+import { expectInteger, expectNumber } from '../util/validate';
 import type { AdamW } from './adamw';
 
 export interface CosineScheduleOptions {

@@ -1,6 +1,6 @@
 /** Tensor constructors of the public API. */
 import { backend, isDeviceName, type DeviceName } from '../backend';
-import { core } from '../native/addon';
+import { ops } from '../native/binding';
 import { Tensor, checkShape } from './tensor';
 
 export interface TensorOptions {
@@ -69,7 +69,7 @@ export function full(shape: readonly number[], value: number, opts?: TensorOptio
   const device = deviceOf('full', opts);
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`full: argument 'value' must be a finite number`);
   const t = Tensor.empty(shape, 'float32', device);
-  core.fill(t.handle, value, t.floats);
+  ops.fill({ out: t.handle, value, n: t.floats });
   return finish(t, opts);
 }
 
@@ -83,6 +83,6 @@ export function ones(shape: readonly number[], opts?: TensorOptions): Tensor {
 
 export function zerosLike(t: Tensor): Tensor {
   const out = Tensor.empty(t.shape, t.dtype, t.device);
-  core.fill(out.handle, 0, out.floats);
+  ops.fill({ out: out.handle, value: 0, n: out.floats });
   return out;
 }

@@ -4,7 +4,7 @@
  * is forgotten). Any use of a disposed tensor throws.
  */
 import { ensureDevice, type DeviceName } from '../backend';
-import { core, type NativeBuffer } from '../native/addon';
+import { core, type NativeBuffer } from '../native/binding';
 import * as scope from './scope';
 
 export type DType = 'float32' | 'complex64';

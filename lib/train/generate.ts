@@ -7,7 +7,7 @@
  */
 import type { SequenceModel } from '../nn/sequence_model';
 import { Rng } from '../nn/random';
-import { expectInteger, expectNumber } from '../ops/validate';
+import { expectInteger, expectNumber } from '../util/validate';
 import { runScope } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 

@@ -22,7 +22,7 @@ import { AdamW } from '../optim/adamw';
 import { clipGradNorm } from '../optim/clip';
 import { CosineWarmupSchedule } from '../optim/schedule';
 import { argmaxChannels } from '../ops/nn';
-import { expectInteger, expectNumber } from '../ops/validate';
+import { expectInteger, expectNumber } from '../util/validate';
 import { runScope } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState, type DropoutState, type ParamValue } from './checkpoint';

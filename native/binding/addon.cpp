@@ -9,6 +9,7 @@
 #include "../common/parallel.h"
 #include "args.h"
 #include "buffer.h"
+#include "op_spec.h"
 #include "registry.h"
 #ifdef S4_WITH_CUDA
 #include "../cuda/context.h"
@@ -298,6 +299,7 @@ void exportCore(Napi::Env env, Napi::Object exports) {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exportCore(env, exports);
   registerAll(env, exports);
+  exportOps(env, exports);
 #ifdef S4_WITH_CUDA
   // Plans hold device memory; free them while the CUDA context is still alive.
   napi_add_env_cleanup_hook(env, [](void*) { s4::cufft::destroyPlans(); }, nullptr);

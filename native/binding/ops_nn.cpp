@@ -509,38 +509,6 @@ Napi::Value flipLast(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// expForward(x, y, n)
-Napi::Value expForward(const Napi::CallbackInfo& info) {
-  Reader r(info, "expForward", 3);
-  const int64_t n = r.args().integer(2, "n", 1, kMaxCount);
-  const float* x = r.in(0, "x", n);
-  float* y = r.in(1, "out", n);
-  S4_DISPATCH(r.device(), expForward(x, y, n));
-  return info.Env().Undefined();
-}
-
-// complexFromParts(re [n] | null, im [n] | null, z [2n floats], n)
-Napi::Value complexFromParts(const Napi::CallbackInfo& info) {
-  Reader r(info, "complexFromParts", 4);
-  const int64_t n = r.args().integer(3, "n", 1, kMaxCount);
-  float* z = r.in(2, "out", 2 * n);
-  const float* re = r.optional(0, "re", n);
-  const float* im = r.optional(1, "im", n);
-  S4_DISPATCH(r.device(), complexFromParts(re, im, z, n));
-  return info.Env().Undefined();
-}
-
-// complexParts(z [2n floats], re [n] | null, im [n] | null, n)
-Napi::Value complexParts(const Napi::CallbackInfo& info) {
-  Reader r(info, "complexParts", 4);
-  const int64_t n = r.args().integer(3, "n", 1, kMaxCount);
-  const float* z = r.in(0, "z", 2 * n);
-  float* re = r.optional(1, "re", n);
-  float* im = r.optional(2, "im", n);
-  S4_DISPATCH(r.device(), complexParts(z, re, im, n));
-  return info.Env().Undefined();
-}
-
 void exportNn(Napi::Env env, Napi::Object exports) {
   auto add = [&](const char* name, Napi::Value (*fn)(const Napi::CallbackInfo&)) {
     exports.Set(name, makeFunction(env, name, fn));
@@ -574,9 +542,6 @@ void exportNn(Napi::Env env, Napi::Object exports) {
   add("lastPoolBackward", lastPoolBackward);
   add("transpose12", transpose12);
   add("flipLast", flipLast);
-  add("expForward", expForward);
-  add("complexFromParts", complexFromParts);
-  add("complexParts", complexParts);
 }
 
 }  // namespace

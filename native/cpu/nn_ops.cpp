@@ -619,28 +619,4 @@ void flipLast(const float* x, float* y, int64_t rows, int64_t L) {
   });
 }
 
-void expForward(const float* x, float* y, int64_t n) {
-  parallelFor(n, 16384, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) y[i] = std::exp(x[i]);
-  });
-}
-
-void complexFromParts(const float* re, const float* im, float* z, int64_t n) {
-  parallelFor(n, 16384, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      z[2 * i] = re ? re[i] : 0.f;
-      z[2 * i + 1] = im ? im[i] : 0.f;
-    }
-  });
-}
-
-void complexParts(const float* z, float* re, float* im, int64_t n) {
-  parallelFor(n, 16384, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      if (re) re[i] = z[2 * i];
-      if (im) im[i] = z[2 * i + 1];
-    }
-  });
-}
-
 }  // namespace s4::cpu

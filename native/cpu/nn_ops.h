@@ -179,12 +179,6 @@ void lastPoolBackward(const float* dy, float* dx, int64_t rows, int64_t L);
 void transpose12(const float* x, float* y, int64_t B, int64_t M, int64_t N);
 // Reverse the last dimension: y[r, l] = x[r, L-1-l] (its own backward).
 void flipLast(const float* x, float* y, int64_t rows, int64_t L);
-// y = exp(x) (backward dy * y is a plain product).
-void expForward(const float* x, float* y, int64_t n);
-// z (complex64, 2n floats) from float parts; a null part is zero. Backward: complexParts.
-void complexFromParts(const float* re, const float* im, float* z, int64_t n);
-// re[i] = Re z[i], im[i] = Im z[i]; either output may be null.
-void complexParts(const float* z, float* re, float* im, int64_t n);
 
 // ---- reductions and optimizer -----------------------------------------------------------
 // Fused AdamW (decoupled weight decay, PyTorch order), in place on n floats:

@@ -1,6 +1,7 @@
-#include "pointwise.h"
-
+// CPU twins of the elementwise ops (spec: native/binding/pointwise.cpp).
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "../common/parallel.h"
@@ -50,6 +51,30 @@ void sum(float* out, const float* a, int64_t n) {
 
 void broadcastScalar(float* out, const float* scalar, float scale, int64_t n) {
   fill(out, scalar[0] * scale, n);
+}
+
+void expForward(const float* x, float* y, int64_t n) {
+  parallelFor(n, kGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] = std::exp(x[i]);
+  });
+}
+
+void complexFromParts(const float* re, const float* im, float* z, int64_t n) {
+  parallelFor(n, kGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      z[2 * i] = re ? re[i] : 0.f;
+      z[2 * i + 1] = im ? im[i] : 0.f;
+    }
+  });
+}
+
+void complexParts(const float* z, float* re, float* im, int64_t n) {
+  parallelFor(n, kGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      if (re) re[i] = z[2 * i];
+      if (im) im[i] = z[2 * i + 1];
+    }
+  });
 }
 
 }  // namespace s4::cpu

@@ -21,8 +21,13 @@ cudaStream_t stream();
     if (s4_err_ != cudaSuccess) ::s4::cuda::throwCuda(s4_err_, #expr, __FILE__, __LINE__); \
   } while (0)
 
-// Call after every kernel launch: turns launch-configuration errors into exceptions.
-#define S4_CUDA_CHECK_LAUNCH(name) S4_CUDA_CHECK(cudaGetLastError())
+// Call after every kernel launch: turns launch-configuration errors into exceptions that
+// name the launch (`name` is the op or kernel, a C string).
+#define S4_CUDA_CHECK_LAUNCH(name)                                                     \
+  do {                                                                                 \
+    cudaError_t s4_err_ = cudaGetLastError();                                          \
+    if (s4_err_ != cudaSuccess) ::s4::cuda::throwCuda(s4_err_, name, __FILE__, __LINE__); \
+  } while (0)
 
 // Device memory from the stream-ordered pool (cudaMallocAsync). Freed memory stays in
 // size-class free lists for reuse without a CUDA call; see allocator.cu.

@@ -61,9 +61,6 @@ void lastPoolForward(const float* x, float* y, int64_t rows, int64_t L);
 void lastPoolBackward(const float* dy, float* dx, int64_t rows, int64_t L);
 void transpose12(const float* x, float* y, int64_t B, int64_t M, int64_t N);
 void flipLast(const float* x, float* y, int64_t rows, int64_t L);
-void expForward(const float* x, float* y, int64_t n);
-void complexFromParts(const float* re, const float* im, float* z, int64_t n);
-void complexParts(const float* z, float* re, float* im, int64_t n);
 
 void adamwUpdate(float* param, const float* grad, float* m, float* v, int64_t n,
                  const nn::AdamWConstants& c);

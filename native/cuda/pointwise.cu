@@ -1,5 +1,7 @@
+// CUDA twins of the elementwise ops (spec: native/binding/pointwise.cpp).
+#include <cstdint>
+
 #include "context.h"
-#include "pointwise.h"
 
 namespace s4::cuda {
 namespace {
@@ -30,6 +32,24 @@ __global__ void broadcastKernel(float* out, const float* scalar, float scale, in
   float v = scalar[0] * scale;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
     out[i] = v;
+}
+
+__global__ void expKernel(const float* x, float* y, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    y[i] = expf(x[i]);
+}
+
+__global__ void fromPartsKernel(const float* re, const float* im, float2* z, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    z[i] = make_float2(re ? re[i] : 0.f, im ? im[i] : 0.f);
+}
+
+__global__ void partsKernel(const float2* z, float* re, float* im, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const float2 v = z[i];
+    if (re) re[i] = v.x;
+    if (im) im[i] = v.y;
+  }
 }
 
 // Two passes for a deterministic sum: per-block partials in double, then one block.
@@ -93,6 +113,24 @@ void sum(float* out, const float* a, int64_t n) {
   S4_CUDA_CHECK_LAUNCH("sum");
   finalSumKernel<<<1, kThreads, 0, stream()>>>(out, partial.as<double>(), blocks);
   S4_CUDA_CHECK_LAUNCH("sum");
+}
+
+void expForward(const float* x, float* y, int64_t n) {
+  if (n == 0) return;
+  expKernel<<<gridFor(n), kThreads, 0, stream()>>>(x, y, n);
+  S4_CUDA_CHECK_LAUNCH("expForward");
+}
+
+void complexFromParts(const float* re, const float* im, float* z, int64_t n) {
+  if (n == 0) return;
+  fromPartsKernel<<<gridFor(n), kThreads, 0, stream()>>>(re, im, reinterpret_cast<float2*>(z), n);
+  S4_CUDA_CHECK_LAUNCH("complexFromParts");
+}
+
+void complexParts(const float* z, float* re, float* im, int64_t n) {
+  if (n == 0) return;
+  partsKernel<<<gridFor(n), kThreads, 0, stream()>>>(reinterpret_cast<const float2*>(z), re, im, n);
+  S4_CUDA_CHECK_LAUNCH("complexParts");
 }
 
 }  // namespace s4::cuda

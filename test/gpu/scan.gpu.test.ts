@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
 import { convNative } from '../../lib/ops/conv';
-import { diagStepper, stepper } from '../../lib/ssm/stepper';
+import { diagStepper, stepper } from '../../lib/nn/stepper';
 import { dplrKernelDense, dplrStepCoefficients } from '../../lib/ssm/step_setup';
 import { diagKernel64, diagTensors, dplrTensors, loadGoldenDplr, randomDiag, randomDplr, roundDiag, roundDplr } from '../helpers/conv_ref';
 import { randomValues, relL2 } from '../helpers/device';

@@ -6,11 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
-import { core } from '../../lib/native/addon';
+import { core } from '../../lib/native/binding';
 import { S4Layer } from '../../lib/nn/s4_layer';
 import { SequenceModel, type SequenceModelOptions } from '../../lib/nn/sequence_model';
 import { convNative } from '../../lib/ops/conv';
-import { stepper } from '../../lib/ssm/stepper';
+import { stepper } from '../../lib/nn/stepper';
 import { dplrStepCoefficients } from '../../lib/ssm/step_setup';
 import { dplrTensors, randomDplr } from '../helpers/conv_ref';
 import { randomValues, relL2 } from '../helpers/device';

@@ -13,13 +13,13 @@
  * sequence in chunks equals feeding it whole.
  */
 import { backend, isDeviceName, type DeviceName } from '../backend';
-import { core, type NativeBuffer } from '../native/addon';
+import { ops, type NativeBuffer } from '../native/binding';
 import { convNative, diagParams64, dplrParams64, type DiagTensorParams, type DplrTensorParams } from '../ops/conv';
-import { expectInteger, expectTensor } from '../ops/validate';
+import { expectInteger, expectTensor } from '../util/validate';
 import { keep } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
-import { diagStepCoefficients, dplrStepCoefficients } from './step_setup';
-import type { DiagParams64, DplrParams64 } from './types';
+import { diagStepCoefficients, dplrStepCoefficients } from '../ssm/step_setup';
+import type { DiagParams64, DplrParams64 } from '../ssm/types';
 
 export interface StepperOptions {
   /** Batch size B of every input. */
@@ -57,7 +57,7 @@ export class Stepper {
     this.coef = keep(Tensor.fromFloats(coef, [H, coef.length / H], 'float32', device));
     try {
       this.st = keep(Tensor.empty([batch, H, N2], 'complex64', device));
-      core.fill(this.st.handle, 0, this.st.floats);
+      ops.fill({ out: this.st.handle, value: 0, n: this.st.floats });
       this.coefH = this.coef.handle;
       this.stH = this.st.handle;
     } catch (err) {
@@ -148,7 +148,7 @@ export class Stepper {
   /** Back to the zero state. */
   reset(): void {
     const { st } = this.live('reset');
-    core.fill(st.handle, 0, st.floats);
+    ops.fill({ out: st.handle, value: 0, n: st.floats });
   }
 
   dispose(): void {

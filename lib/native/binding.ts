@@ -1,0 +1,150 @@
+/**
+ * The whole native surface, declared once: the core exports (buffers, transfers, device
+ * queries) typed here, and the ops typed by lib/native/ops.generated.ts, which is written
+ * from the addon's own op specs. At load the addon's exports and specs are compared with
+ * these declarations; a mismatch (an addon built from other sources) throws at once
+ * instead of producing wrong results.
+ *
+ * node-gyp-build looks in build/Release, then in prebuilds/<platform>-<arch>; S4_ADDON_PATH
+ * names a specific .node file instead.
+ */
+import * as path from 'node:path';
+import { bindOps, OP_NAMES, OP_SPECS, type NativeOps, type RawOps } from './ops.generated';
+import type { NativeBuffer, OpSpecDescription } from './types';
+
+export type { NativeBuffer, OpSpecDescription } from './types';
+export type { NativeOps } from './ops.generated';
+
+export interface CudaInfo {
+  compiled: boolean;
+  usable: boolean;
+  reason: string | null;
+  deviceCount?: number;
+  name?: string | null;
+  computeCapability?: string | null;
+  totalMemory?: number;
+  freeMemory?: number;
+  multiprocessors?: number;
+  runtimeVersion?: number;
+  driverVersion?: number;
+  cufftVersion?: number;
+}
+
+export interface DeviceMemory {
+  buffers: number;
+  bytes: number;
+  reservedBytes?: number;
+  peakReservedBytes?: number;
+  peakUsedBytes?: number;
+}
+
+/** Which GEMM a device's ops use (nnInfo). */
+export interface GemmInfo {
+  gemm: 'cublas' | 'builtin' | null;
+  /** CPU: the micro-kernel ('avx2' | 'generic'). */
+  kernel?: string;
+  /** CUDA: why cuBLAS is not used (null when it is). */
+  reason?: string | null;
+  cublasVersion?: number;
+  tf32?: boolean;
+}
+
+/** The exports that are not ops (native/binding/addon.cpp), positional. */
+export interface CoreBinding {
+  alloc(device: 'cpu' | 'cuda', bytes: number): NativeBuffer;
+  upload(device: 'cpu' | 'cuda', data: Float32Array): NativeBuffer;
+  write(buffer: NativeBuffer, data: Float32Array): void;
+  download(buffer: NativeBuffer): Float32Array;
+  downloadAsync(buffer: NativeBuffer): Promise<Float32Array>;
+  copy(dst: NativeBuffer, src: NativeBuffer): void;
+  cudaInfo(): CudaInfo;
+  memory(): { cpu: DeviceMemory; cuda: DeviceMemory };
+  emptyCache(): void;
+  resetPeakMemory(): void;
+  synchronize(): void;
+  synchronizeAsync(): Promise<void>;
+  buildInfo(): { version: string; napiVersion: number; cuda: boolean; cudaArchitectures?: string; cpuThreads: number };
+  nnInfo(device: 'cpu' | 'cuda'): GemmInfo;
+  opSpecs(): OpSpecDescription[];
+}
+
+/** The names of CoreBinding, checked against the addon at load. */
+export const CORE_NAMES: readonly (keyof CoreBinding)[] = [
+  'alloc', 'upload', 'write', 'download', 'downloadAsync', 'copy', 'cudaInfo', 'memory', 'emptyCache',
+  'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'nnInfo', 'opSpecs',
+];
+
+/** Exports that are classes or values rather than functions. */
+const OTHER_EXPORTS: readonly string[] = ['NativeBuffer'];
+
+export const packageRoot = path.resolve(__dirname, '..', '..');
+
+function load(): unknown {
+  const explicit = process.env.S4_ADDON_PATH;
+  if (explicit) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(path.resolve(explicit));
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  try {
+    return nodeGypBuild(packageRoot);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(
+      `s4-cuda: the native addon could not be loaded from ${packageRoot} (${why}). ` +
+        'Run `npm rebuild s4-cuda` (needs cmake and a C++ compiler; nvcc for the CUDA backend).',
+    );
+  }
+}
+
+/**
+ * Every way the addon differs from the declarations: missing or undeclared exports, and
+ * op specs that differ. Empty when they agree.
+ */
+export function bindingMismatches(raw: unknown, specs: readonly OpSpecDescription[] = OP_SPECS): string[] {
+  if (raw === null || typeof raw !== 'object') return ['the addon is not an object'];
+  const exports = raw as Record<string, unknown>;
+  const problems: string[] = [];
+  const declared = new Set<string>([...CORE_NAMES, ...specs.map((s) => s.name), ...OTHER_EXPORTS]);
+  for (const name of declared) {
+    if (OTHER_EXPORTS.includes(name)) continue;
+    if (typeof exports[name] !== 'function') problems.push(`export '${name}' is declared but the addon has no such function`);
+  }
+  for (const name of Object.keys(exports)) {
+    if (!declared.has(name)) problems.push(`export '${name}' of the addon is not declared in lib/native/binding.ts or ops.generated.ts`);
+  }
+  if (typeof exports.opSpecs !== 'function') return problems;
+  const actual = new Map<string, string>();
+  for (const s of (exports.opSpecs as () => OpSpecDescription[])()) actual.set(s.name, JSON.stringify(s));
+  for (const s of specs) {
+    const got = actual.get(s.name);
+    if (got !== undefined && got !== JSON.stringify(s)) {
+      problems.push(`op '${s.name}': the addon's spec is ${got}, the declaration is ${JSON.stringify(s)}`);
+    }
+  }
+  return problems;
+}
+
+function isBinding(raw: unknown): raw is CoreBinding & RawOps {
+  const problems = bindingMismatches(raw);
+  if (problems.length === 0) return true;
+  throw new Error(
+    `s4-cuda: the native addon does not match this package's declarations (rebuild it with \`npm rebuild s4-cuda\`; ` +
+      `after changing an op spec run \`npm run gen:binding\`):\n  ${problems.join('\n  ')}`,
+  );
+}
+
+function bind(): { core: CoreBinding; ops: NativeOps } {
+  const raw = load();
+  if (!isBinding(raw)) throw new Error('unreachable');
+  return { core: raw, ops: bindOps(raw) };
+}
+
+const bound = bind();
+
+/** The core exports: buffers, transfers, device queries. */
+export const core: CoreBinding = bound.core;
+/** The ops, with named arguments (see lib/native/ops.generated.ts for each one's spec). */
+export const ops: NativeOps = bound.ops;
+export { OP_NAMES, OP_SPECS };

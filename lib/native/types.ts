@@ -1,0 +1,33 @@
+/** Types of the native surface shared by the hand-declared core and the generated ops. */
+
+/** Opaque handle of a native buffer (native/binding/buffer.h). */
+export interface NativeBuffer {
+  readonly bytes: number;
+  readonly device: 'cpu' | 'cuda' | 'none';
+  readonly alive: boolean;
+  free(): void;
+}
+
+/** One argument of an op spec, as the addon's opSpecs() describes it. */
+export interface OpArgDescription {
+  name: string;
+  kind: 'in' | 'out' | 'inout' | 'size' | 'number' | 'flag' | 'choice';
+  dtype?: 'float32' | 'complex64';
+  /** Extents: a size argument ('H'), 'mul*size+add' ('10*N2+2') or a number ('1'). */
+  shape?: string[];
+  optional?: boolean;
+  integer?: boolean;
+  /** '[min, max]' with '(' or ')' for open ends. */
+  range?: string;
+  choices?: string[];
+}
+
+/** One op spec (native/binding/op_spec.h). */
+export interface OpSpecDescription {
+  name: string;
+  family: string;
+  args: OpArgDescription[];
+  /** Pairs of buffer arguments that must not be the same buffer. */
+  distinct: [string, string][];
+  returns: 'void' | 'number';
+}
