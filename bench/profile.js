@@ -28,7 +28,9 @@ const passes = opt('passes', 'wall,host,sync').split(',');
 const dist = process.env.S4_BENCH_PKG ? path.dirname(process.env.S4_BENCH_PKG) : path.resolve(__dirname, '..', 'dist');
 const s4 = require(path.join(dist, 'index.js'));
 const { rng, randn, nowMs } = require('./node/common');
-const { addon } = require(path.join(dist, 'native', 'addon.js'));
+// The raw module object: the typed ops call through its properties, so wrapping them here
+// times every op as it is called.
+const { core: addon } = require(path.join(dist, 'native', 'binding.js'));
 
 const stats = new Map();
 let mode = 'off';
@@ -149,7 +151,7 @@ function stepCase() {
   return {
     name: 'single-token stepping, batch 1, H 256, N 64',
     run() {
-      const fill = rate(() => addon.fill(one.handle, 0, 1));
+      const fill = rate(() => addon.fill(one.handle, 0, 1)) /* raw positional export */;
       const step = rate(() => st.step(u, y));
       console.log(`  fill of one float: ${fill.us.toFixed(2)} us/call (host issues in ${fill.issuedUs.toFixed(2)} us)`);
       console.log(`  stepper.step(u, out): ${step.us.toFixed(2)} us/call (host issues in ${step.issuedUs.toFixed(2)} us), ${(1e6 / step.us / 1e3).toFixed(0)} k tokens/s`);

@@ -1,6 +1,7 @@
 /**
  * s4-cuda: S4 structured state space sequence models for Node.js, with CUDA kernels and a
- * CPU fallback. See README.md for the API and DESIGN.md for the conventions.
+ * CPU fallback. See README.md for the API and docs/ARCHITECTURE.md for the design and the
+ * conventions.
  */
 import './autograd/tape';
 import { Tensor } from './tensor/tensor';

@@ -1,7 +1,7 @@
 /** s4.info(), s4.memory() and cache control. */
 import { backend, cudaInfo, type DeviceName } from './backend';
 import { core, packageRoot, type DeviceMemory } from './native/binding';
-import { gemmInfo } from './ops/nn';
+import { gemmInfo } from './ops/linear';
 
 export interface Info {
   backend: DeviceName;

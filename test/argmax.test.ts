@@ -1,11 +1,11 @@
 /**
  * ops.argmaxChannels on the current backend against a plain JS reference: random values,
  * many ties, NaN / infinity / signed-zero columns, shapes from [1, 1, 1] to the next-pixel
- * output [2, 256, 784], rank 2 (L = 1); argument errors from the wrapper and the raw addon.
+ * output [2, 256, 784], rank 2 (L = 1); argument errors from the wrapper and the native op.
  */
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
-import { nnNative } from '../lib/ops/nn';
+import { ops as native, type NativeBuffer } from '../lib/native/binding';
 import { device, randomValues } from './helpers/device';
 
 const { ops } = s4;
@@ -139,22 +139,23 @@ describe(`argmaxChannels (${device})`, () => {
     gone.dispose();
     expect(() => ops.argmaxChannels(gone)).toThrow(/argument 'x' has been disposed/);
 
-    // The raw addon re-validates everything.
+    // The native op re-validates everything.
     const out = s4.tensor(new Float32Array(8), [2, 4], { device });
     const small = s4.tensor([0], [1], { device });
-    nnNative.argmaxChannels(x.handle, out.handle, 2, 3, 4);
+    const raw = (xb: NativeBuffer, ob: NativeBuffer, B: number, C: number, L: number) => native.argmaxChannels({ x: xb, out: ob, B, C, L });
+    raw(x.handle, out.handle, 2, 3, 4);
     expect(Array.from(out.dataSync())).toEqual(Array.from(argmaxRef(x.dataSync(), 2, 3, 4)));
-    expect(() => nnNative.argmaxChannels(x.handle, small.handle, 2, 3, 4)).toThrow(/argmaxChannels: argument 'out'/);
-    expect(() => nnNative.argmaxChannels(small.handle, out.handle, 2, 3, 4)).toThrow(/argmaxChannels: argument 'x'/);
-    expect(() => nnNative.argmaxChannels(x.handle, out.handle, 2, 3, 5)).toThrow(RangeError);
-    expect(() => nnNative.argmaxChannels(x.handle, out.handle, 2, 0, 4)).toThrow(/argument 'C'/);
-    expect(() => nnNative.argmaxChannels(x.handle, out.handle, 2, 1.5, 4)).toThrow(/argument 'C'/);
-    expect(() => nnNative.argmaxChannels(x.handle, out.handle, 1, 2 ** 24 + 1, 1)).toThrow(/argument 'C' must be in \[1, 16777216\]/);
-    expect(() => nnNative.argmaxChannels(x.handle, out.handle, -1, 3, 4)).toThrow(/argument 'B'/);
-    expect(() => nnNative.argmaxChannels(x.handle, null as unknown as typeof out.handle, 2, 3, 4)).toThrow(/argument 'out'/);
+    expect(() => raw(x.handle, small.handle, 2, 3, 4)).toThrow(/argmaxChannels: argument 'out'/);
+    expect(() => raw(small.handle, out.handle, 2, 3, 4)).toThrow(/argmaxChannels: argument 'x'/);
+    expect(() => raw(x.handle, out.handle, 2, 3, 5)).toThrow(RangeError);
+    expect(() => raw(x.handle, out.handle, 2, 0, 4)).toThrow(/argument 'C'/);
+    expect(() => raw(x.handle, out.handle, 2, 1.5, 4)).toThrow(/argument 'C'/);
+    expect(() => raw(x.handle, out.handle, 1, 2 ** 24 + 1, 1)).toThrow(/argument 'C' must be in \[1, 16777216\]/);
+    expect(() => raw(x.handle, out.handle, -1, 3, 4)).toThrow(/argument 'B'/);
+    expect(() => raw(x.handle, null as unknown as NativeBuffer, 2, 3, 4)).toThrow(/argument 'out'/);
     // One element per channel and position: C = 1 makes out as large as x; never in place.
     const one = s4.tensor([1, 2, 3, 4], [1, 1, 4], { device });
-    expect(() => nnNative.argmaxChannels(one.handle, one.handle, 1, 1, 4)).toThrow(/argument 'out' must not be the input buffer/);
+    expect(() => raw(one.handle, one.handle, 1, 1, 4)).toThrow(/argument 'out' must not be the same buffer as 'x'/);
     expect(Array.from(one.dataSync())).toEqual([1, 2, 3, 4]);
     s4.dispose(x, z, v, r4, empty, out, small, one);
   });

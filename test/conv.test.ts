@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
-import { convNative } from '../lib/ops/conv';
+import { ops } from '../lib/native/binding';
 import { convBackward64, conv64, loadGoldenDplr } from './helpers/conv_ref';
 import { device, onGpu, randomValues, relL2 } from './helpers/device';
 
@@ -155,11 +155,12 @@ describe('fftConv argument errors', () => {
   it('the raw addon checks buffer sizes too', () => {
     s4.tidy(() => {
       const y = s4.zeros([2, 3, 7]);
-      expect(() => convNative.fftConv(u().handle, s4.zeros([3, 6]).handle, null, y.handle, 2, 3, 7)).toThrow(/fftConv.*'k'/);
-      expect(() => convNative.fftConv(u().handle, k().handle, s4.zeros([2]).handle, y.handle, 2, 3, 7)).toThrow(/fftConv.*'d'/);
-      expect(() => convNative.fftConv(u().handle, k().handle, null, y.handle, 2, 3, 0)).toThrow(/fftConv.*'L'/);
+      const sizes = { B: 2, H: 3, L: 7 };
+      expect(() => ops.fftConv({ u: u().handle, k: s4.zeros([3, 6]).handle, d: null, y: y.handle, ...sizes })).toThrow(/fftConv.*'k'/);
+      expect(() => ops.fftConv({ u: u().handle, k: k().handle, d: s4.zeros([2]).handle, y: y.handle, ...sizes })).toThrow(/fftConv.*'d'/);
+      expect(() => ops.fftConv({ u: u().handle, k: k().handle, d: null, y: y.handle, ...sizes, L: 0 })).toThrow(/fftConv.*'L'/);
       expect(() =>
-        convNative.fftConvBackward(y.handle, u().handle, k().handle, null, s4.zeros([5]).handle, null, null, 2, 3, 7),
+        ops.fftConvBackward({ dy: y.handle, u: u().handle, k: k().handle, du: s4.zeros([5]).handle, ...sizes }),
       ).toThrow(/fftConvBackward.*'du'/);
     });
   });

@@ -1,14 +1,21 @@
 /**
  * Every exported native function, called with bad arguments, throws a JS error that names
  * the function; the process never crashes (a crash would fail this forked test file).
- * New op families are covered automatically: the list comes from the addon itself.
+ * New op families are covered automatically: the list comes from the addon itself. The
+ * raw exports are called positionally (as a caller bypassing lib/native/binding.ts
+ * would); the named ops of the binding are called with missing arguments too.
  */
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addon } from '../lib/native/binding';
+import { OP_NAMES, ops, packageRoot } from '../lib/native/binding';
 import * as s4 from '../lib/index';
 
+// The raw module, as node-gyp-build finds it (the same file binding.ts loaded).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const addon = (process.env.S4_ADDON_PATH ? require(path.resolve(process.env.S4_ADDON_PATH)) : require('node-gyp-build')(packageRoot)) as Record<string, unknown>;
+
 // Functions that take no arguments (queries), and constructors.
-const noArgs = new Set(['cudaInfo', 'memory', 'emptyCache', 'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo']);
+const noArgs = new Set(['cudaInfo', 'memory', 'emptyCache', 'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'opSpecs']);
 
 const fns = Object.entries(addon).filter(
   ([name, v]) => typeof v === 'function' && name !== 'NativeBuffer' && !noArgs.has(name),
@@ -29,6 +36,15 @@ function callExpectingError(name: string, fn: (...args: unknown[]) => unknown, a
 describe('native argument validation', () => {
   it('finds the exports', () => {
     expect(fns.length).toBeGreaterThan(8);
+  });
+
+  it('named ops called without their arguments throw a TypeError naming the op and an argument', () => {
+    for (const name of OP_NAMES) {
+      const call: (args: never) => unknown = ops[name];
+      const e = callExpectingError(name, () => call({} as never), []);
+      expect(e, name).toBeInstanceOf(TypeError);
+      expect(e.message).toMatch(new RegExp(`^${name}: argument '\\w+'`));
+    }
   });
 
   for (const [name, fn] of fns) {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
 import type { Tensor } from '../lib/index';
-import { nnNative } from '../lib/ops/nn';
+import { ops as native } from '../lib/native/binding';
 import { device, randomValues, relL2 } from './helpers/device';
 import {
   crossEntropyRef,
@@ -104,7 +104,7 @@ describe(`nn ops (${device})`, () => {
           const C0 = randomValues((reduce ? 1 : batch) * m * n, 9);
           const got = s4.tidy(() => {
             const c = s4.tensor(C0, [C0.length]);
-            nnNative.gemm(s4.tensor(A, [A.length]).handle, s4.tensor(B, [B.length]).handle, c.handle, ta, tb, m, n, k, 0.5, 2, batch, reduce);
+            native.gemm({ A: s4.tensor(A, [A.length]).handle, B: s4.tensor(B, [B.length]).handle, C: c.handle, transA: ta, transB: tb, M: m, N: n, K: k, alpha: 0.5, beta: 2, batch, cBatch: reduce ? 1 : batch });
             return c.dataSync();
           });
           expect(relL2(got, gemmRef(A, B, C0, ta, tb, m, n, k, 0.5, 2, batch, reduce)), `ta=${ta} tb=${tb} reduce=${reduce}`).toBeLessThan(TOL);

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
-import { convNative } from '../lib/ops/conv';
+import { ops } from '../lib/native/binding';
 import { cTildeToC, diagStepCoefficients, dplrKernelDense, dplrStepCoefficients, scanReference } from '../lib/ssm/step_setup';
 import type { DplrParams64 } from '../lib/ssm/types';
 import {
@@ -102,7 +102,7 @@ describe('native scan against its float64 reference', () => {
       const y = s4.tidy(() => {
         const out = s4.zeros([B, H, T]);
         const c = s4.tensor(coef, [H, coef.length / H]);
-        convNative.ssmScan(c.handle, null, s4.tensor(u, [B, H, T]).handle, out.handle, B, H, N2, T);
+        ops.ssmScan({ coef: c.handle, state: null, u: s4.tensor(u, [B, H, T]).handle, y: out.handle, B, H, N2, T, gelu: false });
         return out.dataSync();
       });
       expect(relL2(y, scanReference(coef, u, B, H, N2, T))).toBeLessThan(1e-5);
@@ -183,10 +183,11 @@ describe('scan argument errors', () => {
     s4.tidy(() => {
       const y = s4.zeros([2, 2, 5]);
       const coef = s4.zeros([2, 42]);
-      expect(() => convNative.ssmScan(s4.zeros([2, 41]).handle, null, u().handle, y.handle, 2, 2, 4, 5)).toThrow(/ssmScan.*'coef'/);
-      expect(() => convNative.ssmScan(coef.handle, s4.zeros([2, 2, 4]).handle, u().handle, y.handle, 2, 2, 4, 5)).toThrow(/ssmScan.*'state'/);
-      expect(() => convNative.ssmScan(coef.handle, null, u().handle, s4.zeros([2, 2, 4]).handle, 2, 2, 4, 5)).toThrow(/ssmScan.*'y'/);
-      expect(() => convNative.ssmScan(coef.handle, null, u().handle, y.handle, 2, 2, 0, 5)).toThrow(/ssmScan.*'N2'/);
+      const sizes = { B: 2, H: 2, N2: 4, T: 5, gelu: false };
+      expect(() => ops.ssmScan({ coef: s4.zeros([2, 41]).handle, u: u().handle, y: y.handle, ...sizes })).toThrow(/ssmScan.*'coef'/);
+      expect(() => ops.ssmScan({ coef: coef.handle, state: s4.zeros([2, 2, 4]).handle, u: u().handle, y: y.handle, ...sizes })).toThrow(/ssmScan.*'state'/);
+      expect(() => ops.ssmScan({ coef: coef.handle, u: u().handle, y: s4.zeros([2, 2, 4]).handle, ...sizes })).toThrow(/ssmScan.*'y'/);
+      expect(() => ops.ssmScan({ coef: coef.handle, u: u().handle, y: y.handle, ...sizes, N2: 0 })).toThrow(/ssmScan.*'N2'/);
     });
   });
 });

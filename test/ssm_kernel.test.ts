@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
-import { ssmKernelNative, SsmParamFlag } from '../lib/ops/ssm_kernel';
+import { ops } from '../lib/native/binding';
+import { SsmParamFlag } from '../lib/ops/ssm_kernel';
 import { dplrKernelDense } from '../lib/ssm/step_setup';
 import { diagKernel64, loadGoldenDplr, randomDiag, randomDplr, roundDiag, roundDplr } from './helpers/conv_ref';
 import { device, onGpu, randomValues, relL2 } from './helpers/device';
@@ -187,17 +188,18 @@ describe('kernel argument validation', () => {
     s4.tidy(() => {
       const g = good();
       const out = s4.zeros([H, 8], { device });
-      expect(() => ssmKernelNative.dplrKernel(g.lambda.handle, g.p.handle, g.b.handle, g.cTilde.handle, g.dt.handle, out.handle, H, N2, 9)).toThrow(/'out'/);
-      expect(() => ssmKernelNative.dplrKernel(g.lambda.handle, g.p.handle, g.b.handle, g.cTilde.handle, g.dt.handle, out.handle, H, N2 + 1, 8)).toThrow(/'lambda'/);
-      expect(() => ssmKernelNative.diagKernel(g.lambda.handle, g.b.handle, g.dt.handle, g.dt.handle, out.handle, H, N2, 8)).toThrow(/'c'/);
-      expect(() => ssmKernelNative.dplrKernel(g.lambda.handle, g.p.handle, g.b.handle, g.cTilde.handle, g.dt.handle, out.handle, H, N2, 0)).toThrow(RangeError);
+      const dplr = { lambda: g.lambda.handle, p: g.p.handle, b: g.b.handle, cTilde: g.cTilde.handle, dt: g.dt.handle, out: out.handle };
+      expect(() => ops.dplrKernel({ ...dplr, H, N2, L: 9 })).toThrow(/'out'/);
+      expect(() => ops.dplrKernel({ ...dplr, H, N2: N2 + 1, L: 8 })).toThrow(/'lambda'/);
+      expect(() => ops.diagKernel({ lambda: g.lambda.handle, b: g.b.handle, c: g.dt.handle, dt: g.dt.handle, out: out.handle, H, N2, L: 8 })).toThrow(/'c'/);
+      expect(() => ops.dplrKernel({ ...dplr, H, N2, L: 0 })).toThrow(RangeError);
     });
   });
 
   it('ssmParamCheck reports each kind of bad value as its own flag', () => {
     s4.tidy(() => {
       const g = good();
-      const check = (lambda: s4.Tensor, x1: s4.Tensor, dt: s4.Tensor) => ssmKernelNative.ssmParamCheck(lambda.handle, x1.handle, g.b.handle, null, dt.handle, H, N2);
+      const check = (lambda: s4.Tensor, x1: s4.Tensor, dt: s4.Tensor) => ops.ssmParamCheck({ lambda: lambda.handle, x1: x1.handle, x2: g.b.handle, x3: null, dt: dt.handle, H, N2 });
       expect(check(g.lambda, g.p, g.dt)).toBe(0);
       expect(check(stableLambda(1), g.p, g.dt)).toBe(SsmParamFlag.lambdaUnstable);
       expect(check(stableLambda(NaN), g.p, g.dt)).toBe(SsmParamFlag.lambdaNonFinite);

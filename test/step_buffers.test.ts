@@ -14,7 +14,7 @@ import { conv64, diagKernel64, diagTensors, randomDiag, roundDiag } from './help
 import { diagStepCoefficients } from '../lib/ssm/step_setup';
 import { device, randomValues, relL2 } from './helpers/device';
 import { gelu64, sigmoid64 } from './helpers/nn_ref';
-import { convNative } from '../lib/ops/conv';
+import { ops } from '../lib/native/binding';
 
 /** Column t of x [R, T] as [R]. */
 function column(x: Float32Array, R: number, T: number, t: number): Float32Array {
@@ -210,9 +210,10 @@ describe('native token pipeline pieces', () => {
       const coef = s4.tensor(diagStepCoefficients(p, Float64Array.from(d)), [H, 10 * N2 + 2], { device });
       const ut = s4.tensor(u, [B, H, T], { device });
       const yt = s4.zeros([B, H, T], { device });
-      convNative.ssmScan(coef.handle, null, ut.handle, yt.handle, B, H, N2, T, true);
+      const scan = { coef: coef.handle, state: null, u: ut.handle, y: yt.handle, B, H, N2, T };
+      ops.ssmScan({ ...scan, gelu: true });
       expect(relL2(yt.dataSync(), want)).toBeLessThan(1e-4);
-      expect(() => convNative.ssmScan(coef.handle, null, ut.handle, yt.handle, B, H, N2, T, 1 as unknown as boolean)).toThrow(/argument 'gelu' must be a boolean/);
+      expect(() => ops.ssmScan({ ...scan, gelu: 1 as unknown as boolean })).toThrow(/argument 'gelu' must be a boolean/);
       s4.dispose(coef, ut, yt);
     }
   });
@@ -229,7 +230,7 @@ describe('native token pipeline pieces', () => {
       const out = s4.zeros([B, H], { device });
       for (const normalize of [true, false]) {
         for (const full of [true, false]) {
-          convNative.stepEpilogue(zt.handle, full ? bt.handle : null, xt.handle, full ? wt.handle : null, full ? lt.handle : null, out.handle, B, H, 1e-5, normalize);
+          ops.stepEpilogue({ z: zt.handle, bias: full ? bt.handle : null, x: xt.handle, w: full ? wt.handle : null, lb: full ? lt.handle : null, out: out.handle, B, H, eps: 1e-5, normalize });
           const want = epilogue64(z, full ? bias : null, x, full ? w : null, full ? lb : null, B, H, 1e-5, normalize);
           // H = 1 normalizes to exactly the shift: compare with an absolute floor.
           const got = out.dataSync();
@@ -237,10 +238,11 @@ describe('native token pipeline pieces', () => {
           expect(err, `normalize ${normalize}, bias/affine ${full}`).toBeLessThan(1e-4);
         }
       }
-      expect(() => convNative.stepEpilogue(zt.handle, null, xt.handle, null, null, xt.handle, B, H, 1e-5, true)).toThrow(/'out' must not be 'z' or 'x'/);
-      expect(() => convNative.stepEpilogue(zt.handle, null, xt.handle, null, null, out.handle, B, H, 0, true)).toThrow(/'eps' must be > 0/);
-      expect(() => convNative.stepEpilogue(xt.handle, null, xt.handle, null, null, out.handle, B, H, 1e-5, true)).toThrow(/argument 'z' must hold/);
-      expect(() => convNative.stepEpilogue(zt.handle, wt.handle, xt.handle, null, null, out.handle, B, H, 1e-5, true)).toThrow(/argument 'bias' must hold/);
+      const epi = { z: zt.handle, x: xt.handle, out: out.handle, B, H, eps: 1e-5, normalize: true };
+      expect(() => ops.stepEpilogue({ ...epi, out: xt.handle })).toThrow(/argument 'out' must not be the same buffer as 'x'/);
+      expect(() => ops.stepEpilogue({ ...epi, eps: 0 })).toThrow(/argument 'eps' must be in \(0, inf\) \(got 0\)/);
+      expect(() => ops.stepEpilogue({ ...epi, z: xt.handle })).toThrow(/argument 'z' must hold/);
+      expect(() => ops.stepEpilogue({ ...epi, bias: wt.handle })).toThrow(/argument 'bias' must hold/);
       s4.dispose(zt, xt, bt, wt, lt, out);
     });
   }

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import * as s4 from '../lib/index';
-import { nnNative } from '../lib/ops/nn';
+import { ops as native } from '../lib/native/binding';
 import { device, randomValues } from './helpers/device';
 
 const { ops } = s4;
@@ -118,7 +118,7 @@ describe('Trainer accuracy from device predictions', () => {
       const trainer = new s4.Trainer({ model, task, batchSize: 16, epochs: 1 });
       const batch = task.train.batch(Array.from({ length: 16 }, (_, i) => i));
       if (kind === 'sequence') expect(batch.mask).toBeDefined();
-      const spy = vi.spyOn(nnNative, 'argmaxChannels');
+      const spy = vi.spyOn(native, 'argmaxChannels');
       for (let step = 0; step < 3; step++) {
         model.train();
         const want = hostScore(model, task, batch);

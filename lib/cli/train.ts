@@ -7,10 +7,10 @@ import type { Command } from 'commander';
 import { backend } from '../backend';
 import { AdamW } from '../optim/adamw';
 import { buildModel, modelFromCheckpoint, taskFromCheckpoint } from '../train/build';
-import { loadCheckpoint } from '../train/checkpoint';
+import { loadCheckpoint, type CheckpointState } from '../train/checkpoint';
 import { attachProgress } from '../train/progress';
 import { createTask, RECIPES, TASK_NAMES, type Recipe, type Task, type TaskName } from '../train/tasks';
-import { Trainer, TrainingDivergedError } from '../train/trainer';
+import { Trainer, TrainingDivergedError, type TrainerOptions } from '../train/trainer';
 import { applyDevice, int, num, oneOf, pct } from './parse';
 
 interface TrainFlags {
@@ -102,32 +102,36 @@ async function runTrain(f: TrainFlags): Promise<void> {
   const ckPath = join(out, 'checkpoint.safetensors');
   const resumePath = f.resume === undefined || f.resume === false ? null : f.resume === true ? ckPath : f.resume;
 
+  // Per branch: the task and the Trainer options (and, resuming, the checkpoint to restore);
+  // the Trainer is made once below.
+  const common = {
+    maxSteps: f.maxSteps,
+    evalEvery: f.evalEvery,
+    evalLimit: f.evalLimit,
+    logFile: join(out, 'log.jsonl'),
+    checkpoint: ckPath,
+    checkpointEvery: f.checkpointEvery,
+  };
   let task: Task;
-  let trainer: Trainer;
+  let options: TrainerOptions;
+  let state: CheckpointState | null = null;
   if (resumePath) {
     // Everything that shapes the run comes from the checkpoint; flags may only extend it.
-    const state = loadCheckpoint(resumePath);
+    state = loadCheckpoint(resumePath);
     task = taskFromCheckpoint(state, f.dataDir ? { dataDir: f.dataDir } : {});
     if (task.name !== f.task) throw new Error(`${resumePath} is a checkpoint of task '${task.name}', not '${f.task}'`);
     const run = (state.info.run ?? {}) as { recipe?: Recipe };
     const recipe = run.recipe ?? task.recipe;
     const model = modelFromCheckpoint(state);
-    trainer = new Trainer({
+    options = {
+      ...common,
       model,
       task: { ...task, recipe },
       optimizer: new AdamW(model.parameterGroups({ lr: recipe.lr, weightDecay: recipe.weightDecay, ssmLr: recipe.ssmLr }), { weightDecay: recipe.weightDecay }),
       epochs: f.epochs ?? recipe.epochs,
       batchSize: recipe.batchSize,
-      maxSteps: f.maxSteps,
-      evalEvery: f.evalEvery,
-      evalLimit: f.evalLimit,
-      logFile: join(out, 'log.jsonl'),
-      checkpoint: ckPath,
-      checkpointEvery: f.checkpointEvery,
       info: { model: state.info.model, run: { recipe } },
-    });
-    trainer.resume(state);
-    console.error(`resuming ${task.name} from ${resumePath} at step ${trainer.step} (epoch ${trainer.epoch + 1}, batch ${trainer.batch})`);
+    };
   } else {
     task = createTask(f.task, { dataDir: f.dataDir, trainSize: f.trainSize, testSize: f.testSize, length: f.length, dataSeed: f.seed });
     const r = task.recipe;
@@ -146,19 +150,13 @@ async function runTrain(f: TrainFlags): Promise<void> {
       clip: f.clip ?? r.clip,
     };
     task = { ...task, recipe };
-    const { model, options } = buildModel(task, { kernel: f.kernel, seed: f.seed });
-    trainer = new Trainer({
-      model,
-      task,
-      seed: f.seed,
-      maxSteps: f.maxSteps,
-      evalEvery: f.evalEvery,
-      evalLimit: f.evalLimit,
-      logFile: join(out, 'log.jsonl'),
-      checkpoint: ckPath,
-      checkpointEvery: f.checkpointEvery,
-      info: { model: options, run: { recipe } },
-    });
+    const built = buildModel(task, { kernel: f.kernel, seed: f.seed });
+    options = { ...common, model: built.model, task, seed: f.seed, info: { model: built.options, run: { recipe } } };
+  }
+  const trainer = new Trainer(options);
+  if (state) {
+    trainer.resume(state);
+    console.error(`resuming ${task.name} from ${resumePath} at step ${trainer.step} (epoch ${trainer.epoch + 1}, batch ${trainer.batch})`);
   }
   const r = trainer.task.recipe;
   console.error(

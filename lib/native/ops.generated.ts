@@ -4,15 +4,96 @@ import type { NativeBuffer, OpSpecDescription } from './types';
 
 /** What the addon's opSpecs() returns for this version of the specs. */
 export const OP_SPECS: readonly OpSpecDescription[] = [
+  {"name":"adamwUpdate","family":"optim","args":[{"name":"param","kind":"inout","dtype":"float32","shape":["n"],"optional":false},{"name":"grad","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"m","kind":"inout","dtype":"float32","shape":["n"],"optional":false},{"name":"v","kind":"inout","dtype":"float32","shape":["n"],"optional":false},{"name":"n","kind":"size","integer":true,"range":"[1, 1099511627776]"},{"name":"lr","kind":"number","integer":false,"range":"[0, inf]"},{"name":"beta1","kind":"number","integer":false,"range":"[0, 1)"},{"name":"beta2","kind":"number","integer":false,"range":"[0, 1)"},{"name":"eps","kind":"number","integer":false,"range":"(0, inf]"},{"name":"weightDecay","kind":"number","integer":false,"range":"[0, inf]"},{"name":"step","kind":"number","integer":true,"range":"[1, 9007199254740992]"}],"distinct":[],"returns":"void"},
+  {"name":"argmaxChannels","family":"loss","args":[{"name":"x","kind":"in","dtype":"float32","shape":["B","C","L"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["B","L"],"optional":false},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"C","kind":"size","integer":true,"range":"[1, 16777216]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["out","x"]],"returns":"void"},
   {"name":"axpby","family":"pointwise","args":[{"name":"out","kind":"out","dtype":"float32","shape":["n"],"optional":false},{"name":"a","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"alpha","kind":"number","integer":false,"range":"[-inf, inf]"},{"name":"b","kind":"in","dtype":"float32","shape":["n"],"optional":true},{"name":"beta","kind":"number","integer":false,"range":"[-inf, inf]"},{"name":"n","kind":"size","integer":true,"range":"[0, 1099511627776]"}],"distinct":[],"returns":"void"},
   {"name":"broadcastScalar","family":"pointwise","args":[{"name":"out","kind":"out","dtype":"float32","shape":["n"],"optional":false},{"name":"scalar","kind":"in","dtype":"float32","shape":["1"],"optional":false},{"name":"scale","kind":"number","integer":false,"range":"[-inf, inf]"},{"name":"n","kind":"size","integer":true,"range":"[0, 1099511627776]"}],"distinct":[],"returns":"void"},
   {"name":"complexFromParts","family":"pointwise","args":[{"name":"re","kind":"in","dtype":"float32","shape":["n"],"optional":true},{"name":"im","kind":"in","dtype":"float32","shape":["n"],"optional":true},{"name":"out","kind":"out","dtype":"complex64","shape":["n"],"optional":false},{"name":"n","kind":"size","integer":true,"range":"[1, 1099511627776]"}],"distinct":[],"returns":"void"},
   {"name":"complexParts","family":"pointwise","args":[{"name":"z","kind":"in","dtype":"complex64","shape":["n"],"optional":false},{"name":"re","kind":"out","dtype":"float32","shape":["n"],"optional":true},{"name":"im","kind":"out","dtype":"float32","shape":["n"],"optional":true},{"name":"n","kind":"size","integer":true,"range":"[1, 1099511627776]"}],"distinct":[],"returns":"void"},
+  {"name":"crossEntropyBackward","family":"loss","args":[{"name":"probs","kind":"in","dtype":"float32","shape":["M","C"],"optional":false},{"name":"labels","kind":"in","dtype":"float32","shape":["M"],"optional":false},{"name":"gradOut","kind":"in","dtype":"float32","shape":["1"],"optional":false},{"name":"gradLogits","kind":"out","dtype":"float32","shape":["M","C"],"optional":false},{"name":"M","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"C","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"crossEntropyForward","family":"loss","args":[{"name":"logits","kind":"in","dtype":"float32","shape":["M","C"],"optional":false},{"name":"labels","kind":"in","dtype":"float32","shape":["M"],"optional":false},{"name":"loss","kind":"out","dtype":"float32","shape":["1"],"optional":false},{"name":"probs","kind":"out","dtype":"float32","shape":["M","C"],"optional":false},{"name":"M","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"C","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"diagKernel","family":"ssm_kernel","args":[{"name":"lambda","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"b","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"c","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"dt","kind":"in","dtype":"float32","shape":["H"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["H","L"],"optional":false},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N2","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"diagKernelBackward","family":"ssm_kernel","args":[{"name":"lambda","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"b","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"c","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"dt","kind":"in","dtype":"float32","shape":["H"],"optional":false},{"name":"dK","kind":"in","dtype":"float32","shape":["H","L"],"optional":false},{"name":"gLambda","kind":"out","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"gB","kind":"out","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"gC","kind":"out","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"gDt","kind":"out","dtype":"float32","shape":["H"],"optional":false},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N2","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"dplrKernel","family":"ssm_kernel","args":[{"name":"lambda","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"p","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"b","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"cTilde","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"dt","kind":"in","dtype":"float32","shape":["H"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["H","L"],"optional":false},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N2","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"dplrKernelBackward","family":"ssm_kernel","args":[{"name":"lambda","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"p","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"b","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"cTilde","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"dt","kind":"in","dtype":"float32","shape":["H"],"optional":false},{"name":"dK","kind":"in","dtype":"float32","shape":["H","L"],"optional":false},{"name":"gLambda","kind":"out","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"gP","kind":"out","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"gB","kind":"out","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"gCTilde","kind":"out","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"gDt","kind":"out","dtype":"float32","shape":["H"],"optional":false},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N2","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"dropout","family":"activation","args":[{"name":"x","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["n"],"optional":false},{"name":"n","kind":"size","integer":true,"range":"[1, 1099511627776]"},{"name":"p","kind":"number","integer":false,"range":"[0, 1)"},{"name":"seed","kind":"number","integer":true,"range":"[0, 9007199254740992]"},{"name":"step","kind":"number","integer":true,"range":"[0, 9007199254740992]"}],"distinct":[],"returns":"void"},
+  {"name":"embeddingBackward","family":"embedding","args":[{"name":"indices","kind":"in","dtype":"float32","shape":["M"],"optional":false},{"name":"gradOut","kind":"in","dtype":"float32","shape":["M","D"],"optional":false},{"name":"gradTable","kind":"out","dtype":"float32","shape":["V","D"],"optional":false},{"name":"M","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"V","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"D","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"embeddingForward","family":"embedding","args":[{"name":"indices","kind":"in","dtype":"float32","shape":["M"],"optional":false},{"name":"table","kind":"in","dtype":"float32","shape":["V","D"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["M","D"],"optional":false},{"name":"M","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"V","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"D","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
   {"name":"expForward","family":"pointwise","args":[{"name":"x","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["n"],"optional":false},{"name":"n","kind":"size","integer":true,"range":"[1, 1099511627776]"}],"distinct":[],"returns":"void"},
+  {"name":"fftConv","family":"conv","args":[{"name":"u","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"k","kind":"in","dtype":"float32","shape":["H","L"],"optional":false},{"name":"d","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"y","kind":"out","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"B","kind":"size","integer":true,"range":"[0, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"fftConvBackward","family":"conv","args":[{"name":"dy","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"u","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"k","kind":"in","dtype":"float32","shape":["H","L"],"optional":false},{"name":"d","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"du","kind":"out","dtype":"float32","shape":["B","H","L"],"optional":true},{"name":"dk","kind":"out","dtype":"float32","shape":["H","L"],"optional":true},{"name":"dd","kind":"out","dtype":"float32","shape":["H"],"optional":true},{"name":"B","kind":"size","integer":true,"range":"[0, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
   {"name":"fill","family":"pointwise","args":[{"name":"out","kind":"out","dtype":"float32","shape":["n"],"optional":false},{"name":"value","kind":"number","integer":false,"range":"[-inf, inf]"},{"name":"n","kind":"size","integer":true,"range":"[0, 1099511627776]"}],"distinct":[],"returns":"void"},
+  {"name":"flipLast","family":"layout","args":[{"name":"x","kind":"in","dtype":"float32","shape":["rows","L"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["rows","L"],"optional":false},{"name":"rows","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["out","x"]],"returns":"void"},
+  {"name":"geluBackward","family":"activation","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"x","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"gradX","kind":"out","dtype":"float32","shape":["n"],"optional":false},{"name":"n","kind":"size","integer":true,"range":"[1, 1099511627776]"},{"name":"approximate","kind":"choice","choices":["none","tanh"]}],"distinct":[],"returns":"void"},
+  {"name":"geluForward","family":"activation","args":[{"name":"x","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["n"],"optional":false},{"name":"n","kind":"size","integer":true,"range":"[1, 1099511627776]"},{"name":"approximate","kind":"choice","choices":["none","tanh"]}],"distinct":[],"returns":"void"},
+  {"name":"gemm","family":"linear","args":[{"name":"A","kind":"in","dtype":"float32","shape":["batch","M","K"],"optional":false},{"name":"B","kind":"in","dtype":"float32","shape":["batch","K","N"],"optional":false},{"name":"C","kind":"inout","dtype":"float32","shape":["cBatch","M","N"],"optional":false},{"name":"transA","kind":"flag"},{"name":"transB","kind":"flag"},{"name":"M","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"K","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"alpha","kind":"number","integer":false,"range":"[-inf, inf]"},{"name":"beta","kind":"number","integer":false,"range":"[-inf, inf]"},{"name":"batch","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"cBatch","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["C","A"],["C","B"]],"returns":"void"},
+  {"name":"gluBackward","family":"activation","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["outer","half","inner"],"optional":false},{"name":"x","kind":"in","dtype":"float32","shape":["outer","2*half","inner"],"optional":false},{"name":"gradX","kind":"out","dtype":"float32","shape":["outer","2*half","inner"],"optional":false},{"name":"outer","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"half","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"inner","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"gluForward","family":"activation","args":[{"name":"x","kind":"in","dtype":"float32","shape":["outer","2*half","inner"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["outer","half","inner"],"optional":false},{"name":"outer","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"half","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"inner","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"lastPoolBackward","family":"pool","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["rows"],"optional":false},{"name":"gradX","kind":"out","dtype":"float32","shape":["rows","L"],"optional":false},{"name":"rows","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"lastPoolForward","family":"pool","args":[{"name":"x","kind":"in","dtype":"float32","shape":["rows","L"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["rows"],"optional":false},{"name":"rows","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"layerNormBackward","family":"norm","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["rows","D"],"optional":false},{"name":"x","kind":"in","dtype":"float32","shape":["rows","D"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["D"],"optional":true},{"name":"mean","kind":"in","dtype":"float32","shape":["rows"],"optional":false},{"name":"rstd","kind":"in","dtype":"float32","shape":["rows"],"optional":false},{"name":"gradX","kind":"out","dtype":"float32","shape":["rows","D"],"optional":true},{"name":"gradWeight","kind":"out","dtype":"float32","shape":["D"],"optional":true},{"name":"gradBias","kind":"out","dtype":"float32","shape":["D"],"optional":true},{"name":"rows","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"D","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["gradX","x"]],"returns":"void"},
+  {"name":"layerNormChannelsBackward","family":"norm","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"x","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"mean","kind":"in","dtype":"float32","shape":["B","L"],"optional":false},{"name":"rstd","kind":"in","dtype":"float32","shape":["B","L"],"optional":false},{"name":"gradX","kind":"out","dtype":"float32","shape":["B","H","L"],"optional":true},{"name":"gradWeight","kind":"out","dtype":"float32","shape":["H"],"optional":true},{"name":"gradBias","kind":"out","dtype":"float32","shape":["H"],"optional":true},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["gradX","x"]],"returns":"void"},
+  {"name":"layerNormChannelsForward","family":"norm","args":[{"name":"x","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"bias","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"out","kind":"out","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"mean","kind":"out","dtype":"float32","shape":["B","L"],"optional":false},{"name":"rstd","kind":"out","dtype":"float32","shape":["B","L"],"optional":false},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"eps","kind":"number","integer":false,"range":"(0, 1]"}],"distinct":[],"returns":"void"},
+  {"name":"layerNormForward","family":"norm","args":[{"name":"x","kind":"in","dtype":"float32","shape":["rows","D"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["D"],"optional":true},{"name":"bias","kind":"in","dtype":"float32","shape":["D"],"optional":true},{"name":"out","kind":"out","dtype":"float32","shape":["rows","D"],"optional":false},{"name":"mean","kind":"out","dtype":"float32","shape":["rows"],"optional":false},{"name":"rstd","kind":"out","dtype":"float32","shape":["rows"],"optional":false},{"name":"rows","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"D","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"eps","kind":"number","integer":false,"range":"(0, 1]"}],"distinct":[],"returns":"void"},
+  {"name":"linearBackward","family":"linear","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["M","N"],"optional":false},{"name":"x","kind":"in","dtype":"float32","shape":["M","K"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["N","K"],"optional":false},{"name":"gradX","kind":"out","dtype":"float32","shape":["M","K"],"optional":true},{"name":"gradWeight","kind":"out","dtype":"float32","shape":["N","K"],"optional":true},{"name":"gradBias","kind":"out","dtype":"float32","shape":["N"],"optional":true},{"name":"M","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"K","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["gradX","gradOut"],["gradX","weight"],["gradWeight","gradOut"],["gradWeight","x"]],"returns":"void"},
+  {"name":"linearChannelsBackward","family":"linear","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["B","O","L"],"optional":false},{"name":"x","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["O","H"],"optional":false},{"name":"gradX","kind":"out","dtype":"float32","shape":["B","H","L"],"optional":true},{"name":"gradWeight","kind":"out","dtype":"float32","shape":["O","H"],"optional":true},{"name":"gradBias","kind":"out","dtype":"float32","shape":["O"],"optional":true},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"O","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["gradX","gradOut"],["gradX","weight"],["gradWeight","gradOut"],["gradWeight","x"]],"returns":"void"},
+  {"name":"linearChannelsForward","family":"linear","args":[{"name":"x","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["O","H"],"optional":false},{"name":"bias","kind":"in","dtype":"float32","shape":["O"],"optional":true},{"name":"out","kind":"out","dtype":"float32","shape":["B","O","L"],"optional":false},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"O","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["out","x"],["out","weight"]],"returns":"void"},
+  {"name":"linearForward","family":"linear","args":[{"name":"x","kind":"in","dtype":"float32","shape":["M","K"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["N","K"],"optional":false},{"name":"bias","kind":"in","dtype":"float32","shape":["N"],"optional":true},{"name":"out","kind":"out","dtype":"float32","shape":["M","N"],"optional":false},{"name":"M","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"K","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["out","x"],["out","weight"]],"returns":"void"},
+  {"name":"meanPoolBackward","family":"pool","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["B","H"],"optional":false},{"name":"gradX","kind":"out","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"meanPoolForward","family":"pool","args":[{"name":"x","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["B","H"],"optional":false},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"void"},
+  {"name":"mseBackward","family":"loss","args":[{"name":"a","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"b","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"gradOut","kind":"in","dtype":"float32","shape":["1"],"optional":false},{"name":"gradA","kind":"out","dtype":"float32","shape":["n"],"optional":true},{"name":"gradB","kind":"out","dtype":"float32","shape":["n"],"optional":true},{"name":"n","kind":"size","integer":true,"range":"[1, 1099511627776]"}],"distinct":[],"returns":"void"},
+  {"name":"mseForward","family":"loss","args":[{"name":"a","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"b","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"loss","kind":"out","dtype":"float32","shape":["1"],"optional":false},{"name":"n","kind":"size","integer":true,"range":"[1, 1099511627776]"}],"distinct":[],"returns":"void"},
   {"name":"mul","family":"pointwise","args":[{"name":"out","kind":"out","dtype":"float32","shape":["n"],"optional":false},{"name":"a","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"b","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"n","kind":"size","integer":true,"range":"[0, 1099511627776]"}],"distinct":[],"returns":"void"},
+  {"name":"residualNormBackward","family":"norm","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"z","kind":"in","dtype":"float32","shape":["B","2*H","L"],"optional":false},{"name":"x","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"mean","kind":"in","dtype":"float32","shape":["B","L"],"optional":true},{"name":"rstd","kind":"in","dtype":"float32","shape":["B","L"],"optional":true},{"name":"gradZ","kind":"out","dtype":"float32","shape":["B","2*H","L"],"optional":true},{"name":"gradX","kind":"out","dtype":"float32","shape":["B","H","L"],"optional":true},{"name":"gradWeight","kind":"out","dtype":"float32","shape":["H"],"optional":true},{"name":"gradBias","kind":"out","dtype":"float32","shape":["H"],"optional":true},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"p","kind":"number","integer":false,"range":"[0, 1)"},{"name":"seed","kind":"number","integer":true,"range":"[0, 9007199254740992]"},{"name":"step","kind":"number","integer":true,"range":"[0, 9007199254740992]"},{"name":"normalize","kind":"flag"}],"distinct":[["gradX","x"],["gradZ","z"]],"returns":"void"},
+  {"name":"residualNormForward","family":"norm","args":[{"name":"z","kind":"in","dtype":"float32","shape":["B","2*H","L"],"optional":false},{"name":"x","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"bias","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"out","kind":"out","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"mean","kind":"out","dtype":"float32","shape":["B","L"],"optional":true},{"name":"rstd","kind":"out","dtype":"float32","shape":["B","L"],"optional":true},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"p","kind":"number","integer":false,"range":"[0, 1)"},{"name":"seed","kind":"number","integer":true,"range":"[0, 9007199254740992]"},{"name":"step","kind":"number","integer":true,"range":"[0, 9007199254740992]"},{"name":"eps","kind":"number","integer":false,"range":"(0, 1]"},{"name":"normalize","kind":"flag"}],"distinct":[["out","x"]],"returns":"void"},
+  {"name":"sliceLast","family":"layout","args":[{"name":"x","kind":"in","dtype":"float32","shape":["rows","L"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["rows","len"],"optional":false},{"name":"rows","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"start","kind":"number","integer":true,"range":"[0, 2147483647]"},{"name":"len","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["out","x"]],"returns":"void"},
+  {"name":"sliceLastBackward","family":"layout","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["rows","len"],"optional":false},{"name":"gradX","kind":"out","dtype":"float32","shape":["rows","L"],"optional":false},{"name":"rows","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"start","kind":"number","integer":true,"range":"[0, 2147483647]"},{"name":"len","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["gradX","gradOut"]],"returns":"void"},
+  {"name":"ssmParamCheck","family":"ssm_kernel","args":[{"name":"lambda","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"x1","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"x2","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"x3","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":true},{"name":"dt","kind":"in","dtype":"float32","shape":["H"],"optional":false},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N2","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"number"},
+  {"name":"ssmScan","family":"scan","args":[{"name":"coef","kind":"in","dtype":"float32","shape":["H","10*N2+2"],"optional":false},{"name":"state","kind":"out","dtype":"complex64","shape":["B","H","N2"],"optional":true},{"name":"u","kind":"in","dtype":"float32","shape":["B","H","T"],"optional":false},{"name":"y","kind":"out","dtype":"float32","shape":["B","H","T"],"optional":false},{"name":"B","kind":"size","integer":true,"range":"[0, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N2","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"T","kind":"size","integer":true,"range":"[0, 2147483647]"},{"name":"gelu","kind":"flag"}],"distinct":[],"returns":"void"},
+  {"name":"stepEpilogue","family":"scan","args":[{"name":"z","kind":"in","dtype":"float32","shape":["B","2*H"],"optional":false},{"name":"bias","kind":"in","dtype":"float32","shape":["2*H"],"optional":true},{"name":"x","kind":"in","dtype":"float32","shape":["B","H"],"optional":false},{"name":"w","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"lb","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"out","kind":"out","dtype":"float32","shape":["B","H"],"optional":false},{"name":"B","kind":"size","integer":true,"range":"[0, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"eps","kind":"number","integer":false,"range":"(0, inf)"},{"name":"normalize","kind":"flag"}],"distinct":[["out","z"],["out","x"]],"returns":"void"},
   {"name":"sum","family":"pointwise","args":[{"name":"out","kind":"out","dtype":"float32","shape":["1"],"optional":false},{"name":"a","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"n","kind":"size","integer":true,"range":"[0, 1099511627776]"}],"distinct":[],"returns":"void"},
+  {"name":"transpose12","family":"layout","args":[{"name":"x","kind":"in","dtype":"float32","shape":["B","M","N"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["B","N","M"],"optional":false},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"M","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["out","x"]],"returns":"void"},
 ];
+
+/** adamwUpdate (optim) */
+export interface AdamwUpdateArgs {
+  /** inout float32 [n] */
+  param: NativeBuffer;
+  /** in float32 [n] */
+  grad: NativeBuffer;
+  /** inout float32 [n] */
+  m: NativeBuffer;
+  /** inout float32 [n] */
+  v: NativeBuffer;
+  /** integer in [1, 1099511627776] */
+  n: number;
+  /** number in [0, inf] */
+  lr: number;
+  /** number in [0, 1) */
+  beta1: number;
+  /** number in [0, 1) */
+  beta2: number;
+  /** number in (0, inf] */
+  eps: number;
+  /** number in [0, inf] */
+  weightDecay: number;
+  /** integer in [1, 9007199254740992] */
+  step: number;
+}
+
+/** argmaxChannels (loss) */
+export interface ArgmaxChannelsArgs {
+  /** in float32 [B, C, L] */
+  x: NativeBuffer;
+  /** out float32 [B, L] */
+  out: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  B: number;
+  /** integer in [1, 16777216] */
+  C: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+}
 
 /** axpby (pointwise) */
 export interface AxpbyArgs {
@@ -66,6 +147,188 @@ export interface ComplexPartsArgs {
   n: number;
 }
 
+/** crossEntropyBackward (loss) */
+export interface CrossEntropyBackwardArgs {
+  /** in float32 [M, C] */
+  probs: NativeBuffer;
+  /** in float32 [M] */
+  labels: NativeBuffer;
+  /** in float32 [1] */
+  gradOut: NativeBuffer;
+  /** out float32 [M, C] */
+  gradLogits: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  M: number;
+  /** integer in [1, 2147483647] */
+  C: number;
+}
+
+/** crossEntropyForward (loss) */
+export interface CrossEntropyForwardArgs {
+  /** in float32 [M, C] */
+  logits: NativeBuffer;
+  /** in float32 [M] */
+  labels: NativeBuffer;
+  /** out float32 [1] */
+  loss: NativeBuffer;
+  /** out float32 [M, C] */
+  probs: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  M: number;
+  /** integer in [1, 2147483647] */
+  C: number;
+}
+
+/** diagKernel (ssm_kernel) */
+export interface DiagKernelArgs {
+  /** in complex64 [H, N2] */
+  lambda: NativeBuffer;
+  /** in complex64 [H, N2] */
+  b: NativeBuffer;
+  /** in complex64 [H, N2] */
+  c: NativeBuffer;
+  /** in float32 [H] */
+  dt: NativeBuffer;
+  /** out float32 [H, L] */
+  out: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  N2: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+}
+
+/** diagKernelBackward (ssm_kernel) */
+export interface DiagKernelBackwardArgs {
+  /** in complex64 [H, N2] */
+  lambda: NativeBuffer;
+  /** in complex64 [H, N2] */
+  b: NativeBuffer;
+  /** in complex64 [H, N2] */
+  c: NativeBuffer;
+  /** in float32 [H] */
+  dt: NativeBuffer;
+  /** in float32 [H, L] */
+  dK: NativeBuffer;
+  /** out complex64 [H, N2] */
+  gLambda: NativeBuffer;
+  /** out complex64 [H, N2] */
+  gB: NativeBuffer;
+  /** out complex64 [H, N2] */
+  gC: NativeBuffer;
+  /** out float32 [H] */
+  gDt: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  N2: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+}
+
+/** dplrKernel (ssm_kernel) */
+export interface DplrKernelArgs {
+  /** in complex64 [H, N2] */
+  lambda: NativeBuffer;
+  /** in complex64 [H, N2] */
+  p: NativeBuffer;
+  /** in complex64 [H, N2] */
+  b: NativeBuffer;
+  /** in complex64 [H, N2] */
+  cTilde: NativeBuffer;
+  /** in float32 [H] */
+  dt: NativeBuffer;
+  /** out float32 [H, L] */
+  out: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  N2: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+}
+
+/** dplrKernelBackward (ssm_kernel) */
+export interface DplrKernelBackwardArgs {
+  /** in complex64 [H, N2] */
+  lambda: NativeBuffer;
+  /** in complex64 [H, N2] */
+  p: NativeBuffer;
+  /** in complex64 [H, N2] */
+  b: NativeBuffer;
+  /** in complex64 [H, N2] */
+  cTilde: NativeBuffer;
+  /** in float32 [H] */
+  dt: NativeBuffer;
+  /** in float32 [H, L] */
+  dK: NativeBuffer;
+  /** out complex64 [H, N2] */
+  gLambda: NativeBuffer;
+  /** out complex64 [H, N2] */
+  gP: NativeBuffer;
+  /** out complex64 [H, N2] */
+  gB: NativeBuffer;
+  /** out complex64 [H, N2] */
+  gCTilde: NativeBuffer;
+  /** out float32 [H] */
+  gDt: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  N2: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+}
+
+/** dropout (activation) */
+export interface DropoutArgs {
+  /** in float32 [n] */
+  x: NativeBuffer;
+  /** out float32 [n] */
+  out: NativeBuffer;
+  /** integer in [1, 1099511627776] */
+  n: number;
+  /** number in [0, 1) */
+  p: number;
+  /** integer in [0, 9007199254740992] */
+  seed: number;
+  /** integer in [0, 9007199254740992] */
+  step: number;
+}
+
+/** embeddingBackward (embedding) */
+export interface EmbeddingBackwardArgs {
+  /** in float32 [M] */
+  indices: NativeBuffer;
+  /** in float32 [M, D] */
+  gradOut: NativeBuffer;
+  /** out float32 [V, D] */
+  gradTable: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  M: number;
+  /** integer in [1, 2147483647] */
+  V: number;
+  /** integer in [1, 2147483647] */
+  D: number;
+}
+
+/** embeddingForward (embedding) */
+export interface EmbeddingForwardArgs {
+  /** in float32 [M] */
+  indices: NativeBuffer;
+  /** in float32 [V, D] */
+  table: NativeBuffer;
+  /** out float32 [M, D] */
+  out: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  M: number;
+  /** integer in [1, 2147483647] */
+  V: number;
+  /** integer in [1, 2147483647] */
+  D: number;
+}
+
 /** expForward (pointwise) */
 export interface ExpForwardArgs {
   /** in float32 [n] */
@@ -76,6 +339,48 @@ export interface ExpForwardArgs {
   n: number;
 }
 
+/** fftConv (conv) */
+export interface FftConvArgs {
+  /** in float32 [B, H, L] */
+  u: NativeBuffer;
+  /** in float32 [H, L] */
+  k: NativeBuffer;
+  /** in (optional) float32 [H] */
+  d?: NativeBuffer | null;
+  /** out float32 [B, H, L] */
+  y: NativeBuffer;
+  /** integer in [0, 2147483647] */
+  B: number;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+}
+
+/** fftConvBackward (conv) */
+export interface FftConvBackwardArgs {
+  /** in float32 [B, H, L] */
+  dy: NativeBuffer;
+  /** in float32 [B, H, L] */
+  u: NativeBuffer;
+  /** in float32 [H, L] */
+  k: NativeBuffer;
+  /** in (optional) float32 [H] */
+  d?: NativeBuffer | null;
+  /** out (optional) float32 [B, H, L] */
+  du?: NativeBuffer | null;
+  /** out (optional) float32 [H, L] */
+  dk?: NativeBuffer | null;
+  /** out (optional) float32 [H] */
+  dd?: NativeBuffer | null;
+  /** integer in [0, 2147483647] */
+  B: number;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+}
+
 /** fill (pointwise) */
 export interface FillArgs {
   /** out float32 [n] */
@@ -83,6 +388,362 @@ export interface FillArgs {
   /** number in [-inf, inf] */
   value: number;
   /** integer in [0, 1099511627776] */
+  n: number;
+}
+
+/** flipLast (layout) */
+export interface FlipLastArgs {
+  /** in float32 [rows, L] */
+  x: NativeBuffer;
+  /** out float32 [rows, L] */
+  out: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  rows: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+}
+
+/** geluBackward (activation) */
+export interface GeluBackwardArgs {
+  /** in float32 [n] */
+  gradOut: NativeBuffer;
+  /** in float32 [n] */
+  x: NativeBuffer;
+  /** out float32 [n] */
+  gradX: NativeBuffer;
+  /** integer in [1, 1099511627776] */
+  n: number;
+  /** 'none' | 'tanh' */
+  approximate: 'none' | 'tanh';
+}
+
+/** geluForward (activation) */
+export interface GeluForwardArgs {
+  /** in float32 [n] */
+  x: NativeBuffer;
+  /** out float32 [n] */
+  out: NativeBuffer;
+  /** integer in [1, 1099511627776] */
+  n: number;
+  /** 'none' | 'tanh' */
+  approximate: 'none' | 'tanh';
+}
+
+/** gemm (linear) */
+export interface GemmArgs {
+  /** in float32 [batch, M, K] */
+  A: NativeBuffer;
+  /** in float32 [batch, K, N] */
+  B: NativeBuffer;
+  /** inout float32 [cBatch, M, N] */
+  C: NativeBuffer;
+  /** boolean */
+  transA: boolean;
+  /** boolean */
+  transB: boolean;
+  /** integer in [1, 2147483647] */
+  M: number;
+  /** integer in [1, 2147483647] */
+  N: number;
+  /** integer in [1, 2147483647] */
+  K: number;
+  /** number in [-inf, inf] */
+  alpha: number;
+  /** number in [-inf, inf] */
+  beta: number;
+  /** integer in [1, 2147483647] */
+  batch: number;
+  /** integer in [1, 2147483647] */
+  cBatch: number;
+}
+
+/** gluBackward (activation) */
+export interface GluBackwardArgs {
+  /** in float32 [outer, half, inner] */
+  gradOut: NativeBuffer;
+  /** in float32 [outer, 2*half, inner] */
+  x: NativeBuffer;
+  /** out float32 [outer, 2*half, inner] */
+  gradX: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  outer: number;
+  /** integer in [1, 2147483647] */
+  half: number;
+  /** integer in [1, 2147483647] */
+  inner: number;
+}
+
+/** gluForward (activation) */
+export interface GluForwardArgs {
+  /** in float32 [outer, 2*half, inner] */
+  x: NativeBuffer;
+  /** out float32 [outer, half, inner] */
+  out: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  outer: number;
+  /** integer in [1, 2147483647] */
+  half: number;
+  /** integer in [1, 2147483647] */
+  inner: number;
+}
+
+/** lastPoolBackward (pool) */
+export interface LastPoolBackwardArgs {
+  /** in float32 [rows] */
+  gradOut: NativeBuffer;
+  /** out float32 [rows, L] */
+  gradX: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  rows: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+}
+
+/** lastPoolForward (pool) */
+export interface LastPoolForwardArgs {
+  /** in float32 [rows, L] */
+  x: NativeBuffer;
+  /** out float32 [rows] */
+  out: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  rows: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+}
+
+/** layerNormBackward (norm) */
+export interface LayerNormBackwardArgs {
+  /** in float32 [rows, D] */
+  gradOut: NativeBuffer;
+  /** in float32 [rows, D] */
+  x: NativeBuffer;
+  /** in (optional) float32 [D] */
+  weight?: NativeBuffer | null;
+  /** in float32 [rows] */
+  mean: NativeBuffer;
+  /** in float32 [rows] */
+  rstd: NativeBuffer;
+  /** out (optional) float32 [rows, D] */
+  gradX?: NativeBuffer | null;
+  /** out (optional) float32 [D] */
+  gradWeight?: NativeBuffer | null;
+  /** out (optional) float32 [D] */
+  gradBias?: NativeBuffer | null;
+  /** integer in [1, 2147483647] */
+  rows: number;
+  /** integer in [1, 2147483647] */
+  D: number;
+}
+
+/** layerNormChannelsBackward (norm) */
+export interface LayerNormChannelsBackwardArgs {
+  /** in float32 [B, H, L] */
+  gradOut: NativeBuffer;
+  /** in float32 [B, H, L] */
+  x: NativeBuffer;
+  /** in (optional) float32 [H] */
+  weight?: NativeBuffer | null;
+  /** in float32 [B, L] */
+  mean: NativeBuffer;
+  /** in float32 [B, L] */
+  rstd: NativeBuffer;
+  /** out (optional) float32 [B, H, L] */
+  gradX?: NativeBuffer | null;
+  /** out (optional) float32 [H] */
+  gradWeight?: NativeBuffer | null;
+  /** out (optional) float32 [H] */
+  gradBias?: NativeBuffer | null;
+  /** integer in [1, 2147483647] */
+  B: number;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+}
+
+/** layerNormChannelsForward (norm) */
+export interface LayerNormChannelsForwardArgs {
+  /** in float32 [B, H, L] */
+  x: NativeBuffer;
+  /** in (optional) float32 [H] */
+  weight?: NativeBuffer | null;
+  /** in (optional) float32 [H] */
+  bias?: NativeBuffer | null;
+  /** out float32 [B, H, L] */
+  out: NativeBuffer;
+  /** out float32 [B, L] */
+  mean: NativeBuffer;
+  /** out float32 [B, L] */
+  rstd: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  B: number;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+  /** number in (0, 1] */
+  eps: number;
+}
+
+/** layerNormForward (norm) */
+export interface LayerNormForwardArgs {
+  /** in float32 [rows, D] */
+  x: NativeBuffer;
+  /** in (optional) float32 [D] */
+  weight?: NativeBuffer | null;
+  /** in (optional) float32 [D] */
+  bias?: NativeBuffer | null;
+  /** out float32 [rows, D] */
+  out: NativeBuffer;
+  /** out float32 [rows] */
+  mean: NativeBuffer;
+  /** out float32 [rows] */
+  rstd: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  rows: number;
+  /** integer in [1, 2147483647] */
+  D: number;
+  /** number in (0, 1] */
+  eps: number;
+}
+
+/** linearBackward (linear) */
+export interface LinearBackwardArgs {
+  /** in float32 [M, N] */
+  gradOut: NativeBuffer;
+  /** in float32 [M, K] */
+  x: NativeBuffer;
+  /** in float32 [N, K] */
+  weight: NativeBuffer;
+  /** out (optional) float32 [M, K] */
+  gradX?: NativeBuffer | null;
+  /** out (optional) float32 [N, K] */
+  gradWeight?: NativeBuffer | null;
+  /** out (optional) float32 [N] */
+  gradBias?: NativeBuffer | null;
+  /** integer in [1, 2147483647] */
+  M: number;
+  /** integer in [1, 2147483647] */
+  K: number;
+  /** integer in [1, 2147483647] */
+  N: number;
+}
+
+/** linearChannelsBackward (linear) */
+export interface LinearChannelsBackwardArgs {
+  /** in float32 [B, O, L] */
+  gradOut: NativeBuffer;
+  /** in float32 [B, H, L] */
+  x: NativeBuffer;
+  /** in float32 [O, H] */
+  weight: NativeBuffer;
+  /** out (optional) float32 [B, H, L] */
+  gradX?: NativeBuffer | null;
+  /** out (optional) float32 [O, H] */
+  gradWeight?: NativeBuffer | null;
+  /** out (optional) float32 [O] */
+  gradBias?: NativeBuffer | null;
+  /** integer in [1, 2147483647] */
+  B: number;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+  /** integer in [1, 2147483647] */
+  O: number;
+}
+
+/** linearChannelsForward (linear) */
+export interface LinearChannelsForwardArgs {
+  /** in float32 [B, H, L] */
+  x: NativeBuffer;
+  /** in float32 [O, H] */
+  weight: NativeBuffer;
+  /** in (optional) float32 [O] */
+  bias?: NativeBuffer | null;
+  /** out float32 [B, O, L] */
+  out: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  B: number;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+  /** integer in [1, 2147483647] */
+  O: number;
+}
+
+/** linearForward (linear) */
+export interface LinearForwardArgs {
+  /** in float32 [M, K] */
+  x: NativeBuffer;
+  /** in float32 [N, K] */
+  weight: NativeBuffer;
+  /** in (optional) float32 [N] */
+  bias?: NativeBuffer | null;
+  /** out float32 [M, N] */
+  out: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  M: number;
+  /** integer in [1, 2147483647] */
+  K: number;
+  /** integer in [1, 2147483647] */
+  N: number;
+}
+
+/** meanPoolBackward (pool) */
+export interface MeanPoolBackwardArgs {
+  /** in float32 [B, H] */
+  gradOut: NativeBuffer;
+  /** out float32 [B, H, L] */
+  gradX: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  B: number;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+}
+
+/** meanPoolForward (pool) */
+export interface MeanPoolForwardArgs {
+  /** in float32 [B, H, L] */
+  x: NativeBuffer;
+  /** out float32 [B, H] */
+  out: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  B: number;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+}
+
+/** mseBackward (loss) */
+export interface MseBackwardArgs {
+  /** in float32 [n] */
+  a: NativeBuffer;
+  /** in float32 [n] */
+  b: NativeBuffer;
+  /** in float32 [1] */
+  gradOut: NativeBuffer;
+  /** out (optional) float32 [n] */
+  gradA?: NativeBuffer | null;
+  /** out (optional) float32 [n] */
+  gradB?: NativeBuffer | null;
+  /** integer in [1, 1099511627776] */
+  n: number;
+}
+
+/** mseForward (loss) */
+export interface MseForwardArgs {
+  /** in float32 [n] */
+  a: NativeBuffer;
+  /** in float32 [n] */
+  b: NativeBuffer;
+  /** out float32 [1] */
+  loss: NativeBuffer;
+  /** integer in [1, 1099511627776] */
   n: number;
 }
 
@@ -98,6 +759,174 @@ export interface MulArgs {
   n: number;
 }
 
+/** residualNormBackward (norm) */
+export interface ResidualNormBackwardArgs {
+  /** in float32 [B, H, L] */
+  gradOut: NativeBuffer;
+  /** in float32 [B, 2*H, L] */
+  z: NativeBuffer;
+  /** in float32 [B, H, L] */
+  x: NativeBuffer;
+  /** in (optional) float32 [H] */
+  weight?: NativeBuffer | null;
+  /** in (optional) float32 [B, L] */
+  mean?: NativeBuffer | null;
+  /** in (optional) float32 [B, L] */
+  rstd?: NativeBuffer | null;
+  /** out (optional) float32 [B, 2*H, L] */
+  gradZ?: NativeBuffer | null;
+  /** out (optional) float32 [B, H, L] */
+  gradX?: NativeBuffer | null;
+  /** out (optional) float32 [H] */
+  gradWeight?: NativeBuffer | null;
+  /** out (optional) float32 [H] */
+  gradBias?: NativeBuffer | null;
+  /** integer in [1, 2147483647] */
+  B: number;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+  /** number in [0, 1) */
+  p: number;
+  /** integer in [0, 9007199254740992] */
+  seed: number;
+  /** integer in [0, 9007199254740992] */
+  step: number;
+  /** boolean */
+  normalize: boolean;
+}
+
+/** residualNormForward (norm) */
+export interface ResidualNormForwardArgs {
+  /** in float32 [B, 2*H, L] */
+  z: NativeBuffer;
+  /** in float32 [B, H, L] */
+  x: NativeBuffer;
+  /** in (optional) float32 [H] */
+  weight?: NativeBuffer | null;
+  /** in (optional) float32 [H] */
+  bias?: NativeBuffer | null;
+  /** out float32 [B, H, L] */
+  out: NativeBuffer;
+  /** out (optional) float32 [B, L] */
+  mean?: NativeBuffer | null;
+  /** out (optional) float32 [B, L] */
+  rstd?: NativeBuffer | null;
+  /** integer in [1, 2147483647] */
+  B: number;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+  /** number in [0, 1) */
+  p: number;
+  /** integer in [0, 9007199254740992] */
+  seed: number;
+  /** integer in [0, 9007199254740992] */
+  step: number;
+  /** number in (0, 1] */
+  eps: number;
+  /** boolean */
+  normalize: boolean;
+}
+
+/** sliceLast (layout) */
+export interface SliceLastArgs {
+  /** in float32 [rows, L] */
+  x: NativeBuffer;
+  /** out float32 [rows, len] */
+  out: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  rows: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+  /** integer in [0, 2147483647] */
+  start: number;
+  /** integer in [1, 2147483647] */
+  len: number;
+}
+
+/** sliceLastBackward (layout) */
+export interface SliceLastBackwardArgs {
+  /** in float32 [rows, len] */
+  gradOut: NativeBuffer;
+  /** out float32 [rows, L] */
+  gradX: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  rows: number;
+  /** integer in [1, 2147483647] */
+  L: number;
+  /** integer in [0, 2147483647] */
+  start: number;
+  /** integer in [1, 2147483647] */
+  len: number;
+}
+
+/** ssmParamCheck (ssm_kernel) */
+export interface SsmParamCheckArgs {
+  /** in complex64 [H, N2] */
+  lambda: NativeBuffer;
+  /** in complex64 [H, N2] */
+  x1: NativeBuffer;
+  /** in complex64 [H, N2] */
+  x2: NativeBuffer;
+  /** in (optional) complex64 [H, N2] */
+  x3?: NativeBuffer | null;
+  /** in float32 [H] */
+  dt: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  N2: number;
+}
+
+/** ssmScan (scan) */
+export interface SsmScanArgs {
+  /** in float32 [H, 10*N2+2] */
+  coef: NativeBuffer;
+  /** out (optional) complex64 [B, H, N2] */
+  state?: NativeBuffer | null;
+  /** in float32 [B, H, T] */
+  u: NativeBuffer;
+  /** out float32 [B, H, T] */
+  y: NativeBuffer;
+  /** integer in [0, 2147483647] */
+  B: number;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** integer in [1, 2147483647] */
+  N2: number;
+  /** integer in [0, 2147483647] */
+  T: number;
+  /** boolean */
+  gelu: boolean;
+}
+
+/** stepEpilogue (scan) */
+export interface StepEpilogueArgs {
+  /** in float32 [B, 2*H] */
+  z: NativeBuffer;
+  /** in (optional) float32 [2*H] */
+  bias?: NativeBuffer | null;
+  /** in float32 [B, H] */
+  x: NativeBuffer;
+  /** in (optional) float32 [H] */
+  w?: NativeBuffer | null;
+  /** in (optional) float32 [H] */
+  lb?: NativeBuffer | null;
+  /** out float32 [B, H] */
+  out: NativeBuffer;
+  /** integer in [0, 2147483647] */
+  B: number;
+  /** integer in [1, 2147483647] */
+  H: number;
+  /** number in (0, inf) */
+  eps: number;
+  /** boolean */
+  normalize: boolean;
+}
+
 /** sum (pointwise) */
 export interface SumArgs {
   /** out float32 [1] */
@@ -108,42 +937,179 @@ export interface SumArgs {
   n: number;
 }
 
+/** transpose12 (layout) */
+export interface Transpose12Args {
+  /** in float32 [B, M, N] */
+  x: NativeBuffer;
+  /** out float32 [B, N, M] */
+  out: NativeBuffer;
+  /** integer in [1, 2147483647] */
+  B: number;
+  /** integer in [1, 2147483647] */
+  M: number;
+  /** integer in [1, 2147483647] */
+  N: number;
+}
+
 /** The raw exports: positional, in spec order. */
 export interface RawOps {
+  adamwUpdate(param: NativeBuffer, grad: NativeBuffer, m: NativeBuffer, v: NativeBuffer, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+  argmaxChannels(x: NativeBuffer, out: NativeBuffer, B: number, C: number, L: number): void;
   axpby(out: NativeBuffer, a: NativeBuffer, alpha: number, b: NativeBuffer | null, beta: number, n: number): void;
   broadcastScalar(out: NativeBuffer, scalar: NativeBuffer, scale: number, n: number): void;
   complexFromParts(re: NativeBuffer | null, im: NativeBuffer | null, out: NativeBuffer, n: number): void;
   complexParts(z: NativeBuffer, re: NativeBuffer | null, im: NativeBuffer | null, n: number): void;
+  crossEntropyBackward(probs: NativeBuffer, labels: NativeBuffer, gradOut: NativeBuffer, gradLogits: NativeBuffer, M: number, C: number): void;
+  crossEntropyForward(logits: NativeBuffer, labels: NativeBuffer, loss: NativeBuffer, probs: NativeBuffer, M: number, C: number): void;
+  diagKernel(lambda: NativeBuffer, b: NativeBuffer, c: NativeBuffer, dt: NativeBuffer, out: NativeBuffer, H: number, N2: number, L: number): void;
+  diagKernelBackward(lambda: NativeBuffer, b: NativeBuffer, c: NativeBuffer, dt: NativeBuffer, dK: NativeBuffer, gLambda: NativeBuffer, gB: NativeBuffer, gC: NativeBuffer, gDt: NativeBuffer, H: number, N2: number, L: number): void;
+  dplrKernel(lambda: NativeBuffer, p: NativeBuffer, b: NativeBuffer, cTilde: NativeBuffer, dt: NativeBuffer, out: NativeBuffer, H: number, N2: number, L: number): void;
+  dplrKernelBackward(lambda: NativeBuffer, p: NativeBuffer, b: NativeBuffer, cTilde: NativeBuffer, dt: NativeBuffer, dK: NativeBuffer, gLambda: NativeBuffer, gP: NativeBuffer, gB: NativeBuffer, gCTilde: NativeBuffer, gDt: NativeBuffer, H: number, N2: number, L: number): void;
+  dropout(x: NativeBuffer, out: NativeBuffer, n: number, p: number, seed: number, step: number): void;
+  embeddingBackward(indices: NativeBuffer, gradOut: NativeBuffer, gradTable: NativeBuffer, M: number, V: number, D: number): void;
+  embeddingForward(indices: NativeBuffer, table: NativeBuffer, out: NativeBuffer, M: number, V: number, D: number): void;
   expForward(x: NativeBuffer, out: NativeBuffer, n: number): void;
+  fftConv(u: NativeBuffer, k: NativeBuffer, d: NativeBuffer | null, y: NativeBuffer, B: number, H: number, L: number): void;
+  fftConvBackward(dy: NativeBuffer, u: NativeBuffer, k: NativeBuffer, d: NativeBuffer | null, du: NativeBuffer | null, dk: NativeBuffer | null, dd: NativeBuffer | null, B: number, H: number, L: number): void;
   fill(out: NativeBuffer, value: number, n: number): void;
+  flipLast(x: NativeBuffer, out: NativeBuffer, rows: number, L: number): void;
+  geluBackward(gradOut: NativeBuffer, x: NativeBuffer, gradX: NativeBuffer, n: number, approximate: 'none' | 'tanh'): void;
+  geluForward(x: NativeBuffer, out: NativeBuffer, n: number, approximate: 'none' | 'tanh'): void;
+  gemm(A: NativeBuffer, B: NativeBuffer, C: NativeBuffer, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, beta: number, batch: number, cBatch: number): void;
+  gluBackward(gradOut: NativeBuffer, x: NativeBuffer, gradX: NativeBuffer, outer: number, half: number, inner: number): void;
+  gluForward(x: NativeBuffer, out: NativeBuffer, outer: number, half: number, inner: number): void;
+  lastPoolBackward(gradOut: NativeBuffer, gradX: NativeBuffer, rows: number, L: number): void;
+  lastPoolForward(x: NativeBuffer, out: NativeBuffer, rows: number, L: number): void;
+  layerNormBackward(gradOut: NativeBuffer, x: NativeBuffer, weight: NativeBuffer | null, mean: NativeBuffer, rstd: NativeBuffer, gradX: NativeBuffer | null, gradWeight: NativeBuffer | null, gradBias: NativeBuffer | null, rows: number, D: number): void;
+  layerNormChannelsBackward(gradOut: NativeBuffer, x: NativeBuffer, weight: NativeBuffer | null, mean: NativeBuffer, rstd: NativeBuffer, gradX: NativeBuffer | null, gradWeight: NativeBuffer | null, gradBias: NativeBuffer | null, B: number, H: number, L: number): void;
+  layerNormChannelsForward(x: NativeBuffer, weight: NativeBuffer | null, bias: NativeBuffer | null, out: NativeBuffer, mean: NativeBuffer, rstd: NativeBuffer, B: number, H: number, L: number, eps: number): void;
+  layerNormForward(x: NativeBuffer, weight: NativeBuffer | null, bias: NativeBuffer | null, out: NativeBuffer, mean: NativeBuffer, rstd: NativeBuffer, rows: number, D: number, eps: number): void;
+  linearBackward(gradOut: NativeBuffer, x: NativeBuffer, weight: NativeBuffer, gradX: NativeBuffer | null, gradWeight: NativeBuffer | null, gradBias: NativeBuffer | null, M: number, K: number, N: number): void;
+  linearChannelsBackward(gradOut: NativeBuffer, x: NativeBuffer, weight: NativeBuffer, gradX: NativeBuffer | null, gradWeight: NativeBuffer | null, gradBias: NativeBuffer | null, B: number, H: number, L: number, O: number): void;
+  linearChannelsForward(x: NativeBuffer, weight: NativeBuffer, bias: NativeBuffer | null, out: NativeBuffer, B: number, H: number, L: number, O: number): void;
+  linearForward(x: NativeBuffer, weight: NativeBuffer, bias: NativeBuffer | null, out: NativeBuffer, M: number, K: number, N: number): void;
+  meanPoolBackward(gradOut: NativeBuffer, gradX: NativeBuffer, B: number, H: number, L: number): void;
+  meanPoolForward(x: NativeBuffer, out: NativeBuffer, B: number, H: number, L: number): void;
+  mseBackward(a: NativeBuffer, b: NativeBuffer, gradOut: NativeBuffer, gradA: NativeBuffer | null, gradB: NativeBuffer | null, n: number): void;
+  mseForward(a: NativeBuffer, b: NativeBuffer, loss: NativeBuffer, n: number): void;
   mul(out: NativeBuffer, a: NativeBuffer, b: NativeBuffer, n: number): void;
+  residualNormBackward(gradOut: NativeBuffer, z: NativeBuffer, x: NativeBuffer, weight: NativeBuffer | null, mean: NativeBuffer | null, rstd: NativeBuffer | null, gradZ: NativeBuffer | null, gradX: NativeBuffer | null, gradWeight: NativeBuffer | null, gradBias: NativeBuffer | null, B: number, H: number, L: number, p: number, seed: number, step: number, normalize: boolean): void;
+  residualNormForward(z: NativeBuffer, x: NativeBuffer, weight: NativeBuffer | null, bias: NativeBuffer | null, out: NativeBuffer, mean: NativeBuffer | null, rstd: NativeBuffer | null, B: number, H: number, L: number, p: number, seed: number, step: number, eps: number, normalize: boolean): void;
+  sliceLast(x: NativeBuffer, out: NativeBuffer, rows: number, L: number, start: number, len: number): void;
+  sliceLastBackward(gradOut: NativeBuffer, gradX: NativeBuffer, rows: number, L: number, start: number, len: number): void;
+  ssmParamCheck(lambda: NativeBuffer, x1: NativeBuffer, x2: NativeBuffer, x3: NativeBuffer | null, dt: NativeBuffer, H: number, N2: number): number;
+  ssmScan(coef: NativeBuffer, state: NativeBuffer | null, u: NativeBuffer, y: NativeBuffer, B: number, H: number, N2: number, T: number, gelu: boolean): void;
+  stepEpilogue(z: NativeBuffer, bias: NativeBuffer | null, x: NativeBuffer, w: NativeBuffer | null, lb: NativeBuffer | null, out: NativeBuffer, B: number, H: number, eps: number, normalize: boolean): void;
   sum(out: NativeBuffer, a: NativeBuffer, n: number): void;
+  transpose12(x: NativeBuffer, out: NativeBuffer, B: number, M: number, N: number): void;
 }
 
 /** The ops with named arguments. */
 export interface NativeOps {
+  adamwUpdate(args: AdamwUpdateArgs): void;
+  argmaxChannels(args: ArgmaxChannelsArgs): void;
   axpby(args: AxpbyArgs): void;
   broadcastScalar(args: BroadcastScalarArgs): void;
   complexFromParts(args: ComplexFromPartsArgs): void;
   complexParts(args: ComplexPartsArgs): void;
+  crossEntropyBackward(args: CrossEntropyBackwardArgs): void;
+  crossEntropyForward(args: CrossEntropyForwardArgs): void;
+  diagKernel(args: DiagKernelArgs): void;
+  diagKernelBackward(args: DiagKernelBackwardArgs): void;
+  dplrKernel(args: DplrKernelArgs): void;
+  dplrKernelBackward(args: DplrKernelBackwardArgs): void;
+  dropout(args: DropoutArgs): void;
+  embeddingBackward(args: EmbeddingBackwardArgs): void;
+  embeddingForward(args: EmbeddingForwardArgs): void;
   expForward(args: ExpForwardArgs): void;
+  fftConv(args: FftConvArgs): void;
+  fftConvBackward(args: FftConvBackwardArgs): void;
   fill(args: FillArgs): void;
+  flipLast(args: FlipLastArgs): void;
+  geluBackward(args: GeluBackwardArgs): void;
+  geluForward(args: GeluForwardArgs): void;
+  gemm(args: GemmArgs): void;
+  gluBackward(args: GluBackwardArgs): void;
+  gluForward(args: GluForwardArgs): void;
+  lastPoolBackward(args: LastPoolBackwardArgs): void;
+  lastPoolForward(args: LastPoolForwardArgs): void;
+  layerNormBackward(args: LayerNormBackwardArgs): void;
+  layerNormChannelsBackward(args: LayerNormChannelsBackwardArgs): void;
+  layerNormChannelsForward(args: LayerNormChannelsForwardArgs): void;
+  layerNormForward(args: LayerNormForwardArgs): void;
+  linearBackward(args: LinearBackwardArgs): void;
+  linearChannelsBackward(args: LinearChannelsBackwardArgs): void;
+  linearChannelsForward(args: LinearChannelsForwardArgs): void;
+  linearForward(args: LinearForwardArgs): void;
+  meanPoolBackward(args: MeanPoolBackwardArgs): void;
+  meanPoolForward(args: MeanPoolForwardArgs): void;
+  mseBackward(args: MseBackwardArgs): void;
+  mseForward(args: MseForwardArgs): void;
   mul(args: MulArgs): void;
+  residualNormBackward(args: ResidualNormBackwardArgs): void;
+  residualNormForward(args: ResidualNormForwardArgs): void;
+  sliceLast(args: SliceLastArgs): void;
+  sliceLastBackward(args: SliceLastBackwardArgs): void;
+  ssmParamCheck(args: SsmParamCheckArgs): number;
+  ssmScan(args: SsmScanArgs): void;
+  stepEpilogue(args: StepEpilogueArgs): void;
   sum(args: SumArgs): void;
+  transpose12(args: Transpose12Args): void;
 }
 
 /** Named arguments to the raw positional call, in spec order. */
 export function bindOps(raw: RawOps): NativeOps {
   return {
+    adamwUpdate: (a) => raw.adamwUpdate(a.param, a.grad, a.m, a.v, a.n, a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.step),
+    argmaxChannels: (a) => raw.argmaxChannels(a.x, a.out, a.B, a.C, a.L),
     axpby: (a) => raw.axpby(a.out, a.a, a.alpha, a.b ?? null, a.beta, a.n),
     broadcastScalar: (a) => raw.broadcastScalar(a.out, a.scalar, a.scale, a.n),
     complexFromParts: (a) => raw.complexFromParts(a.re ?? null, a.im ?? null, a.out, a.n),
     complexParts: (a) => raw.complexParts(a.z, a.re ?? null, a.im ?? null, a.n),
+    crossEntropyBackward: (a) => raw.crossEntropyBackward(a.probs, a.labels, a.gradOut, a.gradLogits, a.M, a.C),
+    crossEntropyForward: (a) => raw.crossEntropyForward(a.logits, a.labels, a.loss, a.probs, a.M, a.C),
+    diagKernel: (a) => raw.diagKernel(a.lambda, a.b, a.c, a.dt, a.out, a.H, a.N2, a.L),
+    diagKernelBackward: (a) => raw.diagKernelBackward(a.lambda, a.b, a.c, a.dt, a.dK, a.gLambda, a.gB, a.gC, a.gDt, a.H, a.N2, a.L),
+    dplrKernel: (a) => raw.dplrKernel(a.lambda, a.p, a.b, a.cTilde, a.dt, a.out, a.H, a.N2, a.L),
+    dplrKernelBackward: (a) => raw.dplrKernelBackward(a.lambda, a.p, a.b, a.cTilde, a.dt, a.dK, a.gLambda, a.gP, a.gB, a.gCTilde, a.gDt, a.H, a.N2, a.L),
+    dropout: (a) => raw.dropout(a.x, a.out, a.n, a.p, a.seed, a.step),
+    embeddingBackward: (a) => raw.embeddingBackward(a.indices, a.gradOut, a.gradTable, a.M, a.V, a.D),
+    embeddingForward: (a) => raw.embeddingForward(a.indices, a.table, a.out, a.M, a.V, a.D),
     expForward: (a) => raw.expForward(a.x, a.out, a.n),
+    fftConv: (a) => raw.fftConv(a.u, a.k, a.d ?? null, a.y, a.B, a.H, a.L),
+    fftConvBackward: (a) => raw.fftConvBackward(a.dy, a.u, a.k, a.d ?? null, a.du ?? null, a.dk ?? null, a.dd ?? null, a.B, a.H, a.L),
     fill: (a) => raw.fill(a.out, a.value, a.n),
+    flipLast: (a) => raw.flipLast(a.x, a.out, a.rows, a.L),
+    geluBackward: (a) => raw.geluBackward(a.gradOut, a.x, a.gradX, a.n, a.approximate),
+    geluForward: (a) => raw.geluForward(a.x, a.out, a.n, a.approximate),
+    gemm: (a) => raw.gemm(a.A, a.B, a.C, a.transA, a.transB, a.M, a.N, a.K, a.alpha, a.beta, a.batch, a.cBatch),
+    gluBackward: (a) => raw.gluBackward(a.gradOut, a.x, a.gradX, a.outer, a.half, a.inner),
+    gluForward: (a) => raw.gluForward(a.x, a.out, a.outer, a.half, a.inner),
+    lastPoolBackward: (a) => raw.lastPoolBackward(a.gradOut, a.gradX, a.rows, a.L),
+    lastPoolForward: (a) => raw.lastPoolForward(a.x, a.out, a.rows, a.L),
+    layerNormBackward: (a) => raw.layerNormBackward(a.gradOut, a.x, a.weight ?? null, a.mean, a.rstd, a.gradX ?? null, a.gradWeight ?? null, a.gradBias ?? null, a.rows, a.D),
+    layerNormChannelsBackward: (a) => raw.layerNormChannelsBackward(a.gradOut, a.x, a.weight ?? null, a.mean, a.rstd, a.gradX ?? null, a.gradWeight ?? null, a.gradBias ?? null, a.B, a.H, a.L),
+    layerNormChannelsForward: (a) => raw.layerNormChannelsForward(a.x, a.weight ?? null, a.bias ?? null, a.out, a.mean, a.rstd, a.B, a.H, a.L, a.eps),
+    layerNormForward: (a) => raw.layerNormForward(a.x, a.weight ?? null, a.bias ?? null, a.out, a.mean, a.rstd, a.rows, a.D, a.eps),
+    linearBackward: (a) => raw.linearBackward(a.gradOut, a.x, a.weight, a.gradX ?? null, a.gradWeight ?? null, a.gradBias ?? null, a.M, a.K, a.N),
+    linearChannelsBackward: (a) => raw.linearChannelsBackward(a.gradOut, a.x, a.weight, a.gradX ?? null, a.gradWeight ?? null, a.gradBias ?? null, a.B, a.H, a.L, a.O),
+    linearChannelsForward: (a) => raw.linearChannelsForward(a.x, a.weight, a.bias ?? null, a.out, a.B, a.H, a.L, a.O),
+    linearForward: (a) => raw.linearForward(a.x, a.weight, a.bias ?? null, a.out, a.M, a.K, a.N),
+    meanPoolBackward: (a) => raw.meanPoolBackward(a.gradOut, a.gradX, a.B, a.H, a.L),
+    meanPoolForward: (a) => raw.meanPoolForward(a.x, a.out, a.B, a.H, a.L),
+    mseBackward: (a) => raw.mseBackward(a.a, a.b, a.gradOut, a.gradA ?? null, a.gradB ?? null, a.n),
+    mseForward: (a) => raw.mseForward(a.a, a.b, a.loss, a.n),
     mul: (a) => raw.mul(a.out, a.a, a.b, a.n),
+    residualNormBackward: (a) => raw.residualNormBackward(a.gradOut, a.z, a.x, a.weight ?? null, a.mean ?? null, a.rstd ?? null, a.gradZ ?? null, a.gradX ?? null, a.gradWeight ?? null, a.gradBias ?? null, a.B, a.H, a.L, a.p, a.seed, a.step, a.normalize),
+    residualNormForward: (a) => raw.residualNormForward(a.z, a.x, a.weight ?? null, a.bias ?? null, a.out, a.mean ?? null, a.rstd ?? null, a.B, a.H, a.L, a.p, a.seed, a.step, a.eps, a.normalize),
+    sliceLast: (a) => raw.sliceLast(a.x, a.out, a.rows, a.L, a.start, a.len),
+    sliceLastBackward: (a) => raw.sliceLastBackward(a.gradOut, a.gradX, a.rows, a.L, a.start, a.len),
+    ssmParamCheck: (a) => raw.ssmParamCheck(a.lambda, a.x1, a.x2, a.x3 ?? null, a.dt, a.H, a.N2),
+    ssmScan: (a) => raw.ssmScan(a.coef, a.state ?? null, a.u, a.y, a.B, a.H, a.N2, a.T, a.gelu),
+    stepEpilogue: (a) => raw.stepEpilogue(a.z, a.bias ?? null, a.x, a.w ?? null, a.lb ?? null, a.out, a.B, a.H, a.eps, a.normalize),
     sum: (a) => raw.sum(a.out, a.a, a.n),
+    transpose12: (a) => raw.transpose12(a.x, a.out, a.B, a.M, a.N),
   };
 }
 
-export const OP_NAMES: readonly (keyof RawOps)[] = ['axpby', 'broadcastScalar', 'complexFromParts', 'complexParts', 'expForward', 'fill', 'mul', 'sum'];
+export const OP_NAMES: readonly (keyof RawOps)[] = ['adamwUpdate', 'argmaxChannels', 'axpby', 'broadcastScalar', 'complexFromParts', 'complexParts', 'crossEntropyBackward', 'crossEntropyForward', 'diagKernel', 'diagKernelBackward', 'dplrKernel', 'dplrKernelBackward', 'dropout', 'embeddingBackward', 'embeddingForward', 'expForward', 'fftConv', 'fftConvBackward', 'fill', 'flipLast', 'geluBackward', 'geluForward', 'gemm', 'gluBackward', 'gluForward', 'lastPoolBackward', 'lastPoolForward', 'layerNormBackward', 'layerNormChannelsBackward', 'layerNormChannelsForward', 'layerNormForward', 'linearBackward', 'linearChannelsBackward', 'linearChannelsForward', 'linearForward', 'meanPoolBackward', 'meanPoolForward', 'mseBackward', 'mseForward', 'mul', 'residualNormBackward', 'residualNormForward', 'sliceLast', 'sliceLastBackward', 'ssmParamCheck', 'ssmScan', 'stepEpilogue', 'sum', 'transpose12'];

@@ -25,6 +25,15 @@ export class Dropout extends Module {
     this.seed = expectInteger('Dropout', 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
   }
 
+  /**
+   * The mask of the next training call, for ops that apply dropout inside a fused kernel
+   * (p = 0 in eval mode); advances the counter as forward() does.
+   */
+  draw(): { p: number; seed: number; step: number } {
+    if (!this.training || this.p === 0) return { p: 0, seed: this.seed, step: 0 };
+    return { p: this.p, seed: this.seed, step: this.step++ };
+  }
+
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x;
     return dropout(x, this.p, { seed: this.seed, step: this.step++ });

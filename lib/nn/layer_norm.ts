@@ -27,6 +27,14 @@ export class LayerNorm extends Module {
     this.registerParameter('bias', Tensor.fromFloats(new Float32Array(features), [features], 'float32', device));
   }
 
+  get weight(): Tensor {
+    return this.param('weight');
+  }
+
+  get bias(): Tensor {
+    return this.param('bias');
+  }
+
   /** x [..., D] -> [..., D]. */
   forward(x: Tensor): Tensor {
     return layerNorm(x, this.param('weight'), this.param('bias'), this.eps);

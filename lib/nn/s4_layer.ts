@@ -16,9 +16,9 @@
  *
  * Kernel length (dplr): C~ = C (I - Ab^lMax) is stored for lMax, so the kernel of length
  * lMax is exact. For a call with L < lMax the layer computes the length-lMax kernel and keeps
- * its first L taps (the official S4 does the same); the cut is a product with a fixed [L, lMax]
- * selection matrix, so it has a native backward on both backends. L > lMax is refused. The
- * diagonal kernel has no length in its parameters and is computed for L directly.
+ * its first L taps (the official S4 does the same) with ops.slice, which has a native
+ * backward on both backends. L > lMax is refused. The diagonal kernel has no length in its
+ * parameters and is computed for L directly.
  *
  * Bidirectional: a second C (A, B, dt shared, as the official kernel with channels = 2);
  * y = conv(u, k) + flip(conv(flip(u), k_bwd)) + D u. It has no recurrent view.
@@ -35,12 +35,11 @@ import {
   flip,
   gelu,
   glu,
-  linear,
   scale,
+  slice,
 } from '../ops/index';
 import { expectInteger, expectNumber, expectTensor } from '../util/validate';
-import { nnNative } from '../ops/nn';
-import { convNative } from '../ops/conv';
+import { ops } from '../native/binding';
 import { diagStepper, stepper as dplrStepper, type Stepper } from './stepper';
 import { cToCTilde } from '../ssm/discretize';
 import type { Measure } from '../ssm/hippo';
@@ -116,7 +115,6 @@ export class S4Layer extends Module {
   readonly bidirectional: boolean;
   readonly activationDropout: Dropout;
   readonly output: Linear;
-  private selections = new Map<string, Tensor>();
 
   constructor(opts: S4LayerOptions) {
     super();
@@ -220,18 +218,10 @@ export class S4Layer extends Module {
     return { k: make(this.param('cTilde')), kBwd: this.bidirectional ? make(this.param('cTildeBwd')) : null };
   }
 
-  /** First L taps of k [H, lMax], as k S^T with the selection S [L, lMax] = [I 0]. */
+  /** First L taps of k [H, lMax]. */
   private truncate(k: Tensor, L: number): Tensor {
     if (L === this.lMax) return k;
-    const key = `${k.device}:${L}`;
-    let sel = this.selections.get(key);
-    if (!sel || sel.isDisposed) {
-      const s = new Float32Array(L * this.lMax!);
-      for (let i = 0; i < L; i++) s[i * this.lMax! + i] = 1;
-      sel = keep(Tensor.fromFloats(s, [L, this.lMax!], 'float32', k.device));
-      this.selections.set(key, sel);
-    }
-    return linear(k, sel);
+    return slice(k, 0, L);
   }
 
   /** u [B, H, L] -> [B, H, L]. */
@@ -300,16 +290,27 @@ export class S4Layer extends Module {
       // The forward pipeline (scan, GELU, linear H -> 2H, GLU) on preallocated buffers,
       // the GELU in the scan's launch, without tensors or autograd per token.
       ssm.stepBuffers(u.handle, gb.handle, true);
-      nnNative.linearForward(gb.handle, weight.handle, bias.handle, zb.handle, batch, H, 2 * H);
-      nnNative.gluForward(zb.handle, out.handle, batch, H, 1);
+      ops.linearForward({ x: gb.handle, weight: weight.handle, bias: bias.handle, out: zb.handle, M: batch, K: H, N: 2 * H });
+      ops.gluForward({ x: zb.handle, out: out.handle, outer: batch, half: H, inner: 1 });
       return out;
     };
     const stepBlock = (u: Tensor, x: Tensor, out: Tensor, norm: { w: Tensor; b: Tensor; eps: number } | null): void => {
       // Three launches per block and token: scan + GELU, the linear without bias, then
       // bias + GLU + residual (+ LayerNorm) in one.
       ssm.stepBuffers(u.handle, gb.handle, true);
-      nnNative.linearForward(gb.handle, weight.handle, null, zb.handle, batch, H, 2 * H);
-      convNative.stepEpilogue(zb.handle, bias.handle, x.handle, norm ? norm.w.handle : null, norm ? norm.b.handle : null, out.handle, batch, H, norm ? norm.eps : 1, norm !== null);
+      ops.linearForward({ x: gb.handle, weight: weight.handle, bias: null, out: zb.handle, M: batch, K: H, N: 2 * H });
+      ops.stepEpilogue({
+        z: zb.handle,
+        bias: bias.handle,
+        x: x.handle,
+        w: norm ? norm.w.handle : null,
+        lb: norm ? norm.b.handle : null,
+        out: out.handle,
+        B: batch,
+        H,
+        eps: norm ? norm.eps : 1,
+        normalize: norm !== null,
+      });
     };
     return {
       step(u: Tensor): Tensor {
@@ -334,11 +335,5 @@ export class S4Layer extends Module {
         work.forEach((t) => t.dispose());
       },
     };
-  }
-
-  protected override disposeOwn(): void {
-    for (const s of this.selections.values()) s.dispose();
-    this.selections.clear();
-    super.disposeOwn();
   }
 }

@@ -16,7 +16,6 @@
  */
 import { backend, type DeviceName } from '../backend';
 import { add, lastPool, meanPool, transpose12 } from '../ops/index';
-import { nnNative } from '../ops/nn';
 import { ops } from '../native/binding';
 import { expectInteger, expectNumber, expectTensor } from '../util/validate';
 import { keep } from '../tensor/scope';
@@ -223,15 +222,15 @@ export class SequenceModel extends Module {
     const outSpec = { dtype: 'float32' as const, shape: [batch, dOutput], dims: ['B', 'dOutput'], device };
     const norm = (i: number, from: Tensor, to: Tensor): void => {
       const n = norms[i];
-      nnNative.layerNormForward(from.handle, n.w.handle, n.b.handle, to.handle, mean.handle, rstd.handle, batch, D, n.eps);
+      ops.layerNormForward({ x: from.handle, weight: n.w.handle, bias: n.b.handle, out: to.handle, mean: mean.handle, rstd: rstd.handle, rows: batch, D, eps: n.eps });
     };
     let position = 0;
     let disposed = false;
     const run = (xt: Tensor, y: Tensor): Tensor => {
       let x = xa;
       let spare = xb;
-      if (vocab !== null) nnNative.embeddingForward(xt.handle, encW.handle, x.handle, batch, vocab, D);
-      else nnNative.linearForward(xt.handle, encW.handle, encB!.handle, x.handle, batch, dInput!, D);
+      if (vocab !== null) ops.embeddingForward({ indices: xt.handle, table: encW.handle, out: x.handle, M: batch, V: vocab, D });
+      else ops.linearForward({ x: xt.handle, weight: encW.handle, bias: encB!.handle, out: x.handle, M: batch, K: dInput!, N: D });
       for (let i = 0; i < layerSteppers.length; i++) {
         // x <- x + layer(prenorm ? norm(x) : x), then norm(x) for post-norm blocks.
         if (prenorm) norm(i, x, nz);
@@ -245,7 +244,7 @@ export class SequenceModel extends Module {
         ops.axpby({ out: pooled.handle, a: sum.handle, alpha: 1 / position, beta: 0, n: batch * D });
         x = pooled;
       }
-      nnNative.linearForward(x.handle, decW.handle, decB.handle, y.handle, batch, D, dOutput);
+      ops.linearForward({ x: x.handle, weight: decW.handle, bias: decB.handle, out: y.handle, M: batch, K: D, N: dOutput });
       return y;
     };
     return {

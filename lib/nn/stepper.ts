@@ -14,7 +14,7 @@
  */
 import { backend, isDeviceName, type DeviceName } from '../backend';
 import { ops, type NativeBuffer } from '../native/binding';
-import { convNative, diagParams64, dplrParams64, type DiagTensorParams, type DplrTensorParams } from '../ops/conv';
+import { diagParams64, dplrParams64, type DiagTensorParams, type DplrTensorParams } from '../ops/scan';
 import { expectInteger, expectTensor } from '../util/validate';
 import { keep } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
@@ -86,7 +86,7 @@ export class Stepper {
     const T = rank === 2 ? 1 : x.shape[2];
     const y = out === undefined ? Tensor.empty(x.shape, 'float32', this.device) : expectTensor(name, 'out', out, { dtype: 'float32', shape: x.shape, device: this.device });
     if (y === x) throw new RangeError(`${name}: argument 'out' must not be the input 'u'`);
-    convNative.ssmScan(coef.handle, st.handle, x.handle, y.handle, this.batch, this.H, this.N2, T);
+    ops.ssmScan({ coef: coef.handle, state: st.handle, u: x.handle, y: y.handle, B: this.batch, H: this.H, N2: this.N2, T, gelu: false });
     return y;
   }
 
@@ -106,7 +106,7 @@ export class Stepper {
       !u.isDisposed &&
       !out.isDisposed
     ) {
-      convNative.ssmScan(this.coefH, this.stH, u.handle, out.handle, this.batch, this.H, this.N2, 1);
+      ops.ssmScan({ coef: this.coefH, state: this.stH, u: u.handle, y: out.handle, B: this.batch, H: this.H, N2: this.N2, T: 1, gelu: false });
       return out;
     }
     return this.run('step', u, 2, out);
@@ -132,7 +132,7 @@ export class Stepper {
    */
   stepBuffers(u: NativeBuffer, y: NativeBuffer, gelu = false): void {
     if (this.coefH === null) this.live('step');
-    convNative.ssmScan(this.coefH!, this.stH, u, y, this.batch, this.H, this.N2, 1, gelu);
+    ops.ssmScan({ coef: this.coefH!, state: this.stH, u, y, B: this.batch, H: this.H, N2: this.N2, T: 1, gelu });
   }
 
   /** T tokens in one native call: u [B, H, T] -> y [B, H, T] (into `out` when given). */

@@ -1,31 +1,14 @@
 /** s4.ops: the typed, validated native ops. */
 export { add, sub, scale, mul, sum, mean, fill_ } from './pointwise';
-export { fftConv, dplrScan, diagScan, type DplrTensorParams, type DiagTensorParams } from './conv';
-export {
-  linear,
-  linearChannels,
-  layerNorm,
-  layerNormChannels,
-  gelu,
-  glu,
-  dropout,
-  meanPool,
-  lastPool,
-  crossEntropy,
-  mse,
-  embedding,
-  argmaxChannels,
-  transpose12,
-  flip,
-  exp,
-  complexFromParts,
-  realPart,
-  imagPart,
-  adamwStep,
-  gemmInfo,
-  type GeluOptions,
-  type DropoutOptions,
-  type AdamWStepOptions,
-  type NnInfo,
-} from './nn';
+export { fftConv } from './conv';
+export { dplrScan, diagScan, type DplrTensorParams, type DiagTensorParams } from './scan';
+export { linear, linearChannels, gemmInfo, type NnInfo } from './linear';
+export { layerNorm, layerNormChannels, residualNorm, type ResidualNormOptions } from './norm';
+export { gelu, glu, dropout, type GeluOptions, type DropoutOptions } from './activation';
+export { crossEntropy, mse, argmaxChannels } from './loss';
+export { adamwStep, type AdamWStepOptions } from './optim';
+export { transpose12, flip, slice } from './layout';
+export { meanPool, lastPool } from './pool';
+export { embedding } from './embedding';
+export { exp, complexFromParts, realPart, imagPart } from './nn';
 export { dplrKernel, diagKernel, type DplrKernelParams, type DiagKernelParams } from './ssm_kernel';

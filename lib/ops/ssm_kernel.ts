@@ -1,71 +1,20 @@
 /**
- * S4 convolution-kernel generation, with autograd.
+ * S4 convolution-kernel generation, with autograd (native/binding/ssm_kernel.cpp).
  *
  *   dplrKernel({ lambda, p, b, cTilde, dt }, L) -> K [H, L]   (S4, DPLR, bilinear)
  *   diagKernel({ lambda, b, c, dt }, L)        -> K [H, L]   (S4D, diagonal, ZOH)
  *
  * lambda, p, b, cTilde, c are complex64 [H, N2] (the N2 stored members of the conjugate
- * pairs); dt is float32 [H]. The math is in native/cpu/ssm_kernel.h. Backward calls one
- * native function that returns the gradients of every parameter (complex gradients in the
- * PyTorch convention dL/dRe + i dL/dIm).
+ * pairs); dt is float32 [H]. The math is in native/binding/ssm_kernel.cpp. Backward calls
+ * one native function that returns the gradients of every parameter (complex gradients in
+ * the PyTorch convention dL/dRe + i dL/dIm).
  */
-import { record } from '../autograd/tape';
-import type { DeviceName } from '../backend';
-import { addon, type NativeBuffer } from '../native/binding';
+import { ops } from '../native/binding';
 import { Tensor } from '../tensor/tensor';
-import { expectInteger, expectTensor, sameDevice } from '../util/validate';
+import { expectInteger, expectTensor } from '../util/validate';
+import { defineOp, type OpOptions } from './define';
 
-/** The slice of the raw addon used here (native/binding/ops_ssm_kernel.cpp). */
-export interface SsmKernelAddon {
-  dplrKernel(
-    lambda: NativeBuffer,
-    p: NativeBuffer,
-    b: NativeBuffer,
-    cTilde: NativeBuffer,
-    dt: NativeBuffer,
-    out: NativeBuffer,
-    H: number,
-    N2: number,
-    L: number,
-  ): void;
-  dplrKernelBackward(
-    lambda: NativeBuffer,
-    p: NativeBuffer,
-    b: NativeBuffer,
-    cTilde: NativeBuffer,
-    dt: NativeBuffer,
-    dK: NativeBuffer,
-    gLambda: NativeBuffer,
-    gP: NativeBuffer,
-    gB: NativeBuffer,
-    gCTilde: NativeBuffer,
-    gDt: NativeBuffer,
-    H: number,
-    N2: number,
-    L: number,
-  ): void;
-  diagKernel(lambda: NativeBuffer, b: NativeBuffer, c: NativeBuffer, dt: NativeBuffer, out: NativeBuffer, H: number, N2: number, L: number): void;
-  diagKernelBackward(
-    lambda: NativeBuffer,
-    b: NativeBuffer,
-    c: NativeBuffer,
-    dt: NativeBuffer,
-    dK: NativeBuffer,
-    gLambda: NativeBuffer,
-    gB: NativeBuffer,
-    gC: NativeBuffer,
-    gDt: NativeBuffer,
-    H: number,
-    N2: number,
-    L: number,
-  ): void;
-  /** Bit set of SsmParamFlag (0 when every value is valid); x3 may be null. */
-  ssmParamCheck(lambda: NativeBuffer, x1: NativeBuffer, x2: NativeBuffer, x3: NativeBuffer | null, dt: NativeBuffer, H: number, N2: number): number;
-}
-
-export const ssmKernelNative = addon as unknown as SsmKernelAddon;
-
-/** Bits returned by ssmParamCheck (native/cpu/ssm_kernel.h). */
+/** Bits returned by ssmParamCheck (native/common/ssm_param_flags.h). */
 export const SsmParamFlag = {
   lambdaNonFinite: 1,
   lambdaUnstable: 2,
@@ -92,43 +41,56 @@ export interface DiagKernelParams {
   dt: Tensor;
 }
 
-interface Checked {
-  H: number;
-  N2: number;
-  device: DeviceName;
-  tensors: Record<string, Tensor>;
-}
-
-/**
- * How much of the parameters to check. 'values' (the default) also reads the values back
- * (Re lambda <= 0, finite, dt > 0), which waits for the GPU; 'shapes' skips that read, for
- * callers whose parameters are stable by construction and whose non-finite values surface
- * anyway (S4Layer: lambda = -exp(.) + i im, dt = exp(.); a NaN reaches the loss, which the
- * trainer checks), so that a training step never stalls the host on the kernel's inputs.
- * @internal
- */
-export interface KernelCheckOptions {
+/** Options of dplrKernel and diagKernel. */
+export interface KernelOptions extends OpOptions {
+  /**
+   * How much of the parameters to check. 'values' (the default) also reads the values back
+   * (Re lambda <= 0, finite, dt > 0), which waits for the GPU; 'shapes' skips that read, for
+   * callers whose parameters are stable by construction and whose non-finite values surface
+   * anyway (S4Layer: lambda = -exp(.) + i im, dt = exp(.); a NaN reaches the loss, which the
+   * trainer checks), so that a training step never stalls the host on the kernel's inputs.
+   * @internal
+   */
   check?: 'values' | 'shapes';
 }
 
-/** Shapes, dtypes, device, and then (unless opts.check is 'shapes') the values. */
-function checkParams(fn: string, params: unknown, complexNames: readonly string[], opts?: KernelCheckOptions): Checked {
+interface KernelArgs {
+  L: unknown;
+  check?: 'values' | 'shapes';
+}
+
+interface KernelPlan {
+  shape: number[];
+  H: number;
+  N2: number;
+  L: number;
+}
+
+function expectParams(fn: string, params: unknown, complexNames: readonly string[]): void {
   if (params === null || typeof params !== 'object' || Array.isArray(params)) {
     throw new TypeError(`${fn}: argument 'params' must be an object of parameter tensors { ${complexNames.join(', ')}, dt }`);
   }
-  const o = params as Record<string, unknown>;
-  const lambda = expectTensor(fn, 'lambda', o.lambda, { dtype: 'complex64', rank: 2 });
+}
+
+/**
+ * Shapes against lambda [H, N2], the length L, and then (unless args.check is 'shapes') the
+ * values. The tensors' dtypes and device were checked by defineOp.
+ */
+function planKernel(fn: string, t: Record<string, Tensor>, complexNames: readonly string[], args: KernelArgs): KernelPlan {
+  const lambda = expectTensor(fn, 'lambda', t.lambda, { rank: 2 });
   const [H, N2] = lambda.shape;
   if (H < 1 || N2 < 1) throw new RangeError(`${fn}: argument 'lambda' must have shape [H, N2] with H >= 1 and N2 >= 1 (got [${lambda.shape.join(', ')}])`);
-  const tensors: Record<string, Tensor> = { lambda };
-  for (const name of complexNames.slice(1)) {
-    tensors[name] = expectTensor(fn, name, o[name], { dtype: 'complex64', shape: [H, N2], dims: ['H', 'N2'] });
-  }
-  tensors.dt = expectTensor(fn, 'dt', o.dt, { dtype: 'float32', shape: [H], dims: ['H'] });
-  const device = sameDevice(fn, tensors);
-  if (opts?.check === 'shapes') return { H, N2, device, tensors };
-  const [x1, x2, x3] = complexNames.slice(1).map((n) => tensors[n]);
-  const flags = ssmKernelNative.ssmParamCheck(lambda.handle, x1.handle, x2.handle, x3 ? x3.handle : null, tensors.dt.handle, H, N2);
+  for (const name of complexNames.slice(1)) expectTensor(fn, name, t[name], { shape: [H, N2], dims: ['H', 'N2'] });
+  expectTensor(fn, 'dt', t.dt, { shape: [H], dims: ['H'] });
+  const L = expectInteger(fn, 'L', args.L, 1);
+  if (H * L > 2 ** 40) throw new RangeError(`${fn}: the kernel [H, L] = [${H}, ${L}] is too large`);
+  if (args.check !== 'shapes') checkValues(fn, t, complexNames, H, N2);
+  return { shape: [H, L], H, N2, L };
+}
+
+function checkValues(fn: string, t: Record<string, Tensor>, complexNames: readonly string[], H: number, N2: number): void {
+  const [x1, x2, x3] = complexNames.slice(1).map((n) => t[n]);
+  const flags = ops.ssmParamCheck({ lambda: t.lambda.handle, x1: x1.handle, x2: x2.handle, x3: x3 ? x3.handle : null, dt: t.dt.handle, H, N2 });
   if (flags & SsmParamFlag.lambdaNonFinite) throw new RangeError(`${fn}: argument 'lambda' must be finite (it holds NaN or Infinity)`);
   if (flags & SsmParamFlag.lambdaUnstable) {
     throw new RangeError(`${fn}: argument 'lambda' must have Re(lambda) <= 0 (a stable state matrix); some entry has a positive real part`);
@@ -138,107 +100,81 @@ function checkParams(fn: string, params: unknown, complexNames: readonly string[
     if (flags & bits[k]) throw new RangeError(`${fn}: argument '${name}' must be finite (it holds NaN or Infinity)`);
   });
   if (flags & SsmParamFlag.dtInvalid) throw new RangeError(`${fn}: argument 'dt' must be positive and finite in every channel`);
-  return { H, N2, device, tensors };
 }
 
-function checkLength(fn: string, L: unknown, H: number): number {
-  const n = expectInteger(fn, 'L', L, 1);
-  if (H * n > 2 ** 40) throw new RangeError(`${fn}: the kernel [H, L] = [${H}, ${n}] is too large`);
-  return n;
-}
+const DPLR_NAMES = ['lambda', 'p', 'b', 'cTilde'] as const;
+const DIAG_NAMES = ['lambda', 'b', 'c'] as const;
 
-function gradsFor(inputs: readonly Tensor[], grads: readonly Tensor[]): (Tensor | null)[] {
-  return inputs.map((t, i) => {
-    if (t.requiresGrad) return grads[i];
-    grads[i].dispose();
-    return null;
-  });
-}
+const dplrKernelOp = defineOp({
+  name: 'dplrKernel',
+  inputs: { lambda: 'complex64', p: 'complex64', b: 'complex64', cTilde: 'complex64', dt: 'float32' },
+  plan: (t, args: KernelArgs) => planKernel('dplrKernel', t, DPLR_NAMES, args),
+  forward: ({ lambda, p, b, cTilde, dt }, out, { H, N2, L }) =>
+    ops.dplrKernel({ lambda: lambda.handle, p: p.handle, b: b.handle, cTilde: cTilde.handle, dt: dt.handle, out: out.handle, H, N2, L }),
+  backward: (g, { lambda, p, b, cTilde, dt }, { H, N2, L }, grads) =>
+    ops.dplrKernelBackward({
+      lambda: lambda.handle,
+      p: p.handle,
+      b: b.handle,
+      cTilde: cTilde.handle,
+      dt: dt.handle,
+      dK: g.handle,
+      gLambda: grads.lambda!.handle,
+      gP: grads.p!.handle,
+      gB: grads.b!.handle,
+      gCTilde: grads.cTilde!.handle,
+      gDt: grads.dt!.handle,
+      H,
+      N2,
+      L,
+    }),
+  // The native backward writes the gradients of every parameter.
+  allGrads: true,
+});
+
+const diagKernelOp = defineOp({
+  name: 'diagKernel',
+  inputs: { lambda: 'complex64', b: 'complex64', c: 'complex64', dt: 'float32' },
+  plan: (t, args: KernelArgs) => planKernel('diagKernel', t, DIAG_NAMES, args),
+  forward: ({ lambda, b, c, dt }, out, { H, N2, L }) =>
+    ops.diagKernel({ lambda: lambda.handle, b: b.handle, c: c.handle, dt: dt.handle, out: out.handle, H, N2, L }),
+  backward: (g, { lambda, b, c, dt }, { H, N2, L }, grads) =>
+    ops.diagKernelBackward({
+      lambda: lambda.handle,
+      b: b.handle,
+      c: c.handle,
+      dt: dt.handle,
+      dK: g.handle,
+      gLambda: grads.lambda!.handle,
+      gB: grads.b!.handle,
+      gC: grads.c!.handle,
+      gDt: grads.dt!.handle,
+      H,
+      N2,
+      L,
+    }),
+  allGrads: true,
+});
 
 /**
  * The S4 convolution kernel K [H, L] of a DPLR state space model: K[h, l] = C Ab^l Bb with
  * the bilinear discretization and C = C~ (I - Ab^L)^-1, computed through the generating
  * function at the L/2 + 1 roots of unity, the Woodbury correction and an inverse real FFT.
+ * opts.out: a float32 [H, L] tensor to write K into.
  */
-export function dplrKernel(params: DplrKernelParams, L: number, opts?: KernelCheckOptions): Tensor {
-  const fn = 'dplrKernel';
-  const { H, N2, device, tensors: t } = checkParams(fn, params, ['lambda', 'p', 'b', 'cTilde'], opts);
-  const len = checkLength(fn, L, H);
-  const inputs = [t.lambda, t.p, t.b, t.cTilde, t.dt];
-  const out = Tensor.empty([H, len], 'float32', device);
-  ssmKernelNative.dplrKernel(t.lambda.handle, t.p.handle, t.b.handle, t.cTilde.handle, t.dt.handle, out.handle, H, N2, len);
-  record(
-    out,
-    inputs,
-    (g) => {
-      const grads = [
-        Tensor.empty([H, N2], 'complex64', device),
-        Tensor.empty([H, N2], 'complex64', device),
-        Tensor.empty([H, N2], 'complex64', device),
-        Tensor.empty([H, N2], 'complex64', device),
-        Tensor.empty([H], 'float32', device),
-      ];
-      ssmKernelNative.dplrKernelBackward(
-        t.lambda.handle,
-        t.p.handle,
-        t.b.handle,
-        t.cTilde.handle,
-        t.dt.handle,
-        g.handle,
-        grads[0].handle,
-        grads[1].handle,
-        grads[2].handle,
-        grads[3].handle,
-        grads[4].handle,
-        H,
-        N2,
-        len,
-      );
-      return gradsFor(inputs, grads);
-    },
-    fn,
-  );
-  return out;
+export function dplrKernel(params: DplrKernelParams, L: number, opts?: KernelOptions): Tensor {
+  expectParams('dplrKernel', params, DPLR_NAMES);
+  const { lambda, p, b, cTilde, dt } = params;
+  return dplrKernelOp({ lambda, p, b, cTilde, dt }, { L, check: opts?.check }, opts);
 }
 
 /**
  * The S4D convolution kernel K [H, L] of a diagonal state space model with zero-order
  * hold: K[h, l] = 2 Re sum_n C_n (exp(dt lambda_n) - 1) / lambda_n B_n exp(dt lambda_n)^l.
+ * opts.out: a float32 [H, L] tensor to write K into.
  */
-export function diagKernel(params: DiagKernelParams, L: number, opts?: KernelCheckOptions): Tensor {
-  const fn = 'diagKernel';
-  const { H, N2, device, tensors: t } = checkParams(fn, params, ['lambda', 'b', 'c'], opts);
-  const len = checkLength(fn, L, H);
-  const inputs = [t.lambda, t.b, t.c, t.dt];
-  const out = Tensor.empty([H, len], 'float32', device);
-  ssmKernelNative.diagKernel(t.lambda.handle, t.b.handle, t.c.handle, t.dt.handle, out.handle, H, N2, len);
-  record(
-    out,
-    inputs,
-    (g) => {
-      const grads = [
-        Tensor.empty([H, N2], 'complex64', device),
-        Tensor.empty([H, N2], 'complex64', device),
-        Tensor.empty([H, N2], 'complex64', device),
-        Tensor.empty([H], 'float32', device),
-      ];
-      ssmKernelNative.diagKernelBackward(
-        t.lambda.handle,
-        t.b.handle,
-        t.c.handle,
-        t.dt.handle,
-        g.handle,
-        grads[0].handle,
-        grads[1].handle,
-        grads[2].handle,
-        grads[3].handle,
-        H,
-        N2,
-        len,
-      );
-      return gradsFor(inputs, grads);
-    },
-    fn,
-  );
-  return out;
+export function diagKernel(params: DiagKernelParams, L: number, opts?: KernelOptions): Tensor {
+  expectParams('diagKernel', params, DIAG_NAMES);
+  const { lambda, b, c, dt } = params;
+  return diagKernelOp({ lambda, b, c, dt }, { L, check: opts?.check }, opts);
 }

@@ -1,12 +1,12 @@
 /**
  * Float64 SSM convolution kernels K[h, l], l = 0..L-1: the generating-function DPLR kernel
- * (the algorithm of the native kernels, DESIGN.md "Kernel by generating function"), the S4D
- * Vandermonde kernel, and naive references by repeated matrix products.
+ * (the algorithm of the native kernels, docs/ARCHITECTURE.md, "Kernel by generating
+ * function"), the S4D Vandermonde kernel, and naive references by repeated matrix products.
  *
  * Generating function. With omega_j = exp(-2 pi i j / L), sum_l K[l] omega^l =
  * C~ (I - omega Ab)^-1 Bb exactly (C~ = C (I - Ab^L) absorbs the truncation), which for the
  * bilinear Ab is 2/(1 + omega) C~ (z - dt A)^-1 dt B, z = 2 (1 - omega)/(1 + omega); Woodbury
- * on dt A = diag(w) - dt P P^* gives the Cauchy sums of DESIGN.md. Here the factor
+ * on dt A = diag(w) - dt P P^* gives the Cauchy sums of that section. Here the factor
  * s = (1 + omega)/2 is moved into each Cauchy term,
  *   r~_ab = sum_n 2 dt a_n b_n / (2 (1 - omega) - w_n (1 + omega))  + conjugate terms,
  *   Khat = r~_{B,C~} - s r~_{B,Q} r~_{P,C~} / (1 + s r~_{P,Q}),

@@ -7,7 +7,8 @@
  * c + i eig(-i S). A is real, so eigenpairs come in conjugate pairs; only N2 = N/2 are kept,
  * the official choice: eigenvalues sorted by imaginary part ascending, the first half (Im < 0;
  * the other half is their conjugate). V here is the kept N x N2 block; the full unitary
- * basis is [V, conj V], and every state sum is "kept terms + conjugates" (DESIGN.md).
+ * basis is [V, conj V], and every state sum is "kept terms + conjugates" (docs/ARCHITECTURE.md,
+ * "The SSM and conjugate symmetry").
  *
  * A zero eigenvalue pair (fout: the constant coordinates 0 and 1) has a real null space;
  * its kept vector is (x + i y) / sqrt 2 for an orthonormal real basis x, y of it (the

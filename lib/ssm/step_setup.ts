@@ -1,14 +1,15 @@
 /**
  * Float64 set-up of the recurrent (stepping) view, and dense float64 references of it.
  *
- * The native scan (native/cpu/ssm_scan.h) steps every model as "diagonal plus rank one":
+ * The native scan (native/common/scan_layout.h) steps every model as "diagonal plus rank one":
  *   s   = 2 Re sum_n w_n x_n
  *   y_t = 2 Re sum_n ca_n x_n - cg s + cu u_t          (from the state before the update)
  *   x_n <- a_n x_n - g_n s + bb_n u_t
  * This file computes (a, w, g, bb, ca, cg, cu) per channel.
  *
- * DPLR, bilinear (DESIGN.md): A = diag(Lambda) - P P^* on the full conjugate-symmetric
- * space [x; conj x]; c = dt/2, D_n = 1 - c Lambda_n, E_n = 1 + c Lambda_n. Woodbury gives
+ * DPLR, bilinear (docs/ARCHITECTURE.md, Discretization): A = diag(Lambda) - P P^* on the
+ * full conjugate-symmetric space [x; conj x]; c = dt/2, D_n = 1 - c Lambda_n,
+ * E_n = 1 + c Lambda_n. Woodbury gives
  *   (I - cA)^-1 = D^-1 - c r D^-1 P P^* D^-1,   r = 1 / (1 + c P^* D^-1 P)
  * and, since D + E = 2,
  *   Ab = (I - cA)^-1 (I + cA) = diag(E/D) - dt r (P/D) (P^* D^-1)
@@ -28,7 +29,7 @@ import type { Complex64Array, DiagParams64, DplrParams64 } from './types';
 
 /**
  * Floats per channel in the coefficient buffer: the arrays a, w, g, bb, ca (N2 complex
- * each, interleaved re, im), then cg, cu (native/cpu/ssm_scan.h).
+ * each, interleaved re, im), then cg, cu (native/common/scan_layout.h).
  */
 export function scanCoefStride(N2: number): number {
   return 10 * N2 + 2;

@@ -2,7 +2,7 @@
  * Float64 parameter sets used by the set-up math, the TypeScript reference kernels and
  * the tests. Complex arrays are split into real and imaginary parts, row-major [H, N2]:
  * element (h, n) is at index h * N2 + n. Only N2 = N/2 conjugate-pair representatives
- * are stored (see DESIGN.md, "Conjugate symmetry").
+ * are stored (see docs/ARCHITECTURE.md, "The SSM and conjugate symmetry").
  */
 export interface Complex64Array {
   re: Float64Array;

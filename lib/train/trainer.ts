@@ -21,7 +21,8 @@ import { Rng } from '../nn/random';
 import { AdamW } from '../optim/adamw';
 import { clipGradNorm } from '../optim/clip';
 import { CosineWarmupSchedule } from '../optim/schedule';
-import { argmaxChannels } from '../ops/nn';
+import { argmaxChannels } from '../ops/loss';
+import { isNonFiniteError } from '../util/errors';
 import { expectInteger, expectNumber } from '../util/validate';
 import { runScope } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
@@ -250,12 +251,11 @@ export class Trainer extends EventEmitter {
       }, Tensor);
     } catch (err) {
       this.optimizer.zeroGrad();
-      // Ops refuse non-finite values (e.g. the SSM kernel, when Lambda = -exp(log) overflows):
+      // Ops refuse non-finite values with a RangeError coded S4_NON_FINITE (lib/util/errors.ts):
       // after an update that is divergence, not a bug, and is reported as such.
-      const msg = err instanceof Error ? err.message : String(err);
-      if (this.step > 0 && /finite|NaN|Infinity/.test(msg)) {
+      if (this.step > 0 && isNonFiniteError(err)) {
         const bad = this.nonFiniteParameter();
-        throw new TrainingDivergedError(this.step + 1, this.epoch, 'parameters', bad ? bad.value : Infinity, this.lastCheckpoint, bad ? `'${bad.name}' holds ${bad.value}` : msg);
+        throw new TrainingDivergedError(this.step + 1, this.epoch, 'parameters', bad ? bad.value : Infinity, this.lastCheckpoint, bad ? `'${bad.name}' holds ${bad.value}` : err.message);
       }
       throw err;
     }

@@ -1,12 +1,14 @@
-// Module entry: the buffer class, memory transfer, device information, and every op
-// family registered through S4_REGISTER_EXPORTS.
+// Module entry: the buffer class, memory transfer, device information (the GEMM in use
+// included), and every op family registered through S4_REGISTER_EXPORTS.
 #include <napi.h>
 
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "../common/error.h"
 #include "../common/parallel.h"
+#include "../cpu/gemm.h"
 #include "args.h"
 #include "buffer.h"
 #include "op_spec.h"
@@ -15,6 +17,7 @@
 #include "../cuda/context.h"
 #include "../cuda/cufft_api.h"
 #include "../cuda/device_info.h"
+#include "../cuda/gemm.h"
 #endif
 
 #ifndef S4_VERSION
@@ -264,6 +267,34 @@ Napi::Value synchronizeAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// nnInfo(device): which GEMM the ops of that device use. 'cpu' -> { gemm: 'builtin',
+// kernel: 'avx2' | 'generic' }; 'cuda' -> { gemm: 'cublas' | 'builtin', reason (why not
+// cuBLAS, or null), cublasVersion, tf32 }.
+Napi::Value nnInfo(const Napi::CallbackInfo& info) {
+  Args a(info, "nnInfo", 1);
+  const Device device = a.device(0, "device");
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  if (device == Device::CPU) {
+    o.Set("gemm", "builtin");
+    o.Set("kernel", cpu::gemmKernelName());
+    return o;
+  }
+#ifdef S4_WITH_CUDA
+  std::string why;
+  o.Set("gemm", cuda::gemmBackend(&why));
+  o.Set("reason", why.empty() ? env.Null() : Napi::Value(Napi::String::New(env, why)));
+  o.Set("cublasVersion", cuda::cublasVersion());
+  o.Set("tf32", cuda::gemmTf32());
+#else
+  o.Set("gemm", env.Null());
+  o.Set("reason", "built without CUDA");
+  o.Set("cublasVersion", -1);
+  o.Set("tf32", false);
+#endif
+  return o;
+}
+
 Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -294,6 +325,7 @@ void exportCore(Napi::Env env, Napi::Object exports) {
   exports.Set("synchronize", makeFunction(env, "synchronize", synchronize));
   exports.Set("synchronizeAsync", makeFunction(env, "synchronizeAsync", synchronizeAsync));
   exports.Set("buildInfo", makeFunction(env, "buildInfo", buildInfo));
+  exports.Set("nnInfo", makeFunction(env, "nnInfo", nnInfo));
 }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {

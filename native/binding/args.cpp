@@ -47,7 +47,7 @@ double Args::number(size_t i, const char* name) const {
   if (!info_[i].IsNumber())
     failType(std::string(fn_) + ": argument '" + name + "' must be a number (got " + describe(info_[i]) + ")");
   double v = info_[i].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(v)) failRange(std::string(fn_) + ": argument '" + name + "' must be finite (got " + std::to_string(v) + ")");
+  if (!std::isfinite(v)) failNonFinite(std::string(fn_) + ": argument '" + name + "' must be finite (got " + std::to_string(v) + ")");
   return v;
 }
 

@@ -1,5 +1,6 @@
-// The JS handle of a native buffer: a wrapped shared_ptr<Storage>. free() drops the
-// handle's reference at once (the memory returns when no queued work still holds it).
+// The JS handle of a native buffer: a wrapped shared_ptr<Storage>, its owner.
+// free() destroys the Storage at once; work already queued on the stream may still read
+// it, which the single stream makes safe (common/storage.h).
 #pragma once
 #include <napi.h>
 

@@ -99,6 +99,7 @@ OpSpec& OpSpec::optionalIn(const char* n, std::vector<std::string> s, DType t) {
 OpSpec& OpSpec::out(const char* n, std::vector<std::string> s, DType t) { return buffer(n, ArgKind::Out, std::move(s), t, false); }
 OpSpec& OpSpec::optionalOut(const char* n, std::vector<std::string> s, DType t) { return buffer(n, ArgKind::Out, std::move(s), t, true); }
 OpSpec& OpSpec::inOut(const char* n, std::vector<std::string> s, DType t) { return buffer(n, ArgKind::InOut, std::move(s), t, false); }
+OpSpec& OpSpec::optionalInOut(const char* n, std::vector<std::string> s, DType t) { return buffer(n, ArgKind::InOut, std::move(s), t, true); }
 
 OpSpec& OpSpec::dim(const char* name, int64_t min, int64_t max) {
   ArgSpec a{name, ArgKind::Size};

@@ -1,6 +1,6 @@
 // One declaration per native op: its arguments by name (buffers with dtype and shape,
 // sizes, scalars with ranges) and the call of its CPU / CUDA twin. The spec drives the one
-// argument checker (op_call.cpp), the size limits (limits.h), the export list and the
+// argument checker (Call, op_spec.cpp), the size limits (limits.h), the export list and the
 // description that lib/native/ops.generated.ts is written from (scripts/gen-binding.js).
 //
 //   S4_OP(linearForward, "linear") {
@@ -72,6 +72,7 @@ class OpSpec {
   OpSpec& out(const char* name, std::vector<std::string> shape, DType dtype = DType::F32);
   OpSpec& optionalOut(const char* name, std::vector<std::string> shape, DType dtype = DType::F32);
   OpSpec& inOut(const char* name, std::vector<std::string> shape, DType dtype = DType::F32);
+  OpSpec& optionalInOut(const char* name, std::vector<std::string> shape, DType dtype = DType::F32);
   // A size: an integer in [min, kMaxDim]. count(): a flat element count in [min, kMaxElements].
   OpSpec& dim(const char* name, int64_t min = 1, int64_t max = kMaxDim);
   OpSpec& count(const char* name, int64_t min = 1);
@@ -114,6 +115,7 @@ class Call {
   float* inOut(const char* name) const { return buffer(name, false); }
   float* optionalIn(const char* name) const { return buffer(name, true); }
   float* optionalOut(const char* name) const { return buffer(name, true); }
+  float* optionalInOut(const char* name) const { return buffer(name, true); }
   int64_t dim(const char* name) const;
   int64_t integer(const char* name) const { return dim(name); }
   double number(const char* name) const;

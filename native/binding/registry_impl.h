@@ -8,10 +8,16 @@
 
 namespace s4::binding {
 
+// The JS error of an s4::Error (common/error.h): the class by its kind, the message as is.
 inline void throwAsJs(Napi::Env env, const s4::Error& e) {
   switch (e.kind) {
     case ErrorKind::Type: throw Napi::TypeError::New(env, e.what());
     case ErrorKind::Range: throw Napi::RangeError::New(env, e.what());
+    case ErrorKind::NonFinite: {
+      Napi::Error err = Napi::RangeError::New(env, e.what());
+      err.Set("code", "S4_NON_FINITE");
+      throw err;
+    }
     default: throw Napi::Error::New(env, e.what());
   }
 }

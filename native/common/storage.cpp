@@ -1,16 +1,14 @@
 // Allocation for both devices, with live counts for s4.memory(). Host buffers are
 // 64-byte aligned so CPU kernels can use vector loads; device buffers come from the
-// stream-ordered pool in cuda/context.cu.
+// caching allocator in cuda/allocator.cu (declared in device_alloc.h).
 #include "storage.h"
 
 #include <atomic>
 #include <cstdlib>
 #include <string>
 
+#include "device_alloc.h"
 #include "error.h"
-#ifdef S4_WITH_CUDA
-#include "../cuda/context.h"
-#endif
 
 namespace s4 {
 namespace {

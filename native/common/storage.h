@@ -1,6 +1,10 @@
-// A block of memory on one device. Owned through shared_ptr: the JS handle holds one
-// reference and every queued async operation holds another, so disposing a tensor while
-// a copy is in flight defers the free until the copy is done.
+// A block of memory on one device, owned through a shared_ptr by its JS handle
+// (binding/buffer.h); freeing the handle destroys the Storage at once. Queued work holds no
+// reference: native code sees a Storage& only during a call, and what it queues reads the
+// block later. That is safe because all CUDA work runs on one stream and a freed block is
+// handed out again only to work queued after the free (cuda/allocator.cu); DownloadWorker
+// (binding/addon.cpp), for one, takes a const Storage& and queues its copy at call time.
+// CPU ops run synchronously. See docs/ARCHITECTURE.md, Memory and streams.
 #pragma once
 #include <cstddef>
 #include <memory>

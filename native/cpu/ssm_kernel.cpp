@@ -1,5 +1,5 @@
-// CPU twin of the S4 kernel-generation ops (see ssm_kernel.h for the math). Everything is
-// computed in double; channels run in parallel.
+// CPU twins of the S4 kernel-generation ops (spec and math: native/binding/ssm_kernel.cpp).
+// Everything is computed in double; channels run in parallel.
 //
 // Backward of dplrKernel (derivation; the CUDA code follows the same steps):
 //   Loss = sum_l dK_l K_l = sum_j Re(conj(g_j) Khat_j),  g_j = (m_j / L) rfft(dK)_j,
@@ -33,14 +33,13 @@
 //     grad_C = 2 conj(B psi S), grad_B = 2 conj(C psi S),
 //     grad_lambda = 2 conj(C B (dt^2 phi1'(w) S + dt psi S')),  phi1(w) = (e^w - 1)/w,
 //     grad_dt = 2 Re sum_n C B (e^w S + (e^w - 1) S').
-#include "ssm_kernel.h"
-
 #include <algorithm>
 #include <cmath>
 #include <complex>
 #include <vector>
 
 #include "../common/parallel.h"
+#include "../common/ssm_param_flags.h"
 #include "fft.h"
 
 namespace s4::cpu {

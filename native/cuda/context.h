@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 
+#include "../common/device_alloc.h"
 #include "../common/error.h"
 
 namespace s4::cuda {
@@ -29,10 +30,9 @@ cudaStream_t stream();
     if (s4_err_ != cudaSuccess) ::s4::cuda::throwCuda(s4_err_, name, __FILE__, __LINE__); \
   } while (0)
 
-// Device memory from the stream-ordered pool (cudaMallocAsync). Freed memory stays in
-// size-class free lists for reuse without a CUDA call; see allocator.cu.
-void* deviceAlloc(size_t bytes);
-void deviceFree(void* ptr);
+// deviceAlloc / deviceFree (common/device_alloc.h): device memory from the stream-ordered
+// pool (cudaMallocAsync). Freed memory stays in size-class free lists for reuse without a
+// CUDA call; see allocator.cu.
 
 // Scratch memory for the duration of one op, released in stream order.
 class Workspace {

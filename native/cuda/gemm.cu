@@ -11,8 +11,6 @@
 namespace s4::cuda {
 namespace {
 
-using s4::cpu::GemmArgs;
-
 // ---- fallback: 64 x 64 output tile per block, 16-deep K slices, 256 threads, 4 x 4
 // outputs per thread (rows ty + 16 i, columns tx + 16 j). Handles op(A)/op(B), any
 // leading dimension, edges (zero padding in shared memory) and batch-reduce (the

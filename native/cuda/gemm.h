@@ -1,14 +1,15 @@
-// GEMM on the GPU with the contract of s4::cpu::gemm (row-major, op(A)/op(B), strided
-// batches, batch-reduce). Uses cuBLAS when it can be loaded (cublas_api.h), otherwise a
-// tiled shared-memory SGEMM kernel of our own. Plain C++ header (no CUDA types).
+// GEMM on the GPU with the contract of GemmArgs (native/common/gemm_args.h: row-major,
+// op(A)/op(B), strided batches, batch-reduce); the CUDA twin of the gemm op. Uses cuBLAS
+// when it can be loaded (cublas_api.h), otherwise a tiled shared-memory SGEMM kernel of
+// our own. Plain C++ header (no CUDA types).
 #pragma once
 #include <string>
 
-#include "../cpu/nn_ops.h"
+#include "../common/gemm_args.h"
 
 namespace s4::cuda {
 
-void gemm(const s4::cpu::GemmArgs& g);
+void gemm(const GemmArgs& g);
 
 // "cublas" or "builtin" (the latter with *why set to the reason when requested).
 // S4_CUBLAS=0 forces the fallback kernel; S4_TF32=1 lets cuBLAS use TF32 tensor cores.

@@ -169,6 +169,61 @@ void columnSums(F f, int64_t rows, int64_t cols, float* out0, float* out1) {
   S4_CUDA_CHECK_LAUNCH("columnSums");
 }
 
+// f(r, c) = (m[r, c], 0): the plain column sum of a [rows, ld] matrix (a bias gradient).
+struct ColumnOf {
+  const float* m;
+  int64_t ld;
+  __device__ float2 operator()(int64_t r, int64_t c) const { return make_float2(m[r * ld + c], 0.f); }
+};
+
+// Sums over (b, l) of channel-major [B, C, L] data, per channel c: f(b, c, l, a0, a1) adds
+// its terms to the double accumulators a0, a1. Block (c, s) sums the batches of split s
+// (rows of L read contiguously, no index division), and a second kernel adds the splits in
+// a fixed order, so the result is deterministic. One block per channel alone left most of
+// the GPU idle (C = 128 blocks of B * L each). out0 or out1 may be null.
+template <class F>
+__global__ void channelPartialsKernel(F f, int64_t B, int64_t C, int64_t L, int64_t perSplit, double* p0,
+                                      double* p1) {
+  const int64_t c = blockIdx.x, s = blockIdx.y;
+  const int64_t b0 = s * perSplit, b1 = b0 + perSplit < B ? b0 + perSplit : B;
+  double a0 = 0, a1 = 0;
+  for (int64_t b = b0; b < b1; ++b)
+    for (int64_t l = threadIdx.x; l < L; l += blockDim.x) f(b, c, l, a0, a1);
+  a0 = blockSumDouble(a0);
+  a1 = blockSumDouble(a1);
+  if (threadIdx.x == 0) {
+    p0[c * gridDim.y + s] = a0;
+    p1[c * gridDim.y + s] = a1;
+  }
+}
+
+__global__ void channelFinishKernel(const double* p0, const double* p1, int64_t C, int64_t splits, float* out0,
+                                    float* out1) {
+  const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (c >= C) return;
+  double a0 = 0, a1 = 0;
+  for (int64_t s = 0; s < splits; ++s) {
+    a0 += p0[c * splits + s];
+    a1 += p1[c * splits + s];
+  }
+  if (out0) out0[c] = float(a0);
+  if (out1) out1[c] = float(a1);
+}
+
+template <class F>
+void channelSums(F f, int64_t B, int64_t C, int64_t L, float* out0, float* out1) {
+  // About 1024 blocks in all, whatever C: enough to fill the GPU, few partials.
+  const int64_t splits = std::max<int64_t>(1, std::min<int64_t>({B, (1024 + C - 1) / C, 65535}));
+  const int64_t perSplit = (B + splits - 1) / splits;
+  Workspace ws(sizeof(double) * size_t(2 * C * splits));
+  double* p0 = ws.as<double>();
+  double* p1 = p0 + C * splits;
+  channelPartialsKernel<<<dim3(unsigned(C), unsigned(splits)), kThreads, 0, stream()>>>(f, B, C, L, perSplit, p0, p1);
+  S4_CUDA_CHECK_LAUNCH("channelSums");
+  channelFinishKernel<<<gridFor(C), kThreads, 0, stream()>>>(p0, p1, C, splits, out0, out1);
+  S4_CUDA_CHECK_LAUNCH("channelSums");
+}
+
 
 
 // ---- device-side checks of class labels and indices ---------------------------------------------

@@ -1,5 +1,5 @@
-// S4 convolution-kernel generation on the GPU (see ssm_kernel.h; the CPU twin and the
-// formulas are in cpu/ssm_kernel.{h,cpp}).
+// CUDA twins of the S4 kernel-generation ops (spec and formulas:
+// native/binding/ssm_kernel.cpp; the backward derivation: native/cpu/ssm_kernel.cpp).
 //
 // Work floor of dplrKernel: H x (L/2+1) x N2 Cauchy terms for each of the 4 sums. At
 // H=256, L=4096, N2=32 that is 256 * 2049 * 32 = 16.8M (h, j, n) triples, 67M terms. The
@@ -28,14 +28,13 @@
 //             no float atomics), forms the gradients in double, reduces grad dt over n.
 // diagKernel: one thread per group of 16 outputs l; each state's power z^l starts from
 // exp(l w) (phase reduced in double) and steps by z^T, T = threads per block.
-#include "ssm_kernel.h"
-
 #include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdint>
 #include <string>
 
+#include "../common/ssm_param_flags.h"
 #include "context.h"
 #include "cufft_api.h"
 
@@ -636,15 +635,15 @@ __global__ void paramCheckKernel(const float* lambda, const float* x1, const flo
   const long long n = H * N2, stride = static_cast<long long>(gridDim.x) * blockDim.x;
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < n; i += stride) {
     const float re = lambda[2 * i], im = lambda[2 * i + 1];
-    if (!finite(re) || !finite(im)) f |= 1u;
-    else if (re > 0) f |= 2u;
+    if (!finite(re) || !finite(im)) f |= kBadLambdaNonFinite;
+    else if (re > 0) f |= kBadLambdaUnstable;
     const float* xs[3] = {x1, x2, x3};
     for (int k = 0; k < 3; ++k)
-      if (xs[k] && (!finite(xs[k][2 * i]) || !finite(xs[k][2 * i + 1]))) f |= 4u << k;
-    if (i < H && !(finite(dt[i]) && dt[i] > 0)) f |= 32u;
+      if (xs[k] && (!finite(xs[k][2 * i]) || !finite(xs[k][2 * i + 1]))) f |= kBadX1 << k;
+    if (i < H && !(finite(dt[i]) && dt[i] > 0)) f |= kBadDt;
   }
   for (long long i = n + blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < H; i += stride)
-    if (!(finite(dt[i]) && dt[i] > 0)) f |= 32u;
+    if (!(finite(dt[i]) && dt[i] > 0)) f |= kBadDt;
   if (f) atomicOr(flags, f);
 }
 

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
 import type { Tensor } from '../../lib/index';
-import { nnNative } from '../../lib/ops/nn';
+import { ops as native } from '../../lib/native/binding';
 import { randomValues, relL2 } from '../helpers/device';
 import { crossEntropyRef, geluRef, gemmRef, layerNormRef, linearRef } from '../helpers/nn_reference';
 
@@ -85,7 +85,7 @@ describe('nn ops on CUDA vs CPU', () => {
             const c = s4.tensor(C0, [C0.length], { device: 'cuda' });
             const a = s4.tensor(A, [A.length], { device: 'cuda' });
             const b = s4.tensor(B, [B.length], { device: 'cuda' });
-            nnNative.gemm(a.handle, b.handle, c.handle, ta, tb, m, n, k, 0.5, 2, batch, reduce);
+            native.gemm({ A: a.handle, B: b.handle, C: c.handle, transA: ta, transB: tb, M: m, N: n, K: k, alpha: 0.5, beta: 2, batch, cBatch: reduce ? 1 : batch });
             return c.dataSync();
           });
           const want = gemmRef(A, B, C0, ta, tb, m, n, k, 0.5, 2, batch, reduce);

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
-import { convNative } from '../../lib/ops/conv';
+import { ops } from '../../lib/native/binding';
 import { diagStepper, stepper } from '../../lib/nn/stepper';
 import { dplrKernelDense, dplrStepCoefficients } from '../../lib/ssm/step_setup';
 import { diagKernel64, diagTensors, dplrTensors, loadGoldenDplr, randomDiag, randomDplr, roundDiag, roundDplr } from '../helpers/conv_ref';
@@ -73,13 +73,13 @@ function rawScan(dev: 'cpu' | 'cuda', coef: Float32Array, state0: Float32Array, 
       { device: dev },
     );
     const y = s4.zeros([B, H, T], { device: dev });
-    convNative.ssmScan(c.handle, st.handle, s4.tensor(u, [B, H, T], { device: dev }).handle, y.handle, B, H, N2, T);
+    ops.ssmScan({ coef: c.handle, state: st.handle, u: s4.tensor(u, [B, H, T], { device: dev }).handle, y: y.handle, B, H, N2, T, gelu: false });
     return { y: y.dataSync(), state: st.dataSync() };
   });
 }
 
 /**
- * Random stable step coefficients (layout of native/cpu/ssm_scan.h: arrays a, w, g, bb,
+ * Random stable step coefficients (layout of native/common/scan_layout.h: arrays a, w, g, bb,
  * ca of N2 complex, then cg, cu): |a| in [0.6, 0.95], a rank-one part small against
  * 1 - |a|. Used for state sizes whose dense float64 set-up would be slow in a test.
  */

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
-import { ssmKernelNative } from '../../lib/ops/ssm_kernel';
+import { ops } from '../../lib/native/binding';
 import { dplrKernelDense } from '../../lib/ssm/step_setup';
 import type { DiagParams64, DplrParams64 } from '../../lib/ssm/types';
 import { diagKernel64, loadGoldenDplr, randomDiag, randomDplr, roundDiag, roundDplr } from '../helpers/conv_ref';
@@ -120,7 +120,9 @@ describe('kernel validation on CUDA buffers', () => {
     s4.tidy(() => {
       const g = good();
       const out = s4.zeros([H, 16], { device: 'cpu' });
-      expect(() => ssmKernelNative.dplrKernel(g.lambda.handle, g.p.handle, g.b.handle, g.cTilde.handle, g.dt.handle, out.handle, H, N2, 16)).toThrow(/'out'/);
+      expect(() =>
+        ops.dplrKernel({ lambda: g.lambda.handle, p: g.p.handle, b: g.b.handle, cTilde: g.cTilde.handle, dt: g.dt.handle, out: out.handle, H, N2, L: 16 }),
+      ).toThrow(/'out'/);
     });
   });
 });

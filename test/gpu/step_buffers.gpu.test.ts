@@ -6,10 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
-import { core } from '../../lib/native/binding';
+import { core, ops } from '../../lib/native/binding';
 import { S4Layer } from '../../lib/nn/s4_layer';
 import { SequenceModel, type SequenceModelOptions } from '../../lib/nn/sequence_model';
-import { convNative } from '../../lib/ops/conv';
 import { stepper } from '../../lib/nn/stepper';
 import { dplrStepCoefficients } from '../../lib/ssm/step_setup';
 import { dplrTensors, randomDplr } from '../helpers/conv_ref';
@@ -143,7 +142,7 @@ describe('native token pipeline pieces on CUDA', () => {
         const c = s4.tensor(coef, [H, 10 * N2 + 2], { device });
         const ut = s4.tensor(u, [B, H, T], { device });
         const yt = s4.zeros([B, H, T], { device });
-        convNative.ssmScan(c.handle, null, ut.handle, yt.handle, B, H, N2, T, true);
+        ops.ssmScan({ coef: c.handle, state: null, u: ut.handle, y: yt.handle, B, H, N2, T, gelu: true });
         const y = yt.dataSync();
         s4.dispose(c, ut, yt);
         return y;
@@ -166,7 +165,7 @@ describe('native token pipeline pieces on CUDA', () => {
           const run = (device: s4.DeviceName): Float32Array => {
             const [z, bias, x, w, lb] = vals.map((v) => s4.tensor(v, [v.length], { device }));
             const out = s4.zeros([B * H], { device });
-            convNative.stepEpilogue(z.handle, full ? bias.handle : null, x.handle, full ? w.handle : null, full ? lb.handle : null, out.handle, B, H, 1e-5, normalize);
+            ops.stepEpilogue({ z: z.handle, bias: full ? bias.handle : null, x: x.handle, w: full ? w.handle : null, lb: full ? lb.handle : null, out: out.handle, B, H, eps: 1e-5, normalize });
             const y = out.dataSync();
             s4.dispose(z, bias, x, w, lb, out);
             return y;

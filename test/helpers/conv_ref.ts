@@ -5,7 +5,7 @@
  */
 import * as s4 from '../../lib/index';
 import type { DiagParams64, DplrParams64 } from '../../lib/ssm/types';
-import type { DiagTensorParams, DplrTensorParams } from '../../lib/ops/conv';
+import type { DiagTensorParams, DplrTensorParams } from '../../lib/ops/scan';
 import { randomValues } from './device';
 import { loadGolden } from './golden';
 

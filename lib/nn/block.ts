@@ -1,0 +1,54 @@
+/**
+ * The residual S4 block, written once for both views of a SequenceModel:
+ *
+ *   u = prenorm ? LayerNorm(x) : x
+ *   y = mix(u)                               S4 mixer with GELU: FFT convolution over the
+ *                                            sequence (forward) or one recurrent scan step
+ *   z = Linear_{H -> 2H}(y) over channels
+ *   x' = residualNorm(z, x) = [LayerNorm](x + dropout(GLU(z)))   (LayerNorm when post-norm)
+ *
+ * forward() calls it on [B, H, L] activations with autograd; the stepper calls it on one
+ * token ([B, H, 1], the same memory as [B, H]) with preallocated `out` buffers, so a token
+ * costs the scan, the linear and the fused tail (plus the pre-norm when prenorm): three
+ * launches per post-norm block, and no tensor allocated.
+ */
+import { layerNormChannels, linearChannels, residualNorm } from '../ops/index';
+import type { Tensor } from '../tensor/tensor';
+import type { Dropout } from './dropout';
+import type { LayerNorm } from './layer_norm';
+import type { Linear } from './linear';
+
+/** The parts of one block: its norm, the layer's output linear, the residual dropout. */
+export interface BlockParts {
+  prenorm: boolean;
+  norm: LayerNorm;
+  output: Linear;
+  dropout: Dropout;
+}
+
+/** Preallocated results of each stage, for allocation-free steps (all [B, *, L]). */
+export interface BlockBuffers {
+  /** [B, H, L]: the normalized input (prenorm). */
+  normed?: Tensor;
+  /** [B, 2H, L]: the linear's output. */
+  z?: Tensor;
+  /** [B, H, L]: the block's output. */
+  out?: Tensor;
+}
+
+/** One residual block: x [B, H, L] -> [B, H, L]; `mix` maps [B, H, L] -> [B, H, L]. */
+export function residualBlock(x: Tensor, parts: BlockParts, mix: (u: Tensor) => Tensor, buffers: BlockBuffers = {}): Tensor {
+  const { norm, output, dropout, prenorm } = parts;
+  const u = prenorm ? layerNormChannels(x, norm.weight, norm.bias, norm.eps, { out: buffers.normed }) : x;
+  const y = mix(u);
+  const z = linearChannels(y, output.weight, output.bias, { out: buffers.z });
+  const drop = dropout.draw();
+  return residualNorm(
+    z,
+    x,
+    prenorm ? null : norm.weight,
+    prenorm ? null : norm.bias,
+    { eps: norm.eps, normalize: !prenorm, p: drop.p, seed: drop.seed, step: drop.step },
+    { out: buffers.out },
+  );
+}

@@ -1,0 +1,107 @@
+/**
+ * Activations, with autograd (native/binding/activation.cpp):
+ *
+ *   gelu(x, { approximate: 'none' | 'tanh' })    x Phi(x), exact erf or the tanh form
+ *   glu(x, dim = -1)                             a * sigmoid(b), the halves a, b along dim
+ *   dropout(x, p, { seed, step })                inverted dropout, mask fixed by (seed, step)
+ *
+ * Each takes an `out` option: a float32 tensor of the result's shape to write into.
+ */
+import { ops } from '../native/binding';
+import type { Tensor } from '../tensor/tensor';
+import { expectInteger, expectNumber } from '../util/validate';
+import { defineOp, type OpOptions } from './define';
+
+function nonEmpty(fn: string, name: string, t: Tensor): void {
+  if (t.rank === 0 || t.size === 0) {
+    throw new RangeError(`${fn}: argument '${name}' must have rank >= 1 and no zero-sized dimension (got [${t.shape.join(', ')}])`);
+  }
+}
+
+export interface GeluOptions {
+  /** 'none': x Phi(x) with the exact erf (default); 'tanh': the tanh approximation. */
+  approximate?: 'none' | 'tanh';
+}
+
+const geluOp = defineOp({
+  name: 'gelu',
+  inputs: { x: 'float32' },
+  plan: ({ x }, opts: GeluOptions) => {
+    const fn = 'gelu';
+    nonEmpty(fn, 'x', x);
+    if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object`);
+    const approximate = opts.approximate ?? 'none';
+    if (approximate !== 'none' && approximate !== 'tanh') {
+      throw new RangeError(`${fn}: option 'approximate' must be 'none' or 'tanh' (got ${String(approximate)})`);
+    }
+    return { shape: x.shape, n: x.size, approximate };
+  },
+  forward: ({ x }, out, { n, approximate }) => ops.geluForward({ x: x.handle, out: out.handle, n, approximate }),
+  backward: (g, { x }, { n, approximate }, grads) =>
+    ops.geluBackward({ gradOut: g.handle, x: x.handle, gradX: grads.x!.handle, n, approximate }),
+});
+
+export function gelu(x: Tensor, opts: GeluOptions & OpOptions = {}): Tensor {
+  return geluOp({ x }, opts, opts ?? undefined);
+}
+
+const gluOp = defineOp({
+  name: 'glu',
+  inputs: { x: 'float32' },
+  plan: ({ x }, dim: number) => {
+    const fn = 'glu';
+    nonEmpty(fn, 'x', x);
+    const d = expectInteger(fn, 'dim', dim, -x.rank, x.rank - 1);
+    const axis = d < 0 ? d + x.rank : d;
+    const size = x.shape[axis];
+    if (size % 2 !== 0) throw new RangeError(`${fn}: dimension ${axis} of 'x' must be even (got ${size} in [${x.shape.join(', ')}])`);
+    const outer = x.shape.slice(0, axis).reduce((a, s) => a * s, 1);
+    const inner = x.shape.slice(axis + 1).reduce((a, s) => a * s, 1);
+    const half = size / 2;
+    const shape = [...x.shape];
+    shape[axis] = half;
+    return { shape, outer, half, inner };
+  },
+  forward: ({ x }, out, { outer, half, inner }) => ops.gluForward({ x: x.handle, out: out.handle, outer, half, inner }),
+  backward: (g, { x }, { outer, half, inner }, grads) =>
+    ops.gluBackward({ gradOut: g.handle, x: x.handle, gradX: grads.x!.handle, outer, half, inner }),
+});
+
+/** GLU: splits x in halves a, b along `dim` (size must be even) and returns a * sigmoid(b). */
+export function glu(x: Tensor, dim = -1, opts?: OpOptions): Tensor {
+  return gluOp({ x }, dim, opts);
+}
+
+export interface DropoutOptions {
+  /** Integer in [0, 2^53]; with `step` it fixes the mask. */
+  seed: number;
+  /** Integer in [0, 2^53], e.g. the training step (a new mask each step). */
+  step: number;
+}
+
+const dropoutOp = defineOp({
+  name: 'dropout',
+  inputs: { x: 'float32' },
+  plan: ({ x }, { p, opts }: { p: number; opts: DropoutOptions }) => {
+    const fn = 'dropout';
+    nonEmpty(fn, 'x', x);
+    const pp = expectNumber(fn, 'p', p);
+    if (!(pp >= 0 && pp < 1)) throw new RangeError(`${fn}: argument 'p' must be in [0, 1) (got ${pp})`);
+    if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object { seed, step }`);
+    const seed = expectInteger(fn, 'seed', opts.seed, 0, 2 ** 53);
+    const step = expectInteger(fn, 'step', opts.step, 0, 2 ** 53);
+    return { shape: x.shape, n: x.size, p: pp, seed, step };
+  },
+  forward: ({ x }, out, { n, p, seed, step }) => ops.dropout({ x: x.handle, out: out.handle, n, p, seed, step }),
+  // The mask is a pure function of (seed, step, element index): the same call on g.
+  backward: (g, _in, { n, p, seed, step }, grads) => ops.dropout({ x: g.handle, out: grads.x!.handle, n, p, seed, step }),
+});
+
+/**
+ * Inverted dropout: each element is zeroed with probability p, the rest scaled by 1/(1-p).
+ * The mask is a pure function of (seed, step, element index), so the backward applies the
+ * very same mask. Identity when p = 0.
+ */
+export function dropout(x: Tensor, p: number, opts: DropoutOptions & OpOptions): Tensor {
+  return dropoutOp({ x }, { p, opts }, opts ?? undefined);
+}

@@ -1,0 +1,42 @@
+/**
+ * Embedding lookup, with autograd to the table (native/binding/embedding.cpp):
+ *
+ *   embedding(indices [...], table [V, D]) -> [..., D]
+ *
+ * The indices are float32 holding row ids in [0, V); anything else throws a RangeError
+ * naming 'indices'. They get no gradient. The `out` option takes a float32 [..., D] tensor
+ * to write the rows into.
+ */
+import { ops } from '../native/binding';
+import type { Tensor } from '../tensor/tensor';
+import { expectTensor } from '../util/validate';
+import { defineOp, type OpOptions } from './define';
+
+function nonEmpty(fn: string, name: string, t: Tensor): void {
+  if (t.rank === 0 || t.size === 0) {
+    throw new RangeError(`${fn}: argument '${name}' must have rank >= 1 and no zero-sized dimension (got [${t.shape.join(', ')}])`);
+  }
+}
+
+const embeddingOp = defineOp({
+  name: 'embedding',
+  inputs: { indices: 'float32', table: 'float32' },
+  plan: ({ indices, table }, _args: undefined) => {
+    const fn = 'embedding';
+    nonEmpty(fn, 'indices', indices);
+    expectTensor(fn, 'table', table, { rank: 2 });
+    nonEmpty(fn, 'table', table);
+    const [V, D] = table.shape;
+    return { shape: [...indices.shape, D], M: indices.size, V, D };
+  },
+  forward: ({ indices, table }, out, { M, V, D }) => ops.embeddingForward({ indices: indices.handle, table: table.handle, out: out.handle, M, V, D }),
+  backward: (g, { indices }, { M, V, D }, grads) => {
+    if (grads.table) ops.embeddingBackward({ indices: indices.handle, gradOut: g.handle, gradTable: grads.table.handle, M, V, D });
+    return { indices: null }; // row ids: no gradient
+  },
+});
+
+/** Rows of table [V, D] picked by indices [...] (float32 holding ids in [0, V)) -> [..., D]. */
+export function embedding(indices: Tensor, table: Tensor, opts?: OpOptions): Tensor {
+  return embeddingOp({ indices, table }, undefined, opts);
+}

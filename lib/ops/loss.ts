@@ -1,0 +1,113 @@
+/**
+ * Losses, with autograd, and the argmax that scores predictions (native/binding/loss.cpp):
+ *
+ *   crossEntropy(logits [M, C], labels [M]) -> [] (mean)   gradient to logits only
+ *   mse(a, b) -> [] (mean of (a - b)^2)                    gradients to both
+ *   argmaxChannels(x [B, C, L] | [B, C]) -> [B, L] | [B]   class indices, no autograd
+ *
+ * Each takes an `out` option: a float32 tensor of the result's shape to write into. The
+ * softmax probabilities crossEntropy saves for its backward are freed as soon as the
+ * backward has used them, or at once when nothing is recorded.
+ */
+import { ops } from '../native/binding';
+import { Tensor } from '../tensor/tensor';
+import { expectTensor } from '../util/validate';
+import { defineOp, handle, type OpOptions } from './define';
+
+function nonEmpty(fn: string, name: string, t: Tensor): void {
+  if (t.rank === 0 || t.size === 0) {
+    throw new RangeError(`${fn}: argument '${name}' must have rank >= 1 and no zero-sized dimension (got [${t.shape.join(', ')}])`);
+  }
+}
+
+const crossEntropyOp = defineOp({
+  name: 'crossEntropy',
+  inputs: { logits: 'float32', labels: 'float32' },
+  plan: ({ logits, labels }, _args: undefined) => {
+    const fn = 'crossEntropy';
+    expectTensor(fn, 'logits', logits, { rank: 2 });
+    nonEmpty(fn, 'logits', logits);
+    const [M, C] = logits.shape;
+    expectTensor(fn, 'labels', labels, { shape: [M], dims: ['M'] });
+    return { shape: [] as number[], M, C };
+  },
+  forward: ({ logits, labels }, out, { M, C }) => {
+    const probs = Tensor.empty([M, C], 'float32', logits.device);
+    try {
+      ops.crossEntropyForward({ logits: logits.handle, labels: labels.handle, loss: out.handle, probs: probs.handle, M, C });
+    } catch (err) {
+      probs.dispose();
+      throw err;
+    }
+    return [probs];
+  },
+  backward: (g, { labels }, { M, C }, grads, [probs]) => {
+    if (grads.logits) {
+      ops.crossEntropyBackward({ probs: probs.handle, labels: labels.handle, gradOut: g.handle, gradLogits: grads.logits.handle, M, C });
+    }
+    return { labels: null }; // class ids: no gradient
+  },
+});
+
+/**
+ * Mean softmax cross-entropy of logits [M, C] against labels [M] (float32 holding class
+ * ids in [0, C); anything else throws a RangeError naming 'labels'). Gradient to logits.
+ */
+export function crossEntropy(logits: Tensor, labels: Tensor, opts?: OpOptions): Tensor {
+  return crossEntropyOp({ logits, labels }, undefined, opts);
+}
+
+const mseOp = defineOp({
+  name: 'mse',
+  inputs: { a: 'float32', b: 'float32' },
+  plan: ({ a, b }, _args: undefined) => {
+    const fn = 'mse';
+    nonEmpty(fn, 'a', a);
+    if (b.rank !== a.rank || b.shape.some((s, i) => s !== a.shape[i])) {
+      throw new RangeError(`${fn}: argument 'b' must have the shape of 'a' [${a.shape.join(', ')}] (got [${b.shape.join(', ')}])`);
+    }
+    return { shape: [] as number[], n: a.size };
+  },
+  forward: ({ a, b }, out, { n }) => ops.mseForward({ a: a.handle, b: b.handle, loss: out.handle, n }),
+  backward: (g, { a, b }, { n }, grads) =>
+    ops.mseBackward({ a: a.handle, b: b.handle, gradOut: g.handle, gradA: handle(grads.a), gradB: handle(grads.b), n }),
+});
+
+/** Mean squared error mean((a - b)^2) over all elements -> []; gradients to both. */
+export function mse(a: Tensor, b: Tensor, opts?: OpOptions): Tensor {
+  return mseOp({ a, b }, undefined, opts);
+}
+
+/** Largest channel count argmaxChannels takes: float32 holds every index up to 2^24 exactly. */
+const MAX_ARGMAX_CHANNELS = 2 ** 24;
+
+const argmaxChannelsOp = defineOp({
+  name: 'argmaxChannels',
+  inputs: { x: 'float32' },
+  plan: ({ x }, _args: undefined) => {
+    const fn = 'argmaxChannels';
+    if (x.rank !== 2 && x.rank !== 3) {
+      throw new RangeError(`${fn}: argument 'x' must have shape [B, C, L] or [B, C] (got [${x.shape.join(', ')}])`);
+    }
+    nonEmpty(fn, 'x', x);
+    const [B, C] = x.shape;
+    const L = x.rank === 3 ? x.shape[2] : 1;
+    if (C > MAX_ARGMAX_CHANNELS) {
+      throw new RangeError(`${fn}: argument 'x' has ${C} channels; at most ${MAX_ARGMAX_CHANNELS} (float32 indices) are supported`);
+    }
+    return { shape: x.rank === 3 ? [B, L] : [B], B, C, L };
+  },
+  forward: ({ x }, out, { B, C, L }) => ops.argmaxChannels({ x: x.handle, out: out.handle, B, C, L }),
+});
+
+/**
+ * Index of the largest value over the channel axis, computed on x's device:
+ * x [B, C, L] -> [B, L], or x [B, C] -> [B] (the case L = 1). The indices are float32.
+ * The rule is the host scorer's (s4.train.argmax), so accuracy is the same either way:
+ * ties (values that compare equal, +0 and -0 too) go to the smallest index, a column of
+ * -Infinity gives 0, and a column holding any NaN gives -1 (never a valid class).
+ * Not differentiable: the result is never recorded by autograd and has no gradient.
+ */
+export function argmaxChannels(x: Tensor, opts?: OpOptions): Tensor {
+  return argmaxChannelsOp({ x }, undefined, opts);
+}

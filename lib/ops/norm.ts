@@ -1,0 +1,223 @@
+/**
+ * Layer normalization, with autograd (native/binding/norm.cpp). The biased variance and eps
+ * inside the square root, as PyTorch's LayerNorm:
+ *
+ *   layerNorm(x [..., D], w? [D], b? [D], eps = 1e-5)            over the last dimension
+ *   layerNormChannels(x [B, H, L], w? [H], b? [H], eps = 1e-5)    over H at each (b, l)
+ *   residualNorm(z [B, 2H, L], x [B, H, L], w? [H], b? [H], opts)
+ *     = [LayerNorm over H](x + dropout(GLU(z))), the tail of a residual S4 block in one pass
+ *
+ * The statistics (mean, rstd) the forward saves are freed as soon as the backward has used
+ * them, or at once when nothing is recorded.
+ */
+import { isGradEnabled } from '../autograd/tape';
+import { ops } from '../native/binding';
+import { Tensor } from '../tensor/tensor';
+import { expectInteger, expectNumber, expectTensor } from '../util/validate';
+import { defineOp, handle, type OpOptions } from './define';
+
+function nonEmpty(fn: string, name: string, t: Tensor): void {
+  if (t.rank === 0 || t.size === 0) {
+    throw new RangeError(`${fn}: argument '${name}' must have rank >= 1 and no zero-sized dimension (got [${t.shape.join(', ')}])`);
+  }
+}
+
+function checkEps(fn: string, eps: unknown): number {
+  const e = expectNumber(fn, 'eps', eps);
+  if (!(e > 0 && e <= 1)) throw new RangeError(`${fn}: argument 'eps' must be in (0, 1] (got ${e})`);
+  return e;
+}
+
+const layerNormOp = defineOp({
+  name: 'layerNorm',
+  inputs: { x: 'float32', w: 'float32?', b: 'float32?' },
+  plan: ({ x, w, b }, eps: number) => {
+    const fn = 'layerNorm';
+    nonEmpty(fn, 'x', x);
+    const D = x.shape[x.rank - 1];
+    if (w) expectTensor(fn, 'w', w, { shape: [D], dims: ['D'] });
+    if (b) expectTensor(fn, 'b', b, { shape: [D], dims: ['D'] });
+    return { shape: x.shape, rows: x.size / D, D, eps: checkEps(fn, eps) };
+  },
+  forward: ({ x, w, b }, out, { rows, D, eps }) => {
+    const mean = Tensor.empty([rows], 'float32', x.device);
+    const rstd = Tensor.empty([rows], 'float32', x.device);
+    ops.layerNormForward({ x: x.handle, weight: handle(w), bias: handle(b), out: out.handle, mean: mean.handle, rstd: rstd.handle, rows, D, eps });
+    return [mean, rstd];
+  },
+  backward: (g, { x, w }, { rows, D }, grads, [mean, rstd]) =>
+    ops.layerNormBackward({
+      gradOut: g.handle,
+      x: x.handle,
+      weight: handle(w),
+      mean: mean.handle,
+      rstd: rstd.handle,
+      gradX: handle(grads.x),
+      gradWeight: handle(grads.w),
+      gradBias: handle(grads.b),
+      rows,
+      D,
+    }),
+});
+
+/**
+ * Layer norm over the last dimension D, with optional affine weight and bias [D].
+ * opts.out: a float32 tensor of x's shape to write the result into.
+ */
+export function layerNorm(x: Tensor, w?: Tensor | null, b?: Tensor | null, eps = 1e-5, opts?: OpOptions): Tensor {
+  return layerNormOp({ x, w, b }, eps, opts);
+}
+
+const layerNormChannelsOp = defineOp({
+  name: 'layerNormChannels',
+  inputs: { x: 'float32', w: 'float32?', b: 'float32?' },
+  plan: ({ x, w, b }, eps: number) => {
+    const fn = 'layerNormChannels';
+    expectTensor(fn, 'x', x, { rank: 3 });
+    nonEmpty(fn, 'x', x);
+    const [B, H, L] = x.shape;
+    if (w) expectTensor(fn, 'w', w, { shape: [H], dims: ['H'] });
+    if (b) expectTensor(fn, 'b', b, { shape: [H], dims: ['H'] });
+    return { shape: x.shape, B, H, L, eps: checkEps(fn, eps) };
+  },
+  forward: ({ x, w, b }, out, { B, H, L, eps }) => {
+    const mean = Tensor.empty([B, L], 'float32', x.device);
+    const rstd = Tensor.empty([B, L], 'float32', x.device);
+    ops.layerNormChannelsForward({
+      x: x.handle,
+      weight: handle(w),
+      bias: handle(b),
+      out: out.handle,
+      mean: mean.handle,
+      rstd: rstd.handle,
+      B,
+      H,
+      L,
+      eps,
+    });
+    return [mean, rstd];
+  },
+  backward: (g, { x, w }, { B, H, L }, grads, [mean, rstd]) =>
+    ops.layerNormChannelsBackward({
+      gradOut: g.handle,
+      x: x.handle,
+      weight: handle(w),
+      mean: mean.handle,
+      rstd: rstd.handle,
+      gradX: handle(grads.x),
+      gradWeight: handle(grads.w),
+      gradBias: handle(grads.b),
+      B,
+      H,
+      L,
+    }),
+});
+
+/**
+ * Layer norm of x [B, H, L] over the channels H, for each (b, l); weight and bias [H].
+ * opts.out: a float32 [B, H, L] tensor to write the result into.
+ */
+export function layerNormChannels(x: Tensor, w?: Tensor | null, b?: Tensor | null, eps = 1e-5, opts?: OpOptions): Tensor {
+  return layerNormChannelsOp({ x, w, b }, eps, opts);
+}
+
+export interface ResidualNormOptions {
+  /** LayerNorm eps, in (0, 1] (default 1e-5). */
+  eps?: number;
+  /** false: out = x + dropout(GLU(z)), without the layer norm (w and b unused). Default true. */
+  normalize?: boolean;
+  /** Dropout rate of the GLU output, in [0, 1) (default 0: no dropout). */
+  p?: number;
+  /** Integer in [0, 2^53]; with `step` it fixes the dropout mask (required when p > 0). */
+  seed?: number;
+  /** Integer in [0, 2^53], e.g. the training step (required when p > 0). */
+  step?: number;
+}
+
+const residualNormOp = defineOp({
+  name: 'residualNorm',
+  inputs: { z: 'float32', x: 'float32', w: 'float32?', b: 'float32?' },
+  plan: ({ z, x, w, b }, o: ResidualNormOptions) => {
+    const fn = 'residualNorm';
+    expectTensor(fn, 'x', x, { rank: 3 });
+    nonEmpty(fn, 'x', x);
+    const [B, H, L] = x.shape;
+    expectTensor(fn, 'z', z, { shape: [B, 2 * H, L], dims: ['B', '2H', 'L'] });
+    if (w) expectTensor(fn, 'w', w, { shape: [H], dims: ['H'] });
+    if (b) expectTensor(fn, 'b', b, { shape: [H], dims: ['H'] });
+    if (o === null || typeof o !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object { eps, normalize, p, seed, step }`);
+    const eps = checkEps(fn, o.eps ?? 1e-5);
+    const normalize = o.normalize ?? true;
+    if (typeof normalize !== 'boolean') throw new TypeError(`${fn}: argument 'normalize' must be a boolean (got ${String(normalize)})`);
+    const p = expectNumber(fn, 'p', o.p ?? 0);
+    if (!(p >= 0 && p < 1)) throw new RangeError(`${fn}: argument 'p' must be in [0, 1) (got ${p})`);
+    // Without dropout the mask does not exist, and neither do its seed and step.
+    const seed = p > 0 || o.seed !== undefined ? expectInteger(fn, 'seed', o.seed, 0, 2 ** 53) : 0;
+    const step = p > 0 || o.step !== undefined ? expectInteger(fn, 'step', o.step, 0, 2 ** 53) : 0;
+    return { shape: [B, H, L], B, H, L, eps, normalize, p, seed, step };
+  },
+  forward: ({ z, x, w, b }, out, { B, H, L, eps, normalize, p, seed, step }) => {
+    // The statistics are kept only for a backward that will run.
+    const keep = normalize && isGradEnabled() && [z, x, w, b].some((t) => t?.requiresGrad);
+    const mean = keep ? Tensor.empty([B, L], 'float32', x.device) : null;
+    const rstd = keep ? Tensor.empty([B, L], 'float32', x.device) : null;
+    try {
+      ops.residualNormForward({
+        z: z.handle,
+        x: x.handle,
+        weight: handle(w),
+        bias: handle(b),
+        out: out.handle,
+        mean: handle(mean),
+        rstd: handle(rstd),
+        B,
+        H,
+        L,
+        p,
+        seed,
+        step,
+        eps,
+        normalize,
+      });
+    } catch (err) {
+      mean?.dispose();
+      rstd?.dispose();
+      throw err;
+    }
+    return mean && rstd ? [mean, rstd] : [];
+  },
+  backward: (g, { z, x, w }, { B, H, L, normalize, p, seed, step }, grads, saved) =>
+    ops.residualNormBackward({
+      gradOut: g.handle,
+      z: z.handle,
+      x: x.handle,
+      weight: handle(w),
+      mean: handle(saved[0]),
+      rstd: handle(saved[1]),
+      gradZ: handle(grads.z),
+      gradX: handle(grads.x),
+      gradWeight: handle(grads.w),
+      gradBias: handle(grads.b),
+      B,
+      H,
+      L,
+      p,
+      seed,
+      step,
+      normalize,
+    }),
+});
+
+/**
+ * The tail of a residual S4 block on channel-major data, in one pass:
+ *   g = z[:, :H] * sigmoid(z[:, H:])      (GLU over the channels of the block's linear output
+ *                                          z [B, 2H, L], its bias already added)
+ *   r = x + dropout(g, p; seed, step)     (the mask of ops.dropout(g, p, { seed, step }))
+ *   out = normalize ? LayerNorm over H of r at each (b, l), times w plus b : r
+ * x [B, H, L] is the block's input; w, b [H] optional (unit weight, zero shift). With L = 1
+ * it is one token's epilogue in generation, one kernel launch on the GPU. Gradients to z, x,
+ * w and b. opts.out: a float32 [B, H, L] tensor (not x) to write the result into.
+ */
+export function residualNorm(z: Tensor, x: Tensor, w?: Tensor | null, b?: Tensor | null, options: ResidualNormOptions = {}, opts?: OpOptions): Tensor {
+  return residualNormOp({ z, x, w, b }, options, opts);
+}

@@ -1,0 +1,47 @@
+/**
+ * Pooling over the last dimension of x [B, H, L], with autograd (native/binding/pool.cpp):
+ *
+ *   meanPool(x) -> [B, H]   the mean over L
+ *   lastPool(x) -> [B, H]   x[:, :, L-1], the causal summary of a sequence
+ *
+ * Each takes an `out` option: a float32 [B, H] tensor to write the result into.
+ */
+import { ops } from '../native/binding';
+import type { Tensor } from '../tensor/tensor';
+import { expectTensor } from '../util/validate';
+import { defineOp, type OpOptions } from './define';
+
+function planPool(fn: string, x: Tensor) {
+  expectTensor(fn, 'x', x, { rank: 3 });
+  if (x.size === 0) {
+    throw new RangeError(`${fn}: argument 'x' must have rank >= 1 and no zero-sized dimension (got [${x.shape.join(', ')}])`);
+  }
+  const [B, H, L] = x.shape;
+  return { shape: [B, H], B, H, L };
+}
+
+const meanPoolOp = defineOp({
+  name: 'meanPool',
+  inputs: { x: 'float32' },
+  plan: ({ x }, _args: undefined) => planPool('meanPool', x),
+  forward: ({ x }, out, { B, H, L }) => ops.meanPoolForward({ x: x.handle, out: out.handle, B, H, L }),
+  backward: (g, _in, { B, H, L }, grads) => ops.meanPoolBackward({ gradOut: g.handle, gradX: grads.x!.handle, B, H, L }),
+});
+
+/** Mean over the last dimension of x [B, H, L] -> [B, H]. */
+export function meanPool(x: Tensor, opts?: OpOptions): Tensor {
+  return meanPoolOp({ x }, undefined, opts);
+}
+
+const lastPoolOp = defineOp({
+  name: 'lastPool',
+  inputs: { x: 'float32' },
+  plan: ({ x }, _args: undefined) => planPool('lastPool', x),
+  forward: ({ x }, out, { B, H, L }) => ops.lastPoolForward({ x: x.handle, out: out.handle, rows: B * H, L }),
+  backward: (g, _in, { B, H, L }, grads) => ops.lastPoolBackward({ gradOut: g.handle, gradX: grads.x!.handle, rows: B * H, L }),
+});
+
+/** The last position of x [B, H, L] -> [B, H] (x[:, :, L-1]). */
+export function lastPool(x: Tensor, opts?: OpOptions): Tensor {
+  return lastPoolOp({ x }, undefined, opts);
+}

@@ -1,0 +1,87 @@
+// Layout ops: batched transpose, reversal and a window of the last dimension. Each is a
+// copy; transpose12 and flipLast are their own backward, sliceLast's backward scatters the
+// window back into zeros. Twins: native/cpu/layout.cpp, native/cuda/layout.cu.
+#include <string>
+
+#include "../common/error.h"
+#include "dispatch.h"
+#include "op_spec.h"
+
+// Batched transpose: x [B, M, N] -> y [B, N, M] (its own backward with M and N swapped).
+S4_TWIN(void, transpose12, (const float* x, float* y, int64_t B, int64_t M, int64_t N))
+// Reverse the last dimension: y[r, l] = x[r, L-1-l] (its own backward).
+S4_TWIN(void, flipLast, (const float* x, float* y, int64_t rows, int64_t L))
+// y[r, j] = x[r, start + j] for j < len: x [rows, L], y [rows, len], start + len <= L.
+S4_TWIN(void, sliceLast, (const float* x, float* y, int64_t rows, int64_t L, int64_t start, int64_t len))
+// dx[r, l] = dy[r, l - start] inside the window [start, start + len), 0 outside; dx [rows, L].
+S4_TWIN(void, sliceLastBackward, (const float* dy, float* dx, int64_t rows, int64_t L, int64_t start, int64_t len))
+
+namespace s4::binding {
+
+namespace {
+// The spec checks each size alone; the window must also fit the row.
+void checkWindow(const Call& c) {
+  const int64_t L = c.dim("L"), start = c.integer("start"), len = c.dim("len");
+  if (start + len > L)
+    failRange(std::string(c.fn()) + ": argument 'len' must be at most L - start = " + std::to_string(L - start) +
+              " (got " + std::to_string(len) + " with start = " + std::to_string(start) + ", L = " + std::to_string(L) +
+              ")");
+}
+}  // namespace
+
+S4_OP(transpose12, "layout") {
+  return OpSpec()
+      .in("x", {"B", "M", "N"})
+      .out("out", {"B", "N", "M"})
+      .dim("B")
+      .dim("M")
+      .dim("N")
+      .distinct("out", "x")
+      .run([](Call& c) {
+        S4_DISPATCH(c.device(), transpose12(c.in("x"), c.out("out"), c.dim("B"), c.dim("M"), c.dim("N")));
+      });
+}
+
+S4_OP(flipLast, "layout") {
+  return OpSpec()
+      .in("x", {"rows", "L"})
+      .out("out", {"rows", "L"})
+      .dim("rows")
+      .dim("L")
+      .distinct("out", "x")
+      .run([](Call& c) { S4_DISPATCH(c.device(), flipLast(c.in("x"), c.out("out"), c.dim("rows"), c.dim("L"))); });
+}
+
+S4_OP(sliceLast, "layout") {
+  return OpSpec()
+      .in("x", {"rows", "L"})
+      .out("out", {"rows", "len"})
+      .dim("rows")
+      .dim("L")
+      .integer("start", 0, kMaxDim)
+      .dim("len")
+      .distinct("out", "x")
+      .run([](Call& c) {
+        checkWindow(c);
+        S4_DISPATCH(c.device(), sliceLast(c.in("x"), c.out("out"), c.dim("rows"), c.dim("L"), c.integer("start"),
+                                          c.dim("len")));
+      });
+}
+
+S4_OP(sliceLastBackward, "layout") {
+  return OpSpec()
+      .in("gradOut", {"rows", "len"})
+      .out("gradX", {"rows", "L"})
+      .dim("rows")
+      .dim("L")
+      .integer("start", 0, kMaxDim)
+      .dim("len")
+      .distinct("gradX", "gradOut")
+      .run([](Call& c) {
+        checkWindow(c);
+        S4_DISPATCH(c.device(), sliceLastBackward(c.in("gradOut"), c.out("gradX"), c.dim("rows"), c.dim("L"),
+                                                  c.integer("start"), c.dim("len")));
+      });
+}
+
+}  // namespace s4::binding

@@ -1,0 +1,95 @@
+// CPU twins of the activations (spec: native/binding/activation.cpp).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "../common/dropout_mask.h"
+#include "../common/parallel.h"
+
+namespace s4::cpu {
+namespace {
+
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+constexpr double kSqrt2OverPi = 0.79788456080286535588;
+constexpr float kGeluTanhC = 0.044715f;
+
+int64_t grainFor(int64_t itemCost) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, itemCost)); }
+
+}  // namespace
+
+void geluForward(const float* x, float* y, int64_t n, bool approximateTanh) {
+  parallelFor(n, 8192, [&](int64_t i0, int64_t i1) {
+    if (approximateTanh) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const float v = x[i];
+        const float u = float(kSqrt2OverPi) * (v + kGeluTanhC * v * v * v);
+        y[i] = 0.5f * v * (1.f + std::tanh(u));
+      }
+    } else {
+      for (int64_t i = i0; i < i1; ++i) {
+        const float v = x[i];
+        y[i] = 0.5f * v * (1.f + std::erf(v * float(kInvSqrt2)));
+      }
+    }
+  });
+}
+
+void geluBackward(const float* dy, const float* x, float* dx, int64_t n, bool approximateTanh) {
+  parallelFor(n, 8192, [&](int64_t i0, int64_t i1) {
+    if (approximateTanh) {
+      for (int64_t i = i0; i < i1; ++i) {
+        const float v = x[i];
+        const float u = float(kSqrt2OverPi) * (v + kGeluTanhC * v * v * v);
+        const float t = std::tanh(u);
+        const float du = float(kSqrt2OverPi) * (1.f + 3.f * kGeluTanhC * v * v);
+        dx[i] = dy[i] * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * du);
+      }
+    } else {
+      for (int64_t i = i0; i < i1; ++i) {
+        const float v = x[i];
+        const float cdf = 0.5f * (1.f + std::erf(v * float(kInvSqrt2)));
+        const float pdf = float(kInvSqrt2Pi) * std::exp(-0.5f * v * v);
+        dx[i] = dy[i] * (cdf + v * pdf);
+      }
+    }
+  });
+}
+
+void gluForward(const float* x, float* y, int64_t outer, int64_t half, int64_t inner) {
+  const int64_t rowLen = half * inner;
+  parallelFor(outer, grainFor(rowLen * 8), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      const float* a = x + o * 2 * rowLen;
+      const float* g = a + rowLen;
+      float* yo = y + o * rowLen;
+      for (int64_t i = 0; i < rowLen; ++i) yo[i] = a[i] / (1.f + std::exp(-g[i]));
+    }
+  });
+}
+
+void gluBackward(const float* dy, const float* x, float* dx, int64_t outer, int64_t half, int64_t inner) {
+  const int64_t rowLen = half * inner;
+  parallelFor(outer, grainFor(rowLen * 8), [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      const float* a = x + o * 2 * rowLen;
+      const float* g = a + rowLen;
+      const float* d = dy + o * rowLen;
+      float* da = dx + o * 2 * rowLen;
+      float* dg = da + rowLen;
+      for (int64_t i = 0; i < rowLen; ++i) {
+        const float s = 1.f / (1.f + std::exp(-g[i]));
+        da[i] = d[i] * s;
+        dg[i] = d[i] * a[i] * s * (1.f - s);
+      }
+    }
+  });
+}
+
+void dropout(const float* x, float* y, int64_t n, float p, float scale, uint64_t key) {
+  parallelFor(n, 16384, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) y[i] = nn::dropoutElement(x[i], key, uint64_t(i), p, scale);
+  });
+}
+
+}  // namespace s4::cpu

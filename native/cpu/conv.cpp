@@ -1,0 +1,127 @@
+// CPU twins of the FFT convolution (spec: native/binding/conv.cpp). Spectra are double
+// precision (s4::cpu::RealFFT); work is split over rows (b, h) or channels h with parallelFor.
+#include <cstdint>
+#include <vector>
+
+#include "../common/parallel.h"
+#include "fft.h"
+
+namespace s4::cpu {
+namespace {
+
+// Transform length used for sequence length L (power of two >= 2L).
+int64_t fftConvSize(int64_t L) {
+  int64_t n = 2;
+  while (n < 2 * L) n <<= 1;
+  return n;
+}
+
+// Spectrum of row src (L floats) zero-padded to the plan's length.
+void rowSpectrum(const RealFFT& fft, const float* src, int64_t L, std::vector<double>& buf,
+                 cdouble* out) {
+  const int64_t n = fft.size();
+  for (int64_t t = 0; t < L; ++t) buf[t] = src[t];
+  for (int64_t t = L; t < n; ++t) buf[t] = 0.0;
+  fft.forward(buf.data(), out);
+}
+
+// Kernel spectra with the skip folded in: (rfft(k[h]) + d[h]) for every h, conjugated
+// when `conjugate` (correlation in the backward pass). Layout [H, bins].
+std::vector<cdouble> kernelSpectra(const RealFFT& fft, const float* k, const float* d,
+                                   int64_t H, int64_t L, bool conjugate) {
+  const int64_t bins = fft.bins();
+  std::vector<cdouble> kf(static_cast<size_t>(H * bins));
+  parallelFor(H, 1, [&](int64_t h0, int64_t h1) {
+    std::vector<double> buf(fft.size());
+    for (int64_t h = h0; h < h1; ++h) {
+      cdouble* out = kf.data() + h * bins;
+      rowSpectrum(fft, k + h * L, L, buf, out);
+      const double skip = d ? static_cast<double>(d[h]) : 0.0;
+      for (int64_t j = 0; j < bins; ++j) {
+        out[j] += skip;
+        if (conjugate) out[j] = std::conj(out[j]);
+      }
+    }
+  });
+  return kf;
+}
+
+}  // namespace
+
+void fftConv(const float* u, const float* k, const float* d, float* y, int64_t B, int64_t H,
+             int64_t L) {
+  if (B <= 0 || H <= 0 || L <= 0) return;
+  auto fft = realFFT(static_cast<int>(fftConvSize(L)));
+  const int64_t n = fft->size(), bins = fft->bins();
+  const std::vector<cdouble> kf = kernelSpectra(*fft, k, d, H, L, false);
+  parallelFor(B * H, 1, [&](int64_t r0, int64_t r1) {
+    std::vector<double> buf(n);
+    std::vector<cdouble> spec(bins);
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t h = r % H;
+      rowSpectrum(*fft, u + r * L, L, buf, spec.data());
+      const cdouble* kh = kf.data() + h * bins;
+      for (int64_t j = 0; j < bins; ++j) spec[j] *= kh[j];
+      fft->inverse(spec.data(), buf.data());
+      float* yr = y + r * L;
+      for (int64_t t = 0; t < L; ++t) yr[t] = static_cast<float>(buf[t]);
+    }
+  });
+}
+
+void fftConvBackward(const float* dy, const float* u, const float* k, const float* d, float* du,
+                     float* dk, float* dd, int64_t B, int64_t H, int64_t L) {
+  if (H <= 0 || L <= 0) return;
+  const bool needDu = du != nullptr && B > 0;
+  const bool needG = dk != nullptr || dd != nullptr;
+  if (!needDu && !needG) return;
+  auto fft = realFFT(static_cast<int>(fftConvSize(L)));
+  const int64_t n = fft->size(), bins = fft->bins();
+  std::vector<cdouble> kc;
+  if (needDu) kc = kernelSpectra(*fft, k, d, H, L, true);
+
+  auto duRow = [&](int64_t r, const cdouble* dyf, std::vector<cdouble>& spec,
+                   std::vector<double>& buf) {
+    const cdouble* kh = kc.data() + (r % H) * bins;
+    for (int64_t j = 0; j < bins; ++j) spec[j] = dyf[j] * kh[j];
+    fft->inverse(spec.data(), buf.data());
+    float* dr = du + r * L;
+    for (int64_t t = 0; t < L; ++t) dr[t] = static_cast<float>(buf[t]);
+  };
+
+  if (!needG) {
+    parallelFor(B * H, 1, [&](int64_t r0, int64_t r1) {
+      std::vector<double> buf(n);
+      std::vector<cdouble> dyf(bins), spec(bins);
+      for (int64_t r = r0; r < r1; ++r) {
+        rowSpectrum(*fft, dy + r * L, L, buf, dyf.data());
+        duRow(r, dyf.data(), spec, buf);
+      }
+    });
+    return;
+  }
+
+  // One channel per task: the batch sum of dy_f conj(u_f) is reduced before the single
+  // inverse transform of dk.
+  parallelFor(H, 1, [&](int64_t h0, int64_t h1) {
+    std::vector<double> buf(n);
+    std::vector<cdouble> dyf(bins), uf(bins), spec(bins), g(bins);
+    for (int64_t h = h0; h < h1; ++h) {
+      for (int64_t j = 0; j < bins; ++j) g[j] = 0.0;
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t r = b * H + h;
+        rowSpectrum(*fft, dy + r * L, L, buf, dyf.data());
+        rowSpectrum(*fft, u + r * L, L, buf, uf.data());
+        for (int64_t j = 0; j < bins; ++j) g[j] += dyf[j] * std::conj(uf[j]);
+        if (needDu) duRow(r, dyf.data(), spec, buf);
+      }
+      fft->inverse(g.data(), buf.data());
+      if (dk)
+        for (int64_t t = 0; t < L; ++t) dk[h * L + t] = static_cast<float>(buf[t]);
+      // y depends on d[h] exactly as on k[h,0], so dd[h] = dk[h,0].
+      if (dd) dd[h] = static_cast<float>(buf[0]);
+    }
+  });
+}
+
+}  // namespace s4::cpu

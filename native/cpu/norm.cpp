@@ -1,0 +1,324 @@
+// CPU twins of the layer norms and of the fused residual tail (spec: native/binding/norm.cpp).
+// Statistics are accumulated in double and saved as float; rows (or chunks of positions of
+// channel-major data) are spread with parallelFor, and every reduction into a parameter
+// gradient uses a split fixed by the shape, added in order, so results do not depend on the
+// thread count.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "../common/dropout_mask.h"
+#include "../common/parallel.h"
+
+namespace s4::cpu {
+namespace {
+
+int64_t grainFor(int64_t itemCost) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, itemCost)); }
+
+// Element (b, h, l) of r = x + dropout(GLU(z)) for residualNorm: z [B, 2H, L], x [B, H, L].
+// The GLU is gluForward's a / (1 + exp(-g)); the dropout index is the element's flat index
+// in [B, H, L], as the dropout op would see the GLU output.
+struct Residual {
+  const float* z;
+  const float* x;
+  int64_t H, L;
+  float p, scale;
+  uint64_t key;
+  bool drop;  // p > 0
+
+  // The GLU halves at (b, h, l).
+  const float* gate(int64_t b, int64_t h, int64_t l) const { return z + (b * 2 * H + h) * L + l; }
+  float dropped(float v, int64_t i) const { return drop ? nn::dropoutElement(v, key, uint64_t(i), p, scale) : v; }
+  float operator()(int64_t b, int64_t h, int64_t l) const {
+    const float* a = gate(b, h, l);
+    const int64_t i = (b * H + h) * L + l;
+    return x[i] + dropped(a[0] / (1.f + std::exp(-a[H * L])), i);
+  }
+};
+
+}  // namespace
+
+void layerNormForward(const float* x, const float* w, const float* b, float* y,
+                      float* mean, float* rstd, int64_t rows, int64_t D, float eps) {
+  parallelFor(rows, grainFor(3 * D), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * D;
+      double s = 0;
+      for (int64_t i = 0; i < D; ++i) s += xr[i];
+      const double mu = s / double(D);
+      double q = 0;
+      for (int64_t i = 0; i < D; ++i) {
+        const double d = xr[i] - mu;
+        q += d * d;
+      }
+      const double rs = 1.0 / std::sqrt(q / double(D) + double(eps));
+      mean[r] = float(mu);
+      rstd[r] = float(rs);
+      float* yr = y + r * D;
+      const float muf = float(mu), rsf = float(rs);
+      for (int64_t i = 0; i < D; ++i) {
+        const float xh = (xr[i] - muf) * rsf;
+        yr[i] = xh * (w ? w[i] : 1.f) + (b ? b[i] : 0.f);
+      }
+    }
+  });
+}
+
+void layerNormBackward(const float* dy, const float* x, const float* w,
+                       const float* mean, const float* rstd,
+                       float* dx, float* dw, float* db, int64_t rows, int64_t D) {
+  if (dx) {
+    parallelFor(rows, grainFor(4 * D), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* xr = x + r * D;
+        const float* gr = dy + r * D;
+        const float mu = mean[r], rs = rstd[r];
+        double sg = 0, sgx = 0;
+        for (int64_t i = 0; i < D; ++i) {
+          const double g = double(gr[i]) * (w ? w[i] : 1.f);
+          sg += g;
+          sgx += g * double((xr[i] - mu) * rs);
+        }
+        const float mg = float(sg / double(D)), mgx = float(sgx / double(D));
+        float* dr = dx + r * D;
+        for (int64_t i = 0; i < D; ++i) {
+          const float g = gr[i] * (w ? w[i] : 1.f);
+          const float xh = (xr[i] - mu) * rs;
+          dr[i] = rs * (g - mg - xh * mgx);
+        }
+      }
+    });
+  }
+  if (dw || db) {
+    float* out0 = dw ? dw : db;
+    float* out1 = dw ? db : nullptr;
+    columnSums(rows, D, [&](int64_t r, int64_t c) {
+      const double g = dy[r * D + c];
+      const double xh = double((x[r * D + c] - mean[r]) * rstd[r]);
+      return dw ? std::make_pair(g * xh, g) : std::make_pair(g, 0.0);
+    }, out0, out1);
+  }
+}
+
+void layerNormChannelsForward(const float* x, const float* w, const float* b, float* y,
+                              float* mean, float* rstd, int64_t B, int64_t H, int64_t L,
+                              float eps) {
+  constexpr int64_t LC = 256;
+  const int64_t chunks = (L + LC - 1) / LC;
+  parallelFor(B * chunks, grainFor(3 * H * LC), [&](int64_t t0, int64_t t1) {
+    std::vector<double> s(LC), q(LC);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t bi = t / chunks, l0 = (t % chunks) * LC, n = std::min(LC, L - l0);
+      const float* xb = x + bi * H * L + l0;
+      float* yb = y + bi * H * L + l0;
+      std::fill(s.begin(), s.begin() + n, 0.0);
+      std::fill(q.begin(), q.begin() + n, 0.0);
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t l = 0; l < n; ++l) s[size_t(l)] += xb[h * L + l];
+      for (int64_t l = 0; l < n; ++l) s[size_t(l)] /= double(H);
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t l = 0; l < n; ++l) {
+          const double d = xb[h * L + l] - s[size_t(l)];
+          q[size_t(l)] += d * d;
+        }
+      float* mb = mean + bi * L + l0;
+      float* rb = rstd + bi * L + l0;
+      for (int64_t l = 0; l < n; ++l) {
+        mb[l] = float(s[size_t(l)]);
+        rb[l] = float(1.0 / std::sqrt(q[size_t(l)] / double(H) + double(eps)));
+      }
+      for (int64_t h = 0; h < H; ++h) {
+        const float wh = w ? w[h] : 1.f, bh = b ? b[h] : 0.f;
+        for (int64_t l = 0; l < n; ++l) yb[h * L + l] = (xb[h * L + l] - mb[l]) * rb[l] * wh + bh;
+      }
+    }
+  });
+}
+
+void layerNormChannelsBackward(const float* dy, const float* x, const float* w,
+                               const float* mean, const float* rstd,
+                               float* dx, float* dw, float* db,
+                               int64_t B, int64_t H, int64_t L) {
+  if (dx) {
+    constexpr int64_t LC = 256;
+    const int64_t chunks = (L + LC - 1) / LC;
+    parallelFor(B * chunks, grainFor(4 * H * LC), [&](int64_t t0, int64_t t1) {
+      std::vector<double> sg(LC), sgx(LC);
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t bi = t / chunks, l0 = (t % chunks) * LC, n = std::min(LC, L - l0);
+        const int64_t off = bi * H * L + l0;
+        const float* mb = mean + bi * L + l0;
+        const float* rb = rstd + bi * L + l0;
+        std::fill(sg.begin(), sg.begin() + n, 0.0);
+        std::fill(sgx.begin(), sgx.begin() + n, 0.0);
+        for (int64_t h = 0; h < H; ++h) {
+          const float wh = w ? w[h] : 1.f;
+          for (int64_t l = 0; l < n; ++l) {
+            const double g = double(dy[off + h * L + l]) * wh;
+            sg[size_t(l)] += g;
+            sgx[size_t(l)] += g * double((x[off + h * L + l] - mb[l]) * rb[l]);
+          }
+        }
+        for (int64_t l = 0; l < n; ++l) {
+          sg[size_t(l)] /= double(H);
+          sgx[size_t(l)] /= double(H);
+        }
+        for (int64_t h = 0; h < H; ++h) {
+          const float wh = w ? w[h] : 1.f;
+          for (int64_t l = 0; l < n; ++l) {
+            const float g = dy[off + h * L + l] * wh;
+            const float xh = (x[off + h * L + l] - mb[l]) * rb[l];
+            dx[off + h * L + l] = rb[l] * (g - float(sg[size_t(l)]) - xh * float(sgx[size_t(l)]));
+          }
+        }
+      }
+    });
+  }
+  if (dw || db) {
+    parallelFor(H, grainFor(B * L), [&](int64_t h0, int64_t h1) {
+      for (int64_t h = h0; h < h1; ++h) {
+        double sw = 0, sb = 0;
+        for (int64_t bi = 0; bi < B; ++bi) {
+          const int64_t off = (bi * H + h) * L;
+          const float* mb = mean + bi * L;
+          const float* rb = rstd + bi * L;
+          for (int64_t l = 0; l < L; ++l) {
+            const double g = dy[off + l];
+            sb += g;
+            sw += g * double((x[off + l] - mb[l]) * rb[l]);
+          }
+        }
+        if (dw) dw[h] = float(sw);
+        if (db) db[h] = float(sb);
+      }
+    });
+  }
+}
+
+void residualNormForward(const float* z, const float* x, const float* w, const float* b, float* out, float* mean,
+                         float* rstd, int64_t B, int64_t H, int64_t L, float p, float scale, uint64_t key, float eps,
+                         bool normalize) {
+  // A task is one batch row and a chunk of positions, as in layerNormChannelsForward: r is
+  // written to out, its statistics taken over the channels, then normalized in place. A
+  // single token of a small layer (L = 1, the generation loop) stays on the calling thread:
+  // waking the pool costs more than the work.
+  constexpr int64_t LC = 256;
+  const int64_t chunks = (L + LC - 1) / LC;
+  const Residual r{z, x, H, L, p, scale, key, p > 0.f};
+  parallelFor(B * chunks, std::max<int64_t>(1, (int64_t(1) << 16) / (H * std::min(L, LC))), [&](int64_t t0, int64_t t1) {
+    std::vector<double> s(normalize ? LC : 0), q(normalize ? LC : 0);
+    std::vector<float> mu(normalize ? LC : 0), rs(normalize ? LC : 0);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t bi = t / chunks, l0 = (t % chunks) * LC, n = std::min(LC, L - l0);
+      float* ob = out + bi * H * L + l0;
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t l = 0; l < n; ++l) ob[h * L + l] = r(bi, h, l0 + l);
+      if (!normalize) continue;
+      std::fill(s.begin(), s.begin() + n, 0.0);
+      std::fill(q.begin(), q.begin() + n, 0.0);
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t l = 0; l < n; ++l) s[size_t(l)] += ob[h * L + l];
+      for (int64_t l = 0; l < n; ++l) s[size_t(l)] /= double(H);
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t l = 0; l < n; ++l) {
+          const double d = ob[h * L + l] - s[size_t(l)];
+          q[size_t(l)] += d * d;
+        }
+      for (int64_t l = 0; l < n; ++l) {
+        mu[size_t(l)] = float(s[size_t(l)]);
+        rs[size_t(l)] = float(1.0 / std::sqrt(q[size_t(l)] / double(H) + double(eps)));
+      }
+      if (mean) std::copy(mu.begin(), mu.begin() + n, mean + bi * L + l0);
+      if (rstd) std::copy(rs.begin(), rs.begin() + n, rstd + bi * L + l0);
+      for (int64_t h = 0; h < H; ++h) {
+        const float wh = w ? w[h] : 1.f, bh = b ? b[h] : 0.f;
+        for (int64_t l = 0; l < n; ++l) ob[h * L + l] = (ob[h * L + l] - mu[size_t(l)]) * rs[size_t(l)] * wh + bh;
+      }
+    }
+  });
+}
+
+void residualNormBackward(const float* dy, const float* z, const float* x, const float* w, const float* mean,
+                          const float* rstd, float* dz, float* dx, float* dw, float* db, int64_t B, int64_t H,
+                          int64_t L, float p, float scale, uint64_t key, bool normalize) {
+  const Residual r{z, x, H, L, p, scale, key, p > 0.f};
+  if (dz || dx) {
+    // dr = the layer norm's input gradient (layerNormChannelsBackward; dOut itself when
+    // !normalize), then dx = dr and, through the dropout mask and the GLU, dz.
+    constexpr int64_t LC = 256;
+    const int64_t chunks = (L + LC - 1) / LC;
+    parallelFor(B * chunks, std::max<int64_t>(1, (int64_t(1) << 16) / (H * std::min(L, LC))), [&](int64_t t0, int64_t t1) {
+      std::vector<double> sg(normalize ? LC : 0), sgx(normalize ? LC : 0);
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t bi = t / chunks, l0 = (t % chunks) * LC, n = std::min(LC, L - l0);
+        const int64_t off = bi * H * L + l0;
+        const float* mb = normalize ? mean + bi * L + l0 : nullptr;
+        const float* rb = normalize ? rstd + bi * L + l0 : nullptr;
+        if (normalize) {
+          std::fill(sg.begin(), sg.begin() + n, 0.0);
+          std::fill(sgx.begin(), sgx.begin() + n, 0.0);
+          for (int64_t h = 0; h < H; ++h) {
+            const float wh = w ? w[h] : 1.f;
+            for (int64_t l = 0; l < n; ++l) {
+              const double g = double(dy[off + h * L + l]) * wh;
+              sg[size_t(l)] += g;
+              sgx[size_t(l)] += g * double((r(bi, h, l0 + l) - mb[l]) * rb[l]);
+            }
+          }
+          for (int64_t l = 0; l < n; ++l) {
+            sg[size_t(l)] /= double(H);
+            sgx[size_t(l)] /= double(H);
+          }
+        }
+        for (int64_t h = 0; h < H; ++h) {
+          const float wh = w ? w[h] : 1.f;
+          for (int64_t l = 0; l < n; ++l) {
+            const int64_t o = off + h * L + l;
+            const float* a = r.gate(bi, h, l0 + l);
+            const float e = 1.f + std::exp(-a[H * L]);
+            const float s = 1.f / e;
+            float dr = dy[o];
+            if (normalize) {
+              const float xh = (x[o] + r.dropped(a[0] / e, o) - mb[l]) * rb[l];
+              dr = rb[l] * (dr * wh - float(sg[size_t(l)]) - xh * float(sgx[size_t(l)]));
+            }
+            if (dx) dx[o] = dr;
+            if (dz) {
+              const float dg = r.dropped(dr, o);
+              dz[o + bi * H * L] = dg * s;
+              dz[o + bi * H * L + H * L] = dg * a[0] * s * (1.f - s);
+            }
+          }
+        }
+      }
+    });
+  }
+  if (!normalize) {
+    if (dw) std::fill(dw, dw + H, 0.f);
+    if (db) std::fill(db, db + H, 0.f);
+    return;
+  }
+  if (dw || db) {
+    parallelFor(H, grainFor(B * L), [&](int64_t h0, int64_t h1) {
+      for (int64_t h = h0; h < h1; ++h) {
+        double sw = 0, sb = 0;
+        for (int64_t bi = 0; bi < B; ++bi) {
+          const int64_t off = (bi * H + h) * L;
+          const float* mb = mean + bi * L;
+          const float* rb = rstd + bi * L;
+          for (int64_t l = 0; l < L; ++l) {
+            const double g = dy[off + l];
+            sb += g;
+            if (dw) sw += g * double((r(bi, h, l) - mb[l]) * rb[l]);
+          }
+        }
+        if (dw) dw[h] = float(sw);
+        if (db) db[h] = float(sb);
+      }
+    });
+  }
+}
+
+}  // namespace s4::cpu

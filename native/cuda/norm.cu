@@ -1,0 +1,628 @@
+// CUDA twins of the layer norms and of the fused residual tail (spec: native/binding/norm.cpp).
+//
+// Layer norm over the last dimension gives one warp to a row when it is short and one block
+// when it is long; over the channels of [B, H, L] a block of 32 positions (coalesced) x 8
+// channel lanes. All reductions are trees of fixed shape, so results do not change from run
+// to run. Parameter gradients are column or channel sums in two fixed-order stages
+// (kernel_common.cuh) rather than float atomics.
+//
+// residualNorm recomputes r = x + dropout(GLU(z)) from z and x wherever it needs it (the
+// dropout mask is a pure function of the element index), so neither r nor the mask is ever
+// stored: the forward reads z and x once and writes out (r stays in registers for H <= 256),
+// the backward reads them again. Short L (a generation step has L = 1) takes the row layout
+// of layerNorm: one group per column (b, l), a warp for H <= 1024, so a token of any batch
+// is one launch; long L takes the layerNormChannels tile, coalesced over l.
+#include <algorithm>
+#include <cstdint>
+
+#include "../common/dropout_mask.h"
+#include "kernel_common.cuh"
+
+namespace s4::cuda {
+namespace {
+
+struct LayerNormParamGrad {  // (dy * xhat, dy)
+  const float *dy, *x, *mean, *rstd;
+  int64_t D;
+  __device__ float2 operator()(int64_t r, int64_t c) const {
+    const float g = dy[r * D + c];
+    return make_float2(g * ((x[r * D + c] - mean[r]) * rstd[r]), g);
+  }
+};
+
+// dw (out0) += dy * xhat, db (out1) += dy, xhat from the saved per-(b, l) statistics.
+struct ChannelNormParamGrad {
+  const float* dy;
+  const float* x;
+  const float* mean;
+  const float* rstd;
+  int64_t C_, L_;
+  __device__ void operator()(int64_t b, int64_t c, int64_t l, double& a0, double& a1) const {
+    const int64_t o = (b * C_ + c) * L_ + l;
+    const float g = dy[o];
+    a1 += g;
+    a0 += double(g) * double((x[o] - mean[b * L_ + l]) * rstd[b * L_ + l]);
+  }
+};
+
+// ---- layer norm over the last dimension ---------------------------------------------------------
+
+template <int G, bool V>
+__global__ void layerNormFwdKernel(const float* __restrict__ x, const float* __restrict__ w,
+                                                                const float* __restrict__ b, float* __restrict__ y,
+                                                                float* mean, float* rstd, int64_t rows, int D,
+                                                                float eps) {
+  __shared__ float scratch[kThreads / 32];
+  constexpr int kRows = kThreads / G;
+  const int lane = threadIdx.x % G;
+  const int64_t row = int64_t(blockIdx.x) * kRows + threadIdx.x / G;
+  if (row >= rows) return;  // uniform per group (a whole warp, or the whole block)
+  const float* xr = x + row * D;
+  float s = 0.f;
+  visitRow<G, V>(xr, D, lane, [&](int, float v) { s += v; });
+  const float mu = groupSum<G>(s, scratch) / float(D);
+  float q = 0.f;  // second pass over the (cached) row: no cancellation in the variance
+  visitRow<G, V>(xr, D, lane, [&](int, float v) { q += (v - mu) * (v - mu); });
+  const float rs = rsqrtf(groupSum<G>(q, scratch) / float(D) + eps);
+  if (lane == 0) {
+    mean[row] = mu;
+    rstd[row] = rs;
+  }
+  float* yr = y + row * D;
+  if (V) {
+    const float4* x4 = reinterpret_cast<const float4*>(xr);
+    float4* y4 = reinterpret_cast<float4*>(yr);
+    for (int qi = lane; qi < D / 4; qi += G) {
+      const float4 v = x4[qi];
+      const int i = 4 * qi;
+      float4 o;
+      o.x = (v.x - mu) * rs * (w ? w[i] : 1.f) + (b ? b[i] : 0.f);
+      o.y = (v.y - mu) * rs * (w ? w[i + 1] : 1.f) + (b ? b[i + 1] : 0.f);
+      o.z = (v.z - mu) * rs * (w ? w[i + 2] : 1.f) + (b ? b[i + 2] : 0.f);
+      o.w = (v.w - mu) * rs * (w ? w[i + 3] : 1.f) + (b ? b[i + 3] : 0.f);
+      y4[qi] = o;
+    }
+  } else {
+    for (int i = lane; i < D; i += G) yr[i] = (xr[i] - mu) * rs * (w ? w[i] : 1.f) + (b ? b[i] : 0.f);
+  }
+}
+
+template <int G, bool V>
+__global__ void layerNormBwdKernel(const float* __restrict__ dy, const float* __restrict__ x,
+                                                                const float* __restrict__ w, const float* mean,
+                                                                const float* rstd, float* __restrict__ dx,
+                                                                int64_t rows, int D) {
+  __shared__ float scratch[kThreads / 32];
+  constexpr int kRows = kThreads / G;
+  const int lane = threadIdx.x % G;
+  const int64_t row = int64_t(blockIdx.x) * kRows + threadIdx.x / G;
+  if (row >= rows) return;
+  const float* xr = x + row * D;
+  const float* gr = dy + row * D;
+  const float mu = mean[row], rs = rstd[row];
+  float sg = 0.f, sgx = 0.f;
+  visitRow<G, V>(xr, D, lane, [&](int i, float v) {
+    const float g = gr[i] * (w ? w[i] : 1.f);
+    sg += g;
+    sgx += g * ((v - mu) * rs);
+  });
+  const float mg = groupSum<G>(sg, scratch) / float(D);
+  const float mgx = groupSum<G>(sgx, scratch) / float(D);
+  float* dr = dx + row * D;
+  for (int i = lane; i < D; i += G) {
+    const float g = gr[i] * (w ? w[i] : 1.f);
+    const float xh = (xr[i] - mu) * rs;
+    dr[i] = rs * (g - mg - xh * mgx);
+  }
+}
+
+// ---- layer norm over channels of [B, H, L] -------------------------------------------------------
+// Block (32, 8): 32 positions l (coalesced) x 8 lanes over H; grid (L / 32, B).
+
+__device__ __forceinline__ float channelLaneSum(float v, float (*s)[33]) {
+  s[threadIdx.y][threadIdx.x] = v;
+  __syncthreads();
+  float t = 0.f;
+#pragma unroll
+  for (int k = 0; k < 8; ++k) t += s[k][threadIdx.x];
+  __syncthreads();
+  return t;
+}
+
+__global__ void layerNormChannelsFwdKernel(const float* __restrict__ x, const float* __restrict__ w,
+                                           const float* __restrict__ b, float* __restrict__ y, float* mean,
+                                           float* rstd, int64_t H, int64_t L, float eps) {
+  __shared__ float s[8][33];
+  const int64_t l = int64_t(blockIdx.x) * 32 + threadIdx.x;
+  const int64_t bi = blockIdx.y;
+  const bool live = l < L;
+  const float* xb = x + bi * H * L + l;
+  float acc = 0.f;
+  if (live)
+    for (int64_t h = threadIdx.y; h < H; h += 8) acc += xb[h * L];
+  const float mu = channelLaneSum(acc, s) / float(H);
+  acc = 0.f;
+  if (live)
+    for (int64_t h = threadIdx.y; h < H; h += 8) {
+      const float d = xb[h * L] - mu;
+      acc += d * d;
+    }
+  const float rs = rsqrtf(channelLaneSum(acc, s) / float(H) + eps);
+  if (!live) return;
+  if (threadIdx.y == 0) {
+    mean[bi * L + l] = mu;
+    rstd[bi * L + l] = rs;
+  }
+  float* yb = y + bi * H * L + l;
+  for (int64_t h = threadIdx.y; h < H; h += 8) yb[h * L] = (xb[h * L] - mu) * rs * (w ? w[h] : 1.f) + (b ? b[h] : 0.f);
+}
+
+__global__ void layerNormChannelsBwdKernel(const float* __restrict__ dy, const float* __restrict__ x,
+                                           const float* __restrict__ w, const float* mean, const float* rstd,
+                                           float* __restrict__ dx, int64_t H, int64_t L) {
+  __shared__ float s[8][33];
+  const int64_t l = int64_t(blockIdx.x) * 32 + threadIdx.x;
+  const int64_t bi = blockIdx.y;
+  const bool live = l < L;
+  const int64_t off = bi * H * L + l;
+  const float mu = live ? mean[bi * L + l] : 0.f, rs = live ? rstd[bi * L + l] : 0.f;
+  float sg = 0.f, sgx = 0.f;
+  if (live)
+    for (int64_t h = threadIdx.y; h < H; h += 8) {
+      const float g = dy[off + h * L] * (w ? w[h] : 1.f);
+      sg += g;
+      sgx += g * ((x[off + h * L] - mu) * rs);
+    }
+  const float mg = channelLaneSum(sg, s) / float(H);
+  const float mgx = channelLaneSum(sgx, s) / float(H);
+  if (!live) return;
+  for (int64_t h = threadIdx.y; h < H; h += 8) {
+    const float g = dy[off + h * L] * (w ? w[h] : 1.f);
+    const float xh = (x[off + h * L] - mu) * rs;
+    dx[off + h * L] = rs * (g - mg - xh * mgx);
+  }
+}
+
+// ---- residualNorm: [LayerNorm](x + dropout(GLU(z))) over channels ------------------------------
+
+// r = x + dropout(GLU(z)) of [B, H, L], z [B, 2H, L]: the GLU of gluForward, then the
+// dropout op's mask at the element's flat index o = (b H + h) L + l.
+struct Residual {
+  const float* __restrict__ z;
+  const float* __restrict__ x;
+  int64_t H, L;
+  float p, scale;
+  uint64_t key;
+  bool drop;  // p > 0
+
+  // Position (b, l): channel h of it is at offset h L from these.
+  struct Column {
+    int64_t o0;  // flat index of (b, 0, l) in [B, H, L]
+    int64_t z0;  // of (b, 0, l) in [B, 2H, L]; its gate at + H L
+  };
+  __device__ __forceinline__ Column column(int64_t b, int64_t l) const { return {b * H * L + l, 2 * b * H * L + l}; }
+  __device__ __forceinline__ float dropped(float v, int64_t o) const {
+    return drop ? nn::dropoutElement(v, key, uint64_t(o), p, scale) : v;
+  }
+  // r at offset hL = h L of column c.
+  __device__ __forceinline__ float at(const Column& c, int64_t hL) const {
+    const float* a = z + c.z0 + hL;
+    return x[c.o0 + hL] + dropped(a[0] / (1.f + expf(-a[H * L])), c.o0 + hL);
+  }
+};
+using Column = Residual::Column;
+
+// The input gradient at offset hL of column c: dr from the layer norm (layerNormChannelsBwd's
+// formula with the column's rs, mean(g), mean(g xhat), g = dy w; dy itself when
+// !normalize), then dx = dr and, through the mask and the GLU, dz.
+__device__ __forceinline__ void residualNormGrad(const Residual& r, const Column& c, int64_t hL, float dyv, float wh,
+                                                 float xh, bool normalize, float rs, float mg, float mgx,
+                                                 float* __restrict__ dz, float* __restrict__ dx) {
+  const float dr = normalize ? rs * (dyv * wh - mg - xh * mgx) : dyv;
+  if (dx) dx[c.o0 + hL] = dr;
+  if (dz) {
+    const float* a = r.z + c.z0 + hL;
+    const float s = 1.f / (1.f + expf(-a[r.H * r.L]));
+    const float dg = r.dropped(dr, c.o0 + hL);
+    float* d = dz + c.z0 + hL;
+    d[0] = dg * s;
+    d[r.H * r.L] = dg * a[0] * s * (1.f - s);
+  }
+}
+
+// Short L: G threads per column (b, l), kThreads / G columns per block: the row layout of
+// layerNormFwdKernel (with L = 1 a column is a contiguous row). A few columns (a generation
+// step) get a block each, as stepEpilogue's rows do; many get a warp each when H <= 1024.
+// r is recomputed in each pass instead of being staged, so any H fits.
+template <int G>
+__global__ void residualNormColumnFwdKernel(Residual r, const float* __restrict__ w, const float* __restrict__ b,
+                                            float* __restrict__ out, float* mean, float* rstd, int64_t cols, float eps,
+                                            bool normalize) {
+  __shared__ float scratch[kThreads / 32];
+  constexpr int kCols = kThreads / G;
+  const int lane = threadIdx.x % G;
+  const int64_t H = r.H, L = r.L;
+  // The loop is uniform per group (a whole warp, or the whole block).
+  for (int64_t col = int64_t(blockIdx.x) * kCols + threadIdx.x / G; col < cols; col += int64_t(gridDim.x) * kCols) {
+    const Column c = r.column(col / L, col % L);
+    float* o = out + c.o0;
+    if (!normalize) {
+      for (int64_t h = lane; h < H; h += G) o[h * L] = r.at(c, h * L);
+      continue;
+    }
+    float s = 0.f;
+    for (int64_t h = lane; h < H; h += G) s += r.at(c, h * L);
+    const float mu = groupSum<G>(s, scratch) / float(H);
+    float q = 0.f;  // two passes: the variance of r - mu, not E[r^2] - mu^2
+    for (int64_t h = lane; h < H; h += G) {
+      const float d = r.at(c, h * L) - mu;
+      q += d * d;
+    }
+    const float rs = rsqrtf(groupSum<G>(q, scratch) / float(H) + eps);
+    if (lane == 0) {
+      if (mean) mean[col] = mu;
+      if (rstd) rstd[col] = rs;
+    }
+    for (int64_t h = lane; h < H; h += G) o[h * L] = (r.at(c, h * L) - mu) * rs * (w ? w[h] : 1.f) + (b ? b[h] : 0.f);
+  }
+}
+
+template <int G>
+__global__ void residualNormColumnBwdKernel(const float* __restrict__ dy, Residual r, const float* __restrict__ w,
+                                            const float* mean, const float* rstd, float* __restrict__ dz,
+                                            float* __restrict__ dx, int64_t cols, bool normalize) {
+  __shared__ float scratch[kThreads / 32];
+  constexpr int kCols = kThreads / G;
+  const int lane = threadIdx.x % G;
+  const int64_t H = r.H, L = r.L;
+  for (int64_t col = int64_t(blockIdx.x) * kCols + threadIdx.x / G; col < cols; col += int64_t(gridDim.x) * kCols) {
+    const Column c = r.column(col / L, col % L);
+    const float* g0 = dy + c.o0;
+    float mu = 0.f, rs = 0.f, mg = 0.f, mgx = 0.f;
+    if (normalize) {
+      mu = mean[col];
+      rs = rstd[col];
+      float sg = 0.f, sgx = 0.f;
+      for (int64_t h = lane; h < H; h += G) {
+        const float g = g0[h * L] * (w ? w[h] : 1.f);
+        sg += g;
+        sgx += g * ((r.at(c, h * L) - mu) * rs);
+      }
+      mg = groupSum<G>(sg, scratch) / float(H);
+      mgx = groupSum<G>(sgx, scratch) / float(H);
+    }
+    for (int64_t h = lane; h < H; h += G) {
+      const float xh = normalize ? (r.at(c, h * L) - mu) * rs : 0.f;
+      residualNormGrad(r, c, h * L, g0[h * L], w ? w[h] : 1.f, xh, normalize, rs, mg, mgx, dz, dx);
+    }
+  }
+}
+
+// Sum over the Y channel lanes of a (32, Y) block; every thread gets its position's sum.
+template <int Y>
+__device__ __forceinline__ float tileLaneSum(float v, float (*s)[33]) {
+  s[threadIdx.y][threadIdx.x] = v;
+  __syncthreads();
+  float t = 0.f;
+#pragma unroll
+  for (int k = 0; k < Y; ++k) t += s[k][threadIdx.x];
+  __syncthreads();
+  return t;
+}
+
+// Long L: block (32, Y), 32 positions l (coalesced) x Y lanes over H, as
+// layerNormChannelsFwdKernel; grid (L / 32, batches), looping over the batches beyond 65535.
+// PER > 0: lane y holds r of its channels h = y + Y k (k < PER) in registers, so z and x are
+// read once (H <= Y PER); PER = 0: r is recomputed in each pass (any H). 1024 threads per SM
+// at most 64 registers each, whatever Y.
+template <int Y, int PER>
+__global__ void __launch_bounds__(32 * Y, 32 / Y)
+    residualNormTileFwdKernel(Residual r, const float* __restrict__ w, const float* __restrict__ b,
+                              float* __restrict__ out, float* mean, float* rstd, int64_t B, float eps, bool normalize) {
+  __shared__ float s[Y][33];
+  const int64_t H = r.H, L = r.L;
+  const int64_t l = int64_t(blockIdx.x) * 32 + threadIdx.x;
+  const bool live = l < L;
+  const int y = threadIdx.y;
+  for (int64_t bi = blockIdx.y; bi < B; bi += gridDim.y) {
+    const Column c = r.column(bi, l);
+    float* o = out + c.o0;
+    if (!normalize) {
+      if (live)
+        for (int64_t h = y; h < H; h += Y) o[h * L] = r.at(c, h * L);
+      continue;
+    }
+    float v[PER > 0 ? PER : 1];
+    float acc = 0.f;
+    if (PER > 0) {
+#pragma unroll
+      for (int k = 0; k < PER; ++k) {
+        const int64_t h = y + Y * k;
+        v[k] = live && h < H ? r.at(c, h * L) : 0.f;
+        acc += v[k];
+      }
+    } else if (live) {
+      for (int64_t h = y; h < H; h += Y) acc += r.at(c, h * L);
+    }
+    const float mu = tileLaneSum<Y>(acc, s) / float(H);
+    acc = 0.f;
+    if (PER > 0) {
+#pragma unroll
+      for (int k = 0; k < PER; ++k) {
+        const float d = v[k] - mu;
+        if (live && y + Y * k < H) acc += d * d;
+      }
+    } else if (live) {
+      for (int64_t h = y; h < H; h += Y) {
+        const float d = r.at(c, h * L) - mu;
+        acc += d * d;
+      }
+    }
+    const float rs = rsqrtf(tileLaneSum<Y>(acc, s) / float(H) + eps);
+    if (!live) continue;
+    if (y == 0) {
+      if (mean) mean[bi * L + l] = mu;
+      if (rstd) rstd[bi * L + l] = rs;
+    }
+    if (PER > 0) {
+#pragma unroll
+      for (int k = 0; k < PER; ++k) {
+        const int64_t h = y + Y * k;
+        if (h < H) o[h * L] = (v[k] - mu) * rs * (w ? w[h] : 1.f) + (b ? b[h] : 0.f);
+      }
+    } else {
+      for (int64_t h = y; h < H; h += Y) o[h * L] = (r.at(c, h * L) - mu) * rs * (w ? w[h] : 1.f) + (b ? b[h] : 0.f);
+    }
+  }
+}
+
+// The backward on the tile of the forward. PER > 0: lane y keeps xhat of its channels in
+// registers between the two passes (dy and z are read again in the second, from cache).
+// With the norm, each block also sums dy xhat and dy over its 32 positions per channel (a
+// warp is one channel's 32 positions: a shuffle tree) into row (b, blockIdx.x) of the
+// partials pw, pb [B gridDim.x, H]; the parameter gradients are their column sums.
+template <int Y, int PER, bool Normalize>
+__global__ void __launch_bounds__(32 * Y, 32 / Y)
+    residualNormTileBwdKernel(const float* __restrict__ dy, Residual r, const float* __restrict__ w, const float* mean,
+                              const float* rstd, float* __restrict__ dz, float* __restrict__ dx, float* pw, float* pb,
+                              int64_t B) {
+  __shared__ float s[Y][33];
+  const int64_t H = r.H, L = r.L;
+  const int64_t l = int64_t(blockIdx.x) * 32 + threadIdx.x;
+  const bool live = l < L;
+  const int y = threadIdx.y;
+  for (int64_t bi = blockIdx.y; bi < B; bi += gridDim.y) {
+    const Column c = r.column(bi, l);
+    const float* g0 = dy + c.o0;
+    const int64_t row = bi * gridDim.x + blockIdx.x;  // of the partials
+    float mu = 0.f, rs = 0.f, mg = 0.f, mgx = 0.f;
+    float xv[PER > 0 ? PER : 1];
+    // dy xhat and dy of channel h summed over the warp's 32 positions, into the partials.
+    auto partial = [&](int64_t h, float g, float xh) {
+      if (!pw) return;  // no parameter gradients asked for
+      float a0 = g * xh, a1 = g;
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1) {
+        a0 += __shfl_xor_sync(0xffffffffu, a0, off);
+        a1 += __shfl_xor_sync(0xffffffffu, a1, off);
+      }
+      if (threadIdx.x == 0 && h < H) {
+        pw[row * H + h] = a0;
+        pb[row * H + h] = a1;
+      }
+    };
+    if (Normalize) {
+      if (live) {
+        mu = mean[bi * L + l];
+        rs = rstd[bi * L + l];
+      }
+      float sg = 0.f, sgx = 0.f;
+      if (PER > 0) {
+#pragma unroll
+        for (int k = 0; k < PER; ++k) {
+          const int64_t h = y + Y * k;
+          const bool in = live && h < H;
+          const float gv = in ? g0[h * L] : 0.f;
+          xv[k] = in ? (r.at(c, h * L) - mu) * rs : 0.f;
+          const float g = gv * (in && w ? w[h] : 1.f);
+          sg += g;
+          sgx += g * xv[k];
+          if (y + Y * k < H) partial(h, gv, xv[k]);  // uniform per warp
+        }
+      } else {
+        for (int64_t h = y; h < H; h += Y) {
+          const float gv = live ? g0[h * L] : 0.f;
+          const float xh = live ? (r.at(c, h * L) - mu) * rs : 0.f;
+          const float g = gv * (w ? w[h] : 1.f);
+          sg += g;
+          sgx += g * xh;
+          partial(h, gv, xh);
+        }
+      }
+      mg = tileLaneSum<Y>(sg, s) / float(H);
+      mgx = tileLaneSum<Y>(sgx, s) / float(H);
+    }
+    if (!live || (!dz && !dx)) continue;
+    if (PER > 0 && Normalize) {
+#pragma unroll
+      for (int k = 0; k < PER; ++k) {
+        const int64_t h = y + Y * k;
+        if (h < H) residualNormGrad(r, c, h * L, g0[h * L], w ? w[h] : 1.f, xv[k], true, rs, mg, mgx, dz, dx);
+      }
+    } else {
+      for (int64_t h = y; h < H; h += Y) {
+        const float xh = Normalize ? (r.at(c, h * L) - mu) * rs : 0.f;
+        residualNormGrad(r, c, h * L, g0[h * L], w ? w[h] : 1.f, xh, Normalize, rs, mg, mgx, dz, dx);
+      }
+    }
+  }
+}
+
+// f(row, c) = (dy xhat, dy) of column `row` = (b, l) and channel c, r recomputed: the
+// parameter gradients of short L.
+struct ResidualNormParamGrad {
+  const float* dy;
+  Residual r;
+  const float* mean;
+  const float* rstd;
+  __device__ float2 operator()(int64_t col, int64_t h) const {
+    const Column c = r.column(col / r.L, col % r.L);
+    const float g = dy[c.o0 + h * r.L];
+    return make_float2(g * ((r.at(c, h * r.L) - mean[col]) * rstd[col]), g);
+  }
+};
+
+// f(row, c) = (pw[row, c], pb[row, c]) or the other way round: the sums of the tile partials.
+struct PartialPair {
+  const float* p0;
+  const float* p1;
+  int64_t ld;
+  __device__ float2 operator()(int64_t r, int64_t c) const {
+    return make_float2(p0[r * ld + c], p1 ? p1[r * ld + c] : 0.f);
+  }
+};
+
+// Positions per column below which residualNorm takes the column kernels (the tile kernels
+// leave most of their 32 position lanes idle there).
+constexpr int64_t kTileMinL = 32;
+
+dim3 tileGrid(int64_t B, int64_t L) { return dim3(unsigned((L + 31) / 32), unsigned(std::min<int64_t>(B, 65535))); }
+
+// Column kernels: a block per column when there are few columns (the work of a generation
+// step is latency, and a block's 256 threads share it) or many channels; else a warp each.
+template <class Launch>
+void byColumns(int64_t cols, int64_t H, Launch launch) {
+  if (cols < 2048 || H > kWarpRowMax) launch(std::integral_constant<int, kThreads>());
+  else launch(std::integral_constant<int, 32>());
+}
+
+// The tile shape (Y lanes over H, PER channels in registers per lane, at most MaxPer) for H
+// channels; beyond Y MaxPer channels r is recomputed (PER = 0).
+template <int MaxPer, class Launch>
+void byChannels(int64_t H, Launch launch) {
+  if (H <= 16) launch(std::integral_constant<int, 8>(), std::integral_constant<int, 2>());
+  else if (H <= 64) launch(std::integral_constant<int, 16>(), std::integral_constant<int, 4>());
+  else if (H <= 128) launch(std::integral_constant<int, 32>(), std::integral_constant<int, 4>());
+  else if (H <= 256) launch(std::integral_constant<int, 32>(), std::integral_constant<int, 8>());
+  else if (H <= 512) launch(std::integral_constant<int, 32>(), std::integral_constant<int, 16>());
+  else if (MaxPer >= 32 && H <= 1024) launch(std::integral_constant<int, 32>(), std::integral_constant<int, MaxPer >= 32 ? 32 : 0>());
+  else launch(std::integral_constant<int, 32>(), std::integral_constant<int, 0>());
+}
+
+}  // namespace
+
+void layerNormForward(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd,
+                      int64_t rows, int64_t D, float eps) {
+  const bool vec = D % 4 == 0 && aligned16(x) && aligned16(y);
+  byRowLength(D, [&](auto gc) {
+    constexpr int G = decltype(gc)::value;
+    const unsigned grid = unsigned((rows + kThreads / G - 1) / (kThreads / G));
+    if (vec) layerNormFwdKernel<G, true><<<grid, kThreads, 0, stream()>>>(x, w, b, y, mean, rstd, rows, int(D), eps);
+    else layerNormFwdKernel<G, false><<<grid, kThreads, 0, stream()>>>(x, w, b, y, mean, rstd, rows, int(D), eps);
+  });
+  S4_CUDA_CHECK_LAUNCH("layerNormForward");
+}
+
+void layerNormBackward(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
+                       float* dx, float* dw, float* db, int64_t rows, int64_t D) {
+  if (dx) {
+    const bool vec = D % 4 == 0 && aligned16(x);
+    byRowLength(D, [&](auto gc) {
+      constexpr int G = decltype(gc)::value;
+      const unsigned grid = unsigned((rows + kThreads / G - 1) / (kThreads / G));
+      if (vec) layerNormBwdKernel<G, true><<<grid, kThreads, 0, stream()>>>(dy, x, w, mean, rstd, dx, rows, int(D));
+      else layerNormBwdKernel<G, false><<<grid, kThreads, 0, stream()>>>(dy, x, w, mean, rstd, dx, rows, int(D));
+    });
+    S4_CUDA_CHECK_LAUNCH("layerNormBackward");
+  }
+  if (dw || db) {
+    const LayerNormParamGrad f{dy, x, mean, rstd, D};
+    if (dw) columnSums(f, rows, D, dw, db);
+    else columnSums(ColumnOf{dy, D}, rows, D, db, nullptr);
+  }
+}
+
+void layerNormChannelsForward(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd,
+                              int64_t B, int64_t H, int64_t L, float eps) {
+  if (B > 65535) throw s4::Error("layerNormChannels: B must be at most 65535 on the GPU", ErrorKind::Range);
+  const dim3 grid(unsigned((L + 31) / 32), unsigned(B));
+  layerNormChannelsFwdKernel<<<grid, dim3(32, 8), 0, stream()>>>(x, w, b, y, mean, rstd, H, L, eps);
+  S4_CUDA_CHECK_LAUNCH("layerNormChannelsForward");
+}
+
+void layerNormChannelsBackward(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
+                               float* dx, float* dw, float* db, int64_t B, int64_t H, int64_t L) {
+  if (B > 65535) throw s4::Error("layerNormChannels: B must be at most 65535 on the GPU", ErrorKind::Range);
+  if (dx) {
+    const dim3 grid(unsigned((L + 31) / 32), unsigned(B));
+    layerNormChannelsBwdKernel<<<grid, dim3(32, 8), 0, stream()>>>(dy, x, w, mean, rstd, dx, H, L);
+    S4_CUDA_CHECK_LAUNCH("layerNormChannelsBackward");
+  }
+  if (dw || db) {
+    channelSums(ChannelNormParamGrad{dy, x, mean, rstd, H, L}, B, H, L, dw, db);
+    S4_CUDA_CHECK_LAUNCH("layerNormChannelsBackward");
+  }
+}
+
+void residualNormForward(const float* z, const float* x, const float* w, const float* b, float* out, float* mean,
+                         float* rstd, int64_t B, int64_t H, int64_t L, float p, float scale, uint64_t key, float eps,
+                         bool normalize) {
+  const Residual r{z, x, H, L, p, scale, key, p > 0.f};
+  if (L < kTileMinL) {
+    const int64_t cols = B * L;
+    byColumns(cols, H, [&](auto gc) {
+      constexpr int G = decltype(gc)::value;
+      residualNormColumnFwdKernel<G><<<gridFor(cols * G), kThreads, 0, stream()>>>(r, w, b, out, mean, rstd, cols, eps,
+                                                                                   normalize);
+    });
+  } else {
+    byChannels<32>(H, [&](auto yc, auto pc) {
+      constexpr int Y = decltype(yc)::value, PER = decltype(pc)::value;
+      residualNormTileFwdKernel<Y, PER><<<tileGrid(B, L), dim3(32, Y), 0, stream()>>>(r, w, b, out, mean, rstd, B, eps,
+                                                                                    normalize);
+    });
+  }
+  S4_CUDA_CHECK_LAUNCH("residualNormForward");
+}
+
+void residualNormBackward(const float* dy, const float* z, const float* x, const float* w, const float* mean,
+                          const float* rstd, float* dz, float* dx, float* dw, float* db, int64_t B, int64_t H,
+                          int64_t L, float p, float scale, uint64_t key, bool normalize) {
+  const Residual r{z, x, H, L, p, scale, key, p > 0.f};
+  const bool params = normalize && (dw || db);
+  if (!normalize) {  // w and b take no part: zero gradients
+    if (dw) S4_CUDA_CHECK(cudaMemsetAsync(dw, 0, sizeof(float) * size_t(H), stream()));
+    if (db) S4_CUDA_CHECK(cudaMemsetAsync(db, 0, sizeof(float) * size_t(H), stream()));
+  }
+  if (L < kTileMinL) {
+    const int64_t cols = B * L;
+    if (dz || dx) {
+      byColumns(cols, H, [&](auto gc) {
+        constexpr int G = decltype(gc)::value;
+        residualNormColumnBwdKernel<G><<<gridFor(cols * G), kThreads, 0, stream()>>>(dy, r, w, mean, rstd, dz, dx, cols,
+                                                                                     normalize);
+      });
+      S4_CUDA_CHECK_LAUNCH("residualNormBackward");
+    }
+    if (params) columnSums(ResidualNormParamGrad{dy, r, mean, rstd}, cols, H, dw ? dw : db, dw ? db : nullptr);
+    return;
+  }
+  if (!dz && !dx && !params) return;
+  // One pass gives dz, dx and the per-block partials of dw, db; their column sums follow.
+  const dim3 grid = tileGrid(B, L);
+  const int64_t rows = B * int64_t(grid.x);
+  Workspace partials(params ? sizeof(float) * size_t(2 * rows * H) : 0);
+  float* pw = params ? partials.as<float>() : nullptr;
+  float* pb = params ? pw + rows * H : nullptr;
+  byChannels<16>(H, [&](auto yc, auto pc) {
+    constexpr int Y = decltype(yc)::value, PER = decltype(pc)::value;
+    if (normalize)
+      residualNormTileBwdKernel<Y, PER, true><<<grid, dim3(32, Y), 0, stream()>>>(dy, r, w, mean, rstd, dz, dx, pw, pb, B);
+    else
+      residualNormTileBwdKernel<Y, PER, false><<<grid, dim3(32, Y), 0, stream()>>>(dy, r, w, mean, rstd, dz, dx, pw, pb, B);
+  });
+  S4_CUDA_CHECK_LAUNCH("residualNormBackward");
+  if (params) columnSums(dw ? PartialPair{pw, db ? pb : nullptr, H} : PartialPair{pb, nullptr, H}, rows, H, dw ? dw : db, dw ? db : nullptr);
+}
+
+}  // namespace s4::cuda

@@ -1,0 +1,168 @@
+/**
+ * residualNorm on CUDA against the CPU backend (forward and every gradient) on the shapes of
+ * test/residual_norm.test.ts: L = 1, 7, 784 (the column kernels below 32 positions, the tile
+ * kernels above), H across 32 / 256 / 1024 (warp or block per column; r in registers up to
+ * H = 256), normalize on and off, p = 0 and 0.3 (the same mask on both backends); L = 1
+ * against the CUDA stepEpilogue; more than 65535 batch rows. Run by `npm run test:gpu`
+ * (S4_BACKEND=cuda).
+ */
+import { describe, expect, it } from 'vitest';
+import * as s4 from '../../lib/index';
+import type { Tensor } from '../../lib/index';
+import { ops as native } from '../../lib/native/binding';
+import { randomValues, relL2 } from '../helpers/device';
+import { residualNormRef } from '../helpers/residual_norm_ref';
+
+const { ops } = s4;
+const TOL = 1e-4;
+
+const SHAPES: [number, number, number][] = [
+  [2, 31, 1],
+  [3, 32, 7],
+  [2, 33, 784],
+  [1, 255, 7],
+  [4, 256, 1],
+  [1, 257, 784],
+  [2, 1023, 1],
+  [1, 1024, 7],
+  [1, 1025, 784],
+  [3, 64, 33],
+  [2, 16, 40],
+];
+
+interface Options {
+  normalize: boolean;
+  p: number;
+}
+
+/**
+ * residualNorm on one device, backpropagating sum(y * W): the output and the gradients of
+ * z, x, w, b.
+ */
+function run(device: 'cpu' | 'cuda', [B, H, L]: [number, number, number], o: Options, seed: number): Float32Array[] {
+  const t = (data: Float32Array, shape: number[]) => s4.tensor(data, shape, { device, requiresGrad: true });
+  const z = t(randomValues(B * 2 * H * L, seed).map((v) => 2 * v), [B, 2 * H, L]);
+  const x = t(randomValues(B * H * L, seed + 1), [B, H, L]);
+  const w = t(randomValues(H, seed + 2).map((v) => 1 + 0.5 * v), [H]);
+  const b = t(randomValues(H, seed + 3), [H]);
+  const y = s4.tidy(() => {
+    const out = ops.residualNorm(z, x, w, b, { eps: 1e-5, normalize: o.normalize, p: o.p, seed: 5, step: seed });
+    ops.sum(ops.mul(out, s4.tensor(randomValues(out.size, 9), [B, H, L], { device }))).backward();
+    return out.dataSync();
+  });
+  const grads = [z, x, w, b].map((v) => v.grad!.dataSync());
+  s4.dispose(z, x, w, b);
+  return [y, ...grads];
+}
+
+describe('residualNorm on CUDA vs CPU', () => {
+  it('forward and gradients match the CPU backend (normalize on and off, p = 0 and 0.3)', () => {
+    SHAPES.forEach((shape, k) => {
+      for (const normalize of [true, false])
+        for (const p of [0, 0.3]) {
+          const cpu = run('cpu', shape, { normalize, p }, 10 * k);
+          const gpu = run('cuda', shape, { normalize, p }, 10 * k);
+          const label = `${shape.join('x')} normalize=${normalize} p=${p}`;
+          ['out', 'dz', 'dx', 'dw', 'db'].forEach((name, i) => {
+            if (!normalize && i >= 3) {
+              expect(Array.from(gpu[i]), `${label}: ${name}`).toEqual(new Array(shape[1]).fill(0));
+              return;
+            }
+            expect(relL2(gpu[i], cpu[i]), `${label}: ${name}`).toBeLessThan(TOL);
+          });
+        }
+    });
+  });
+
+  it('forward equals the float64 reference and writes mean and rstd (raw op)', () => {
+    for (const [B, H, L] of [
+      [3, 40, 1],
+      [2, 300, 9],
+      [2, 129, 100],
+      [1, 2000, 64],
+    ]) {
+      const zv = randomValues(B * 2 * H * L, 1);
+      const xv = randomValues(B * H * L, 2);
+      const ref = residualNormRef(zv, xv, null, null, null, B, H, L, 1e-3, true);
+      const [out, mean, rstd] = s4.tidy(() => {
+        const z = s4.tensor(zv, [B, 2 * H, L], { device: 'cuda' });
+        const x = s4.tensor(xv, [B, H, L], { device: 'cuda' });
+        const o = s4.zeros([B, H, L], { device: 'cuda' });
+        const m = s4.zeros([B, L], { device: 'cuda' });
+        const r = s4.zeros([B, L], { device: 'cuda' });
+        native.residualNormForward({ z: z.handle, x: x.handle, out: o.handle, mean: m.handle, rstd: r.handle, B, H, L, p: 0, seed: 0, step: 0, eps: 1e-3, normalize: true });
+        return [o.dataSync(), m.dataSync(), r.dataSync()];
+      });
+      const label = `${B}x${H}x${L}`;
+      expect(relL2(out, ref.out), `${label}: out`).toBeLessThan(TOL);
+      expect(relL2(mean, ref.mean), `${label}: mean`).toBeLessThan(TOL);
+      expect(relL2(rstd, ref.rstd), `${label}: rstd`).toBeLessThan(TOL);
+    }
+  });
+
+  it('with L = 1 equals the CUDA stepEpilogue', () => {
+    for (const [B, H] of [
+      [1, 64],
+      [5, 257],
+      [64, 256],
+      [2, 1100],
+    ]) {
+      for (const normalize of [true, false]) {
+        const [fused, step] = s4.tidy(() => {
+          const dev = { device: 'cuda' as const };
+          const z = s4.tensor(randomValues(B * 2 * H, 3), [B, 2 * H, 1], dev);
+          const x = s4.tensor(randomValues(B * H, 4), [B, H, 1], dev);
+          const w = s4.tensor(randomValues(H, 5), [H], dev);
+          const b = s4.tensor(randomValues(H, 6), [H], dev);
+          const f = ops.residualNorm(z, x, w, b, { eps: 1e-5, normalize });
+          const out = s4.zeros([B, H], dev);
+          native.stepEpilogue({ z: z.handle, x: x.handle, w: w.handle, lb: b.handle, out: out.handle, B, H, eps: 1e-5, normalize });
+          return [f.dataSync(), out.dataSync()];
+        });
+        expect(relL2(fused, step), `B=${B} H=${H} normalize=${normalize}`).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it('the dropout mask equals the CUDA dropout op\'s; NaN propagates; more than 65535 batch rows', () => {
+    const [B, H, L] = [2, 48, 300];
+    const [fused, composed] = s4.tidy(() => {
+      const dev = { device: 'cuda' as const };
+      const z = s4.tensor(randomValues(B * 2 * H * L, 7), [B, 2 * H, L], dev);
+      const x = s4.tensor(randomValues(B * H * L, 8), [B, H, L], dev);
+      const f = ops.residualNorm(z, x, null, null, { normalize: true, p: 0.3, seed: 2, step: 3 });
+      const c = ops.layerNormChannels(ops.add(x, ops.dropout(ops.glu(z, 1), 0.3, { seed: 2, step: 3 })));
+      return [f.dataSync(), c.dataSync()];
+    });
+    expect(relL2(fused, composed)).toBeLessThan(TOL);
+
+    const zv = randomValues(2 * 2 * 8 * 40, 9);
+    zv[(1 * 16 + 8 + 3) * 40 + 33] = NaN;
+    const got = s4.tidy(() =>
+      ops.residualNorm(s4.tensor(zv, [2, 16, 40], { device: 'cuda' }), s4.tensor(randomValues(2 * 8 * 40, 10), [2, 8, 40], { device: 'cuda' })).dataSync(),
+    );
+    for (let h = 0; h < 8; h++) expect(Number.isNaN(got[(1 * 8 + h) * 40 + 33])).toBe(true);
+    expect(Number.isNaN(got[0])).toBe(false);
+
+    // 70000 batch rows: the column kernels (L = 1) and the tile kernels (L = 32, looping over
+    // the batches beyond the grid's 65535) take them all.
+    for (const L of [1, 32]) {
+      const [Bn, Hn] = [70000, 4];
+      const cpu = run('cpu', [Bn, Hn, L], { normalize: true, p: 0.1 }, 77);
+      const gpu = run('cuda', [Bn, Hn, L], { normalize: true, p: 0.1 }, 77);
+      cpu.forEach((c, i) => expect(relL2(gpu[i], c), `B=${Bn} L=${L}: output ${i}`).toBeLessThan(TOL));
+    }
+  });
+
+  it('accepts an out buffer and gives the same values twice (deterministic)', () => {
+    const [B, H, L] = [2, 130, 200];
+    const dev = { device: 'cuda' as const };
+    const z = s4.tensor(randomValues(B * 2 * H * L, 11), [B, 2 * H, L], dev);
+    const x = s4.tensor(randomValues(B * H * L, 12), [B, H, L], dev);
+    const out: Tensor = s4.zeros([B, H, L], dev);
+    const a = ops.residualNorm(z, x, null, null, { p: 0.2, seed: 1, step: 1 }, { out }).dataSync().slice();
+    const b = ops.residualNorm(z, x, null, null, { p: 0.2, seed: 1, step: 1 }, { out }).dataSync();
+    expect(Array.from(b)).toEqual(Array.from(a));
+    s4.dispose(z, x, out);
+  });
+});
