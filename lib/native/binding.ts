@@ -119,11 +119,23 @@ export function bindingMismatches(raw: unknown, specs: readonly OpSpecDescriptio
   for (const s of (exports.opSpecs as () => OpSpecDescription[])()) actual.set(s.name, JSON.stringify(s));
   for (const s of specs) {
     const got = actual.get(s.name);
-    if (got !== undefined && got !== JSON.stringify(s)) {
-      problems.push(`op '${s.name}': the addon's spec is ${got}, the declaration is ${JSON.stringify(s)}`);
-    }
+    if (got !== undefined && got !== JSON.stringify(s)) problems.push(`op '${s.name}': ${specDifference(JSON.parse(got), s)}`);
   }
   return problems;
+}
+
+/** The first difference between the addon's spec (a) and the declaration (d), in words. */
+function specDifference(a: OpSpecDescription, d: OpSpecDescription): string {
+  const n = Math.max(a.args.length, d.args.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.args[i];
+    const y = d.args[i];
+    if (!x || !y) return `the addon has ${a.args.length} arguments, the declaration ${d.args.length}`;
+    const jx = JSON.stringify(x);
+    const jy = JSON.stringify(y);
+    if (jx !== jy) return `argument ${i + 1} is ${jx} in the addon but ${jy} in the declaration`;
+  }
+  return `the addon's spec is ${JSON.stringify(a)}, the declaration is ${JSON.stringify(d)}`;
 }
 
 function isBinding(raw: unknown): raw is CoreBinding & RawOps {
@@ -135,16 +147,58 @@ function isBinding(raw: unknown): raw is CoreBinding & RawOps {
   );
 }
 
-function bind(): { core: CoreBinding; ops: NativeOps } {
+function bind(): { raw: CoreBinding & RawOps; ops: NativeOps } {
   const raw = load();
   if (!isBinding(raw)) throw new Error('unreachable');
-  return { core: raw, ops: bindOps(raw) };
+  return { raw, ops: bindOps(raw) };
 }
 
 const bound = bind();
 
 /** The core exports: buffers, transfers, device queries. */
-export const core: CoreBinding = bound.core;
+export const core: CoreBinding = bound.raw;
 /** The ops, with named arguments (see lib/native/ops.generated.ts for each one's spec). */
 export const ops: NativeOps = bound.ops;
 export { OP_NAMES, OP_SPECS };
+
+/** One native op call as a trace holds it: the raw export and its positional arguments. */
+export interface TracedCall {
+  name: keyof RawOps;
+  fn: (...args: never[]) => unknown;
+  args: unknown[];
+}
+
+/** Calls a traced op again with (possibly substituted) positional arguments, unchecked in TS. */
+export function callTraced(call: TracedCall, args: readonly unknown[]): unknown {
+  return Reflect.apply(call.fn, bound.raw, args);
+}
+
+function isRawOps(x: Record<string, unknown>): x is Record<string, unknown> & RawOps {
+  return OP_NAMES.every((n) => typeof x[n] === 'function');
+}
+
+/**
+ * Runs fn and returns every op call it made (they run as usual). While fn runs, `ops` calls
+ * through recording functions; they are restored afterwards, so ops outside a trace pay
+ * nothing for it. See lib/native/trace.ts.
+ */
+export function recordOps(fn: () => void): TracedCall[] {
+  const calls: TracedCall[] = [];
+  const recording: Record<string, unknown> = {};
+  for (const name of OP_NAMES) {
+    const f: (...args: never[]) => unknown = bound.raw[name];
+    recording[name] = (...args: unknown[]) => {
+      const call = { name, fn: f, args };
+      calls.push(call);
+      return callTraced(call, args);
+    };
+  }
+  if (!isRawOps(recording)) throw new Error('recordOps: the recording table is incomplete');
+  Object.assign(ops, bindOps(recording));
+  try {
+    fn();
+  } finally {
+    Object.assign(ops, bindOps(bound.raw));
+  }
+  return calls;
+}

@@ -14,16 +14,17 @@
  */
 import { layerNormChannels, linearChannels, residualNorm } from '../ops/index';
 import type { Tensor } from '../tensor/tensor';
-import type { Dropout } from './dropout';
-import type { LayerNorm } from './layer_norm';
-import type { Linear } from './linear';
 
-/** The parts of one block: its norm, the layer's output linear, the residual dropout. */
+/**
+ * The parts of one block: its norm, the layer's output linear, the residual dropout. The
+ * modules themselves in forward() (LayerNorm, Linear, Dropout); snapshots in a stepper.
+ */
 export interface BlockParts {
   prenorm: boolean;
-  norm: LayerNorm;
-  output: Linear;
-  dropout: Dropout;
+  norm: { readonly weight: Tensor; readonly bias: Tensor; readonly eps: number };
+  output: { readonly weight: Tensor; readonly bias: Tensor | null };
+  /** The mask of this call (p = 0: none); see Dropout.draw. */
+  dropout: { draw(): { p: number; seed: number; step: number } };
 }
 
 /** Preallocated results of each stage, for allocation-free steps (all [B, *, L]). */

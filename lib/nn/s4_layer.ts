@@ -35,11 +35,11 @@ import {
   flip,
   gelu,
   glu,
+  linear,
   scale,
   slice,
 } from '../ops/index';
 import { expectInteger, expectNumber, expectTensor } from '../util/validate';
-import { ops } from '../native/binding';
 import { diagStepper, stepper as dplrStepper, type Stepper } from './stepper';
 import { cToCTilde } from '../ssm/discretize';
 import type { Measure } from '../ssm/hippo';
@@ -97,11 +97,6 @@ export interface LayerStepper {
   step(u: Tensor): Tensor;
   /** u_t [B, H] -> y_t written into `out` (float32 [B, H], not `u`): no allocation. */
   stepInto(u: Tensor, out: Tensor): Tensor;
-  /**
-   * @internal A residual block's token for model steppers, unchecked (the caller owns and
-   * has checked the [B, H] buffers): out = x + y_t(u), then LayerNorm(norm) when given.
-   */
-  stepBlock(u: Tensor, x: Tensor, out: Tensor, norm: { w: Tensor; b: Tensor; eps: number } | null): void;
   reset(): void;
   dispose(): void;
 }
@@ -224,8 +219,13 @@ export class S4Layer extends Module {
     return slice(k, 0, L);
   }
 
-  /** u [B, H, L] -> [B, H, L]. */
-  forward(u: Tensor): Tensor {
+  /**
+   * The sequence mixer of the block: u [B, H, L] -> GELU(conv(u, k) + D u) with the
+   * activation dropout, [B, H, L] (bidirectional: plus the backward kernel's convolution of
+   * the reversed input, reversed). The output linear and GLU follow in forward() or, inside
+   * a SequenceModel, in the fused block tail (lib/nn/block.ts).
+   */
+  mix(u: Tensor): Tensor {
     const x = expectTensor('S4Layer.forward', 'u', u, { dtype: 'float32', rank: 3 });
     if (x.shape[1] !== this.H) {
       throw new RangeError(`S4Layer.forward: argument 'u' must have shape [B, H, L] with H = ${this.H} (got [${x.shape.join(', ')}])`);
@@ -234,21 +234,21 @@ export class S4Layer extends Module {
     const { k, kBwd } = this.kernels(L);
     let y = fftConv(x, k, this.param('d'));
     if (kBwd) y = add(y, flip(fftConv(flip(x), kBwd)));
-    y = this.activationDropout.forward(gelu(y));
-    return glu(this.output.forwardChannels(y), 1);
+    return this.activationDropout.forward(gelu(y));
+  }
+
+  /** u [B, H, L] -> GLU(Linear_{H -> 2H}(mix(u))) over channels: [B, H, L]. */
+  forward(u: Tensor): Tensor {
+    return glu(this.output.forwardChannels(this.mix(u)), 1);
   }
 
   /**
-   * The recurrent view: a stepper over tokens u_t [B, H] -> y_t [B, H] that equals
-   * forward() on the sequence fed so far. It snapshots the current parameters (make a new
-   * one after training steps) and ignores dropout. Not available for bidirectional layers.
+   * The recurrence of mix(): a scan stepper (with D) over tokens of this layer's current
+   * parameters. Not available for bidirectional layers (they read the future).
    */
-  stepper(opts: { batch: number }): LayerStepper {
-    const fn = 'S4Layer.stepper';
+  recurrence(fn: string, batch: number): Stepper {
     if (this.bidirectional) throw new Error(`${fn}: a bidirectional layer has no recurrent view (it reads the future)`);
-    if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object with 'batch'`);
-    const batch = expectInteger(fn, 'batch', opts.batch, 1);
-    const ssm: Stepper = noGrad(() => {
+    return noGrad(() => {
       const lambda = this.lambda();
       const dt = this.dt();
       try {
@@ -260,57 +260,50 @@ export class S4Layer extends Module {
         dt.dispose();
       }
     });
-    const weight = keep(this.output.weight.clone());
-    const bias = keep(this.output.bias!.clone());
-    const H = this.H;
-    const device = weight.device;
-    // Per-token intermediates, allocated once: the SSM output, its GELU and the linear's 2H.
-    const work: Tensor[] = [];
-    const buffer = (shape: number[]): Tensor => {
-      const t = keep(Tensor.empty(shape, 'float32', device));
-      work.push(t);
+  }
+
+  /**
+   * The recurrent view: a stepper over tokens u_t [B, H] -> y_t [B, H] that equals
+   * forward() on the sequence fed so far. It snapshots the current parameters (make a new
+   * one after training steps) and ignores dropout. Not available for bidirectional layers.
+   * A token is forward()'s pipeline on preallocated buffers: the scan (GELU in its launch),
+   * the linear and the GLU.
+   */
+  stepper(opts: { batch: number }): LayerStepper {
+    const fn = 'S4Layer.stepper';
+    if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object with 'batch'`);
+    const batch = expectInteger(fn, 'batch', opts.batch, 1);
+    const ssm = this.recurrence(fn, batch);
+    const owned: Tensor[] = [];
+    const own = (t: Tensor): Tensor => {
+      owned.push(keep(t));
       return t;
     };
-    let gb: Tensor, zb: Tensor;
+    const H = this.H;
+    let weight: Tensor, bias: Tensor, mixed: Tensor, z: Tensor;
     try {
-      gb = buffer([batch, H]);
-      zb = buffer([batch, 2 * H]);
+      weight = own(this.output.weight.clone());
+      bias = own(this.output.bias!.clone());
+      const device = weight.device;
+      mixed = own(Tensor.empty([batch, H], 'float32', device));
+      z = own(Tensor.empty([batch, 2 * H], 'float32', device));
     } catch (err) {
-      work.forEach((t) => t.dispose());
+      owned.forEach((t) => t.dispose());
       ssm.dispose();
-      weight.dispose();
-      bias.dispose();
       throw err;
     }
+    const device = weight.device;
     const tokenSpec = { dtype: 'float32' as const, shape: [batch, H], dims: ['B', 'H'], device };
     const stepInto = (u: Tensor, out: Tensor): Tensor => {
       expectTensor(`${fn}.step`, 'u', u, tokenSpec);
       expectTensor(`${fn}.step`, 'out', out, tokenSpec);
       if (out === u) throw new RangeError(`${fn}.step: argument 'out' must not be the input 'u'`);
-      // The forward pipeline (scan, GELU, linear H -> 2H, GLU) on preallocated buffers,
-      // the GELU in the scan's launch, without tensors or autograd per token.
-      ssm.stepBuffers(u.handle, gb.handle, true);
-      ops.linearForward({ x: gb.handle, weight: weight.handle, bias: bias.handle, out: zb.handle, M: batch, K: H, N: 2 * H });
-      ops.gluForward({ x: zb.handle, out: out.handle, outer: batch, half: H, inner: 1 });
-      return out;
-    };
-    const stepBlock = (u: Tensor, x: Tensor, out: Tensor, norm: { w: Tensor; b: Tensor; eps: number } | null): void => {
-      // Three launches per block and token: scan + GELU, the linear without bias, then
-      // bias + GLU + residual (+ LayerNorm) in one.
-      ssm.stepBuffers(u.handle, gb.handle, true);
-      ops.linearForward({ x: gb.handle, weight: weight.handle, bias: null, out: zb.handle, M: batch, K: H, N: 2 * H });
-      ops.stepEpilogue({
-        z: zb.handle,
-        bias: bias.handle,
-        x: x.handle,
-        w: norm ? norm.w.handle : null,
-        lb: norm ? norm.b.handle : null,
-        out: out.handle,
-        B: batch,
-        H,
-        eps: norm ? norm.eps : 1,
-        normalize: norm !== null,
+      noGrad(() => {
+        ssm.step(u, mixed, { gelu: true });
+        linear(mixed, weight, bias, { out: z });
+        glu(z, 1, { out });
       });
+      return out;
     };
     return {
       step(u: Tensor): Tensor {
@@ -324,16 +317,14 @@ export class S4Layer extends Module {
         }
       },
       stepInto,
-      stepBlock,
       reset(): void {
         ssm.reset();
       },
       dispose(): void {
         ssm.dispose();
-        weight.dispose();
-        bias.dispose();
-        work.forEach((t) => t.dispose());
+        owned.forEach((t) => t.dispose());
       },
     };
   }
+
 }

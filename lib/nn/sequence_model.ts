@@ -15,18 +15,22 @@
  * 'mean' pooling it keeps a running mean, so output_t is the pooled output of the prefix).
  */
 import { backend, type DeviceName } from '../backend';
-import { add, lastPool, meanPool, transpose12 } from '../ops/index';
-import { ops } from '../native/binding';
+import { noGrad } from '../autograd/tape';
+import { core, ops } from '../native/binding';
+import { OpTrace } from '../native/trace';
+import { embedding, lastPool, linear, meanPool, transpose12 } from '../ops/index';
 import { expectInteger, expectNumber, expectTensor } from '../util/validate';
 import { keep } from '../tensor/scope';
-import { Tensor } from '../tensor/tensor';
+import { sharedView, Tensor } from '../tensor/tensor';
+import { residualBlock, type BlockBuffers, type BlockParts } from './block';
 import { Dropout } from './dropout';
 import { Embedding } from './embedding';
 import { LayerNorm } from './layer_norm';
 import { Linear } from './linear';
 import { Module } from './module';
 import { Rng } from './random';
-import { S4Layer, type LayerStepper, type S4Init, type S4Kernel } from './s4_layer';
+import { S4Layer, type S4Init, type S4Kernel } from './s4_layer';
+import type { Stepper } from './stepper';
 
 export type Pooling = 'mean' | 'last' | 'none';
 
@@ -151,31 +155,34 @@ export class SequenceModel extends Module {
       x = (this.encoder as Linear).forwardChannels(u);
     }
     for (let i = 0; i < this.nLayers; i++) {
-      const norm = this.norms[i];
-      let z = this.prenorm ? norm.forwardChannels(x) : x;
-      z = this.dropouts[i].forward(this.layers[i].forward(z));
-      x = add(x, z);
-      if (!this.prenorm) x = norm.forwardChannels(x);
+      const layer = this.layers[i];
+      x = residualBlock(x, this.blockParts(i), (u) => layer.mix(u));
     }
     if (this.pool === 'none') return this.decoder.forwardChannels(x);
     return this.decoder.forward(this.pool === 'mean' ? meanPool(x) : lastPool(x));
   }
 
+  /** The parts of block i as residualBlock takes them (live modules: forward and training). */
+  private blockParts(i: number): BlockParts {
+    return { prenorm: this.prenorm, norm: this.norms[i], output: this.layers[i].output, dropout: this.dropouts[i] };
+  }
+
   /**
    * The recurrent view for generation: one token at a time, O(N) per layer and token. It
-   * snapshots the current parameters and runs without dropout or autograd. Every per-token
-   * intermediate lives in buffers allocated here, and each step calls the native ops of
-   * forward() on them directly: per token only the returned output is allocated (none
-   * when `out` is given).
+   * snapshots the current parameters and runs without dropout or autograd. A token runs
+   * forward()'s own block routine (lib/nn/block.ts) on [B, D, 1] buffers allocated here,
+   * with the scan as the mixer; the first token records the native calls of the encoder
+   * and the blocks, and later tokens replay them (lib/native/trace.ts): per token only the
+   * returned output is allocated (none when `out` is given).
    */
   stepper(opts: { batch: number }): ModelStepper {
     const fn = 'SequenceModel.stepper';
     if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object with 'batch'`);
     const batch = expectInteger(fn, 'batch', opts.batch, 1);
     const owned: Tensor[] = [];
-    const layerSteppers: LayerStepper[] = [];
+    const scans: Stepper[] = [];
     const release = (): void => {
-      layerSteppers.forEach((s) => s.dispose());
+      scans.forEach((s) => s.dispose());
       owned.forEach((o) => o.dispose());
     };
     const { vocab, dInput, pool, prenorm, dModel: D, dOutput } = this;
@@ -190,27 +197,32 @@ export class SequenceModel extends Module {
       owned.push(t);
       return t;
     };
-    let norms: { w: Tensor; b: Tensor; eps: number }[];
+    const eval0 = { draw: () => ({ p: 0, seed: 0, step: 0 }) };
+    let parts: BlockParts[], buffers: BlockBuffers, mixed: Tensor;
     let encW: Tensor, encB: Tensor | null, decW: Tensor, decB: Tensor;
-    // x and its next value alternate between xa and xb; nz: the normalized block input
-    // (prenorm); sum/sumNext: running sum of x ('mean' pooling).
-    let xa: Tensor, xb: Tensor, nz: Tensor, mean: Tensor, rstd: Tensor, pooled: Tensor;
-    let sum: Tensor, sumNext: Tensor;
+    // x alternates between xa and xb ([B, D, 1]); sum/sumNext: running sum of x ('mean').
+    let xa: Tensor, xb: Tensor, pooled: Tensor, sum: Tensor, sumNext: Tensor, tokenIn: Tensor;
     try {
-      for (const layer of this.layers) layerSteppers.push(layer.stepper({ batch }));
-      norms = this.norms.map((n) => ({ w: snap(n.param('weight')), b: snap(n.param('bias')), eps: n.eps }));
+      for (const layer of this.layers) scans.push(layer.recurrence(fn, batch));
+      parts = this.layers.map((layer, i) => ({
+        prenorm,
+        norm: { weight: snap(this.norms[i].weight), bias: snap(this.norms[i].bias), eps: this.norms[i].eps },
+        output: { weight: snap(layer.output.weight), bias: snap(layer.output.bias!) },
+        dropout: eval0,
+      }));
       encW = snap(this.encoder.param('weight'));
       encB = vocab === null ? snap((this.encoder as Linear).bias!) : null;
       decW = snap(this.decoder.weight);
       decB = snap(this.decoder.bias!);
-      xa = buffer([batch, D]);
-      xb = buffer([batch, D]);
-      nz = buffer([batch, D]);
+      xa = buffer([batch, D, 1]);
+      xb = buffer([batch, D, 1]);
+      mixed = buffer([batch, D, 1]);
+      buffers = { normed: prenorm ? buffer([batch, D, 1]) : undefined, z: buffer([batch, 2 * D, 1]) };
       pooled = buffer([batch, D]);
       sum = buffer([batch, D]);
       sumNext = buffer([batch, D]);
-      mean = buffer([batch]);
-      rstd = buffer([batch]);
+      // The input placeholder of the recorded calls (replaced by each call's token).
+      tokenIn = buffer(vocab !== null ? [batch] : [batch, dInput!]);
       ops.fill({ out: sum.handle, value: 0, n: batch * D });
     } catch (err) {
       release();
@@ -220,24 +232,39 @@ export class SequenceModel extends Module {
       ? { dtype: 'float32' as const, shape: [batch], dims: ['B'], device }
       : { dtype: 'float32' as const, shape: [batch, dInput!], dims: ['B', 'dInput'], device };
     const outSpec = { dtype: 'float32' as const, shape: [batch, dOutput], dims: ['B', 'dOutput'], device };
-    const norm = (i: number, from: Tensor, to: Tensor): void => {
-      const n = norms[i];
-      ops.layerNormForward({ x: from.handle, weight: n.w.handle, bias: n.b.handle, out: to.handle, mean: mean.handle, rstd: rstd.handle, rows: batch, D, eps: n.eps });
+    const flatViews = new Map<Tensor, Tensor>();
+    const flat = (t: Tensor): Tensor => {
+      let v = flatViews.get(t);
+      if (!v) flatViews.set(t, (v = sharedView(t, [batch, D])));
+      return v;
     };
+    // Encoder and blocks of one token, from `tokenIn`; returns the buffer holding x.
+    const encodeAndBlocks = (): Tensor => {
+      let x = xa;
+      let spare = xb;
+      if (vocab !== null) embedding(tokenIn, encW, { out: flat(x) });
+      else linear(tokenIn, encW, encB, { out: flat(x) });
+      for (let i = 0; i < parts.length; i++) {
+        const scan = scans[i];
+        residualBlock(x, parts[i], (u) => {
+          scan.stepBuffers(u.handle, mixed.handle, true);
+          return mixed;
+        }, { ...buffers, out: spare });
+        [x, spare] = [spare, x];
+      }
+      return x;
+    };
+    let trace: OpTrace | null = null;
+    let last: Tensor = xa;
     let position = 0;
     let disposed = false;
     const run = (xt: Tensor, y: Tensor): Tensor => {
-      let x = xa;
-      let spare = xb;
-      if (vocab !== null) ops.embeddingForward({ indices: xt.handle, table: encW.handle, out: x.handle, M: batch, V: vocab, D });
-      else ops.linearForward({ x: xt.handle, weight: encW.handle, bias: encB!.handle, out: x.handle, M: batch, K: dInput!, N: D });
-      for (let i = 0; i < layerSteppers.length; i++) {
-        // x <- x + layer(prenorm ? norm(x) : x), then norm(x) for post-norm blocks.
-        if (prenorm) norm(i, x, nz);
-        layerSteppers[i].stepBlock(prenorm ? nz : x, x, spare, prenorm ? null : norms[i]);
-        [x, spare] = [spare, x];
-      }
+      noGrad(() => {
+        if (trace === null) trace = new OpTrace(() => (last = encodeAndBlocks()), [tokenIn.handle]);
+        else trace.replay([xt.handle]);
+      });
       position++;
+      let x = flat(last);
       if (pool === 'mean') {
         ops.axpby({ out: sumNext.handle, a: sum.handle, alpha: 1, b: x.handle, beta: 1, n: batch * D });
         [sum, sumNext] = [sumNext, sum];
@@ -251,6 +278,7 @@ export class SequenceModel extends Module {
       step(xt: Tensor, out?: Tensor): Tensor {
         if (disposed) throw new Error(`${fn}.step: the stepper has been disposed`);
         expectTensor(`${fn}.step`, 'x', xt, inputSpec);
+        if (trace === null) core.copy(tokenIn.handle, xt.handle);
         if (out !== undefined) return run(xt, expectTensor(`${fn}.step`, 'out', out, outSpec));
         const y = Tensor.empty([batch, dOutput], 'float32', device);
         try {
@@ -264,7 +292,7 @@ export class SequenceModel extends Module {
         return position;
       },
       reset(): void {
-        layerSteppers.forEach((s) => s.reset());
+        scans.forEach((s) => s.reset());
         ops.fill({ out: sum.handle, value: 0, n: batch * D });
         position = 0;
       },

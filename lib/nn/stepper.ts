@@ -75,7 +75,7 @@ export class Stepper {
     return { coef: this.coef, st: this.st };
   }
 
-  private run(fn: string, u: unknown, rank: 2 | 3, out: unknown): Tensor {
+  private run(fn: string, u: unknown, rank: 2 | 3, out: unknown, gelu = false): Tensor {
     const { coef, st } = this.live(fn);
     const name = `${this.kind}.${fn}`;
     const x = expectTensor(name, 'u', u, { dtype: 'float32', rank, device: this.device });
@@ -86,15 +86,17 @@ export class Stepper {
     const T = rank === 2 ? 1 : x.shape[2];
     const y = out === undefined ? Tensor.empty(x.shape, 'float32', this.device) : expectTensor(name, 'out', out, { dtype: 'float32', shape: x.shape, device: this.device });
     if (y === x) throw new RangeError(`${name}: argument 'out' must not be the input 'u'`);
-    ops.ssmScan({ coef: coef.handle, state: st.handle, u: x.handle, y: y.handle, B: this.batch, H: this.H, N2: this.N2, T, gelu: false });
+    ops.ssmScan({ coef: coef.handle, state: st.handle, u: x.handle, y: y.handle, B: this.batch, H: this.H, N2: this.N2, T, gelu });
     return y;
   }
 
   /**
    * One token: u_t [B, H] -> y_t [B, H]. `out` (float32 [B, H] on the stepper's device)
-   * receives y_t instead of a new tensor: no allocation per token.
+   * receives y_t instead of a new tensor: no allocation per token. gelu: y_t = GELU(scan),
+   * the S4 block's activation, in the same launch.
    */
-  step(u: Tensor, out?: Tensor): Tensor {
+  step(u: Tensor, out?: Tensor, opts?: { gelu?: boolean }): Tensor {
+    const gelu = opts?.gelu === true;
     // Fast path: the checks of run() without building names or spec objects; anything
     // unusual (or any error) goes through run(), which reports it.
     if (
@@ -106,10 +108,10 @@ export class Stepper {
       !u.isDisposed &&
       !out.isDisposed
     ) {
-      ops.ssmScan({ coef: this.coefH, state: this.stH, u: u.handle, y: out.handle, B: this.batch, H: this.H, N2: this.N2, T: 1, gelu: false });
+      ops.ssmScan({ coef: this.coefH, state: this.stH, u: u.handle, y: out.handle, B: this.batch, H: this.H, N2: this.N2, T: 1, gelu });
       return out;
     }
-    return this.run('step', u, 2, out);
+    return this.run('step', u, 2, out, gelu);
   }
 
   /** A live-or-not float32 [B, H] tensor on this stepper's device. */

@@ -9,14 +9,9 @@
  */
 import { ops } from '../native/binding';
 import type { Tensor } from '../tensor/tensor';
-import { expectInteger, expectNumber } from '../util/validate';
+import { expectNonEmpty, expectInteger, expectNumber } from '../util/validate';
 import { defineOp, type OpOptions } from './define';
 
-function nonEmpty(fn: string, name: string, t: Tensor): void {
-  if (t.rank === 0 || t.size === 0) {
-    throw new RangeError(`${fn}: argument '${name}' must have rank >= 1 and no zero-sized dimension (got [${t.shape.join(', ')}])`);
-  }
-}
 
 export interface GeluOptions {
   /** 'none': x Phi(x) with the exact erf (default); 'tanh': the tanh approximation. */
@@ -28,7 +23,7 @@ const geluOp = defineOp({
   inputs: { x: 'float32' },
   plan: ({ x }, opts: GeluOptions) => {
     const fn = 'gelu';
-    nonEmpty(fn, 'x', x);
+    expectNonEmpty(fn, 'x', x);
     if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object`);
     const approximate = opts.approximate ?? 'none';
     if (approximate !== 'none' && approximate !== 'tanh') {
@@ -50,7 +45,7 @@ const gluOp = defineOp({
   inputs: { x: 'float32' },
   plan: ({ x }, dim: number) => {
     const fn = 'glu';
-    nonEmpty(fn, 'x', x);
+    expectNonEmpty(fn, 'x', x);
     const d = expectInteger(fn, 'dim', dim, -x.rank, x.rank - 1);
     const axis = d < 0 ? d + x.rank : d;
     const size = x.shape[axis];
@@ -84,7 +79,7 @@ const dropoutOp = defineOp({
   inputs: { x: 'float32' },
   plan: ({ x }, { p, opts }: { p: number; opts: DropoutOptions }) => {
     const fn = 'dropout';
-    nonEmpty(fn, 'x', x);
+    expectNonEmpty(fn, 'x', x);
     const pp = expectNumber(fn, 'p', p);
     if (!(pp >= 0 && pp < 1)) throw new RangeError(`${fn}: argument 'p' must be in [0, 1) (got ${pp})`);
     if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object { seed, step }`);

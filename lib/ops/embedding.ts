@@ -9,23 +9,18 @@
  */
 import { ops } from '../native/binding';
 import type { Tensor } from '../tensor/tensor';
-import { expectTensor } from '../util/validate';
+import { expectNonEmpty, expectTensor } from '../util/validate';
 import { defineOp, type OpOptions } from './define';
 
-function nonEmpty(fn: string, name: string, t: Tensor): void {
-  if (t.rank === 0 || t.size === 0) {
-    throw new RangeError(`${fn}: argument '${name}' must have rank >= 1 and no zero-sized dimension (got [${t.shape.join(', ')}])`);
-  }
-}
 
 const embeddingOp = defineOp({
   name: 'embedding',
   inputs: { indices: 'float32', table: 'float32' },
   plan: ({ indices, table }, _args: undefined) => {
     const fn = 'embedding';
-    nonEmpty(fn, 'indices', indices);
+    expectNonEmpty(fn, 'indices', indices);
     expectTensor(fn, 'table', table, { rank: 2 });
-    nonEmpty(fn, 'table', table);
+    expectNonEmpty(fn, 'table', table);
     const [V, D] = table.shape;
     return { shape: [...indices.shape, D], M: indices.size, V, D };
   },

@@ -10,5 +10,5 @@ export { adamwStep, type AdamWStepOptions } from './optim';
 export { transpose12, flip, slice } from './layout';
 export { meanPool, lastPool } from './pool';
 export { embedding } from './embedding';
-export { exp, complexFromParts, realPart, imagPart } from './nn';
+export { exp, complexFromParts, realPart, imagPart } from './pointwise';
 export { dplrKernel, diagKernel, type DplrKernelParams, type DiagKernelParams } from './ssm_kernel';

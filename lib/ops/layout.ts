@@ -10,14 +10,9 @@
  */
 import { ops } from '../native/binding';
 import type { Tensor } from '../tensor/tensor';
-import { expectInteger, expectTensor } from '../util/validate';
+import { expectNonEmpty, expectInteger, expectTensor } from '../util/validate';
 import { defineOp, type OpOptions } from './define';
 
-function nonEmpty(fn: string, name: string, t: Tensor): void {
-  if (t.rank === 0 || t.size === 0) {
-    throw new RangeError(`${fn}: argument '${name}' must have rank >= 1 and no zero-sized dimension (got [${t.shape.join(', ')}])`);
-  }
-}
 
 const transpose12Op = defineOp({
   name: 'transpose12',
@@ -25,7 +20,7 @@ const transpose12Op = defineOp({
   plan: ({ x }, _args: undefined) => {
     const fn = 'transpose12';
     expectTensor(fn, 'x', x, { rank: 3 });
-    nonEmpty(fn, 'x', x);
+    expectNonEmpty(fn, 'x', x);
     const [B, M, N] = x.shape;
     return { shape: [B, N, M], B, M, N };
   },
@@ -43,7 +38,7 @@ const flipOp = defineOp({
   name: 'flip',
   inputs: { x: 'float32' },
   plan: ({ x }, _args: undefined) => {
-    nonEmpty('flip', 'x', x);
+    expectNonEmpty('flip', 'x', x);
     const L = x.shape[x.rank - 1];
     return { shape: x.shape, rows: x.size / L, L };
   },
@@ -61,7 +56,7 @@ const sliceOp = defineOp({
   inputs: { x: 'float32' },
   plan: ({ x }, { start, len }: { start: number; len: number }) => {
     const fn = 'slice';
-    nonEmpty(fn, 'x', x);
+    expectNonEmpty(fn, 'x', x);
     const L = x.shape[x.rank - 1];
     const s = expectInteger(fn, 'start', start, 0, L - 1);
     const n = expectInteger(fn, 'len', len, 1, L - s);

@@ -11,14 +11,9 @@
  */
 import { ops } from '../native/binding';
 import { Tensor } from '../tensor/tensor';
-import { expectTensor } from '../util/validate';
+import { expectNonEmpty, expectTensor } from '../util/validate';
 import { defineOp, handle, type OpOptions } from './define';
 
-function nonEmpty(fn: string, name: string, t: Tensor): void {
-  if (t.rank === 0 || t.size === 0) {
-    throw new RangeError(`${fn}: argument '${name}' must have rank >= 1 and no zero-sized dimension (got [${t.shape.join(', ')}])`);
-  }
-}
 
 const crossEntropyOp = defineOp({
   name: 'crossEntropy',
@@ -26,7 +21,7 @@ const crossEntropyOp = defineOp({
   plan: ({ logits, labels }, _args: undefined) => {
     const fn = 'crossEntropy';
     expectTensor(fn, 'logits', logits, { rank: 2 });
-    nonEmpty(fn, 'logits', logits);
+    expectNonEmpty(fn, 'logits', logits);
     const [M, C] = logits.shape;
     expectTensor(fn, 'labels', labels, { shape: [M], dims: ['M'] });
     return { shape: [] as number[], M, C };
@@ -62,7 +57,7 @@ const mseOp = defineOp({
   inputs: { a: 'float32', b: 'float32' },
   plan: ({ a, b }, _args: undefined) => {
     const fn = 'mse';
-    nonEmpty(fn, 'a', a);
+    expectNonEmpty(fn, 'a', a);
     if (b.rank !== a.rank || b.shape.some((s, i) => s !== a.shape[i])) {
       throw new RangeError(`${fn}: argument 'b' must have the shape of 'a' [${a.shape.join(', ')}] (got [${b.shape.join(', ')}])`);
     }
@@ -89,7 +84,7 @@ const argmaxChannelsOp = defineOp({
     if (x.rank !== 2 && x.rank !== 3) {
       throw new RangeError(`${fn}: argument 'x' must have shape [B, C, L] or [B, C] (got [${x.shape.join(', ')}])`);
     }
-    nonEmpty(fn, 'x', x);
+    expectNonEmpty(fn, 'x', x);
     const [B, C] = x.shape;
     const L = x.rank === 3 ? x.shape[2] : 1;
     if (C > MAX_ARGMAX_CHANNELS) {

@@ -192,6 +192,16 @@ export class Tensor {
   }
 }
 
+/**
+ * @internal Another shape over the same buffer (same element count), for fixed-shape hot
+ * paths that see one buffer as [B, H, 1] and [B, H]. The view is kept out of tidy scopes and
+ * must never be disposed: the owner of `t` frees the buffer.
+ */
+export function sharedView(t: Tensor, shape: readonly number[]): Tensor {
+  if (shape.reduce((a, b) => a * b, 1) !== t.size) throw new RangeError(`sharedView: shape [${shape.join(', ')}] does not hold ${t.size} elements`);
+  return scope.keep(new Tensor(t.handle, shape, t.dtype, t.device));
+}
+
 // Set by autograd/tape.ts (breaks the import cycle).
 let backwardImpl: (root: Tensor, grad?: Tensor) => void = () => {
   throw new Error('autograd is not loaded');

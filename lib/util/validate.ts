@@ -82,3 +82,10 @@ export function expectNumber(fn: string, name: string, value: unknown, min = -In
   if (value < min || value > max) throw new RangeError(`${fn}: argument '${name}' must be in [${min}, ${max}] (got ${value})`);
   return value;
 }
+
+/** A tensor of rank >= 1 with no zero-sized dimension (ops whose kernels need one element). */
+export function expectNonEmpty(fn: string, name: string, t: Tensor): void {
+  if (t.rank === 0 || t.size === 0) {
+    throw new RangeError(`${fn}: argument '${name}' must have rank >= 1 and no zero-sized dimension (got [${t.shape.join(', ')}])`);
+  }
+}

@@ -459,15 +459,17 @@ __global__ void __launch_bounds__(32 * Y, 32 / Y)
 }
 
 // f(row, c) = (dy xhat, dy) of column `row` = (b, l) and channel c, r recomputed: the
-// parameter gradients of short L.
+// parameter gradients of short L. dbOnly: (dy, 0).
 struct ResidualNormParamGrad {
   const float* dy;
   Residual r;
   const float* mean;
   const float* rstd;
+  bool dbOnly;
   __device__ float2 operator()(int64_t col, int64_t h) const {
     const Column c = r.column(col / r.L, col % r.L);
     const float g = dy[c.o0 + h * r.L];
+    if (dbOnly) return make_float2(g, 0.f);
     return make_float2(g * ((r.at(c, h * r.L) - mean[col]) * rstd[col]), g);
   }
 };
@@ -604,7 +606,7 @@ void residualNormBackward(const float* dy, const float* z, const float* x, const
       });
       S4_CUDA_CHECK_LAUNCH("residualNormBackward");
     }
-    if (params) columnSums(ResidualNormParamGrad{dy, r, mean, rstd}, cols, H, dw ? dw : db, dw ? db : nullptr);
+    if (params) columnSums(ResidualNormParamGrad{dy, r, mean, rstd, !dw}, cols, H, dw ? dw : db, dw ? db : nullptr);
     return;
   }
   if (!dz && !dx && !params) return;
