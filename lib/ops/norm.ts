@@ -22,6 +22,15 @@ function nonEmpty(fn: string, name: string, t: Tensor): void {
   }
 }
 
+/**
+ * The statistics a forward saves (mean, rstd), of `shape` each, or none when no backward will
+ * be recorded (the op then keeps nothing, and a traced call holds no buffer freed after it).
+ */
+function statistics(shape: number[], device: Tensor['device'], inputs: readonly (Tensor | null)[]): [Tensor, Tensor] | null {
+  if (!isGradEnabled() || !inputs.some((t) => t?.requiresGrad)) return null;
+  return [Tensor.empty(shape, 'float32', device), Tensor.empty(shape, 'float32', device)];
+}
+
 function checkEps(fn: string, eps: unknown): number {
   const e = expectNumber(fn, 'eps', eps);
   if (!(e > 0 && e <= 1)) throw new RangeError(`${fn}: argument 'eps' must be in (0, 1] (got ${e})`);
@@ -40,10 +49,9 @@ const layerNormOp = defineOp({
     return { shape: x.shape, rows: x.size / D, D, eps: checkEps(fn, eps) };
   },
   forward: ({ x, w, b }, out, { rows, D, eps }) => {
-    const mean = Tensor.empty([rows], 'float32', x.device);
-    const rstd = Tensor.empty([rows], 'float32', x.device);
-    ops.layerNormForward({ x: x.handle, weight: handle(w), bias: handle(b), out: out.handle, mean: mean.handle, rstd: rstd.handle, rows, D, eps });
-    return [mean, rstd];
+    const saved = statistics([rows], x.device, [x, w, b]);
+    ops.layerNormForward({ x: x.handle, weight: handle(w), bias: handle(b), out: out.handle, mean: handle(saved?.[0]), rstd: handle(saved?.[1]), rows, D, eps });
+    return saved ?? [];
   },
   backward: (g, { x, w }, { rows, D }, grads, [mean, rstd]) =>
     ops.layerNormBackward({
@@ -81,21 +89,20 @@ const layerNormChannelsOp = defineOp({
     return { shape: x.shape, B, H, L, eps: checkEps(fn, eps) };
   },
   forward: ({ x, w, b }, out, { B, H, L, eps }) => {
-    const mean = Tensor.empty([B, L], 'float32', x.device);
-    const rstd = Tensor.empty([B, L], 'float32', x.device);
+    const saved = statistics([B, L], x.device, [x, w, b]);
     ops.layerNormChannelsForward({
       x: x.handle,
       weight: handle(w),
       bias: handle(b),
       out: out.handle,
-      mean: mean.handle,
-      rstd: rstd.handle,
+      mean: handle(saved?.[0]),
+      rstd: handle(saved?.[1]),
       B,
       H,
       L,
       eps,
     });
-    return [mean, rstd];
+    return saved ?? [];
   },
   backward: (g, { x, w }, { B, H, L }, grads, [mean, rstd]) =>
     ops.layerNormChannelsBackward({
@@ -157,10 +164,7 @@ const residualNormOp = defineOp({
     return { shape: [B, H, L], B, H, L, eps, normalize, p, seed, step };
   },
   forward: ({ z, x, w, b }, out, { B, H, L, eps, normalize, p, seed, step }) => {
-    // The statistics are kept only for a backward that will run.
-    const keep = normalize && isGradEnabled() && [z, x, w, b].some((t) => t?.requiresGrad);
-    const mean = keep ? Tensor.empty([B, L], 'float32', x.device) : null;
-    const rstd = keep ? Tensor.empty([B, L], 'float32', x.device) : null;
+    const saved = normalize ? statistics([B, L], x.device, [z, x, w, b]) : null;
     try {
       ops.residualNormForward({
         z: z.handle,
@@ -168,8 +172,8 @@ const residualNormOp = defineOp({
         weight: handle(w),
         bias: handle(b),
         out: out.handle,
-        mean: handle(mean),
-        rstd: handle(rstd),
+        mean: handle(saved?.[0]),
+        rstd: handle(saved?.[1]),
         B,
         H,
         L,
@@ -180,11 +184,10 @@ const residualNormOp = defineOp({
         normalize,
       });
     } catch (err) {
-      mean?.dispose();
-      rstd?.dispose();
+      saved?.forEach((t) => t.dispose());
       throw err;
     }
-    return mean && rstd ? [mean, rstd] : [];
+    return saved ?? [];
   },
   backward: (g, { z, x, w }, { B, H, L, normalize, p, seed, step }, grads, saved) =>
     ops.residualNormBackward({

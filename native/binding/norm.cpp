@@ -1,7 +1,7 @@
 // Layer normalization: over the last dimension (layerNorm, x [rows, D]), over the channels
 // of channel-major data (layerNormChannels, x [B, H, L], statistics per (b, l)), and the
-// fused tail of a residual S4 block (residualNorm: GLU, dropout, residual add, layer norm
-// over channels, in one pass). The biased variance and eps inside the square root, as
+// fused tail of a residual S4 block (residualNorm: the bias of the block's linear, GLU,
+// dropout, residual add, layer norm over channels, in one pass). The biased variance and eps inside the square root, as
 // PyTorch's LayerNorm. mean and rstd (1 / sqrt(var + eps)) are saved by the forward for the
 // backward. Twins: native/cpu/norm.cpp, native/cuda/norm.cu.
 #include <cstdint>
@@ -11,7 +11,8 @@
 #include "dispatch.h"
 #include "op_spec.h"
 
-// x [rows, D]; weight, bias [D] may be null (identity / zero); mean, rstd [rows].
+// x [rows, D]; weight, bias [D] may be null (identity / zero); mean, rstd [rows] are written
+// when not null (the backward needs them).
 S4_TWIN(void, layerNormForward,
         (const float* x, const float* w, const float* b, float* y, float* mean, float* rstd, int64_t rows, int64_t D,
          float eps))
@@ -19,30 +20,35 @@ S4_TWIN(void, layerNormForward,
 S4_TWIN(void, layerNormBackward,
         (const float* dy, const float* x, const float* w, const float* mean, const float* rstd, float* dx, float* dw,
          float* db, int64_t rows, int64_t D))
-// x [B, H, L], normalized over H for each (b, l); weight, bias [H]; mean, rstd [B, L].
+// x [B, H, L], normalized over H for each (b, l); weight, bias [H]; mean, rstd [B, L] (written
+// when not null).
 S4_TWIN(void, layerNormChannelsForward,
         (const float* x, const float* w, const float* b, float* y, float* mean, float* rstd, int64_t B, int64_t H,
          int64_t L, float eps))
 S4_TWIN(void, layerNormChannelsBackward,
         (const float* dy, const float* x, const float* w, const float* mean, const float* rstd, float* dx, float* dw,
          float* db, int64_t B, int64_t H, int64_t L))
-// z [B, 2H, L], x, out [B, H, L] (out is not x), w, b [H] (may be null), mean, rstd [B, L]:
-//   g = z[:, :H] * sigmoid(z[:, H:])               (GLU over channels, as gluForward)
+// z [B, 2H, L], zBias [2H] (may be null: zero), x, out [B, H, L] (out is not x), w, b [H]
+// (may be null), mean, rstd [B, L]:
+//   u = z + zBias                                   (channel c of z gets zBias[c]: the bias of
+//                                                    the linear that gave z, added here)
+//   g = u[:, :H] * sigmoid(u[:, H:])               (GLU over channels, as gluForward)
 //   r = x + dropout(g)                              (element (b, h, l) of g is mask element
 //                                                    (b H + h) L + l of the dropout op)
 //   out = normalize ? LayerNorm over H of r at each (b, l), times w plus b : r
 // Dropout keeps an element iff nn::dropoutUniform(key, i) >= p and scales it by `scale`
 // (= 1/(1-p)); p = 0 keeps everything. mean and rstd are written when normalize and not null.
 S4_TWIN(void, residualNormForward,
-        (const float* z, const float* x, const float* w, const float* b, float* out, float* mean, float* rstd,
-         int64_t B, int64_t H, int64_t L, float p, float scale, uint64_t key, float eps, bool normalize))
+        (const float* z, const float* zb, const float* x, const float* w, const float* b, float* out, float* mean,
+         float* rstd, int64_t B, int64_t H, int64_t L, float p, float scale, uint64_t key, float eps, bool normalize))
 // From dOut, the forward's inputs and (when normalize) its mean and rstd: dz [B, 2H, L],
+// dzb [2H] (the sum of dz over b and l; dz is then computed into a workspace when null),
 // dx [B, H, L], dw, db [H]; any may be null. dw and db are zero when !normalize (w and b
 // are then unused).
 S4_TWIN(void, residualNormBackward,
-        (const float* dy, const float* z, const float* x, const float* w, const float* mean, const float* rstd,
-         float* dz, float* dx, float* dw, float* db, int64_t B, int64_t H, int64_t L, float p, float scale,
-         uint64_t key, bool normalize))
+        (const float* dy, const float* z, const float* zb, const float* x, const float* w, const float* mean,
+         const float* rstd, float* dz, float* dzb, float* dx, float* dw, float* db, int64_t B, int64_t H, int64_t L,
+         float p, float scale, uint64_t key, bool normalize))
 
 namespace s4::binding {
 
@@ -52,14 +58,14 @@ S4_OP(layerNormForward, "norm") {
       .optionalIn("weight", {"D"})
       .optionalIn("bias", {"D"})
       .out("out", {"rows", "D"})
-      .out("mean", {"rows"})
-      .out("rstd", {"rows"})
+      .optionalOut("mean", {"rows"})
+      .optionalOut("rstd", {"rows"})
       .dim("rows")
       .dim("D")
       .number("eps", Range{0, 1, true, false})
       .run([](Call& c) {
         S4_DISPATCH(c.device(), layerNormForward(c.in("x"), c.optionalIn("weight"), c.optionalIn("bias"), c.out("out"),
-                                                 c.out("mean"), c.out("rstd"), c.dim("rows"), c.dim("D"),
+                                                 c.optionalOut("mean"), c.optionalOut("rstd"), c.dim("rows"), c.dim("D"),
                                                  float(c.number("eps"))));
       });
 }
@@ -90,15 +96,15 @@ S4_OP(layerNormChannelsForward, "norm") {
       .optionalIn("weight", {"H"})
       .optionalIn("bias", {"H"})
       .out("out", {"B", "H", "L"})
-      .out("mean", {"B", "L"})
-      .out("rstd", {"B", "L"})
+      .optionalOut("mean", {"B", "L"})
+      .optionalOut("rstd", {"B", "L"})
       .dim("B")
       .dim("H")
       .dim("L")
       .number("eps", Range{0, 1, true, false})
       .run([](Call& c) {
         S4_DISPATCH(c.device(), layerNormChannelsForward(c.in("x"), c.optionalIn("weight"), c.optionalIn("bias"),
-                                                         c.out("out"), c.out("mean"), c.out("rstd"), c.dim("B"),
+                                                         c.out("out"), c.optionalOut("mean"), c.optionalOut("rstd"), c.dim("B"),
                                                          c.dim("H"), c.dim("L"), float(c.number("eps"))));
       });
 }
@@ -141,12 +147,14 @@ DropoutDraw dropoutDraw(const Call& c) {
 
 }  // namespace
 
-// The tail of a residual S4 block on channel-major data (the block's linear output z with
-// its bias, the block input x): out = [LayerNorm](x + dropout(GLU(z))). With L = 1 it is the
-// step epilogue of token-by-token generation, one launch on the GPU.
+// The tail of a residual S4 block on channel-major data (the block's linear output z, the
+// linear's bias zBias, the block input x): out = [LayerNorm](x + dropout(GLU(z + zBias))).
+// With L = 1 it is the step epilogue of token-by-token generation, one launch on the GPU;
+// taking the bias here lets the linear before it run without its own bias pass.
 S4_OP(residualNormForward, "norm") {
   return OpSpec()
       .in("z", {"B", "2*H", "L"})
+      .optionalIn("zBias", {"2*H"})
       .in("x", {"B", "H", "L"})
       .optionalIn("weight", {"H"})
       .optionalIn("bias", {"H"})
@@ -162,12 +170,13 @@ S4_OP(residualNormForward, "norm") {
       .number("eps", Range{0, 1, true, false})
       .flag("normalize")
       .distinct("out", "x")
+      .distinct("out", "zBias")
       .run([](Call& c) {
         const DropoutDraw d = dropoutDraw(c);
-        S4_DISPATCH(c.device(), residualNormForward(c.in("z"), c.in("x"), c.optionalIn("weight"), c.optionalIn("bias"),
-                                                    c.out("out"), c.optionalOut("mean"), c.optionalOut("rstd"),
-                                                    c.dim("B"), c.dim("H"), c.dim("L"), d.p, d.scale, d.key,
-                                                    float(c.number("eps")), c.flag("normalize")));
+        S4_DISPATCH(c.device(), residualNormForward(c.in("z"), c.optionalIn("zBias"), c.in("x"), c.optionalIn("weight"),
+                                                    c.optionalIn("bias"), c.out("out"), c.optionalOut("mean"),
+                                                    c.optionalOut("rstd"), c.dim("B"), c.dim("H"), c.dim("L"), d.p,
+                                                    d.scale, d.key, float(c.number("eps")), c.flag("normalize")));
       });
 }
 
@@ -175,11 +184,13 @@ S4_OP(residualNormBackward, "norm") {
   return OpSpec()
       .in("gradOut", {"B", "H", "L"})
       .in("z", {"B", "2*H", "L"})
+      .optionalIn("zBias", {"2*H"})
       .in("x", {"B", "H", "L"})
       .optionalIn("weight", {"H"})
       .optionalIn("mean", {"B", "L"})
       .optionalIn("rstd", {"B", "L"})
       .optionalOut("gradZ", {"B", "2*H", "L"})
+      .optionalOut("gradZBias", {"2*H"})
       .optionalOut("gradX", {"B", "H", "L"})
       .optionalOut("gradWeight", {"H"})
       .optionalOut("gradBias", {"H"})
@@ -192,13 +203,16 @@ S4_OP(residualNormBackward, "norm") {
       .flag("normalize")
       .distinct("gradX", "x")
       .distinct("gradZ", "z")
+      .distinct("gradZ", "zBias")
+      .distinct("gradX", "zBias")
       .run([](Call& c) {
         const bool normalize = c.flag("normalize");
         if (normalize && (!c.optionalIn("mean") || !c.optionalIn("rstd")))
           failRange("residualNormBackward: arguments 'mean' and 'rstd' (saved by the forward) are required when 'normalize' is true");
         const DropoutDraw d = dropoutDraw(c);
-        S4_DISPATCH(c.device(), residualNormBackward(c.in("gradOut"), c.in("z"), c.in("x"), c.optionalIn("weight"),
-                                                     c.optionalIn("mean"), c.optionalIn("rstd"), c.optionalOut("gradZ"),
+        S4_DISPATCH(c.device(), residualNormBackward(c.in("gradOut"), c.in("z"), c.optionalIn("zBias"), c.in("x"),
+                                                     c.optionalIn("weight"), c.optionalIn("mean"), c.optionalIn("rstd"),
+                                                     c.optionalOut("gradZ"), c.optionalOut("gradZBias"),
                                                      c.optionalOut("gradX"), c.optionalOut("gradWeight"),
                                                      c.optionalOut("gradBias"), c.dim("B"), c.dim("H"), c.dim("L"), d.p,
                                                      d.scale, d.key, normalize));

@@ -54,8 +54,8 @@ void layerNormForward(const float* x, const float* w, const float* b, float* y,
         q += d * d;
       }
       const double rs = 1.0 / std::sqrt(q / double(D) + double(eps));
-      mean[r] = float(mu);
-      rstd[r] = float(rs);
+      if (mean) mean[r] = float(mu);
+      if (rstd) rstd[r] = float(rs);
       float* yr = y + r * D;
       const float muf = float(mu), rsf = float(rs);
       for (int64_t i = 0; i < D; ++i) {
@@ -109,6 +109,7 @@ void layerNormChannelsForward(const float* x, const float* w, const float* b, fl
   const int64_t chunks = (L + LC - 1) / LC;
   parallelFor(B * chunks, grainFor(3 * H * LC), [&](int64_t t0, int64_t t1) {
     std::vector<double> s(LC), q(LC);
+    std::vector<float> mb(LC), rb(LC);
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t bi = t / chunks, l0 = (t % chunks) * LC, n = std::min(LC, L - l0);
       const float* xb = x + bi * H * L + l0;
@@ -123,15 +124,15 @@ void layerNormChannelsForward(const float* x, const float* w, const float* b, fl
           const double d = xb[h * L + l] - s[size_t(l)];
           q[size_t(l)] += d * d;
         }
-      float* mb = mean + bi * L + l0;
-      float* rb = rstd + bi * L + l0;
       for (int64_t l = 0; l < n; ++l) {
-        mb[l] = float(s[size_t(l)]);
-        rb[l] = float(1.0 / std::sqrt(q[size_t(l)] / double(H) + double(eps)));
+        mb[size_t(l)] = float(s[size_t(l)]);
+        rb[size_t(l)] = float(1.0 / std::sqrt(q[size_t(l)] / double(H) + double(eps)));
       }
+      if (mean) std::copy(mb.begin(), mb.begin() + n, mean + bi * L + l0);
+      if (rstd) std::copy(rb.begin(), rb.begin() + n, rstd + bi * L + l0);
       for (int64_t h = 0; h < H; ++h) {
         const float wh = w ? w[h] : 1.f, bh = b ? b[h] : 0.f;
-        for (int64_t l = 0; l < n; ++l) yb[h * L + l] = (xb[h * L + l] - mb[l]) * rb[l] * wh + bh;
+        for (int64_t l = 0; l < n; ++l) yb[h * L + l] = (xb[h * L + l] - mb[size_t(l)]) * rb[size_t(l)] * wh + bh;
       }
     }
   });

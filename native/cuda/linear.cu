@@ -98,6 +98,12 @@ void linearBackward(const float* dy, const float* x, const float* w, float* dx, 
 
 void linearChannelsForward(const float* x, const float* w, const float* bias, float* y, int64_t B, int64_t H,
                            int64_t L, int64_t O) {
+  // One position: [B, H, 1] is the row-major [B, H], and a single GEMM over the batch beats B
+  // one-column products (the single-token step of a model).
+  if (L == 1) {
+    linearForward(x, w, bias, y, B, H, O);
+    return;
+  }
   GemmArgs g;  // y_b[O, L] = W[O, H] x_b[H, L]
   g.M = O; g.N = L; g.K = H; g.batch = B;
   g.A = w; g.lda = H; g.strideA = 0;
@@ -117,6 +123,10 @@ void linearChannelsForward(const float* x, const float* w, const float* bias, fl
 
 void linearChannelsBackward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db,
                             int64_t B, int64_t H, int64_t L, int64_t O) {
+  if (L == 1) {  // as in the forward: the row-major linear of [B, H]
+    linearBackward(dy, x, w, dx, dw, db, B, H, O);
+    return;
+  }
   if (dx) {  // dx_b[H, L] = W^T[H, O] dy_b[O, L]
     GemmArgs g;
     g.M = H; g.N = L; g.K = O; g.batch = B;
