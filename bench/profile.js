@@ -29,8 +29,14 @@ const dist = process.env.S4_BENCH_PKG ? path.dirname(process.env.S4_BENCH_PKG) :
 const s4 = require(path.join(dist, 'index.js'));
 const { rng, randn, nowMs } = require('./node/common');
 // The raw module object: the typed ops call through its properties, so wrapping them here
-// times every op as it is called.
-const { core: addon } = require(path.join(dist, 'native', 'binding.js'));
+// times every op as it is called (lib/native/binding.js; addon.js in builds before it).
+const addon = (() => {
+  try {
+    return require(path.join(dist, 'native', 'binding.js')).core;
+  } catch {
+    return require(path.join(dist, 'native', 'addon.js')).addon;
+  }
+})();
 
 const stats = new Map();
 let mode = 'off';

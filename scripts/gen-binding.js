@@ -62,16 +62,12 @@ function render(specs) {
   for (const s of specs) out.push(`  ${JSON.stringify(s)},`);
   out.push('];');
   out.push('');
+  // One line per op: the spec of each argument is in OP_SPECS and in the doc line above.
   for (const s of specs) {
-    out.push(`/** ${s.name} (${s.family}) */`);
-    out.push(`export interface ${pascal(s.name)}Args {`);
-    for (const a of s.args) {
-      out.push(`  /** ${describeArg(a)} */`);
-      out.push(`  ${a.name}${a.optional ? '?' : ''}: ${tsType(a)};`);
-    }
-    out.push('}');
-    out.push('');
+    out.push(`/** ${s.name} (${s.family}): ${s.args.map((a) => `${a.name}: ${describeArg(a)}`).join('; ')} */`);
+    out.push(`export interface ${pascal(s.name)}Args { ${s.args.map((a) => `${a.name}${a.optional ? '?' : ''}: ${tsType(a)};`).join(' ')} }`);
   }
+  out.push('');
   out.push('/** The raw exports: positional, in spec order. */');
   out.push('export interface RawOps {');
   for (const s of specs) {

@@ -44,8 +44,8 @@ export const OP_SPECS: readonly OpSpecDescription[] = [
   {"name":"mseBackward","family":"loss","args":[{"name":"a","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"b","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"gradOut","kind":"in","dtype":"float32","shape":["1"],"optional":false},{"name":"gradA","kind":"out","dtype":"float32","shape":["n"],"optional":true},{"name":"gradB","kind":"out","dtype":"float32","shape":["n"],"optional":true},{"name":"n","kind":"size","integer":true,"range":"[1, 1099511627776]"}],"distinct":[],"returns":"void"},
   {"name":"mseForward","family":"loss","args":[{"name":"a","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"b","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"loss","kind":"out","dtype":"float32","shape":["1"],"optional":false},{"name":"n","kind":"size","integer":true,"range":"[1, 1099511627776]"}],"distinct":[],"returns":"void"},
   {"name":"mul","family":"pointwise","args":[{"name":"out","kind":"out","dtype":"float32","shape":["n"],"optional":false},{"name":"a","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"b","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"n","kind":"size","integer":true,"range":"[0, 1099511627776]"}],"distinct":[],"returns":"void"},
-  {"name":"residualNormBackward","family":"norm","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"z","kind":"in","dtype":"float32","shape":["B","2*H","L"],"optional":false},{"name":"x","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"mean","kind":"in","dtype":"float32","shape":["B","L"],"optional":true},{"name":"rstd","kind":"in","dtype":"float32","shape":["B","L"],"optional":true},{"name":"gradZ","kind":"out","dtype":"float32","shape":["B","2*H","L"],"optional":true},{"name":"gradX","kind":"out","dtype":"float32","shape":["B","H","L"],"optional":true},{"name":"gradWeight","kind":"out","dtype":"float32","shape":["H"],"optional":true},{"name":"gradBias","kind":"out","dtype":"float32","shape":["H"],"optional":true},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"p","kind":"number","integer":false,"range":"[0, 1)"},{"name":"seed","kind":"number","integer":true,"range":"[0, 9007199254740992]"},{"name":"step","kind":"number","integer":true,"range":"[0, 9007199254740992]"},{"name":"normalize","kind":"flag"}],"distinct":[["gradX","x"],["gradZ","z"]],"returns":"void"},
-  {"name":"residualNormForward","family":"norm","args":[{"name":"z","kind":"in","dtype":"float32","shape":["B","2*H","L"],"optional":false},{"name":"x","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"bias","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"out","kind":"out","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"mean","kind":"out","dtype":"float32","shape":["B","L"],"optional":true},{"name":"rstd","kind":"out","dtype":"float32","shape":["B","L"],"optional":true},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"p","kind":"number","integer":false,"range":"[0, 1)"},{"name":"seed","kind":"number","integer":true,"range":"[0, 9007199254740992]"},{"name":"step","kind":"number","integer":true,"range":"[0, 9007199254740992]"},{"name":"eps","kind":"number","integer":false,"range":"(0, 1]"},{"name":"normalize","kind":"flag"}],"distinct":[["out","x"]],"returns":"void"},
+  {"name":"residualNormBackward","family":"norm","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"z","kind":"in","dtype":"float32","shape":["B","2*H","L"],"optional":false},{"name":"zBias","kind":"in","dtype":"float32","shape":["2*H"],"optional":true},{"name":"x","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"mean","kind":"in","dtype":"float32","shape":["B","L"],"optional":true},{"name":"rstd","kind":"in","dtype":"float32","shape":["B","L"],"optional":true},{"name":"gradZ","kind":"out","dtype":"float32","shape":["B","2*H","L"],"optional":true},{"name":"gradZBias","kind":"out","dtype":"float32","shape":["2*H"],"optional":true},{"name":"gradX","kind":"out","dtype":"float32","shape":["B","H","L"],"optional":true},{"name":"gradWeight","kind":"out","dtype":"float32","shape":["H"],"optional":true},{"name":"gradBias","kind":"out","dtype":"float32","shape":["H"],"optional":true},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"p","kind":"number","integer":false,"range":"[0, 1)"},{"name":"seed","kind":"number","integer":true,"range":"[0, 9007199254740992]"},{"name":"step","kind":"number","integer":true,"range":"[0, 9007199254740992]"},{"name":"normalize","kind":"flag"}],"distinct":[["gradX","x"],["gradZ","z"],["gradZ","zBias"],["gradX","zBias"]],"returns":"void"},
+  {"name":"residualNormForward","family":"norm","args":[{"name":"z","kind":"in","dtype":"float32","shape":["B","2*H","L"],"optional":false},{"name":"zBias","kind":"in","dtype":"float32","shape":["2*H"],"optional":true},{"name":"x","kind":"in","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"weight","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"bias","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"out","kind":"out","dtype":"float32","shape":["B","H","L"],"optional":false},{"name":"mean","kind":"out","dtype":"float32","shape":["B","L"],"optional":true},{"name":"rstd","kind":"out","dtype":"float32","shape":["B","L"],"optional":true},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"p","kind":"number","integer":false,"range":"[0, 1)"},{"name":"seed","kind":"number","integer":true,"range":"[0, 9007199254740992]"},{"name":"step","kind":"number","integer":true,"range":"[0, 9007199254740992]"},{"name":"eps","kind":"number","integer":false,"range":"(0, 1]"},{"name":"normalize","kind":"flag"}],"distinct":[["out","x"],["out","zBias"]],"returns":"void"},
   {"name":"sliceLast","family":"layout","args":[{"name":"x","kind":"in","dtype":"float32","shape":["rows","L"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["rows","len"],"optional":false},{"name":"rows","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"start","kind":"number","integer":true,"range":"[0, 2147483647]"},{"name":"len","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["out","x"]],"returns":"void"},
   {"name":"sliceLastBackward","family":"layout","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["rows","len"],"optional":false},{"name":"gradX","kind":"out","dtype":"float32","shape":["rows","L"],"optional":false},{"name":"rows","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"start","kind":"number","integer":true,"range":"[0, 2147483647]"},{"name":"len","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["gradX","gradOut"]],"returns":"void"},
   {"name":"ssmParamCheck","family":"ssm_kernel","args":[{"name":"lambda","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"x1","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"x2","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"x3","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":true},{"name":"dt","kind":"in","dtype":"float32","shape":["H"],"optional":false},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N2","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"number"},
@@ -55,901 +55,104 @@ export const OP_SPECS: readonly OpSpecDescription[] = [
   {"name":"transpose12","family":"layout","args":[{"name":"x","kind":"in","dtype":"float32","shape":["B","M","N"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["B","N","M"],"optional":false},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"M","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["out","x"]],"returns":"void"},
 ];
 
-/** adamwUpdate (optim) */
-export interface AdamwUpdateArgs {
-  /** inout float32 [n] */
-  param: NativeBuffer;
-  /** in float32 [n] */
-  grad: NativeBuffer;
-  /** inout float32 [n] */
-  m: NativeBuffer;
-  /** inout float32 [n] */
-  v: NativeBuffer;
-  /** integer in [1, 1099511627776] */
-  n: number;
-  /** number in [0, inf] */
-  lr: number;
-  /** number in [0, 1) */
-  beta1: number;
-  /** number in [0, 1) */
-  beta2: number;
-  /** number in (0, inf] */
-  eps: number;
-  /** number in [0, inf] */
-  weightDecay: number;
-  /** integer in [1, 9007199254740992] */
-  step: number;
-}
-
-/** argmaxChannels (loss) */
-export interface ArgmaxChannelsArgs {
-  /** in float32 [B, C, L] */
-  x: NativeBuffer;
-  /** out float32 [B, L] */
-  out: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  B: number;
-  /** integer in [1, 16777216] */
-  C: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-}
-
-/** axpby (pointwise) */
-export interface AxpbyArgs {
-  /** out float32 [n] */
-  out: NativeBuffer;
-  /** in float32 [n] */
-  a: NativeBuffer;
-  /** number in [-inf, inf] */
-  alpha: number;
-  /** in (optional) float32 [n] */
-  b?: NativeBuffer | null;
-  /** number in [-inf, inf] */
-  beta: number;
-  /** integer in [0, 1099511627776] */
-  n: number;
-}
-
-/** broadcastScalar (pointwise) */
-export interface BroadcastScalarArgs {
-  /** out float32 [n] */
-  out: NativeBuffer;
-  /** in float32 [1] */
-  scalar: NativeBuffer;
-  /** number in [-inf, inf] */
-  scale: number;
-  /** integer in [0, 1099511627776] */
-  n: number;
-}
-
-/** complexFromParts (pointwise) */
-export interface ComplexFromPartsArgs {
-  /** in (optional) float32 [n] */
-  re?: NativeBuffer | null;
-  /** in (optional) float32 [n] */
-  im?: NativeBuffer | null;
-  /** out complex64 [n] */
-  out: NativeBuffer;
-  /** integer in [1, 1099511627776] */
-  n: number;
-}
-
-/** complexParts (pointwise) */
-export interface ComplexPartsArgs {
-  /** in complex64 [n] */
-  z: NativeBuffer;
-  /** out (optional) float32 [n] */
-  re?: NativeBuffer | null;
-  /** out (optional) float32 [n] */
-  im?: NativeBuffer | null;
-  /** integer in [1, 1099511627776] */
-  n: number;
-}
-
-/** crossEntropyBackward (loss) */
-export interface CrossEntropyBackwardArgs {
-  /** in float32 [M, C] */
-  probs: NativeBuffer;
-  /** in float32 [M] */
-  labels: NativeBuffer;
-  /** in float32 [1] */
-  gradOut: NativeBuffer;
-  /** out float32 [M, C] */
-  gradLogits: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  M: number;
-  /** integer in [1, 2147483647] */
-  C: number;
-}
-
-/** crossEntropyForward (loss) */
-export interface CrossEntropyForwardArgs {
-  /** in float32 [M, C] */
-  logits: NativeBuffer;
-  /** in float32 [M] */
-  labels: NativeBuffer;
-  /** out float32 [1] */
-  loss: NativeBuffer;
-  /** out float32 [M, C] */
-  probs: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  M: number;
-  /** integer in [1, 2147483647] */
-  C: number;
-}
-
-/** diagKernel (ssm_kernel) */
-export interface DiagKernelArgs {
-  /** in complex64 [H, N2] */
-  lambda: NativeBuffer;
-  /** in complex64 [H, N2] */
-  b: NativeBuffer;
-  /** in complex64 [H, N2] */
-  c: NativeBuffer;
-  /** in float32 [H] */
-  dt: NativeBuffer;
-  /** out float32 [H, L] */
-  out: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  N2: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-}
-
-/** diagKernelBackward (ssm_kernel) */
-export interface DiagKernelBackwardArgs {
-  /** in complex64 [H, N2] */
-  lambda: NativeBuffer;
-  /** in complex64 [H, N2] */
-  b: NativeBuffer;
-  /** in complex64 [H, N2] */
-  c: NativeBuffer;
-  /** in float32 [H] */
-  dt: NativeBuffer;
-  /** in float32 [H, L] */
-  dK: NativeBuffer;
-  /** out complex64 [H, N2] */
-  gLambda: NativeBuffer;
-  /** out complex64 [H, N2] */
-  gB: NativeBuffer;
-  /** out complex64 [H, N2] */
-  gC: NativeBuffer;
-  /** out float32 [H] */
-  gDt: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  N2: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-}
-
-/** dplrKernel (ssm_kernel) */
-export interface DplrKernelArgs {
-  /** in complex64 [H, N2] */
-  lambda: NativeBuffer;
-  /** in complex64 [H, N2] */
-  p: NativeBuffer;
-  /** in complex64 [H, N2] */
-  b: NativeBuffer;
-  /** in complex64 [H, N2] */
-  cTilde: NativeBuffer;
-  /** in float32 [H] */
-  dt: NativeBuffer;
-  /** out float32 [H, L] */
-  out: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  N2: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-}
-
-/** dplrKernelBackward (ssm_kernel) */
-export interface DplrKernelBackwardArgs {
-  /** in complex64 [H, N2] */
-  lambda: NativeBuffer;
-  /** in complex64 [H, N2] */
-  p: NativeBuffer;
-  /** in complex64 [H, N2] */
-  b: NativeBuffer;
-  /** in complex64 [H, N2] */
-  cTilde: NativeBuffer;
-  /** in float32 [H] */
-  dt: NativeBuffer;
-  /** in float32 [H, L] */
-  dK: NativeBuffer;
-  /** out complex64 [H, N2] */
-  gLambda: NativeBuffer;
-  /** out complex64 [H, N2] */
-  gP: NativeBuffer;
-  /** out complex64 [H, N2] */
-  gB: NativeBuffer;
-  /** out complex64 [H, N2] */
-  gCTilde: NativeBuffer;
-  /** out float32 [H] */
-  gDt: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  N2: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-}
-
-/** dropout (activation) */
-export interface DropoutArgs {
-  /** in float32 [n] */
-  x: NativeBuffer;
-  /** out float32 [n] */
-  out: NativeBuffer;
-  /** integer in [1, 1099511627776] */
-  n: number;
-  /** number in [0, 1) */
-  p: number;
-  /** integer in [0, 9007199254740992] */
-  seed: number;
-  /** integer in [0, 9007199254740992] */
-  step: number;
-}
-
-/** embeddingBackward (embedding) */
-export interface EmbeddingBackwardArgs {
-  /** in float32 [M] */
-  indices: NativeBuffer;
-  /** in float32 [M, D] */
-  gradOut: NativeBuffer;
-  /** out float32 [V, D] */
-  gradTable: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  M: number;
-  /** integer in [1, 2147483647] */
-  V: number;
-  /** integer in [1, 2147483647] */
-  D: number;
-}
-
-/** embeddingForward (embedding) */
-export interface EmbeddingForwardArgs {
-  /** in float32 [M] */
-  indices: NativeBuffer;
-  /** in float32 [V, D] */
-  table: NativeBuffer;
-  /** out float32 [M, D] */
-  out: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  M: number;
-  /** integer in [1, 2147483647] */
-  V: number;
-  /** integer in [1, 2147483647] */
-  D: number;
-}
-
-/** expForward (pointwise) */
-export interface ExpForwardArgs {
-  /** in float32 [n] */
-  x: NativeBuffer;
-  /** out float32 [n] */
-  out: NativeBuffer;
-  /** integer in [1, 1099511627776] */
-  n: number;
-}
-
-/** fftConv (conv) */
-export interface FftConvArgs {
-  /** in float32 [B, H, L] */
-  u: NativeBuffer;
-  /** in float32 [H, L] */
-  k: NativeBuffer;
-  /** in (optional) float32 [H] */
-  d?: NativeBuffer | null;
-  /** out float32 [B, H, L] */
-  y: NativeBuffer;
-  /** integer in [0, 2147483647] */
-  B: number;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-}
-
-/** fftConvBackward (conv) */
-export interface FftConvBackwardArgs {
-  /** in float32 [B, H, L] */
-  dy: NativeBuffer;
-  /** in float32 [B, H, L] */
-  u: NativeBuffer;
-  /** in float32 [H, L] */
-  k: NativeBuffer;
-  /** in (optional) float32 [H] */
-  d?: NativeBuffer | null;
-  /** out (optional) float32 [B, H, L] */
-  du?: NativeBuffer | null;
-  /** out (optional) float32 [H, L] */
-  dk?: NativeBuffer | null;
-  /** out (optional) float32 [H] */
-  dd?: NativeBuffer | null;
-  /** integer in [0, 2147483647] */
-  B: number;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-}
-
-/** fill (pointwise) */
-export interface FillArgs {
-  /** out float32 [n] */
-  out: NativeBuffer;
-  /** number in [-inf, inf] */
-  value: number;
-  /** integer in [0, 1099511627776] */
-  n: number;
-}
-
-/** flipLast (layout) */
-export interface FlipLastArgs {
-  /** in float32 [rows, L] */
-  x: NativeBuffer;
-  /** out float32 [rows, L] */
-  out: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  rows: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-}
-
-/** geluBackward (activation) */
-export interface GeluBackwardArgs {
-  /** in float32 [n] */
-  gradOut: NativeBuffer;
-  /** in float32 [n] */
-  x: NativeBuffer;
-  /** out float32 [n] */
-  gradX: NativeBuffer;
-  /** integer in [1, 1099511627776] */
-  n: number;
-  /** 'none' | 'tanh' */
-  approximate: 'none' | 'tanh';
-}
-
-/** geluForward (activation) */
-export interface GeluForwardArgs {
-  /** in float32 [n] */
-  x: NativeBuffer;
-  /** out float32 [n] */
-  out: NativeBuffer;
-  /** integer in [1, 1099511627776] */
-  n: number;
-  /** 'none' | 'tanh' */
-  approximate: 'none' | 'tanh';
-}
-
-/** gemm (linear) */
-export interface GemmArgs {
-  /** in float32 [batch, M, K] */
-  A: NativeBuffer;
-  /** in float32 [batch, K, N] */
-  B: NativeBuffer;
-  /** inout float32 [cBatch, M, N] */
-  C: NativeBuffer;
-  /** boolean */
-  transA: boolean;
-  /** boolean */
-  transB: boolean;
-  /** integer in [1, 2147483647] */
-  M: number;
-  /** integer in [1, 2147483647] */
-  N: number;
-  /** integer in [1, 2147483647] */
-  K: number;
-  /** number in [-inf, inf] */
-  alpha: number;
-  /** number in [-inf, inf] */
-  beta: number;
-  /** integer in [1, 2147483647] */
-  batch: number;
-  /** integer in [1, 2147483647] */
-  cBatch: number;
-}
-
-/** gluBackward (activation) */
-export interface GluBackwardArgs {
-  /** in float32 [outer, half, inner] */
-  gradOut: NativeBuffer;
-  /** in float32 [outer, 2*half, inner] */
-  x: NativeBuffer;
-  /** out float32 [outer, 2*half, inner] */
-  gradX: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  outer: number;
-  /** integer in [1, 2147483647] */
-  half: number;
-  /** integer in [1, 2147483647] */
-  inner: number;
-}
-
-/** gluForward (activation) */
-export interface GluForwardArgs {
-  /** in float32 [outer, 2*half, inner] */
-  x: NativeBuffer;
-  /** out float32 [outer, half, inner] */
-  out: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  outer: number;
-  /** integer in [1, 2147483647] */
-  half: number;
-  /** integer in [1, 2147483647] */
-  inner: number;
-}
-
-/** lastPoolBackward (pool) */
-export interface LastPoolBackwardArgs {
-  /** in float32 [rows] */
-  gradOut: NativeBuffer;
-  /** out float32 [rows, L] */
-  gradX: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  rows: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-}
-
-/** lastPoolForward (pool) */
-export interface LastPoolForwardArgs {
-  /** in float32 [rows, L] */
-  x: NativeBuffer;
-  /** out float32 [rows] */
-  out: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  rows: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-}
-
-/** layerNormBackward (norm) */
-export interface LayerNormBackwardArgs {
-  /** in float32 [rows, D] */
-  gradOut: NativeBuffer;
-  /** in float32 [rows, D] */
-  x: NativeBuffer;
-  /** in (optional) float32 [D] */
-  weight?: NativeBuffer | null;
-  /** in float32 [rows] */
-  mean: NativeBuffer;
-  /** in float32 [rows] */
-  rstd: NativeBuffer;
-  /** out (optional) float32 [rows, D] */
-  gradX?: NativeBuffer | null;
-  /** out (optional) float32 [D] */
-  gradWeight?: NativeBuffer | null;
-  /** out (optional) float32 [D] */
-  gradBias?: NativeBuffer | null;
-  /** integer in [1, 2147483647] */
-  rows: number;
-  /** integer in [1, 2147483647] */
-  D: number;
-}
-
-/** layerNormChannelsBackward (norm) */
-export interface LayerNormChannelsBackwardArgs {
-  /** in float32 [B, H, L] */
-  gradOut: NativeBuffer;
-  /** in float32 [B, H, L] */
-  x: NativeBuffer;
-  /** in (optional) float32 [H] */
-  weight?: NativeBuffer | null;
-  /** in float32 [B, L] */
-  mean: NativeBuffer;
-  /** in float32 [B, L] */
-  rstd: NativeBuffer;
-  /** out (optional) float32 [B, H, L] */
-  gradX?: NativeBuffer | null;
-  /** out (optional) float32 [H] */
-  gradWeight?: NativeBuffer | null;
-  /** out (optional) float32 [H] */
-  gradBias?: NativeBuffer | null;
-  /** integer in [1, 2147483647] */
-  B: number;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-}
-
-/** layerNormChannelsForward (norm) */
-export interface LayerNormChannelsForwardArgs {
-  /** in float32 [B, H, L] */
-  x: NativeBuffer;
-  /** in (optional) float32 [H] */
-  weight?: NativeBuffer | null;
-  /** in (optional) float32 [H] */
-  bias?: NativeBuffer | null;
-  /** out float32 [B, H, L] */
-  out: NativeBuffer;
-  /** out (optional) float32 [B, L] */
-  mean?: NativeBuffer | null;
-  /** out (optional) float32 [B, L] */
-  rstd?: NativeBuffer | null;
-  /** integer in [1, 2147483647] */
-  B: number;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-  /** number in (0, 1] */
-  eps: number;
-}
-
-/** layerNormForward (norm) */
-export interface LayerNormForwardArgs {
-  /** in float32 [rows, D] */
-  x: NativeBuffer;
-  /** in (optional) float32 [D] */
-  weight?: NativeBuffer | null;
-  /** in (optional) float32 [D] */
-  bias?: NativeBuffer | null;
-  /** out float32 [rows, D] */
-  out: NativeBuffer;
-  /** out (optional) float32 [rows] */
-  mean?: NativeBuffer | null;
-  /** out (optional) float32 [rows] */
-  rstd?: NativeBuffer | null;
-  /** integer in [1, 2147483647] */
-  rows: number;
-  /** integer in [1, 2147483647] */
-  D: number;
-  /** number in (0, 1] */
-  eps: number;
-}
-
-/** linearBackward (linear) */
-export interface LinearBackwardArgs {
-  /** in float32 [M, N] */
-  gradOut: NativeBuffer;
-  /** in float32 [M, K] */
-  x: NativeBuffer;
-  /** in float32 [N, K] */
-  weight: NativeBuffer;
-  /** out (optional) float32 [M, K] */
-  gradX?: NativeBuffer | null;
-  /** out (optional) float32 [N, K] */
-  gradWeight?: NativeBuffer | null;
-  /** out (optional) float32 [N] */
-  gradBias?: NativeBuffer | null;
-  /** integer in [1, 2147483647] */
-  M: number;
-  /** integer in [1, 2147483647] */
-  K: number;
-  /** integer in [1, 2147483647] */
-  N: number;
-}
-
-/** linearChannelsBackward (linear) */
-export interface LinearChannelsBackwardArgs {
-  /** in float32 [B, O, L] */
-  gradOut: NativeBuffer;
-  /** in float32 [B, H, L] */
-  x: NativeBuffer;
-  /** in float32 [O, H] */
-  weight: NativeBuffer;
-  /** out (optional) float32 [B, H, L] */
-  gradX?: NativeBuffer | null;
-  /** out (optional) float32 [O, H] */
-  gradWeight?: NativeBuffer | null;
-  /** out (optional) float32 [O] */
-  gradBias?: NativeBuffer | null;
-  /** integer in [1, 2147483647] */
-  B: number;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-  /** integer in [1, 2147483647] */
-  O: number;
-}
-
-/** linearChannelsForward (linear) */
-export interface LinearChannelsForwardArgs {
-  /** in float32 [B, H, L] */
-  x: NativeBuffer;
-  /** in float32 [O, H] */
-  weight: NativeBuffer;
-  /** in (optional) float32 [O] */
-  bias?: NativeBuffer | null;
-  /** out float32 [B, O, L] */
-  out: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  B: number;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-  /** integer in [1, 2147483647] */
-  O: number;
-}
-
-/** linearForward (linear) */
-export interface LinearForwardArgs {
-  /** in float32 [M, K] */
-  x: NativeBuffer;
-  /** in float32 [N, K] */
-  weight: NativeBuffer;
-  /** in (optional) float32 [N] */
-  bias?: NativeBuffer | null;
-  /** out float32 [M, N] */
-  out: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  M: number;
-  /** integer in [1, 2147483647] */
-  K: number;
-  /** integer in [1, 2147483647] */
-  N: number;
-}
-
-/** meanPoolBackward (pool) */
-export interface MeanPoolBackwardArgs {
-  /** in float32 [B, H] */
-  gradOut: NativeBuffer;
-  /** out float32 [B, H, L] */
-  gradX: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  B: number;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-}
-
-/** meanPoolForward (pool) */
-export interface MeanPoolForwardArgs {
-  /** in float32 [B, H, L] */
-  x: NativeBuffer;
-  /** out float32 [B, H] */
-  out: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  B: number;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-}
-
-/** mseBackward (loss) */
-export interface MseBackwardArgs {
-  /** in float32 [n] */
-  a: NativeBuffer;
-  /** in float32 [n] */
-  b: NativeBuffer;
-  /** in float32 [1] */
-  gradOut: NativeBuffer;
-  /** out (optional) float32 [n] */
-  gradA?: NativeBuffer | null;
-  /** out (optional) float32 [n] */
-  gradB?: NativeBuffer | null;
-  /** integer in [1, 1099511627776] */
-  n: number;
-}
-
-/** mseForward (loss) */
-export interface MseForwardArgs {
-  /** in float32 [n] */
-  a: NativeBuffer;
-  /** in float32 [n] */
-  b: NativeBuffer;
-  /** out float32 [1] */
-  loss: NativeBuffer;
-  /** integer in [1, 1099511627776] */
-  n: number;
-}
-
-/** mul (pointwise) */
-export interface MulArgs {
-  /** out float32 [n] */
-  out: NativeBuffer;
-  /** in float32 [n] */
-  a: NativeBuffer;
-  /** in float32 [n] */
-  b: NativeBuffer;
-  /** integer in [0, 1099511627776] */
-  n: number;
-}
-
-/** residualNormBackward (norm) */
-export interface ResidualNormBackwardArgs {
-  /** in float32 [B, H, L] */
-  gradOut: NativeBuffer;
-  /** in float32 [B, 2*H, L] */
-  z: NativeBuffer;
-  /** in float32 [B, H, L] */
-  x: NativeBuffer;
-  /** in (optional) float32 [H] */
-  weight?: NativeBuffer | null;
-  /** in (optional) float32 [B, L] */
-  mean?: NativeBuffer | null;
-  /** in (optional) float32 [B, L] */
-  rstd?: NativeBuffer | null;
-  /** out (optional) float32 [B, 2*H, L] */
-  gradZ?: NativeBuffer | null;
-  /** out (optional) float32 [B, H, L] */
-  gradX?: NativeBuffer | null;
-  /** out (optional) float32 [H] */
-  gradWeight?: NativeBuffer | null;
-  /** out (optional) float32 [H] */
-  gradBias?: NativeBuffer | null;
-  /** integer in [1, 2147483647] */
-  B: number;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-  /** number in [0, 1) */
-  p: number;
-  /** integer in [0, 9007199254740992] */
-  seed: number;
-  /** integer in [0, 9007199254740992] */
-  step: number;
-  /** boolean */
-  normalize: boolean;
-}
-
-/** residualNormForward (norm) */
-export interface ResidualNormForwardArgs {
-  /** in float32 [B, 2*H, L] */
-  z: NativeBuffer;
-  /** in float32 [B, H, L] */
-  x: NativeBuffer;
-  /** in (optional) float32 [H] */
-  weight?: NativeBuffer | null;
-  /** in (optional) float32 [H] */
-  bias?: NativeBuffer | null;
-  /** out float32 [B, H, L] */
-  out: NativeBuffer;
-  /** out (optional) float32 [B, L] */
-  mean?: NativeBuffer | null;
-  /** out (optional) float32 [B, L] */
-  rstd?: NativeBuffer | null;
-  /** integer in [1, 2147483647] */
-  B: number;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-  /** number in [0, 1) */
-  p: number;
-  /** integer in [0, 9007199254740992] */
-  seed: number;
-  /** integer in [0, 9007199254740992] */
-  step: number;
-  /** number in (0, 1] */
-  eps: number;
-  /** boolean */
-  normalize: boolean;
-}
-
-/** sliceLast (layout) */
-export interface SliceLastArgs {
-  /** in float32 [rows, L] */
-  x: NativeBuffer;
-  /** out float32 [rows, len] */
-  out: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  rows: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-  /** integer in [0, 2147483647] */
-  start: number;
-  /** integer in [1, 2147483647] */
-  len: number;
-}
-
-/** sliceLastBackward (layout) */
-export interface SliceLastBackwardArgs {
-  /** in float32 [rows, len] */
-  gradOut: NativeBuffer;
-  /** out float32 [rows, L] */
-  gradX: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  rows: number;
-  /** integer in [1, 2147483647] */
-  L: number;
-  /** integer in [0, 2147483647] */
-  start: number;
-  /** integer in [1, 2147483647] */
-  len: number;
-}
-
-/** ssmParamCheck (ssm_kernel) */
-export interface SsmParamCheckArgs {
-  /** in complex64 [H, N2] */
-  lambda: NativeBuffer;
-  /** in complex64 [H, N2] */
-  x1: NativeBuffer;
-  /** in complex64 [H, N2] */
-  x2: NativeBuffer;
-  /** in (optional) complex64 [H, N2] */
-  x3?: NativeBuffer | null;
-  /** in float32 [H] */
-  dt: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  N2: number;
-}
-
-/** ssmScan (scan) */
-export interface SsmScanArgs {
-  /** in float32 [H, 10*N2+2] */
-  coef: NativeBuffer;
-  /** inout (optional) complex64 [B, H, N2] */
-  state?: NativeBuffer | null;
-  /** in float32 [B, H, T] */
-  u: NativeBuffer;
-  /** out float32 [B, H, T] */
-  y: NativeBuffer;
-  /** integer in [0, 2147483647] */
-  B: number;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** integer in [1, 2147483647] */
-  N2: number;
-  /** integer in [0, 2147483647] */
-  T: number;
-  /** boolean */
-  gelu: boolean;
-}
-
-/** stepEpilogue (scan) */
-export interface StepEpilogueArgs {
-  /** in float32 [B, 2*H] */
-  z: NativeBuffer;
-  /** in (optional) float32 [2*H] */
-  bias?: NativeBuffer | null;
-  /** in float32 [B, H] */
-  x: NativeBuffer;
-  /** in (optional) float32 [H] */
-  w?: NativeBuffer | null;
-  /** in (optional) float32 [H] */
-  lb?: NativeBuffer | null;
-  /** out float32 [B, H] */
-  out: NativeBuffer;
-  /** integer in [0, 2147483647] */
-  B: number;
-  /** integer in [1, 2147483647] */
-  H: number;
-  /** number in (0, inf) */
-  eps: number;
-  /** boolean */
-  normalize: boolean;
-}
-
-/** sum (pointwise) */
-export interface SumArgs {
-  /** out float32 [1] */
-  out: NativeBuffer;
-  /** in float32 [n] */
-  a: NativeBuffer;
-  /** integer in [0, 1099511627776] */
-  n: number;
-}
-
-/** transpose12 (layout) */
-export interface Transpose12Args {
-  /** in float32 [B, M, N] */
-  x: NativeBuffer;
-  /** out float32 [B, N, M] */
-  out: NativeBuffer;
-  /** integer in [1, 2147483647] */
-  B: number;
-  /** integer in [1, 2147483647] */
-  M: number;
-  /** integer in [1, 2147483647] */
-  N: number;
-}
+/** adamwUpdate (optim): param: inout float32 [n]; grad: in float32 [n]; m: inout float32 [n]; v: inout float32 [n]; n: integer in [1, 1099511627776]; lr: number in [0, inf]; beta1: number in [0, 1); beta2: number in [0, 1); eps: number in (0, inf]; weightDecay: number in [0, inf]; step: integer in [1, 9007199254740992] */
+export interface AdamwUpdateArgs { param: NativeBuffer; grad: NativeBuffer; m: NativeBuffer; v: NativeBuffer; n: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number; }
+/** argmaxChannels (loss): x: in float32 [B, C, L]; out: out float32 [B, L]; B: integer in [1, 2147483647]; C: integer in [1, 16777216]; L: integer in [1, 2147483647] */
+export interface ArgmaxChannelsArgs { x: NativeBuffer; out: NativeBuffer; B: number; C: number; L: number; }
+/** axpby (pointwise): out: out float32 [n]; a: in float32 [n]; alpha: number in [-inf, inf]; b: in (optional) float32 [n]; beta: number in [-inf, inf]; n: integer in [0, 1099511627776] */
+export interface AxpbyArgs { out: NativeBuffer; a: NativeBuffer; alpha: number; b?: NativeBuffer | null; beta: number; n: number; }
+/** broadcastScalar (pointwise): out: out float32 [n]; scalar: in float32 [1]; scale: number in [-inf, inf]; n: integer in [0, 1099511627776] */
+export interface BroadcastScalarArgs { out: NativeBuffer; scalar: NativeBuffer; scale: number; n: number; }
+/** complexFromParts (pointwise): re: in (optional) float32 [n]; im: in (optional) float32 [n]; out: out complex64 [n]; n: integer in [1, 1099511627776] */
+export interface ComplexFromPartsArgs { re?: NativeBuffer | null; im?: NativeBuffer | null; out: NativeBuffer; n: number; }
+/** complexParts (pointwise): z: in complex64 [n]; re: out (optional) float32 [n]; im: out (optional) float32 [n]; n: integer in [1, 1099511627776] */
+export interface ComplexPartsArgs { z: NativeBuffer; re?: NativeBuffer | null; im?: NativeBuffer | null; n: number; }
+/** crossEntropyBackward (loss): probs: in float32 [M, C]; labels: in float32 [M]; gradOut: in float32 [1]; gradLogits: out float32 [M, C]; M: integer in [1, 2147483647]; C: integer in [1, 2147483647] */
+export interface CrossEntropyBackwardArgs { probs: NativeBuffer; labels: NativeBuffer; gradOut: NativeBuffer; gradLogits: NativeBuffer; M: number; C: number; }
+/** crossEntropyForward (loss): logits: in float32 [M, C]; labels: in float32 [M]; loss: out float32 [1]; probs: out float32 [M, C]; M: integer in [1, 2147483647]; C: integer in [1, 2147483647] */
+export interface CrossEntropyForwardArgs { logits: NativeBuffer; labels: NativeBuffer; loss: NativeBuffer; probs: NativeBuffer; M: number; C: number; }
+/** diagKernel (ssm_kernel): lambda: in complex64 [H, N2]; b: in complex64 [H, N2]; c: in complex64 [H, N2]; dt: in float32 [H]; out: out float32 [H, L]; H: integer in [1, 2147483647]; N2: integer in [1, 2147483647]; L: integer in [1, 2147483647] */
+export interface DiagKernelArgs { lambda: NativeBuffer; b: NativeBuffer; c: NativeBuffer; dt: NativeBuffer; out: NativeBuffer; H: number; N2: number; L: number; }
+/** diagKernelBackward (ssm_kernel): lambda: in complex64 [H, N2]; b: in complex64 [H, N2]; c: in complex64 [H, N2]; dt: in float32 [H]; dK: in float32 [H, L]; gLambda: out complex64 [H, N2]; gB: out complex64 [H, N2]; gC: out complex64 [H, N2]; gDt: out float32 [H]; H: integer in [1, 2147483647]; N2: integer in [1, 2147483647]; L: integer in [1, 2147483647] */
+export interface DiagKernelBackwardArgs { lambda: NativeBuffer; b: NativeBuffer; c: NativeBuffer; dt: NativeBuffer; dK: NativeBuffer; gLambda: NativeBuffer; gB: NativeBuffer; gC: NativeBuffer; gDt: NativeBuffer; H: number; N2: number; L: number; }
+/** dplrKernel (ssm_kernel): lambda: in complex64 [H, N2]; p: in complex64 [H, N2]; b: in complex64 [H, N2]; cTilde: in complex64 [H, N2]; dt: in float32 [H]; out: out float32 [H, L]; H: integer in [1, 2147483647]; N2: integer in [1, 2147483647]; L: integer in [1, 2147483647] */
+export interface DplrKernelArgs { lambda: NativeBuffer; p: NativeBuffer; b: NativeBuffer; cTilde: NativeBuffer; dt: NativeBuffer; out: NativeBuffer; H: number; N2: number; L: number; }
+/** dplrKernelBackward (ssm_kernel): lambda: in complex64 [H, N2]; p: in complex64 [H, N2]; b: in complex64 [H, N2]; cTilde: in complex64 [H, N2]; dt: in float32 [H]; dK: in float32 [H, L]; gLambda: out complex64 [H, N2]; gP: out complex64 [H, N2]; gB: out complex64 [H, N2]; gCTilde: out complex64 [H, N2]; gDt: out float32 [H]; H: integer in [1, 2147483647]; N2: integer in [1, 2147483647]; L: integer in [1, 2147483647] */
+export interface DplrKernelBackwardArgs { lambda: NativeBuffer; p: NativeBuffer; b: NativeBuffer; cTilde: NativeBuffer; dt: NativeBuffer; dK: NativeBuffer; gLambda: NativeBuffer; gP: NativeBuffer; gB: NativeBuffer; gCTilde: NativeBuffer; gDt: NativeBuffer; H: number; N2: number; L: number; }
+/** dropout (activation): x: in float32 [n]; out: out float32 [n]; n: integer in [1, 1099511627776]; p: number in [0, 1); seed: integer in [0, 9007199254740992]; step: integer in [0, 9007199254740992] */
+export interface DropoutArgs { x: NativeBuffer; out: NativeBuffer; n: number; p: number; seed: number; step: number; }
+/** embeddingBackward (embedding): indices: in float32 [M]; gradOut: in float32 [M, D]; gradTable: out float32 [V, D]; M: integer in [1, 2147483647]; V: integer in [1, 2147483647]; D: integer in [1, 2147483647] */
+export interface EmbeddingBackwardArgs { indices: NativeBuffer; gradOut: NativeBuffer; gradTable: NativeBuffer; M: number; V: number; D: number; }
+/** embeddingForward (embedding): indices: in float32 [M]; table: in float32 [V, D]; out: out float32 [M, D]; M: integer in [1, 2147483647]; V: integer in [1, 2147483647]; D: integer in [1, 2147483647] */
+export interface EmbeddingForwardArgs { indices: NativeBuffer; table: NativeBuffer; out: NativeBuffer; M: number; V: number; D: number; }
+/** expForward (pointwise): x: in float32 [n]; out: out float32 [n]; n: integer in [1, 1099511627776] */
+export interface ExpForwardArgs { x: NativeBuffer; out: NativeBuffer; n: number; }
+/** fftConv (conv): u: in float32 [B, H, L]; k: in float32 [H, L]; d: in (optional) float32 [H]; y: out float32 [B, H, L]; B: integer in [0, 2147483647]; H: integer in [1, 2147483647]; L: integer in [1, 2147483647] */
+export interface FftConvArgs { u: NativeBuffer; k: NativeBuffer; d?: NativeBuffer | null; y: NativeBuffer; B: number; H: number; L: number; }
+/** fftConvBackward (conv): dy: in float32 [B, H, L]; u: in float32 [B, H, L]; k: in float32 [H, L]; d: in (optional) float32 [H]; du: out (optional) float32 [B, H, L]; dk: out (optional) float32 [H, L]; dd: out (optional) float32 [H]; B: integer in [0, 2147483647]; H: integer in [1, 2147483647]; L: integer in [1, 2147483647] */
+export interface FftConvBackwardArgs { dy: NativeBuffer; u: NativeBuffer; k: NativeBuffer; d?: NativeBuffer | null; du?: NativeBuffer | null; dk?: NativeBuffer | null; dd?: NativeBuffer | null; B: number; H: number; L: number; }
+/** fill (pointwise): out: out float32 [n]; value: number in [-inf, inf]; n: integer in [0, 1099511627776] */
+export interface FillArgs { out: NativeBuffer; value: number; n: number; }
+/** flipLast (layout): x: in float32 [rows, L]; out: out float32 [rows, L]; rows: integer in [1, 2147483647]; L: integer in [1, 2147483647] */
+export interface FlipLastArgs { x: NativeBuffer; out: NativeBuffer; rows: number; L: number; }
+/** geluBackward (activation): gradOut: in float32 [n]; x: in float32 [n]; gradX: out float32 [n]; n: integer in [1, 1099511627776]; approximate: 'none' | 'tanh' */
+export interface GeluBackwardArgs { gradOut: NativeBuffer; x: NativeBuffer; gradX: NativeBuffer; n: number; approximate: 'none' | 'tanh'; }
+/** geluForward (activation): x: in float32 [n]; out: out float32 [n]; n: integer in [1, 1099511627776]; approximate: 'none' | 'tanh' */
+export interface GeluForwardArgs { x: NativeBuffer; out: NativeBuffer; n: number; approximate: 'none' | 'tanh'; }
+/** gemm (linear): A: in float32 [batch, M, K]; B: in float32 [batch, K, N]; C: inout float32 [cBatch, M, N]; transA: boolean; transB: boolean; M: integer in [1, 2147483647]; N: integer in [1, 2147483647]; K: integer in [1, 2147483647]; alpha: number in [-inf, inf]; beta: number in [-inf, inf]; batch: integer in [1, 2147483647]; cBatch: integer in [1, 2147483647] */
+export interface GemmArgs { A: NativeBuffer; B: NativeBuffer; C: NativeBuffer; transA: boolean; transB: boolean; M: number; N: number; K: number; alpha: number; beta: number; batch: number; cBatch: number; }
+/** gluBackward (activation): gradOut: in float32 [outer, half, inner]; x: in float32 [outer, 2*half, inner]; gradX: out float32 [outer, 2*half, inner]; outer: integer in [1, 2147483647]; half: integer in [1, 2147483647]; inner: integer in [1, 2147483647] */
+export interface GluBackwardArgs { gradOut: NativeBuffer; x: NativeBuffer; gradX: NativeBuffer; outer: number; half: number; inner: number; }
+/** gluForward (activation): x: in float32 [outer, 2*half, inner]; out: out float32 [outer, half, inner]; outer: integer in [1, 2147483647]; half: integer in [1, 2147483647]; inner: integer in [1, 2147483647] */
+export interface GluForwardArgs { x: NativeBuffer; out: NativeBuffer; outer: number; half: number; inner: number; }
+/** lastPoolBackward (pool): gradOut: in float32 [rows]; gradX: out float32 [rows, L]; rows: integer in [1, 2147483647]; L: integer in [1, 2147483647] */
+export interface LastPoolBackwardArgs { gradOut: NativeBuffer; gradX: NativeBuffer; rows: number; L: number; }
+/** lastPoolForward (pool): x: in float32 [rows, L]; out: out float32 [rows]; rows: integer in [1, 2147483647]; L: integer in [1, 2147483647] */
+export interface LastPoolForwardArgs { x: NativeBuffer; out: NativeBuffer; rows: number; L: number; }
+/** layerNormBackward (norm): gradOut: in float32 [rows, D]; x: in float32 [rows, D]; weight: in (optional) float32 [D]; mean: in float32 [rows]; rstd: in float32 [rows]; gradX: out (optional) float32 [rows, D]; gradWeight: out (optional) float32 [D]; gradBias: out (optional) float32 [D]; rows: integer in [1, 2147483647]; D: integer in [1, 2147483647] */
+export interface LayerNormBackwardArgs { gradOut: NativeBuffer; x: NativeBuffer; weight?: NativeBuffer | null; mean: NativeBuffer; rstd: NativeBuffer; gradX?: NativeBuffer | null; gradWeight?: NativeBuffer | null; gradBias?: NativeBuffer | null; rows: number; D: number; }
+/** layerNormChannelsBackward (norm): gradOut: in float32 [B, H, L]; x: in float32 [B, H, L]; weight: in (optional) float32 [H]; mean: in float32 [B, L]; rstd: in float32 [B, L]; gradX: out (optional) float32 [B, H, L]; gradWeight: out (optional) float32 [H]; gradBias: out (optional) float32 [H]; B: integer in [1, 2147483647]; H: integer in [1, 2147483647]; L: integer in [1, 2147483647] */
+export interface LayerNormChannelsBackwardArgs { gradOut: NativeBuffer; x: NativeBuffer; weight?: NativeBuffer | null; mean: NativeBuffer; rstd: NativeBuffer; gradX?: NativeBuffer | null; gradWeight?: NativeBuffer | null; gradBias?: NativeBuffer | null; B: number; H: number; L: number; }
+/** layerNormChannelsForward (norm): x: in float32 [B, H, L]; weight: in (optional) float32 [H]; bias: in (optional) float32 [H]; out: out float32 [B, H, L]; mean: out (optional) float32 [B, L]; rstd: out (optional) float32 [B, L]; B: integer in [1, 2147483647]; H: integer in [1, 2147483647]; L: integer in [1, 2147483647]; eps: number in (0, 1] */
+export interface LayerNormChannelsForwardArgs { x: NativeBuffer; weight?: NativeBuffer | null; bias?: NativeBuffer | null; out: NativeBuffer; mean?: NativeBuffer | null; rstd?: NativeBuffer | null; B: number; H: number; L: number; eps: number; }
+/** layerNormForward (norm): x: in float32 [rows, D]; weight: in (optional) float32 [D]; bias: in (optional) float32 [D]; out: out float32 [rows, D]; mean: out (optional) float32 [rows]; rstd: out (optional) float32 [rows]; rows: integer in [1, 2147483647]; D: integer in [1, 2147483647]; eps: number in (0, 1] */
+export interface LayerNormForwardArgs { x: NativeBuffer; weight?: NativeBuffer | null; bias?: NativeBuffer | null; out: NativeBuffer; mean?: NativeBuffer | null; rstd?: NativeBuffer | null; rows: number; D: number; eps: number; }
+/** linearBackward (linear): gradOut: in float32 [M, N]; x: in float32 [M, K]; weight: in float32 [N, K]; gradX: out (optional) float32 [M, K]; gradWeight: out (optional) float32 [N, K]; gradBias: out (optional) float32 [N]; M: integer in [1, 2147483647]; K: integer in [1, 2147483647]; N: integer in [1, 2147483647] */
+export interface LinearBackwardArgs { gradOut: NativeBuffer; x: NativeBuffer; weight: NativeBuffer; gradX?: NativeBuffer | null; gradWeight?: NativeBuffer | null; gradBias?: NativeBuffer | null; M: number; K: number; N: number; }
+/** linearChannelsBackward (linear): gradOut: in float32 [B, O, L]; x: in float32 [B, H, L]; weight: in float32 [O, H]; gradX: out (optional) float32 [B, H, L]; gradWeight: out (optional) float32 [O, H]; gradBias: out (optional) float32 [O]; B: integer in [1, 2147483647]; H: integer in [1, 2147483647]; L: integer in [1, 2147483647]; O: integer in [1, 2147483647] */
+export interface LinearChannelsBackwardArgs { gradOut: NativeBuffer; x: NativeBuffer; weight: NativeBuffer; gradX?: NativeBuffer | null; gradWeight?: NativeBuffer | null; gradBias?: NativeBuffer | null; B: number; H: number; L: number; O: number; }
+/** linearChannelsForward (linear): x: in float32 [B, H, L]; weight: in float32 [O, H]; bias: in (optional) float32 [O]; out: out float32 [B, O, L]; B: integer in [1, 2147483647]; H: integer in [1, 2147483647]; L: integer in [1, 2147483647]; O: integer in [1, 2147483647] */
+export interface LinearChannelsForwardArgs { x: NativeBuffer; weight: NativeBuffer; bias?: NativeBuffer | null; out: NativeBuffer; B: number; H: number; L: number; O: number; }
+/** linearForward (linear): x: in float32 [M, K]; weight: in float32 [N, K]; bias: in (optional) float32 [N]; out: out float32 [M, N]; M: integer in [1, 2147483647]; K: integer in [1, 2147483647]; N: integer in [1, 2147483647] */
+export interface LinearForwardArgs { x: NativeBuffer; weight: NativeBuffer; bias?: NativeBuffer | null; out: NativeBuffer; M: number; K: number; N: number; }
+/** meanPoolBackward (pool): gradOut: in float32 [B, H]; gradX: out float32 [B, H, L]; B: integer in [1, 2147483647]; H: integer in [1, 2147483647]; L: integer in [1, 2147483647] */
+export interface MeanPoolBackwardArgs { gradOut: NativeBuffer; gradX: NativeBuffer; B: number; H: number; L: number; }
+/** meanPoolForward (pool): x: in float32 [B, H, L]; out: out float32 [B, H]; B: integer in [1, 2147483647]; H: integer in [1, 2147483647]; L: integer in [1, 2147483647] */
+export interface MeanPoolForwardArgs { x: NativeBuffer; out: NativeBuffer; B: number; H: number; L: number; }
+/** mseBackward (loss): a: in float32 [n]; b: in float32 [n]; gradOut: in float32 [1]; gradA: out (optional) float32 [n]; gradB: out (optional) float32 [n]; n: integer in [1, 1099511627776] */
+export interface MseBackwardArgs { a: NativeBuffer; b: NativeBuffer; gradOut: NativeBuffer; gradA?: NativeBuffer | null; gradB?: NativeBuffer | null; n: number; }
+/** mseForward (loss): a: in float32 [n]; b: in float32 [n]; loss: out float32 [1]; n: integer in [1, 1099511627776] */
+export interface MseForwardArgs { a: NativeBuffer; b: NativeBuffer; loss: NativeBuffer; n: number; }
+/** mul (pointwise): out: out float32 [n]; a: in float32 [n]; b: in float32 [n]; n: integer in [0, 1099511627776] */
+export interface MulArgs { out: NativeBuffer; a: NativeBuffer; b: NativeBuffer; n: number; }
+/** residualNormBackward (norm): gradOut: in float32 [B, H, L]; z: in float32 [B, 2*H, L]; zBias: in (optional) float32 [2*H]; x: in float32 [B, H, L]; weight: in (optional) float32 [H]; mean: in (optional) float32 [B, L]; rstd: in (optional) float32 [B, L]; gradZ: out (optional) float32 [B, 2*H, L]; gradZBias: out (optional) float32 [2*H]; gradX: out (optional) float32 [B, H, L]; gradWeight: out (optional) float32 [H]; gradBias: out (optional) float32 [H]; B: integer in [1, 2147483647]; H: integer in [1, 2147483647]; L: integer in [1, 2147483647]; p: number in [0, 1); seed: integer in [0, 9007199254740992]; step: integer in [0, 9007199254740992]; normalize: boolean */
+export interface ResidualNormBackwardArgs { gradOut: NativeBuffer; z: NativeBuffer; zBias?: NativeBuffer | null; x: NativeBuffer; weight?: NativeBuffer | null; mean?: NativeBuffer | null; rstd?: NativeBuffer | null; gradZ?: NativeBuffer | null; gradZBias?: NativeBuffer | null; gradX?: NativeBuffer | null; gradWeight?: NativeBuffer | null; gradBias?: NativeBuffer | null; B: number; H: number; L: number; p: number; seed: number; step: number; normalize: boolean; }
+/** residualNormForward (norm): z: in float32 [B, 2*H, L]; zBias: in (optional) float32 [2*H]; x: in float32 [B, H, L]; weight: in (optional) float32 [H]; bias: in (optional) float32 [H]; out: out float32 [B, H, L]; mean: out (optional) float32 [B, L]; rstd: out (optional) float32 [B, L]; B: integer in [1, 2147483647]; H: integer in [1, 2147483647]; L: integer in [1, 2147483647]; p: number in [0, 1); seed: integer in [0, 9007199254740992]; step: integer in [0, 9007199254740992]; eps: number in (0, 1]; normalize: boolean */
+export interface ResidualNormForwardArgs { z: NativeBuffer; zBias?: NativeBuffer | null; x: NativeBuffer; weight?: NativeBuffer | null; bias?: NativeBuffer | null; out: NativeBuffer; mean?: NativeBuffer | null; rstd?: NativeBuffer | null; B: number; H: number; L: number; p: number; seed: number; step: number; eps: number; normalize: boolean; }
+/** sliceLast (layout): x: in float32 [rows, L]; out: out float32 [rows, len]; rows: integer in [1, 2147483647]; L: integer in [1, 2147483647]; start: integer in [0, 2147483647]; len: integer in [1, 2147483647] */
+export interface SliceLastArgs { x: NativeBuffer; out: NativeBuffer; rows: number; L: number; start: number; len: number; }
+/** sliceLastBackward (layout): gradOut: in float32 [rows, len]; gradX: out float32 [rows, L]; rows: integer in [1, 2147483647]; L: integer in [1, 2147483647]; start: integer in [0, 2147483647]; len: integer in [1, 2147483647] */
+export interface SliceLastBackwardArgs { gradOut: NativeBuffer; gradX: NativeBuffer; rows: number; L: number; start: number; len: number; }
+/** ssmParamCheck (ssm_kernel): lambda: in complex64 [H, N2]; x1: in complex64 [H, N2]; x2: in complex64 [H, N2]; x3: in (optional) complex64 [H, N2]; dt: in float32 [H]; H: integer in [1, 2147483647]; N2: integer in [1, 2147483647] */
+export interface SsmParamCheckArgs { lambda: NativeBuffer; x1: NativeBuffer; x2: NativeBuffer; x3?: NativeBuffer | null; dt: NativeBuffer; H: number; N2: number; }
+/** ssmScan (scan): coef: in float32 [H, 10*N2+2]; state: inout (optional) complex64 [B, H, N2]; u: in float32 [B, H, T]; y: out float32 [B, H, T]; B: integer in [0, 2147483647]; H: integer in [1, 2147483647]; N2: integer in [1, 2147483647]; T: integer in [0, 2147483647]; gelu: boolean */
+export interface SsmScanArgs { coef: NativeBuffer; state?: NativeBuffer | null; u: NativeBuffer; y: NativeBuffer; B: number; H: number; N2: number; T: number; gelu: boolean; }
+/** stepEpilogue (scan): z: in float32 [B, 2*H]; bias: in (optional) float32 [2*H]; x: in float32 [B, H]; w: in (optional) float32 [H]; lb: in (optional) float32 [H]; out: out float32 [B, H]; B: integer in [0, 2147483647]; H: integer in [1, 2147483647]; eps: number in (0, inf); normalize: boolean */
+export interface StepEpilogueArgs { z: NativeBuffer; bias?: NativeBuffer | null; x: NativeBuffer; w?: NativeBuffer | null; lb?: NativeBuffer | null; out: NativeBuffer; B: number; H: number; eps: number; normalize: boolean; }
+/** sum (pointwise): out: out float32 [1]; a: in float32 [n]; n: integer in [0, 1099511627776] */
+export interface SumArgs { out: NativeBuffer; a: NativeBuffer; n: number; }
+/** transpose12 (layout): x: in float32 [B, M, N]; out: out float32 [B, N, M]; B: integer in [1, 2147483647]; M: integer in [1, 2147483647]; N: integer in [1, 2147483647] */
+export interface Transpose12Args { x: NativeBuffer; out: NativeBuffer; B: number; M: number; N: number; }
 
 /** The raw exports: positional, in spec order. */
 export interface RawOps {
@@ -993,8 +196,8 @@ export interface RawOps {
   mseBackward(a: NativeBuffer, b: NativeBuffer, gradOut: NativeBuffer, gradA: NativeBuffer | null, gradB: NativeBuffer | null, n: number): void;
   mseForward(a: NativeBuffer, b: NativeBuffer, loss: NativeBuffer, n: number): void;
   mul(out: NativeBuffer, a: NativeBuffer, b: NativeBuffer, n: number): void;
-  residualNormBackward(gradOut: NativeBuffer, z: NativeBuffer, x: NativeBuffer, weight: NativeBuffer | null, mean: NativeBuffer | null, rstd: NativeBuffer | null, gradZ: NativeBuffer | null, gradX: NativeBuffer | null, gradWeight: NativeBuffer | null, gradBias: NativeBuffer | null, B: number, H: number, L: number, p: number, seed: number, step: number, normalize: boolean): void;
-  residualNormForward(z: NativeBuffer, x: NativeBuffer, weight: NativeBuffer | null, bias: NativeBuffer | null, out: NativeBuffer, mean: NativeBuffer | null, rstd: NativeBuffer | null, B: number, H: number, L: number, p: number, seed: number, step: number, eps: number, normalize: boolean): void;
+  residualNormBackward(gradOut: NativeBuffer, z: NativeBuffer, zBias: NativeBuffer | null, x: NativeBuffer, weight: NativeBuffer | null, mean: NativeBuffer | null, rstd: NativeBuffer | null, gradZ: NativeBuffer | null, gradZBias: NativeBuffer | null, gradX: NativeBuffer | null, gradWeight: NativeBuffer | null, gradBias: NativeBuffer | null, B: number, H: number, L: number, p: number, seed: number, step: number, normalize: boolean): void;
+  residualNormForward(z: NativeBuffer, zBias: NativeBuffer | null, x: NativeBuffer, weight: NativeBuffer | null, bias: NativeBuffer | null, out: NativeBuffer, mean: NativeBuffer | null, rstd: NativeBuffer | null, B: number, H: number, L: number, p: number, seed: number, step: number, eps: number, normalize: boolean): void;
   sliceLast(x: NativeBuffer, out: NativeBuffer, rows: number, L: number, start: number, len: number): void;
   sliceLastBackward(gradOut: NativeBuffer, gradX: NativeBuffer, rows: number, L: number, start: number, len: number): void;
   ssmParamCheck(lambda: NativeBuffer, x1: NativeBuffer, x2: NativeBuffer, x3: NativeBuffer | null, dt: NativeBuffer, H: number, N2: number): number;
@@ -1100,8 +303,8 @@ export function bindOps(raw: RawOps): NativeOps {
     mseBackward: (a) => raw.mseBackward(a.a, a.b, a.gradOut, a.gradA ?? null, a.gradB ?? null, a.n),
     mseForward: (a) => raw.mseForward(a.a, a.b, a.loss, a.n),
     mul: (a) => raw.mul(a.out, a.a, a.b, a.n),
-    residualNormBackward: (a) => raw.residualNormBackward(a.gradOut, a.z, a.x, a.weight ?? null, a.mean ?? null, a.rstd ?? null, a.gradZ ?? null, a.gradX ?? null, a.gradWeight ?? null, a.gradBias ?? null, a.B, a.H, a.L, a.p, a.seed, a.step, a.normalize),
-    residualNormForward: (a) => raw.residualNormForward(a.z, a.x, a.weight ?? null, a.bias ?? null, a.out, a.mean ?? null, a.rstd ?? null, a.B, a.H, a.L, a.p, a.seed, a.step, a.eps, a.normalize),
+    residualNormBackward: (a) => raw.residualNormBackward(a.gradOut, a.z, a.zBias ?? null, a.x, a.weight ?? null, a.mean ?? null, a.rstd ?? null, a.gradZ ?? null, a.gradZBias ?? null, a.gradX ?? null, a.gradWeight ?? null, a.gradBias ?? null, a.B, a.H, a.L, a.p, a.seed, a.step, a.normalize),
+    residualNormForward: (a) => raw.residualNormForward(a.z, a.zBias ?? null, a.x, a.weight ?? null, a.bias ?? null, a.out, a.mean ?? null, a.rstd ?? null, a.B, a.H, a.L, a.p, a.seed, a.step, a.eps, a.normalize),
     sliceLast: (a) => raw.sliceLast(a.x, a.out, a.rows, a.L, a.start, a.len),
     sliceLastBackward: (a) => raw.sliceLastBackward(a.gradOut, a.gradX, a.rows, a.L, a.start, a.len),
     ssmParamCheck: (a) => raw.ssmParamCheck(a.lambda, a.x1, a.x2, a.x3 ?? null, a.dt, a.H, a.N2),

@@ -4,8 +4,8 @@
  *   u = prenorm ? LayerNorm(x) : x
  *   y = mix(u)                               S4 mixer with GELU: FFT convolution over the
  *                                            sequence (forward) or one recurrent scan step
- *   z = Linear_{H -> 2H}(y) over channels
- *   x' = residualNorm(z, x) = [LayerNorm](x + dropout(GLU(z)))   (LayerNorm when post-norm)
+ *   z = W y over channels (H -> 2H; the linear's bias is added in the tail, as zBias)
+ *   x' = residualNorm(z, x) = [LayerNorm](x + dropout(GLU(z + bias)))   (LayerNorm: post-norm)
  *
  * forward() calls it on [B, H, L] activations with autograd; the stepper calls it on one
  * token ([B, H, 1], the same memory as [B, H]) with preallocated `out` buffers, so a token
@@ -42,14 +42,15 @@ export function residualBlock(x: Tensor, parts: BlockParts, mix: (u: Tensor) => 
   const { norm, output, dropout, prenorm } = parts;
   const u = prenorm ? layerNormChannels(x, norm.weight, norm.bias, norm.eps, { out: buffers.normed }) : x;
   const y = mix(u);
-  const z = linearChannels(y, output.weight, output.bias, { out: buffers.z });
+  // The bias is added inside residualNorm: a bias-free linear is one launch (one GEMM).
+  const z = linearChannels(y, output.weight, null, { out: buffers.z });
   const drop = dropout.draw();
   return residualNorm(
     z,
     x,
     prenorm ? null : norm.weight,
     prenorm ? null : norm.bias,
-    { eps: norm.eps, normalize: !prenorm, p: drop.p, seed: drop.seed, step: drop.step },
+    { zBias: output.bias, eps: norm.eps, normalize: !prenorm, p: drop.p, seed: drop.seed, step: drop.step },
     { out: buffers.out },
   );
 }

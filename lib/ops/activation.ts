@@ -9,9 +9,11 @@
  */
 import { ops } from '../native/binding';
 import type { Tensor } from '../tensor/tensor';
-import { expectNonEmpty, expectInteger, expectNumber } from '../util/validate';
+import { expectInteger, expectNumber } from '../util/validate';
 import { defineOp, type OpOptions } from './define';
 
+/** The input of every activation: float32 with at least one element. */
+const ACTIVATION_INPUT = { x: { dtype: 'float32', nonEmpty: true } } as const;
 
 export interface GeluOptions {
   /** 'none': x Phi(x) with the exact erf (default); 'tanh': the tanh approximation. */
@@ -20,14 +22,12 @@ export interface GeluOptions {
 
 const geluOp = defineOp({
   name: 'gelu',
-  inputs: { x: 'float32' },
+  inputs: ACTIVATION_INPUT,
   plan: ({ x }, opts: GeluOptions) => {
-    const fn = 'gelu';
-    expectNonEmpty(fn, 'x', x);
-    if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object`);
+    if (opts === null || typeof opts !== 'object') throw new TypeError("gelu: argument 'opts' must be an object");
     const approximate = opts.approximate ?? 'none';
     if (approximate !== 'none' && approximate !== 'tanh') {
-      throw new RangeError(`${fn}: option 'approximate' must be 'none' or 'tanh' (got ${String(approximate)})`);
+      throw new RangeError(`gelu: option 'approximate' must be 'none' or 'tanh' (got ${String(approximate)})`);
     }
     return { shape: x.shape, n: x.size, approximate };
   },
@@ -42,14 +42,12 @@ export function gelu(x: Tensor, opts: GeluOptions & OpOptions = {}): Tensor {
 
 const gluOp = defineOp({
   name: 'glu',
-  inputs: { x: 'float32' },
+  inputs: ACTIVATION_INPUT,
   plan: ({ x }, dim: number) => {
-    const fn = 'glu';
-    expectNonEmpty(fn, 'x', x);
-    const d = expectInteger(fn, 'dim', dim, -x.rank, x.rank - 1);
+    const d = expectInteger('glu', 'dim', dim, -x.rank, x.rank - 1);
     const axis = d < 0 ? d + x.rank : d;
     const size = x.shape[axis];
-    if (size % 2 !== 0) throw new RangeError(`${fn}: dimension ${axis} of 'x' must be even (got ${size} in [${x.shape.join(', ')}])`);
+    if (size % 2 !== 0) throw new RangeError(`glu: dimension ${axis} of 'x' must be even (got ${size} in [${x.shape.join(', ')}])`);
     const outer = x.shape.slice(0, axis).reduce((a, s) => a * s, 1);
     const inner = x.shape.slice(axis + 1).reduce((a, s) => a * s, 1);
     const half = size / 2;
@@ -76,10 +74,9 @@ export interface DropoutOptions {
 
 const dropoutOp = defineOp({
   name: 'dropout',
-  inputs: { x: 'float32' },
+  inputs: ACTIVATION_INPUT,
   plan: ({ x }, { p, opts }: { p: number; opts: DropoutOptions }) => {
     const fn = 'dropout';
-    expectNonEmpty(fn, 'x', x);
     const pp = expectNumber(fn, 'p', p);
     if (!(pp >= 0 && pp < 1)) throw new RangeError(`${fn}: argument 'p' must be in [0, 1) (got ${pp})`);
     if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object { seed, step }`);

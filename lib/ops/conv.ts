@@ -13,10 +13,9 @@ import { defineOp, handle, type OpOptions } from './define';
 
 const fftConvOp = defineOp({
   name: 'fftConv',
-  inputs: { u: 'float32', k: 'float32', d: 'float32?' },
+  inputs: { u: { dtype: 'float32', rank: 3 }, k: 'float32', d: 'float32?' },
   plan: ({ u, k, d }, _args: undefined) => {
     const fn = 'fftConv';
-    expectTensor(fn, 'u', u, { rank: 3 });
     const [B, H, L] = u.shape;
     if (H < 1 || L < 1) throw new RangeError(`${fn}: argument 'u' must have H >= 1 and L >= 1 (got [${u.shape.join(', ')}])`);
     expectTensor(fn, 'k', k, { shape: [H, L], dims: ['H', 'L'] });

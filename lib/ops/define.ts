@@ -1,6 +1,7 @@
 /**
  * defineOp: the one shape of every differentiable op wrapper. It checks the input tensors
- * (live, dtype, one device), asks the op for its plan (sizes and the output shape), takes
+ * (live, dtype, one device, then the rank or non-emptiness an input declares), asks the op
+ * for its plan (sizes and the output shape), takes
  * the caller's `out` or allocates it, runs the native forward, and records the backward
  * with gradient buffers allocated for the inputs that need them. Tensors the forward saves
  * for the backward (statistics, probabilities) are freed after the backward ran, or at
@@ -8,7 +9,7 @@
  *
  *   const linearOp = defineOp({
  *     name: 'linear',
- *     inputs: { x: 'float32', w: 'float32', bias: 'float32?' },
+ *     inputs: { x: { dtype: 'float32', nonEmpty: true }, w: { dtype: 'float32', rank: 2 }, bias: 'float32?' },
  *     plan: ({ x, w }, _args: undefined) => ({ shape: [...], M, K, N }),
  *     forward: ({ x, w, bias }, out, p) => { ops.linearForward({ ... }); },
  *     backward: (g, { x, w, bias }, p, grads) => { ops.linearBackward({ ... }); },
@@ -19,10 +20,21 @@ import { isGradEnabled, record } from '../autograd/tape';
 import type { DeviceName } from '../backend';
 import type { NativeBuffer } from '../native/binding';
 import { Tensor, type DType } from '../tensor/tensor';
-import { expectTensor, sameDevice } from '../util/validate';
+import { expectNonEmpty, expectTensor, sameDevice } from '../util/validate';
 
-/** An input's dtype; a trailing '?' makes it optional (null or undefined). */
-export type InputKind = DType | `${DType}?`;
+/**
+ * An input: its dtype, where a trailing '?' makes it optional (null or undefined), or a
+ * required input with the checks of its shape that need no other input.
+ */
+export type InputKind = DType | `${DType}?` | InputSpec;
+
+export interface InputSpec {
+  dtype: DType;
+  /** The exact rank. */
+  rank?: number;
+  /** Rank >= 1 and no zero-sized dimension (kernels that need one element). */
+  nonEmpty?: boolean;
+}
 type InputTensors<S extends Record<string, InputKind>> = {
   [K in keyof S]: S[K] extends `${string}?` ? Tensor | null : Tensor;
 };
@@ -73,24 +85,30 @@ export function handle(t: Tensor | null | undefined): NativeBuffer | null {
   return t ? t.handle : null;
 }
 
+function inputSpec(kind: InputKind): InputSpec & { optional: boolean } {
+  if (typeof kind !== 'string') return { ...kind, optional: false };
+  const optional = kind.endsWith('?');
+  return { dtype: (optional ? kind.slice(0, -1) : kind) as DType, optional };
+}
+
 export function defineOp<S extends Record<string, InputKind>, A, P extends Plan>(def: OpDefinition<S, A, P>): Op<S, A> {
   const names = Object.keys(def.inputs) as (keyof S & string)[];
-  const kinds = names.map((n) => def.inputs[n] as string);
+  const specs = names.map((n) => inputSpec(def.inputs[n]));
   const fn = def.name;
   return (args: InputArgs<S>, scalars: A, opts?: OpOptions): Tensor => {
     const inputs = {} as Record<string, Tensor | null>;
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      const kind = kinds[i];
+    names.forEach((name, i) => {
       const value = (args as Record<string, unknown>)[name];
-      const optional = kind.endsWith('?');
-      if (optional && (value === null || value === undefined)) {
-        inputs[name] = null;
-        continue;
-      }
-      inputs[name] = expectTensor(fn, name, value, { dtype: (optional ? kind.slice(0, -1) : kind) as DType });
-    }
+      const absent = value === null || value === undefined;
+      inputs[name] = specs[i].optional && absent ? null : expectTensor(fn, name, value, { dtype: specs[i].dtype });
+    });
     const device = sameDevice(fn, inputs);
+    // The declared shape checks run where a plan's own checks would: after the device check.
+    names.forEach((name, i) => {
+      const { rank, nonEmpty } = specs[i];
+      if (rank !== undefined) expectTensor(fn, name, inputs[name], { rank });
+      if (nonEmpty) expectNonEmpty(fn, name, inputs[name]!);
+    });
     const typed = inputs as InputTensors<S>;
     const plan = def.plan(typed, scalars, device);
     const out = opts?.out === undefined ? Tensor.empty(plan.shape, plan.dtype ?? 'float32', device) : checkOut(fn, opts.out, plan, device, inputs, def.inPlace === true);

@@ -9,18 +9,12 @@
  */
 import { ops } from '../native/binding';
 import type { Tensor } from '../tensor/tensor';
-import { expectNonEmpty, expectTensor } from '../util/validate';
 import { defineOp, type OpOptions } from './define';
-
 
 const embeddingOp = defineOp({
   name: 'embedding',
-  inputs: { indices: 'float32', table: 'float32' },
+  inputs: { indices: { dtype: 'float32', nonEmpty: true }, table: { dtype: 'float32', rank: 2, nonEmpty: true } },
   plan: ({ indices, table }, _args: undefined) => {
-    const fn = 'embedding';
-    expectNonEmpty(fn, 'indices', indices);
-    expectTensor(fn, 'table', table, { rank: 2 });
-    expectNonEmpty(fn, 'table', table);
     const [V, D] = table.shape;
     return { shape: [...indices.shape, D], M: indices.size, V, D };
   },

@@ -10,17 +10,13 @@
  */
 import { ops } from '../native/binding';
 import type { Tensor } from '../tensor/tensor';
-import { expectNonEmpty, expectInteger, expectTensor } from '../util/validate';
+import { expectInteger } from '../util/validate';
 import { defineOp, type OpOptions } from './define';
-
 
 const transpose12Op = defineOp({
   name: 'transpose12',
-  inputs: { x: 'float32' },
+  inputs: { x: { dtype: 'float32', rank: 3, nonEmpty: true } },
   plan: ({ x }, _args: undefined) => {
-    const fn = 'transpose12';
-    expectTensor(fn, 'x', x, { rank: 3 });
-    expectNonEmpty(fn, 'x', x);
     const [B, M, N] = x.shape;
     return { shape: [B, N, M], B, M, N };
   },
@@ -36,9 +32,8 @@ export function transpose12(x: Tensor, opts?: OpOptions): Tensor {
 
 const flipOp = defineOp({
   name: 'flip',
-  inputs: { x: 'float32' },
+  inputs: { x: { dtype: 'float32', nonEmpty: true } },
   plan: ({ x }, _args: undefined) => {
-    expectNonEmpty('flip', 'x', x);
     const L = x.shape[x.rank - 1];
     return { shape: x.shape, rows: x.size / L, L };
   },
@@ -53,13 +48,11 @@ export function flip(x: Tensor, opts?: OpOptions): Tensor {
 
 const sliceOp = defineOp({
   name: 'slice',
-  inputs: { x: 'float32' },
+  inputs: { x: { dtype: 'float32', nonEmpty: true } },
   plan: ({ x }, { start, len }: { start: number; len: number }) => {
-    const fn = 'slice';
-    expectNonEmpty(fn, 'x', x);
     const L = x.shape[x.rank - 1];
-    const s = expectInteger(fn, 'start', start, 0, L - 1);
-    const n = expectInteger(fn, 'len', len, 1, L - s);
+    const s = expectInteger('slice', 'start', start, 0, L - 1);
+    const n = expectInteger('slice', 'len', len, 1, L - s);
     return { shape: [...x.shape.slice(0, -1), n], rows: x.size / L, L, start: s, len: n };
   },
   forward: ({ x }, out, { rows, L, start, len }) => ops.sliceLast({ x: x.handle, out: out.handle, rows, L, start, len }),

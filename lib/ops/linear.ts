@@ -21,20 +21,17 @@ export function gemmInfo(device: DeviceName = backend()): NnInfo {
   return core.nnInfo(device);
 }
 
-function nonEmpty(fn: string, name: string, t: Tensor): void {
-  if (t.rank === 0 || t.size === 0) {
-    throw new RangeError(`${fn}: argument '${name}' must have rank >= 1 and no zero-sized dimension (got [${t.shape.join(', ')}])`);
-  }
+/** What the backward calls of both layers take besides the sizes. */
+function backwardArgs(g: Tensor, x: Tensor, w: Tensor, grads: { x: Tensor | null; w: Tensor | null; bias: Tensor | null }) {
+  return { gradOut: g.handle, x: x.handle, weight: w.handle, gradX: handle(grads.x), gradWeight: handle(grads.w), gradBias: handle(grads.bias) };
 }
 
 const linearOp = defineOp({
   name: 'linear',
-  inputs: { x: 'float32', w: 'float32', bias: 'float32?' },
+  inputs: { x: { dtype: 'float32', nonEmpty: true }, w: { dtype: 'float32', rank: 2 }, bias: 'float32?' },
   plan: ({ x, w, bias }, _args: undefined) => {
     const fn = 'linear';
-    nonEmpty(fn, 'x', x);
     const K = x.shape[x.rank - 1];
-    expectTensor(fn, 'w', w, { rank: 2 });
     if (w.shape[1] !== K || w.shape[0] < 1) {
       throw new RangeError(`${fn}: argument 'w' must have shape [N, K] with K = ${K} (the last dim of 'x'), N >= 1 (got [${w.shape.join(', ')}])`);
     }
@@ -44,18 +41,7 @@ const linearOp = defineOp({
   },
   forward: ({ x, w, bias }, out, { M, K, N }) =>
     ops.linearForward({ x: x.handle, weight: w.handle, bias: handle(bias), out: out.handle, M, K, N }),
-  backward: (g, { x, w }, { M, K, N }, grads) =>
-    ops.linearBackward({
-      gradOut: g.handle,
-      x: x.handle,
-      weight: w.handle,
-      gradX: handle(grads.x),
-      gradWeight: handle(grads.w),
-      gradBias: handle(grads.bias),
-      M,
-      K,
-      N,
-    }),
+  backward: (g, { x, w }, { M, K, N }, grads) => ops.linearBackward({ ...backwardArgs(g, x, w, grads), M, K, N }),
 });
 
 /**
@@ -68,13 +54,10 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor | null, opts?: OpOpti
 
 const linearChannelsOp = defineOp({
   name: 'linearChannels',
-  inputs: { x: 'float32', w: 'float32', bias: 'float32?' },
+  inputs: { x: { dtype: 'float32', rank: 3, nonEmpty: true }, w: { dtype: 'float32', rank: 2 }, bias: 'float32?' },
   plan: ({ x, w, bias }, _args: undefined) => {
     const fn = 'linearChannels';
-    expectTensor(fn, 'x', x, { rank: 3 });
-    nonEmpty(fn, 'x', x);
     const [B, H, L] = x.shape;
-    expectTensor(fn, 'w', w, { rank: 2 });
     if (w.shape[1] !== H || w.shape[0] < 1) {
       throw new RangeError(`${fn}: argument 'w' must have shape [O, H] with H = ${H} (got [${w.shape.join(', ')}])`);
     }
@@ -84,19 +67,7 @@ const linearChannelsOp = defineOp({
   },
   forward: ({ x, w, bias }, out, { B, H, L, O }) =>
     ops.linearChannelsForward({ x: x.handle, weight: w.handle, bias: handle(bias), out: out.handle, B, H, L, O }),
-  backward: (g, { x, w }, { B, H, L, O }, grads) =>
-    ops.linearChannelsBackward({
-      gradOut: g.handle,
-      x: x.handle,
-      weight: w.handle,
-      gradX: handle(grads.x),
-      gradWeight: handle(grads.w),
-      gradBias: handle(grads.bias),
-      B,
-      H,
-      L,
-      O,
-    }),
+  backward: (g, { x, w }, { B, H, L, O }, grads) => ops.linearChannelsBackward({ ...backwardArgs(g, x, w, grads), B, H, L, O }),
 });
 
 /**

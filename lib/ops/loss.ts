@@ -11,19 +11,15 @@
  */
 import { ops } from '../native/binding';
 import { Tensor } from '../tensor/tensor';
-import { expectNonEmpty, expectTensor } from '../util/validate';
+import { expectNonEmpty, expectSameShape, expectTensor } from '../util/validate';
 import { defineOp, handle, type OpOptions } from './define';
-
 
 const crossEntropyOp = defineOp({
   name: 'crossEntropy',
-  inputs: { logits: 'float32', labels: 'float32' },
+  inputs: { logits: { dtype: 'float32', rank: 2, nonEmpty: true }, labels: 'float32' },
   plan: ({ logits, labels }, _args: undefined) => {
-    const fn = 'crossEntropy';
-    expectTensor(fn, 'logits', logits, { rank: 2 });
-    expectNonEmpty(fn, 'logits', logits);
     const [M, C] = logits.shape;
-    expectTensor(fn, 'labels', labels, { shape: [M], dims: ['M'] });
+    expectTensor('crossEntropy', 'labels', labels, { shape: [M], dims: ['M'] });
     return { shape: [] as number[], M, C };
   },
   forward: ({ logits, labels }, out, { M, C }) => {
@@ -54,13 +50,9 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts?: OpOptions): 
 
 const mseOp = defineOp({
   name: 'mse',
-  inputs: { a: 'float32', b: 'float32' },
+  inputs: { a: { dtype: 'float32', nonEmpty: true }, b: 'float32' },
   plan: ({ a, b }, _args: undefined) => {
-    const fn = 'mse';
-    expectNonEmpty(fn, 'a', a);
-    if (b.rank !== a.rank || b.shape.some((s, i) => s !== a.shape[i])) {
-      throw new RangeError(`${fn}: argument 'b' must have the shape of 'a' [${a.shape.join(', ')}] (got [${b.shape.join(', ')}])`);
-    }
+    expectSameShape('mse', 'b', b, 'a', a);
     return { shape: [] as number[], n: a.size };
   },
   forward: ({ a, b }, out, { n }) => ops.mseForward({ a: a.handle, b: b.handle, loss: out.handle, n }),

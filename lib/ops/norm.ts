@@ -4,8 +4,9 @@
  *
  *   layerNorm(x [..., D], w? [D], b? [D], eps = 1e-5)            over the last dimension
  *   layerNormChannels(x [B, H, L], w? [H], b? [H], eps = 1e-5)    over H at each (b, l)
- *   residualNorm(z [B, 2H, L], x [B, H, L], w? [H], b? [H], opts)
- *     = [LayerNorm over H](x + dropout(GLU(z))), the tail of a residual S4 block in one pass
+ *   residualNorm(z [B, 2H, L], x [B, H, L], w? [H], b? [H], { zBias? [2H], ... })
+ *     = [LayerNorm over H](x + dropout(GLU(z + zBias))), the tail of a residual S4 block in
+ *       one pass
  *
  * The statistics (mean, rstd) the forward saves are freed as soon as the backward has used
  * them, or at once when nothing is recorded.
@@ -143,16 +144,17 @@ export interface ResidualNormOptions {
 
 const residualNormOp = defineOp({
   name: 'residualNorm',
-  inputs: { z: 'float32', x: 'float32', w: 'float32?', b: 'float32?' },
-  plan: ({ z, x, w, b }, o: ResidualNormOptions) => {
+  inputs: { z: 'float32', zBias: 'float32?', x: 'float32', w: 'float32?', b: 'float32?' },
+  plan: ({ z, zBias, x, w, b }, o: ResidualNormOptions) => {
     const fn = 'residualNorm';
     expectTensor(fn, 'x', x, { rank: 3 });
     nonEmpty(fn, 'x', x);
     const [B, H, L] = x.shape;
     expectTensor(fn, 'z', z, { shape: [B, 2 * H, L], dims: ['B', '2H', 'L'] });
+    if (zBias) expectTensor(fn, 'zBias', zBias, { shape: [2 * H], dims: ['2H'] });
     if (w) expectTensor(fn, 'w', w, { shape: [H], dims: ['H'] });
     if (b) expectTensor(fn, 'b', b, { shape: [H], dims: ['H'] });
-    if (o === null || typeof o !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object { eps, normalize, p, seed, step }`);
+    if (o === null || typeof o !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object { zBias, eps, normalize, p, seed, step }`);
     const eps = checkEps(fn, o.eps ?? 1e-5);
     const normalize = o.normalize ?? true;
     if (typeof normalize !== 'boolean') throw new TypeError(`${fn}: argument 'normalize' must be a boolean (got ${String(normalize)})`);
@@ -163,11 +165,12 @@ const residualNormOp = defineOp({
     const step = p > 0 || o.step !== undefined ? expectInteger(fn, 'step', o.step, 0, 2 ** 53) : 0;
     return { shape: [B, H, L], B, H, L, eps, normalize, p, seed, step };
   },
-  forward: ({ z, x, w, b }, out, { B, H, L, eps, normalize, p, seed, step }) => {
-    const saved = normalize ? statistics([B, L], x.device, [z, x, w, b]) : null;
+  forward: ({ z, zBias, x, w, b }, out, { B, H, L, eps, normalize, p, seed, step }) => {
+    const saved = normalize ? statistics([B, L], x.device, [z, zBias, x, w, b]) : null;
     try {
       ops.residualNormForward({
         z: z.handle,
+        zBias: handle(zBias),
         x: x.handle,
         weight: handle(w),
         bias: handle(b),
@@ -189,15 +192,18 @@ const residualNormOp = defineOp({
     }
     return saved ?? [];
   },
-  backward: (g, { z, x, w }, { B, H, L, normalize, p, seed, step }, grads, saved) =>
+  // gradZBias without gradZ: the native op sums dz from a workspace of its own.
+  backward: (g, { z, zBias, x, w }, { B, H, L, normalize, p, seed, step }, grads, saved) =>
     ops.residualNormBackward({
       gradOut: g.handle,
       z: z.handle,
+      zBias: handle(zBias),
       x: x.handle,
       weight: handle(w),
       mean: handle(saved[0]),
       rstd: handle(saved[1]),
       gradZ: handle(grads.z),
+      gradZBias: handle(grads.zBias),
       gradX: handle(grads.x),
       gradWeight: handle(grads.w),
       gradBias: handle(grads.b),
@@ -213,14 +219,24 @@ const residualNormOp = defineOp({
 
 /**
  * The tail of a residual S4 block on channel-major data, in one pass:
- *   g = z[:, :H] * sigmoid(z[:, H:])      (GLU over the channels of the block's linear output
- *                                          z [B, 2H, L], its bias already added)
+ *   u = z + zBias                         (z [B, 2H, L] the block's linear output, zBias [2H]
+ *                                          that linear's bias, channel c of z gets zBias[c];
+ *                                          no zBias: u = z)
+ *   g = u[:, :H] * sigmoid(u[:, H:])      (GLU over the channels)
  *   r = x + dropout(g, p; seed, step)     (the mask of ops.dropout(g, p, { seed, step }))
  *   out = normalize ? LayerNorm over H of r at each (b, l), times w plus b : r
  * x [B, H, L] is the block's input; w, b [H] optional (unit weight, zero shift). With L = 1
- * it is one token's epilogue in generation, one kernel launch on the GPU. Gradients to z, x,
- * w and b. opts.out: a float32 [B, H, L] tensor (not x) to write the result into.
+ * it is one token's epilogue in generation, one kernel launch on the GPU, and with zBias
+ * the linear before it needs no bias of its own. Gradients to z, zBias, x, w and b.
+ * opts.out: a float32 [B, H, L] tensor (not x) to write the result into.
  */
-export function residualNorm(z: Tensor, x: Tensor, w?: Tensor | null, b?: Tensor | null, options: ResidualNormOptions = {}, opts?: OpOptions): Tensor {
-  return residualNormOp({ z, x, w, b }, options, opts);
+export function residualNorm(
+  z: Tensor,
+  x: Tensor,
+  w?: Tensor | null,
+  b?: Tensor | null,
+  options: ResidualNormOptions & { zBias?: Tensor | null } = {},
+  opts?: OpOptions,
+): Tensor {
+  return residualNormOp({ z, zBias: options?.zBias, x, w, b }, options, opts);
 }

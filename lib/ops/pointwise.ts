@@ -7,15 +7,11 @@
  */
 import { ops } from '../native/binding';
 import { Tensor } from '../tensor/tensor';
-import { expectNonEmpty, expectNumber, expectTensor } from '../util/validate';
+import { expectNumber, expectSameShape, expectTensor } from '../util/validate';
 import { defineOp, handle, type OpOptions } from './define';
 
-function sameShape(fn: string, a: Tensor, b: Tensor): void {
-  if (a.rank !== b.rank || a.shape.some((s, i) => s !== b.shape[i])) {
-    throw new RangeError(`${fn}: argument 'b' must have the shape of 'a' [${a.shape.join(', ')}] (got [${b.shape.join(', ')}])`);
-  }
-  if (a.dtype !== b.dtype) throw new TypeError(`${fn}: argument 'b' must be ${a.dtype} like 'a' (got ${b.dtype})`);
-}
+/** The dtypes whose values add and scale as their floats. */
+type FloatsDType = 'float32' | 'complex64';
 
 /** out = alpha * g (a new tensor). */
 function scaled(g: Tensor, s: number): Tensor {
@@ -24,21 +20,24 @@ function scaled(g: Tensor, s: number): Tensor {
   return out;
 }
 
-function combination(name: string, alpha: number, beta: number) {
+/** alpha a + beta b of two tensors of one shape and dtype. */
+function combination(name: string, alpha: number, beta: number, dtype: FloatsDType) {
   return defineOp({
     name,
-    inputs: { a: 'float32', b: 'float32' },
+    inputs: { a: dtype, b: dtype },
     plan: ({ a, b }, _args: undefined) => {
-      sameShape(name, a, b);
-      return { shape: a.shape };
+      expectSameShape(name, 'b', b, 'a', a);
+      return { shape: a.shape, dtype };
     },
     forward: ({ a, b }, out) => ops.axpby({ out: out.handle, a: a.handle, alpha, b: b.handle, beta, n: a.floats }),
     backward: (g, { a, b }) => ({ a: a.requiresGrad ? scaled(g, alpha) : null, b: b.requiresGrad ? scaled(g, beta) : null }),
   });
 }
 
-const addOp = combination('add', 1, 1);
-const subOp = combination('sub', 1, -1);
+const addOp = combination('add', 1, 1, 'float32');
+const subOp = combination('sub', 1, -1, 'float32');
+const addComplexOp = combination('add', 1, 1, 'complex64');
+const subComplexOp = combination('sub', 1, -1, 'complex64');
 
 /** a + b (float32; complex64 tensors add as their float pairs through addComplex). */
 export function add(a: Tensor, b: Tensor, opts?: OpOptions): Tensor {
@@ -53,38 +52,20 @@ function complexAware(a: unknown, b: unknown): boolean {
   return a instanceof Tensor && a.dtype === 'complex64' && b instanceof Tensor;
 }
 
-function complexCombination(name: string, alpha: number, beta: number) {
+/** s * a of one dtype (the output may be a itself). */
+function scaling(dtype: FloatsDType) {
   return defineOp({
-    name,
-    inputs: { a: 'complex64', b: 'complex64' },
-    plan: ({ a, b }, _args: undefined) => {
-      sameShape(name, a, b);
-      return { shape: a.shape, dtype: 'complex64' as const };
-    },
-    forward: ({ a, b }, out) => ops.axpby({ out: out.handle, a: a.handle, alpha, b: b.handle, beta, n: a.floats }),
-    backward: (g, { a, b }) => ({ a: a.requiresGrad ? scaled(g, alpha) : null, b: b.requiresGrad ? scaled(g, beta) : null }),
+    name: 'scale',
+    inputs: { a: dtype },
+    plan: ({ a }, s: number) => ({ shape: a.shape, dtype, s: expectNumber('scale', 's', s) }),
+    forward: ({ a }, out, p) => ops.axpby({ out: out.handle, a: a.handle, alpha: p.s, beta: 0, n: a.floats }),
+    backward: (g, _in, p) => ({ a: scaled(g, p.s) }),
+    inPlace: true,
   });
 }
-const addComplexOp = complexCombination('add', 1, 1);
-const subComplexOp = complexCombination('sub', 1, -1);
 
-const scaleOp = defineOp({
-  name: 'scale',
-  inputs: { a: 'float32' },
-  plan: ({ a }, s: number) => ({ shape: a.shape, s: expectNumber('scale', 's', s) }),
-  forward: ({ a }, out, p) => ops.axpby({ out: out.handle, a: a.handle, alpha: p.s, beta: 0, n: a.floats }),
-  backward: (g, _in, p) => ({ a: scaled(g, p.s) }),
-  inPlace: true,
-});
-
-const scaleComplexOp = defineOp({
-  name: 'scale',
-  inputs: { a: 'complex64' },
-  plan: ({ a }, s: number) => ({ shape: a.shape, dtype: 'complex64' as const, s: expectNumber('scale', 's', s) }),
-  forward: ({ a }, out, p) => ops.axpby({ out: out.handle, a: a.handle, alpha: p.s, beta: 0, n: a.floats }),
-  backward: (g, _in, p) => ({ a: scaled(g, p.s) }),
-  inPlace: true,
-});
+const scaleOp = scaling('float32');
+const scaleComplexOp = scaling('complex64');
 
 /** s * a (float32 or complex64). */
 export function scale(a: Tensor, s: number, opts?: OpOptions): Tensor {
@@ -95,7 +76,7 @@ const mulOp = defineOp({
   name: 'mul',
   inputs: { a: 'float32', b: 'float32' },
   plan: ({ a, b }, _args: undefined) => {
-    sameShape('mul', a, b);
+    expectSameShape('mul', 'b', b, 'a', a);
     return { shape: a.shape };
   },
   forward: ({ a, b }, out) => ops.mul({ out: out.handle, a: a.handle, b: b.handle, n: a.size }),
@@ -155,11 +136,8 @@ export function fill_(t: Tensor, value: number): Tensor {
 
 const expOp = defineOp({
   name: 'exp',
-  inputs: { x: 'float32' },
-  plan: ({ x }, _args: undefined) => {
-    expectNonEmpty('exp', 'x', x);
-    return { shape: x.shape, n: x.size };
-  },
+  inputs: { x: { dtype: 'float32', nonEmpty: true } },
+  plan: ({ x }, _args: undefined) => ({ shape: x.shape, n: x.size }),
   forward: ({ x }, out, { n }) => ops.expForward({ x: x.handle, out: out.handle, n }),
   // d exp(x) = exp(x) dx
   backward: (g, _in, { n }, grads, _saved, out) => ops.mul({ out: grads.x!.handle, a: g.handle, b: out.handle, n }),
@@ -171,13 +149,9 @@ export function exp(x: Tensor, opts?: OpOptions): Tensor {
 
 const complexFromPartsOp = defineOp({
   name: 'complexFromParts',
-  inputs: { re: 'float32', im: 'float32' },
+  inputs: { re: { dtype: 'float32', nonEmpty: true }, im: 'float32' },
   plan: ({ re, im }, _args: undefined) => {
-    const fn = 'complexFromParts';
-    expectNonEmpty(fn, 're', re);
-    if (im.rank !== re.rank || im.shape.some((s, i) => s !== re.shape[i])) {
-      throw new RangeError(`${fn}: argument 'im' must have the shape of 're' [${re.shape.join(', ')}] (got [${im.shape.join(', ')}])`);
-    }
+    expectSameShape('complexFromParts', 'im', im, 're', re);
     return { shape: re.shape, dtype: 'complex64' as const, n: re.size };
   },
   forward: ({ re, im }, out, { n }) => ops.complexFromParts({ re: re.handle, im: im.handle, out: out.handle, n }),
@@ -192,11 +166,8 @@ export function complexFromParts(re: Tensor, im: Tensor, opts?: OpOptions): Tens
 function partOp(name: string, which: 're' | 'im') {
   return defineOp({
     name,
-    inputs: { z: 'complex64' },
-    plan: ({ z }, _args: undefined) => {
-      expectNonEmpty(name, 'z', z);
-      return { shape: z.shape, n: z.size };
-    },
+    inputs: { z: { dtype: 'complex64', nonEmpty: true } },
+    plan: ({ z }, _args: undefined) => ({ shape: z.shape, n: z.size }),
     forward: ({ z }, out, { n }) =>
       ops.complexParts({ z: z.handle, re: which === 're' ? out.handle : null, im: which === 'im' ? out.handle : null, n }),
     // PyTorch convention: grad = dL/dRe + i dL/dIm.

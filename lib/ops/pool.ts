@@ -8,22 +8,20 @@
  */
 import { ops } from '../native/binding';
 import type { Tensor } from '../tensor/tensor';
-import { expectTensor } from '../util/validate';
 import { defineOp, type OpOptions } from './define';
 
-function planPool(fn: string, x: Tensor) {
-  expectTensor(fn, 'x', x, { rank: 3 });
-  if (x.size === 0) {
-    throw new RangeError(`${fn}: argument 'x' must have rank >= 1 and no zero-sized dimension (got [${x.shape.join(', ')}])`);
-  }
+/** x [B, H, L] with at least one element. */
+const POOL_INPUT = { x: { dtype: 'float32', rank: 3, nonEmpty: true } } as const;
+
+function planPool({ x }: { x: Tensor }) {
   const [B, H, L] = x.shape;
   return { shape: [B, H], B, H, L };
 }
 
 const meanPoolOp = defineOp({
   name: 'meanPool',
-  inputs: { x: 'float32' },
-  plan: ({ x }, _args: undefined) => planPool('meanPool', x),
+  inputs: POOL_INPUT,
+  plan: (inputs, _args: undefined) => planPool(inputs),
   forward: ({ x }, out, { B, H, L }) => ops.meanPoolForward({ x: x.handle, out: out.handle, B, H, L }),
   backward: (g, _in, { B, H, L }, grads) => ops.meanPoolBackward({ gradOut: g.handle, gradX: grads.x!.handle, B, H, L }),
 });
@@ -35,8 +33,8 @@ export function meanPool(x: Tensor, opts?: OpOptions): Tensor {
 
 const lastPoolOp = defineOp({
   name: 'lastPool',
-  inputs: { x: 'float32' },
-  plan: ({ x }, _args: undefined) => planPool('lastPool', x),
+  inputs: POOL_INPUT,
+  plan: (inputs, _args: undefined) => planPool(inputs),
   forward: ({ x }, out, { B, H, L }) => ops.lastPoolForward({ x: x.handle, out: out.handle, rows: B * H, L }),
   backward: (g, _in, { B, H, L }, grads) => ops.lastPoolBackward({ gradOut: g.handle, gradX: grads.x!.handle, rows: B * H, L }),
 });

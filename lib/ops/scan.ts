@@ -58,37 +58,34 @@ function realOf(t: Tensor): Float64Array {
   return Float64Array.from(t.dataSync());
 }
 
-/** Validates DPLR parameter tensors and downloads them (float64). */
-export function dplrParams64(fn: string, params: unknown): { p64: DplrParams64; d: Float64Array | null; device: DeviceName } {
+/**
+ * Validates parameter tensors (the complex64 [H, N2] `complexNames`, lambda first; dt and the
+ * optional d float32 [H]) and downloads them (float64).
+ */
+function params64<N extends string>(fn: string, params: unknown, complexNames: readonly N[]) {
   const o = expectParams(fn, params);
   const lambda = expectTensor(fn, 'lambda', o.lambda, { dtype: 'complex64', rank: 2 });
   const [H, N2] = lambda.shape;
   if (H < 1 || N2 < 1) throw new RangeError(`${fn}: argument 'lambda' must have H >= 1 and N2 >= 1 (got [${lambda.shape.join(', ')}])`);
-  const spec = { dtype: 'complex64' as const, shape: [H, N2], dims: ['H', 'N2'] };
-  const p = expectTensor(fn, 'p', o.p, spec);
-  const b = expectTensor(fn, 'b', o.b, spec);
-  const cTilde = expectTensor(fn, 'cTilde', o.cTilde, spec);
-  const dt = expectTensor(fn, 'dt', o.dt, { dtype: 'float32', shape: [H], dims: ['H'] });
-  const d = o.d == null ? null : expectTensor(fn, 'd', o.d, { dtype: 'float32', shape: [H], dims: ['H'] });
-  const device = sameDevice(fn, { lambda, p, b, cTilde, dt, d });
-  const p64: DplrParams64 = { H, N2, lambda: complexOf(lambda), p: complexOf(p), b: complexOf(b), cTilde: complexOf(cTilde), dt: realOf(dt) };
-  return { p64, d: d ? realOf(d) : null, device };
+  const complex = Object.fromEntries(
+    complexNames.map((n) => [n, expectTensor(fn, n, o[n], { dtype: 'complex64', shape: [H, N2], dims: ['H', 'N2'] })]),
+  ) as Record<N, Tensor>;
+  const channel = { dtype: 'float32' as const, shape: [H], dims: ['H'] };
+  const dt = expectTensor(fn, 'dt', o.dt, channel);
+  const d = o.d == null ? null : expectTensor(fn, 'd', o.d, channel);
+  const device = sameDevice(fn, { ...complex, dt, d });
+  const values = Object.fromEntries(complexNames.map((n) => [n, complexOf(complex[n])])) as Record<N, Complex64Array>;
+  return { p64: { H, N2, ...values, dt: realOf(dt) }, d: d ? realOf(d) : null, device };
+}
+
+/** Validates DPLR parameter tensors and downloads them (float64). */
+export function dplrParams64(fn: string, params: unknown): { p64: DplrParams64; d: Float64Array | null; device: DeviceName } {
+  return params64(fn, params, ['lambda', 'p', 'b', 'cTilde']);
 }
 
 /** Validates diagonal parameter tensors and downloads them (float64). */
 export function diagParams64(fn: string, params: unknown): { p64: DiagParams64; d: Float64Array | null; device: DeviceName } {
-  const o = expectParams(fn, params);
-  const lambda = expectTensor(fn, 'lambda', o.lambda, { dtype: 'complex64', rank: 2 });
-  const [H, N2] = lambda.shape;
-  if (H < 1 || N2 < 1) throw new RangeError(`${fn}: argument 'lambda' must have H >= 1 and N2 >= 1 (got [${lambda.shape.join(', ')}])`);
-  const spec = { dtype: 'complex64' as const, shape: [H, N2], dims: ['H', 'N2'] };
-  const b = expectTensor(fn, 'b', o.b, spec);
-  const c = expectTensor(fn, 'c', o.c, spec);
-  const dt = expectTensor(fn, 'dt', o.dt, { dtype: 'float32', shape: [H], dims: ['H'] });
-  const d = o.d == null ? null : expectTensor(fn, 'd', o.d, { dtype: 'float32', shape: [H], dims: ['H'] });
-  const device = sameDevice(fn, { lambda, b, c, dt, d });
-  const p64: DiagParams64 = { H, N2, lambda: complexOf(lambda), b: complexOf(b), c: complexOf(c), dt: realOf(dt) };
-  return { p64, d: d ? realOf(d) : null, device };
+  return params64(fn, params, ['lambda', 'b', 'c']);
 }
 
 /** Runs the native scan from a zero state: coefficients float32 [H, 10 N2 + 2], u [B,H,T]. */

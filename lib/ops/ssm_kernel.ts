@@ -9,7 +9,7 @@
  * one native function that returns the gradients of every parameter (complex gradients in
  * the PyTorch convention dL/dRe + i dL/dIm).
  */
-import { ops } from '../native/binding';
+import { ops, type NativeBuffer } from '../native/binding';
 import { Tensor } from '../tensor/tensor';
 import { expectInteger, expectTensor } from '../util/validate';
 import { defineOp, type OpOptions } from './define';
@@ -105,56 +105,43 @@ function checkValues(fn: string, t: Record<string, Tensor>, complexNames: readon
 const DPLR_NAMES = ['lambda', 'p', 'b', 'cTilde'] as const;
 const DIAG_NAMES = ['lambda', 'b', 'c'] as const;
 
-const dplrKernelOp = defineOp({
-  name: 'dplrKernel',
-  inputs: { lambda: 'complex64', p: 'complex64', b: 'complex64', cTilde: 'complex64', dt: 'float32' },
-  plan: (t, args: KernelArgs) => planKernel('dplrKernel', t, DPLR_NAMES, args),
-  forward: ({ lambda, p, b, cTilde, dt }, out, { H, N2, L }) =>
-    ops.dplrKernel({ lambda: lambda.handle, p: p.handle, b: b.handle, cTilde: cTilde.handle, dt: dt.handle, out: out.handle, H, N2, L }),
-  backward: (g, { lambda, p, b, cTilde, dt }, { H, N2, L }, grads) =>
-    ops.dplrKernelBackward({
-      lambda: lambda.handle,
-      p: p.handle,
-      b: b.handle,
-      cTilde: cTilde.handle,
-      dt: dt.handle,
-      dK: g.handle,
-      gLambda: grads.lambda!.handle,
-      gP: grads.p!.handle,
-      gB: grads.b!.handle,
-      gCTilde: grads.cTilde!.handle,
-      gDt: grads.dt!.handle,
-      H,
-      N2,
-      L,
-    }),
-  // The native backward writes the gradients of every parameter.
-  allGrads: true,
-});
+/** Buffers by the native argument names: a parameter's own name, its gradient's g<Name>. */
+type ParamBuffers<N extends string> = { [K in N]: NativeBuffer };
+type GradBuffers<N extends string> = { [K in N as `g${Capitalize<K>}`]: NativeBuffer };
+interface KernelSizes {
+  H: number;
+  N2: number;
+  L: number;
+}
 
-const diagKernelOp = defineOp({
-  name: 'diagKernel',
-  inputs: { lambda: 'complex64', b: 'complex64', c: 'complex64', dt: 'float32' },
-  plan: (t, args: KernelArgs) => planKernel('diagKernel', t, DIAG_NAMES, args),
-  forward: ({ lambda, b, c, dt }, out, { H, N2, L }) =>
-    ops.diagKernel({ lambda: lambda.handle, b: b.handle, c: c.handle, dt: dt.handle, out: out.handle, H, N2, L }),
-  backward: (g, { lambda, b, c, dt }, { H, N2, L }, grads) =>
-    ops.diagKernelBackward({
-      lambda: lambda.handle,
-      b: b.handle,
-      c: c.handle,
-      dt: dt.handle,
-      dK: g.handle,
-      gLambda: grads.lambda!.handle,
-      gB: grads.b!.handle,
-      gC: grads.c!.handle,
-      gDt: grads.dt!.handle,
-      H,
-      N2,
-      L,
-    }),
-  allGrads: true,
-});
+/**
+ * The op of a kernel whose parameters are the complex64 `complexNames` and dt (float32): the
+ * native forward and backward take the parameters, and the gradients, by those names.
+ */
+function kernelOp<N extends string>(
+  name: string,
+  complexNames: readonly N[],
+  forward: (args: ParamBuffers<N | 'dt'> & KernelSizes & { out: NativeBuffer }) => void,
+  backward: (args: ParamBuffers<N | 'dt'> & GradBuffers<N | 'dt'> & KernelSizes & { dK: NativeBuffer }) => void,
+) {
+  const params: (N | 'dt')[] = [...complexNames, 'dt'];
+  const inputs = Object.fromEntries(params.map((n) => [n, n === 'dt' ? 'float32' : 'complex64'])) as Record<N | 'dt', 'complex64' | 'float32'>;
+  const buffers = (t: Record<string, Tensor | null>) => Object.fromEntries(params.map((n) => [n, t[n]!.handle])) as ParamBuffers<N | 'dt'>;
+  const gradBuffers = (t: Record<string, Tensor | null>) =>
+    Object.fromEntries(params.map((n) => [`g${n[0].toUpperCase()}${n.slice(1)}`, t[n]!.handle])) as GradBuffers<N | 'dt'>;
+  return defineOp({
+    name,
+    inputs,
+    plan: (t, args: KernelArgs) => planKernel(name, t as Record<string, Tensor>, complexNames, args),
+    forward: (t, out, { H, N2, L }) => forward({ ...buffers(t), out: out.handle, H, N2, L }),
+    backward: (g, t, { H, N2, L }, grads) => backward({ ...buffers(t), ...gradBuffers(grads), dK: g.handle, H, N2, L }),
+    // The native backward writes the gradients of every parameter.
+    allGrads: true,
+  });
+}
+
+const dplrKernelOp = kernelOp('dplrKernel', DPLR_NAMES, ops.dplrKernel, ops.dplrKernelBackward);
+const diagKernelOp = kernelOp('diagKernel', DIAG_NAMES, ops.diagKernel, ops.diagKernelBackward);
 
 /**
  * The S4 convolution kernel K [H, L] of a DPLR state space model: K[h, l] = C Ab^l Bb with

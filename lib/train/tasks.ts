@@ -90,65 +90,56 @@ export function isTaskName(v: unknown): v is TaskName {
   return typeof v === 'string' && (TASK_NAMES as readonly string[]).includes(v);
 }
 
+/** What a task's builder gives: all of the task but its name, recipe and options. */
+type TaskParts = Omit<Task, 'name' | 'recipe' | 'options'>;
+
+/** The train and test splits of Fashion-MNIST as `Data` (the test split: testLimit images unless testSize says). */
+function fmnistSplits<D>(Data: new (images: ReturnType<typeof loadFashionMnist>) => D, opts: TaskOptions, testLimit?: number): { train: D; test: D } {
+  return {
+    train: new Data(loadFashionMnist('train', { dir: opts.dataDir, limit: opts.trainSize })),
+    test: new Data(loadFashionMnist('test', { dir: opts.dataDir, limit: opts.testSize ?? testLimit })),
+  };
+}
+
+/** Train and test splits of a synthetic dataset: seeds seed and seed + 1, default sizes. */
+function syntheticSplits<D>(make: (size: number, seed: number) => D, opts: TaskOptions, trainSize: number, testSize: number): { train: D; test: D } {
+  const seed = opts.dataSeed ?? 0;
+  return { train: make(opts.trainSize ?? trainSize, seed), test: make(opts.testSize ?? testSize, seed + 1) };
+}
+
+const BUILDERS: Record<TaskName, (opts: TaskOptions) => TaskParts> = {
+  fmnist: (opts) => ({
+    kind: 'classify',
+    ...fmnistSplits(FashionMnistClassification, opts),
+    model: { dInput: 1, dOutput: 10, pool: 'mean', lMax: FMNIST_PIXELS },
+  }),
+  'fmnist-gen': (opts) => ({
+    kind: 'sequence',
+    ...fmnistSplits(FashionMnistPixels, opts, 1000),
+    model: { dInput: 1, dOutput: 256, pool: 'none', lMax: FMNIST_PIXELS },
+  }),
+  sine: (opts) => {
+    const length = opts.length ?? 128;
+    const splits = syntheticSplits((size, seed) => new SineDataset({ size, length, seed }), opts, 2048, 256);
+    return { kind: 'regress', ...splits, model: { dInput: 1, dOutput: 1, pool: 'none', lMax: length } };
+  },
+  adding: (opts) => {
+    const length = opts.length ?? 100;
+    const splits = syntheticSplits((size, seed) => new AddingDataset({ size, length, seed }), opts, 8192, 512);
+    return { kind: 'regress', ...splits, model: { dInput: 2, dOutput: 1, pool: 'last', lMax: length }, tolerance: 0.04 };
+  },
+  copy: (opts) => {
+    const delay = opts.length ?? 32;
+    const splits = syntheticSplits((size, seed) => new CopyDataset({ size, delay, seed }), opts, 4096, 512);
+    const { vocab, length } = splits.train;
+    return { kind: 'sequence', ...splits, model: { embedding: vocab, dOutput: vocab, pool: 'none', lMax: length } };
+  },
+};
+
 /** Builds a task; Fashion-MNIST tasks read the IDX files (and say how to install them). */
 export function createTask(name: TaskName, opts: TaskOptions = {}): Task {
   if (!isTaskName(name)) throw new RangeError(`createTask: argument 'name' must be one of ${TASK_NAMES.join(', ')} (got ${String(name)})`);
-  const seed = opts.dataSeed ?? 0;
   // The data folder belongs to the machine, not to the run: checkpoints must not carry it.
   const { dataDir: _dir, ...options } = opts;
-  switch (name) {
-    case 'fmnist': {
-      const train = new FashionMnistClassification(loadFashionMnist('train', { dir: opts.dataDir, limit: opts.trainSize }));
-      const test = new FashionMnistClassification(loadFashionMnist('test', { dir: opts.dataDir, limit: opts.testSize }));
-      return { name, kind: 'classify', train, test, model: { dInput: 1, dOutput: 10, pool: 'mean', lMax: FMNIST_PIXELS }, recipe: { ...RECIPES[name] }, options };
-    }
-    case 'fmnist-gen': {
-      const train = new FashionMnistPixels(loadFashionMnist('train', { dir: opts.dataDir, limit: opts.trainSize }));
-      const test = new FashionMnistPixels(loadFashionMnist('test', { dir: opts.dataDir, limit: opts.testSize ?? 1000 }));
-      return {
-        name,
-        kind: 'sequence',
-        train,
-        test,
-        model: { dInput: 1, dOutput: 256, pool: 'none', lMax: FMNIST_PIXELS },
-        recipe: { ...RECIPES[name] },
-        options,
-      };
-    }
-    case 'sine': {
-      const length = opts.length ?? 128;
-      const train = new SineDataset({ size: opts.trainSize ?? 2048, length, seed });
-      const test = new SineDataset({ size: opts.testSize ?? 256, length, seed: seed + 1 });
-      return { name, kind: 'regress', train, test, model: { dInput: 1, dOutput: 1, pool: 'none', lMax: length }, recipe: { ...RECIPES[name] }, options };
-    }
-    case 'adding': {
-      const length = opts.length ?? 100;
-      const train = new AddingDataset({ size: opts.trainSize ?? 8192, length, seed });
-      const test = new AddingDataset({ size: opts.testSize ?? 512, length, seed: seed + 1 });
-      return {
-        name,
-        kind: 'regress',
-        train,
-        test,
-        model: { dInput: 2, dOutput: 1, pool: 'last', lMax: length },
-        tolerance: 0.04,
-        recipe: { ...RECIPES[name] },
-        options,
-      };
-    }
-    case 'copy': {
-      const delay = opts.length ?? 32;
-      const train = new CopyDataset({ size: opts.trainSize ?? 4096, delay, seed });
-      const test = new CopyDataset({ size: opts.testSize ?? 512, delay, seed: seed + 1 });
-      return {
-        name,
-        kind: 'sequence',
-        train,
-        test,
-        model: { embedding: train.vocab, dOutput: train.vocab, pool: 'none', lMax: train.length },
-        recipe: { ...RECIPES[name] },
-        options,
-      };
-    }
-  }
+  return { name, ...BUILDERS[name](opts), recipe: { ...RECIPES[name] }, options };
 }

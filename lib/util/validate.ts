@@ -89,3 +89,10 @@ export function expectNonEmpty(fn: string, name: string, t: Tensor): void {
     throw new RangeError(`${fn}: argument '${name}' must have rank >= 1 and no zero-sized dimension (got [${t.shape.join(', ')}])`);
   }
 }
+
+/** Tensor `t` (argument `name`) must have the shape of `ref` (argument `refName`). */
+export function expectSameShape(fn: string, name: string, t: Tensor, refName: string, ref: Tensor): void {
+  if (t.rank !== ref.rank || t.shape.some((s, i) => s !== ref.shape[i])) {
+    throw new RangeError(`${fn}: argument '${name}' must have the shape of '${refName}' [${ref.shape.join(', ')}] (got [${t.shape.join(', ')}])`);
+  }
+}

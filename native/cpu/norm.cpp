@@ -17,24 +17,31 @@ namespace {
 
 int64_t grainFor(int64_t itemCost) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, itemCost)); }
 
-// Element (b, h, l) of r = x + dropout(GLU(z)) for residualNorm: z [B, 2H, L], x [B, H, L].
-// The GLU is gluForward's a / (1 + exp(-g)); the dropout index is the element's flat index
-// in [B, H, L], as the dropout op would see the GLU output.
+// Element (b, h, l) of r = x + dropout(GLU(z + zb)) for residualNorm: z [B, 2H, L], zb [2H]
+// or null, x [B, H, L]. The GLU is gluForward's a / (1 + exp(-g)); the dropout index is the
+// element's flat index in [B, H, L], as the dropout op would see the GLU output.
 struct Residual {
   const float* z;
+  const float* zb;
   const float* x;
   int64_t H, L;
   float p, scale;
   uint64_t key;
   bool drop;  // p > 0
 
-  // The GLU halves at (b, h, l).
-  const float* gate(int64_t b, int64_t h, int64_t l) const { return z + (b * 2 * H + h) * L + l; }
+  struct Halves {
+    float a, g;  // the GLU's value and gate, bias added
+  };
+  Halves halves(int64_t b, int64_t h, int64_t l) const {
+    const float* v = z + (b * 2 * H + h) * L + l;
+    if (!zb) return {v[0], v[H * L]};
+    return {v[0] + zb[h], v[H * L] + zb[H + h]};
+  }
   float dropped(float v, int64_t i) const { return drop ? nn::dropoutElement(v, key, uint64_t(i), p, scale) : v; }
   float operator()(int64_t b, int64_t h, int64_t l) const {
-    const float* a = gate(b, h, l);
+    const Halves u = halves(b, h, l);
     const int64_t i = (b * H + h) * L + l;
-    return x[i] + dropped(a[0] / (1.f + std::exp(-a[H * L])), i);
+    return x[i] + dropped(u.a / (1.f + std::exp(-u.g)), i);
   }
 };
 
@@ -198,16 +205,16 @@ void layerNormChannelsBackward(const float* dy, const float* x, const float* w,
   }
 }
 
-void residualNormForward(const float* z, const float* x, const float* w, const float* b, float* out, float* mean,
-                         float* rstd, int64_t B, int64_t H, int64_t L, float p, float scale, uint64_t key, float eps,
-                         bool normalize) {
+void residualNormForward(const float* z, const float* zb, const float* x, const float* w, const float* b, float* out,
+                         float* mean, float* rstd, int64_t B, int64_t H, int64_t L, float p, float scale, uint64_t key,
+                         float eps, bool normalize) {
   // A task is one batch row and a chunk of positions, as in layerNormChannelsForward: r is
   // written to out, its statistics taken over the channels, then normalized in place. A
   // single token of a small layer (L = 1, the generation loop) stays on the calling thread:
   // waking the pool costs more than the work.
   constexpr int64_t LC = 256;
   const int64_t chunks = (L + LC - 1) / LC;
-  const Residual r{z, x, H, L, p, scale, key, p > 0.f};
+  const Residual r{z, zb, x, H, L, p, scale, key, p > 0.f};
   parallelFor(B * chunks, std::max<int64_t>(1, (int64_t(1) << 16) / (H * std::min(L, LC))), [&](int64_t t0, int64_t t1) {
     std::vector<double> s(normalize ? LC : 0), q(normalize ? LC : 0);
     std::vector<float> mu(normalize ? LC : 0), rs(normalize ? LC : 0);
@@ -241,10 +248,13 @@ void residualNormForward(const float* z, const float* x, const float* w, const f
   });
 }
 
-void residualNormBackward(const float* dy, const float* z, const float* x, const float* w, const float* mean,
-                          const float* rstd, float* dz, float* dx, float* dw, float* db, int64_t B, int64_t H,
-                          int64_t L, float p, float scale, uint64_t key, bool normalize) {
-  const Residual r{z, x, H, L, p, scale, key, p > 0.f};
+void residualNormBackward(const float* dy, const float* z, const float* zb, const float* x, const float* w,
+                          const float* mean, const float* rstd, float* dz, float* dzb, float* dx, float* dw, float* db,
+                          int64_t B, int64_t H, int64_t L, float p, float scale, uint64_t key, bool normalize) {
+  const Residual r{z, zb, x, H, L, p, scale, key, p > 0.f};
+  // dzb is the channel sum of dz: without dz asked for, dz goes to a workspace.
+  std::vector<float> dzSpace(dzb && !dz ? size_t(2 * B * H * L) : 0);
+  if (dzb && !dz) dz = dzSpace.data();
   if (dz || dx) {
     // dr = the layer norm's input gradient (layerNormChannelsBackward; dOut itself when
     // !normalize), then dx = dr and, through the dropout mask and the GLU, dz.
@@ -277,22 +287,34 @@ void residualNormBackward(const float* dy, const float* z, const float* x, const
           const float wh = w ? w[h] : 1.f;
           for (int64_t l = 0; l < n; ++l) {
             const int64_t o = off + h * L + l;
-            const float* a = r.gate(bi, h, l0 + l);
-            const float e = 1.f + std::exp(-a[H * L]);
+            const Residual::Halves u = r.halves(bi, h, l0 + l);
+            const float e = 1.f + std::exp(-u.g);
             const float s = 1.f / e;
             float dr = dy[o];
             if (normalize) {
-              const float xh = (x[o] + r.dropped(a[0] / e, o) - mb[l]) * rb[l];
+              const float xh = (x[o] + r.dropped(u.a / e, o) - mb[l]) * rb[l];
               dr = rb[l] * (dr * wh - float(sg[size_t(l)]) - xh * float(sgx[size_t(l)]));
             }
             if (dx) dx[o] = dr;
             if (dz) {
               const float dg = r.dropped(dr, o);
               dz[o + bi * H * L] = dg * s;
-              dz[o + bi * H * L + H * L] = dg * a[0] * s * (1.f - s);
+              dz[o + bi * H * L + H * L] = dg * u.a * s * (1.f - s);
             }
           }
         }
+      }
+    });
+  }
+  if (dzb) {  // dzb[c] = sum over (b, l) of dz[b, c, l], in double, in a fixed order
+    parallelFor(2 * H, grainFor(B * L), [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        double s = 0;
+        for (int64_t bi = 0; bi < B; ++bi) {
+          const float* row = dz + (bi * 2 * H + c) * L;
+          for (int64_t l = 0; l < L; ++l) s += row[l];
+        }
+        dzb[c] = float(s);
       }
     });
   }

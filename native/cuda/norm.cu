@@ -6,14 +6,17 @@
 // to run. Parameter gradients are column or channel sums in two fixed-order stages
 // (kernel_common.cuh) rather than float atomics.
 //
-// residualNorm recomputes r = x + dropout(GLU(z)) from z and x wherever it needs it (the
-// dropout mask is a pure function of the element index), so neither r nor the mask is ever
-// stored: the forward reads z and x once and writes out (r stays in registers for
-// H <= 1024), the backward reads them again and gives dz, dx and the per-block partials of
-// dw, db in one pass. Short L (a generation step has L = 1) takes the row layout of
-// layerNorm: one group (a block, or a warp when there are many columns) per column (b, l),
-// so a token of any batch is one launch, in the time of stepEpilogue (4.1 vs 3.9 us at B 1,
-// H 256 on an H100); long L takes the layerNormChannels tile, coalesced over l.
+// residualNorm recomputes r = x + dropout(GLU(z + zBias)) from z, zBias and x wherever it
+// needs it (the dropout mask is a pure function of the element index), so neither r nor the
+// mask is ever stored: the forward reads z and x once and writes out (r stays in registers
+// for H <= 1024), the backward reads them again and gives dz, dx and the per-block partials
+// of dw, db in one pass. The bias costs a load of zBias[h] and zBias[H + h] next to the two
+// z loads of channel h (the 32 positions of a tile warp read one address: a broadcast, and
+// every column reads the same [2H] from cache). Short L (a generation step has L = 1) takes
+// the row layout of layerNorm: one group (a block, or a warp when there are many columns)
+// per column (b, l), so a token of any batch is one launch, in the time of stepEpilogue
+// (4.1 vs 3.9 us at B 1, H 256 on an H100, measured without zBias); long L takes the
+// layerNormChannels tile, coalesced over l.
 #include <algorithm>
 #include <cstdint>
 
@@ -185,12 +188,13 @@ __global__ void layerNormChannelsBwdKernel(const float* __restrict__ dy, const f
   }
 }
 
-// ---- residualNorm: [LayerNorm](x + dropout(GLU(z))) over channels ------------------------------
+// ---- residualNorm: [LayerNorm](x + dropout(GLU(z + zBias))) over channels ----------------------
 
-// r = x + dropout(GLU(z)) of [B, H, L], z [B, 2H, L]: the GLU of gluForward, then the
-// dropout op's mask at the element's flat index o = (b H + h) L + l.
+// r = x + dropout(GLU(z + zb)) of [B, H, L], z [B, 2H, L], zb [2H] or null: the GLU of
+// gluForward, then the dropout op's mask at the element's flat index o = (b H + h) L + l.
 struct Residual {
   const float* __restrict__ z;
+  const float* __restrict__ zb;
   const float* __restrict__ x;
   int64_t H, L;
   float p, scale;
@@ -206,29 +210,40 @@ struct Residual {
   __device__ __forceinline__ float dropped(float v, int64_t o) const {
     return drop ? nn::dropoutElement(v, key, uint64_t(o), p, scale) : v;
   }
-  // r at offset hL = h L of column c.
-  __device__ __forceinline__ float at(const Column& c, int64_t hL) const {
-    const float* a = z + c.z0 + hL;
-    return x[c.o0 + hL] + dropped(a[0] / (1.f + expf(-a[H * L])), c.o0 + hL);
+  // The GLU's value and gate of channel h of column c, bias added.
+  __device__ __forceinline__ float2 halves(const Column& c, int64_t h) const {
+    const float* a = z + c.z0 + h * L;
+    float2 u = make_float2(a[0], a[H * L]);
+    if (zb) {
+      u.x += zb[h];
+      u.y += zb[H + h];
+    }
+    return u;
+  }
+  // r of channel h of column c.
+  __device__ __forceinline__ float at(const Column& c, int64_t h) const {
+    const float2 u = halves(c, h);
+    return x[c.o0 + h * L] + dropped(u.x / (1.f + expf(-u.y)), c.o0 + h * L);
   }
 };
 using Column = Residual::Column;
 
-// The input gradient at offset hL of column c: dr from the layer norm (layerNormChannelsBwd's
+// The input gradient of channel h of column c: dr from the layer norm (layerNormChannelsBwd's
 // formula with the column's rs, mean(g), mean(g xhat), g = dy w; dy itself when
 // !normalize), then dx = dr and, through the mask and the GLU, dz.
-__device__ __forceinline__ void residualNormGrad(const Residual& r, const Column& c, int64_t hL, float dyv, float wh,
+__device__ __forceinline__ void residualNormGrad(const Residual& r, const Column& c, int64_t h, float dyv, float wh,
                                                  float xh, bool normalize, float rs, float mg, float mgx,
                                                  float* __restrict__ dz, float* __restrict__ dx) {
+  const int64_t hL = h * r.L;
   const float dr = normalize ? rs * (dyv * wh - mg - xh * mgx) : dyv;
   if (dx) dx[c.o0 + hL] = dr;
   if (dz) {
-    const float* a = r.z + c.z0 + hL;
-    const float s = 1.f / (1.f + expf(-a[r.H * r.L]));
+    const float2 u = r.halves(c, h);
+    const float s = 1.f / (1.f + expf(-u.y));
     const float dg = r.dropped(dr, c.o0 + hL);
     float* d = dz + c.z0 + hL;
     d[0] = dg * s;
-    d[r.H * r.L] = dg * a[0] * s * (1.f - s);
+    d[r.H * r.L] = dg * u.x * s * (1.f - s);
   }
 }
 
@@ -249,15 +264,15 @@ __global__ void residualNormColumnFwdKernel(Residual r, const float* __restrict_
     const Column c = r.column(col / L, col % L);
     float* o = out + c.o0;
     if (!normalize) {
-      for (int64_t h = lane; h < H; h += G) o[h * L] = r.at(c, h * L);
+      for (int64_t h = lane; h < H; h += G) o[h * L] = r.at(c, h);
       continue;
     }
     float s = 0.f;
-    for (int64_t h = lane; h < H; h += G) s += r.at(c, h * L);
+    for (int64_t h = lane; h < H; h += G) s += r.at(c, h);
     const float mu = groupSum<G>(s, scratch) / float(H);
     float q = 0.f;  // two passes: the variance of r - mu, not E[r^2] - mu^2
     for (int64_t h = lane; h < H; h += G) {
-      const float d = r.at(c, h * L) - mu;
+      const float d = r.at(c, h) - mu;
       q += d * d;
     }
     const float rs = rsqrtf(groupSum<G>(q, scratch) / float(H) + eps);
@@ -265,7 +280,7 @@ __global__ void residualNormColumnFwdKernel(Residual r, const float* __restrict_
       if (mean) mean[col] = mu;
       if (rstd) rstd[col] = rs;
     }
-    for (int64_t h = lane; h < H; h += G) o[h * L] = (r.at(c, h * L) - mu) * rs * (w ? w[h] : 1.f) + (b ? b[h] : 0.f);
+    for (int64_t h = lane; h < H; h += G) o[h * L] = (r.at(c, h) - mu) * rs * (w ? w[h] : 1.f) + (b ? b[h] : 0.f);
   }
 }
 
@@ -288,14 +303,14 @@ __global__ void residualNormColumnBwdKernel(const float* __restrict__ dy, Residu
       for (int64_t h = lane; h < H; h += G) {
         const float g = g0[h * L] * (w ? w[h] : 1.f);
         sg += g;
-        sgx += g * ((r.at(c, h * L) - mu) * rs);
+        sgx += g * ((r.at(c, h) - mu) * rs);
       }
       mg = groupSum<G>(sg, scratch) / float(H);
       mgx = groupSum<G>(sgx, scratch) / float(H);
     }
     for (int64_t h = lane; h < H; h += G) {
-      const float xh = normalize ? (r.at(c, h * L) - mu) * rs : 0.f;
-      residualNormGrad(r, c, h * L, g0[h * L], w ? w[h] : 1.f, xh, normalize, rs, mg, mgx, dz, dx);
+      const float xh = normalize ? (r.at(c, h) - mu) * rs : 0.f;
+      residualNormGrad(r, c, h, g0[h * L], w ? w[h] : 1.f, xh, normalize, rs, mg, mgx, dz, dx);
     }
   }
 }
@@ -331,7 +346,7 @@ __global__ void __launch_bounds__(32 * Y, 32 / Y)
     float* o = out + c.o0;
     if (!normalize) {
       if (live)
-        for (int64_t h = y; h < H; h += Y) o[h * L] = r.at(c, h * L);
+        for (int64_t h = y; h < H; h += Y) o[h * L] = r.at(c, h);
       continue;
     }
     float v[PER > 0 ? PER : 1];
@@ -340,11 +355,11 @@ __global__ void __launch_bounds__(32 * Y, 32 / Y)
 #pragma unroll
       for (int k = 0; k < PER; ++k) {
         const int64_t h = y + Y * k;
-        v[k] = live && h < H ? r.at(c, h * L) : 0.f;
+        v[k] = live && h < H ? r.at(c, h) : 0.f;
         acc += v[k];
       }
     } else if (live) {
-      for (int64_t h = y; h < H; h += Y) acc += r.at(c, h * L);
+      for (int64_t h = y; h < H; h += Y) acc += r.at(c, h);
     }
     const float mu = tileLaneSum<Y>(acc, s) / float(H);
     acc = 0.f;
@@ -356,7 +371,7 @@ __global__ void __launch_bounds__(32 * Y, 32 / Y)
       }
     } else if (live) {
       for (int64_t h = y; h < H; h += Y) {
-        const float d = r.at(c, h * L) - mu;
+        const float d = r.at(c, h) - mu;
         acc += d * d;
       }
     }
@@ -373,7 +388,7 @@ __global__ void __launch_bounds__(32 * Y, 32 / Y)
         if (h < H) o[h * L] = (v[k] - mu) * rs * (w ? w[h] : 1.f) + (b ? b[h] : 0.f);
       }
     } else {
-      for (int64_t h = y; h < H; h += Y) o[h * L] = (r.at(c, h * L) - mu) * rs * (w ? w[h] : 1.f) + (b ? b[h] : 0.f);
+      for (int64_t h = y; h < H; h += Y) o[h * L] = (r.at(c, h) - mu) * rs * (w ? w[h] : 1.f) + (b ? b[h] : 0.f);
     }
   }
 }
@@ -425,7 +440,7 @@ __global__ void __launch_bounds__(32 * Y, 32 / Y)
           const int64_t h = y + Y * k;
           const bool in = live && h < H;
           const float gv = in ? g0[h * L] : 0.f;
-          xv[k] = in ? (r.at(c, h * L) - mu) * rs : 0.f;
+          xv[k] = in ? (r.at(c, h) - mu) * rs : 0.f;
           const float g = gv * (in && w ? w[h] : 1.f);
           sg += g;
           sgx += g * xv[k];
@@ -434,7 +449,7 @@ __global__ void __launch_bounds__(32 * Y, 32 / Y)
       } else {
         for (int64_t h = y; h < H; h += Y) {
           const float gv = live ? g0[h * L] : 0.f;
-          const float xh = live ? (r.at(c, h * L) - mu) * rs : 0.f;
+          const float xh = live ? (r.at(c, h) - mu) * rs : 0.f;
           const float g = gv * (w ? w[h] : 1.f);
           sg += g;
           sgx += g * xh;
@@ -449,12 +464,12 @@ __global__ void __launch_bounds__(32 * Y, 32 / Y)
 #pragma unroll
       for (int k = 0; k < PER; ++k) {
         const int64_t h = y + Y * k;
-        if (h < H) residualNormGrad(r, c, h * L, g0[h * L], w ? w[h] : 1.f, xv[k], true, rs, mg, mgx, dz, dx);
+        if (h < H) residualNormGrad(r, c, h, g0[h * L], w ? w[h] : 1.f, xv[k], true, rs, mg, mgx, dz, dx);
       }
     } else {
       for (int64_t h = y; h < H; h += Y) {
-        const float xh = Normalize ? (r.at(c, h * L) - mu) * rs : 0.f;
-        residualNormGrad(r, c, h * L, g0[h * L], w ? w[h] : 1.f, xh, Normalize, rs, mg, mgx, dz, dx);
+        const float xh = Normalize ? (r.at(c, h) - mu) * rs : 0.f;
+        residualNormGrad(r, c, h, g0[h * L], w ? w[h] : 1.f, xh, Normalize, rs, mg, mgx, dz, dx);
       }
     }
   }
@@ -472,7 +487,7 @@ struct ResidualNormParamGrad {
     const Column c = r.column(col / r.L, col % r.L);
     const float g = dy[c.o0 + h * r.L];
     if (dbOnly) return make_float2(g, 0.f);
-    return make_float2(g * ((r.at(c, h * r.L) - mean[col]) * rstd[col]), g);
+    return make_float2(g * ((r.at(c, h) - mean[col]) * rstd[col]), g);
   }
 };
 
@@ -484,6 +499,14 @@ struct PartialPair {
   __device__ float2 operator()(int64_t r, int64_t c) const {
     return make_float2(p0[r * ld + c], p1 ? p1[r * ld + c] : 0.f);
   }
+};
+
+// a0 += m[b, c, l]: the channel sums of dz [B, C, L] that give the gradient of zBias (the
+// bias gradient of linearChannels, native/cuda/linear.cu).
+struct ChannelSumOf {
+  const float* m;
+  int64_t C, L;
+  __device__ void operator()(int64_t b, int64_t c, int64_t l, double& a0, double&) const { a0 += m[(b * C + c) * L + l]; }
 };
 
 // Positions per column below which residualNorm takes the column kernels (the tile kernels
@@ -584,10 +607,10 @@ void layerNormChannelsBackward(const float* dy, const float* x, const float* w, 
   }
 }
 
-void residualNormForward(const float* z, const float* x, const float* w, const float* b, float* out, float* mean,
-                         float* rstd, int64_t B, int64_t H, int64_t L, float p, float scale, uint64_t key, float eps,
-                         bool normalize) {
-  const Residual r{z, x, H, L, p, scale, key, p > 0.f};
+void residualNormForward(const float* z, const float* zb, const float* x, const float* w, const float* b, float* out,
+                         float* mean, float* rstd, int64_t B, int64_t H, int64_t L, float p, float scale, uint64_t key,
+                         float eps, bool normalize) {
+  const Residual r{z, zb, x, H, L, p, scale, key, p > 0.f};
   if (L < kTileMinL) {
     const int64_t cols = B * L;
     byColumns(cols, H, [&](auto gc) {
@@ -605,15 +628,18 @@ void residualNormForward(const float* z, const float* x, const float* w, const f
   S4_CUDA_CHECK_LAUNCH("residualNormForward");
 }
 
-void residualNormBackward(const float* dy, const float* z, const float* x, const float* w, const float* mean,
-                          const float* rstd, float* dz, float* dx, float* dw, float* db, int64_t B, int64_t H,
-                          int64_t L, float p, float scale, uint64_t key, bool normalize) {
-  const Residual r{z, x, H, L, p, scale, key, p > 0.f};
+void residualNormBackward(const float* dy, const float* z, const float* zb, const float* x, const float* w,
+                          const float* mean, const float* rstd, float* dz, float* dzb, float* dx, float* dw, float* db,
+                          int64_t B, int64_t H, int64_t L, float p, float scale, uint64_t key, bool normalize) {
+  const Residual r{z, zb, x, H, L, p, scale, key, p > 0.f};
   const bool params = normalize && (dw || db);
   if (!normalize) {  // w and b take no part: zero gradients
     if (dw) S4_CUDA_CHECK(cudaMemsetAsync(dw, 0, sizeof(float) * size_t(H), stream()));
     if (db) S4_CUDA_CHECK(cudaMemsetAsync(db, 0, sizeof(float) * size_t(H), stream()));
   }
+  // dzb is the channel sum of dz: without dz asked for, dz goes to a workspace.
+  Workspace dzSpace(dzb && !dz ? sizeof(float) * size_t(2 * B * H * L) : 0);
+  if (dzb && !dz) dz = dzSpace.as<float>();
   if (L < kTileMinL) {
     const int64_t cols = B * L;
     if (dz || dx) {
@@ -625,24 +651,29 @@ void residualNormBackward(const float* dy, const float* z, const float* x, const
       S4_CUDA_CHECK_LAUNCH("residualNormBackward");
     }
     if (params) columnSums(ResidualNormParamGrad{dy, r, mean, rstd, !dw}, cols, H, dw ? dw : db, dw ? db : nullptr);
-    return;
+  } else if (dz || dx || params) {
+    // One pass gives dz, dx and the per-block partials of dw, db; their column sums follow.
+    const dim3 grid = tileGrid(B, L);
+    const int64_t rows = B * int64_t(grid.x);
+    Workspace partials(params ? sizeof(float) * size_t(2 * rows * H) : 0);
+    float* pw = params ? partials.as<float>() : nullptr;
+    float* pb = params ? pw + rows * H : nullptr;
+    backwardTile(H, [&](auto yc, auto pc) {
+      constexpr int Y = decltype(yc)::value, PER = decltype(pc)::value;
+      if (normalize)
+        residualNormTileBwdKernel<Y, PER, true><<<grid, dim3(32, Y), 0, stream()>>>(dy, r, w, mean, rstd, dz, dx, pw, pb, B);
+      else
+        residualNormTileBwdKernel<Y, PER, false><<<grid, dim3(32, Y), 0, stream()>>>(dy, r, w, mean, rstd, dz, dx, pw, pb, B);
+    });
+    S4_CUDA_CHECK_LAUNCH("residualNormBackward");
+    if (params) columnSums(dw ? PartialPair{pw, db ? pb : nullptr, H} : PartialPair{pb, nullptr, H}, rows, H, dw ? dw : db, dw ? db : nullptr);
   }
-  if (!dz && !dx && !params) return;
-  // One pass gives dz, dx and the per-block partials of dw, db; their column sums follow.
-  const dim3 grid = tileGrid(B, L);
-  const int64_t rows = B * int64_t(grid.x);
-  Workspace partials(params ? sizeof(float) * size_t(2 * rows * H) : 0);
-  float* pw = params ? partials.as<float>() : nullptr;
-  float* pb = params ? pw + rows * H : nullptr;
-  backwardTile(H, [&](auto yc, auto pc) {
-    constexpr int Y = decltype(yc)::value, PER = decltype(pc)::value;
-    if (normalize)
-      residualNormTileBwdKernel<Y, PER, true><<<grid, dim3(32, Y), 0, stream()>>>(dy, r, w, mean, rstd, dz, dx, pw, pb, B);
-    else
-      residualNormTileBwdKernel<Y, PER, false><<<grid, dim3(32, Y), 0, stream()>>>(dy, r, w, mean, rstd, dz, dx, pw, pb, B);
-  });
-  S4_CUDA_CHECK_LAUNCH("residualNormBackward");
-  if (params) columnSums(dw ? PartialPair{pw, db ? pb : nullptr, H} : PartialPair{pb, nullptr, H}, rows, H, dw ? dw : db, dw ? db : nullptr);
+  // As linearChannels' bias gradient: [B, 2H, 1] is the row-major [B, 2H] (column sums),
+  // longer L a sum per channel.
+  if (dzb) {
+    if (L == 1) columnSums(ColumnOf{dz, 2 * H}, B, 2 * H, dzb, nullptr);
+    else channelSums(ChannelSumOf{dz, 2 * H, L}, B, 2 * H, L, dzb, nullptr);
+  }
 }
 
 }  // namespace s4::cuda

@@ -3,8 +3,9 @@
  * test/residual_norm.test.ts: L = 1, 7, 784 (the column kernels below 32 positions, the tile
  * kernels above), H across 32 / 256 / 1024 (warp or block per column; r in registers up to
  * H = 256), normalize on and off, p = 0 and 0.3 (the same mask on both backends); L = 1
- * against the CUDA stepEpilogue; more than 65535 batch rows. Run by `npm run test:gpu`
- * (S4_BACKEND=cuda).
+ * against the CUDA stepEpilogue; with zBias (forward and its gradient, also when it alone
+ * needs one), L = 1 with zBias against stepEpilogue with its bias; more than 65535 batch
+ * rows. Run by `npm run test:gpu` (S4_BACKEND=cuda).
  */
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
@@ -33,25 +34,28 @@ const SHAPES: [number, number, number][] = [
 interface Options {
   normalize: boolean;
   p: number;
+  /** With a zBias [2H] (its gradient comes last); 'alone': only zBias needs a gradient. */
+  zBias?: boolean | 'alone';
 }
 
 /**
  * residualNorm on one device, backpropagating sum(y * W): the output and the gradients of
- * z, x, w, b.
+ * z, x, w, b (none when zBias is 'alone'), then of zBias when there is one.
  */
 function run(device: 'cpu' | 'cuda', [B, H, L]: [number, number, number], o: Options, seed: number): Float32Array[] {
-  const t = (data: Float32Array, shape: number[]) => s4.tensor(data, shape, { device, requiresGrad: true });
-  const z = t(randomValues(B * 2 * H * L, seed).map((v) => 2 * v), [B, 2 * H, L]);
-  const x = t(randomValues(B * H * L, seed + 1), [B, H, L]);
-  const w = t(randomValues(H, seed + 2).map((v) => 1 + 0.5 * v), [H]);
-  const b = t(randomValues(H, seed + 3), [H]);
+  const rg = { device, requiresGrad: o.zBias !== 'alone' };
+  const z = s4.tensor(randomValues(B * 2 * H * L, seed).map((v) => 2 * v), [B, 2 * H, L], rg);
+  const x = s4.tensor(randomValues(B * H * L, seed + 1), [B, H, L], rg);
+  const w = s4.tensor(randomValues(H, seed + 2).map((v) => 1 + 0.5 * v), [H], rg);
+  const b = s4.tensor(randomValues(H, seed + 3), [H], rg);
+  const zBias = o.zBias ? s4.tensor(randomValues(2 * H, seed + 4).map((v) => 1.5 * v), [2 * H], { device, requiresGrad: true }) : null;
   const y = s4.tidy(() => {
-    const out = ops.residualNorm(z, x, w, b, { eps: 1e-5, normalize: o.normalize, p: o.p, seed: 5, step: seed });
+    const out = ops.residualNorm(z, x, w, b, { eps: 1e-5, normalize: o.normalize, p: o.p, seed: 5, step: seed, zBias });
     ops.sum(ops.mul(out, s4.tensor(randomValues(out.size, 9), [B, H, L], { device }))).backward();
     return out.dataSync();
   });
-  const grads = [z, x, w, b].map((v) => v.grad!.dataSync());
-  s4.dispose(z, x, w, b);
+  const grads = (o.zBias === 'alone' ? [zBias!] : [z, x, w, b, ...(zBias ? [zBias] : [])]).map((v) => v.grad!.dataSync());
+  s4.dispose(z, x, w, b, ...(zBias ? [zBias] : []));
   return [y, ...grads];
 }
 
@@ -70,6 +74,28 @@ describe('residualNorm on CUDA vs CPU', () => {
             }
             expect(relL2(gpu[i], cpu[i]), `${label}: ${name}`).toBeLessThan(TOL);
           });
+        }
+    });
+  });
+
+  it('with zBias: forward and gradients (zBias\'s too) match the CPU backend', () => {
+    SHAPES.forEach((shape, k) => {
+      for (const normalize of [true, false])
+        for (const p of [0, 0.3]) {
+          const cpu = run('cpu', shape, { normalize, p, zBias: true }, 10 * k + 3);
+          const gpu = run('cuda', shape, { normalize, p, zBias: true }, 10 * k + 3);
+          const label = `${shape.join('x')} normalize=${normalize} p=${p}`;
+          ['out', 'dz', 'dx', 'dw', 'db', 'dzBias'].forEach((name, i) => {
+            if (!normalize && (i === 3 || i === 4)) {
+              expect(Array.from(gpu[i]), `${label}: ${name}`).toEqual(new Array(shape[1]).fill(0));
+              return;
+            }
+            expect(relL2(gpu[i], cpu[i]), `${label}: ${name}`).toBeLessThan(TOL);
+          });
+          // zBias alone needing a gradient: the op sums a dz of its own workspace.
+          const alone = run('cuda', shape, { normalize, p, zBias: 'alone' }, 10 * k + 3);
+          expect(relL2(alone[0], cpu[0]), `${label}: out (zBias alone)`).toBeLessThan(TOL);
+          expect(relL2(alone[1], cpu[5]), `${label}: dzBias (zBias alone)`).toBeLessThan(TOL);
         }
     });
   });
@@ -124,6 +150,31 @@ describe('residualNorm on CUDA vs CPU', () => {
     }
   });
 
+  it('with zBias and L = 1 equals the CUDA stepEpilogue with its bias', () => {
+    for (const [B, H] of [
+      [1, 64],
+      [5, 257],
+      [64, 256],
+      [2, 1100],
+    ]) {
+      for (const normalize of [true, false]) {
+        const [fused, step] = s4.tidy(() => {
+          const dev = { device: 'cuda' as const };
+          const z = s4.tensor(randomValues(B * 2 * H, 13), [B, 2 * H, 1], dev);
+          const x = s4.tensor(randomValues(B * H, 14), [B, H, 1], dev);
+          const w = s4.tensor(randomValues(H, 15), [H], dev);
+          const b = s4.tensor(randomValues(H, 16), [H], dev);
+          const bias = s4.tensor(randomValues(2 * H, 17), [2 * H], dev);
+          const f = ops.residualNorm(z, x, w, b, { eps: 1e-5, normalize, zBias: bias });
+          const out = s4.zeros([B, H], dev);
+          native.stepEpilogue({ z: z.handle, bias: bias.handle, x: x.handle, w: w.handle, lb: b.handle, out: out.handle, B, H, eps: 1e-5, normalize });
+          return [f.dataSync(), out.dataSync()];
+        });
+        expect(relL2(fused, step), `B=${B} H=${H} normalize=${normalize}`).toBeLessThan(1e-5);
+      }
+    }
+  });
+
   it('the dropout mask equals the CUDA dropout op\'s; NaN propagates; more than 65535 batch rows', () => {
     const [B, H, L] = [2, 48, 300];
     const [fused, composed] = s4.tidy(() => {
@@ -148,8 +199,8 @@ describe('residualNorm on CUDA vs CPU', () => {
     // the batches beyond the grid's 65535) take them all.
     for (const L of [1, 32]) {
       const [Bn, Hn] = [70000, 4];
-      const cpu = run('cpu', [Bn, Hn, L], { normalize: true, p: 0.1 }, 77);
-      const gpu = run('cuda', [Bn, Hn, L], { normalize: true, p: 0.1 }, 77);
+      const cpu = run('cpu', [Bn, Hn, L], { normalize: true, p: 0.1, zBias: true }, 77);
+      const gpu = run('cuda', [Bn, Hn, L], { normalize: true, p: 0.1, zBias: true }, 77);
       cpu.forEach((c, i) => expect(relL2(gpu[i], c), `B=${Bn} L=${L}: output ${i}`).toBeLessThan(TOL));
     }
   });

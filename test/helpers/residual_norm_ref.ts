@@ -1,6 +1,7 @@
 /**
- * Float64 reference of residualNorm, from its definition: with z [B, 2H, L], x [B, H, L],
- *   g = z[:, :H] * sigmoid(z[:, H:]),  r = x + mask * g,
+ * Float64 reference of residualNorm, from its definition: with z [B, 2H, L], zb [2H] (null:
+ * zero), x [B, H, L],
+ *   u = z + zb (channel c of z gets zb[c]),  g = u[:, :H] * sigmoid(u[:, H:]),  r = x + mask * g,
  *   out = normalize ? LayerNorm over H of r at each (b, l), times w plus b : r
  * `mask` [B, H, L] holds the dropout's multipliers (0 or 1/(1-p), as the dropout op applied to
  * ones gives them); null means no dropout. Also returns the statistics per (b, l).
@@ -15,7 +16,7 @@ export interface ResidualNormRef {
 
 export function residualNormRef(
   z: Vec, x: Vec, w: Vec | null, b: Vec | null, mask: Vec | null,
-  B: number, H: number, L: number, eps: number, normalize: boolean,
+  B: number, H: number, L: number, eps: number, normalize: boolean, zb: Vec | null = null,
 ): ResidualNormRef {
   const out = new Float64Array(B * H * L);
   const mean = new Float64Array(B * L);
@@ -24,8 +25,8 @@ export function residualNormRef(
     for (let h = 0; h < H; h++)
       for (let l = 0; l < L; l++) {
         const o = (bi * H + h) * L + l;
-        const a = z[(bi * 2 * H + h) * L + l];
-        const gate = z[(bi * 2 * H + H + h) * L + l];
+        const a = z[(bi * 2 * H + h) * L + l] + (zb ? zb[h] : 0);
+        const gate = z[(bi * 2 * H + H + h) * L + l] + (zb ? zb[H + h] : 0);
         const g = a / (1 + Math.exp(-gate));
         out[o] = x[o] + (mask ? mask[o] : 1) * g;
       }
