@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OP_NAMES, ops, packageRoot } from '../lib/native/binding';
 import * as s4 from '../lib/index';
+import { thrownBy } from './helpers/throws';
 
 // The raw module, as node-gyp-build finds it (the same file binding.ts loaded).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -22,13 +23,7 @@ const fns = Object.entries(addon).filter(
 ) as [string, (...args: unknown[]) => unknown][];
 
 function callExpectingError(name: string, fn: (...args: unknown[]) => unknown, args: unknown[]): Error {
-  let thrown: unknown;
-  try {
-    const r = fn(...args);
-    if (r instanceof Promise) r.catch(() => undefined);
-  } catch (err) {
-    thrown = err;
-  }
+  const thrown = thrownBy(() => fn(...args));
   expect(thrown, `${name}(${args.map((a) => typeof a).join(', ')}) should throw`).toBeInstanceOf(Error);
   return thrown as Error;
 }
@@ -68,18 +63,10 @@ describe('native argument validation', () => {
       const args: unknown[] = Array(20).fill(small);
       // Plausible sizes that do not match one-element buffers.
       for (let i = 0; i < args.length; i++) if (i % 3 === 2) args[i] = 3;
-      for (let v of [3, 4096]) {
-        const a = args.map((x) => (typeof x === 'number' ? v : x));
-        let thrown: unknown;
-        try {
-          const r = fn(...a);
-          if (r instanceof Promise) r.catch(() => undefined);
-        } catch (err) {
-          thrown = err;
-        }
+      for (const v of [3, 4096]) {
+        const thrown = thrownBy(() => fn(...args.map((x) => (typeof x === 'number' ? v : x))));
         // Either it refuses (most ops) or the arguments happened to be valid; never a crash.
         if (thrown) expect(thrown).toBeInstanceOf(Error);
-        v++;
       }
     });
   }

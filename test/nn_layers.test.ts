@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
 import { device, randomValues, relL2 } from './helpers/device';
-import { dot64, layerNormChannels64, linearChannels64, s4Layer64, type LayerParams64, type LayerShape } from './helpers/nn_ref';
+import { layerNormChannelsRef, linearChannelsRef, s4Layer64, weightedSum, type LayerParams64, type LayerShape } from './helpers/nn_reference';
 import { loadGolden } from './helpers/golden';
 
 const { Module, Linear, LayerNorm, Dropout, S4Layer } = s4.nn;
@@ -74,11 +74,11 @@ describe('Linear and LayerNorm', () => {
     const [B, L] = [2, 7];
     const xv = randomValues(B * 5 * L, 3);
     const y = s4.tidy(() => lin.forwardChannels(s4.tensor(xv, [B, 5, L], { device })).dataSync());
-    expect(relL2(y, linearChannels64(xv, w, b, B, 5, L, 3))).toBeLessThan(1e-5);
+    expect(relL2(y, linearChannelsRef(xv, w, b, B, 5, L, 3))).toBeLessThan(1e-5);
     // Feature-last: rows of x [M, 5].
     const rows = randomValues(4 * 5, 4);
     const y2 = s4.tidy(() => lin.forward(s4.tensor(rows, [4, 5], { device })).dataSync());
-    expect(relL2(y2, linearChannels64(rows, w, b, 4, 5, 1, 3))).toBeLessThan(1e-5);
+    expect(relL2(y2, linearChannelsRef(rows, w, b, 4, 5, 1, 3))).toBeLessThan(1e-5);
     expect(() => new Linear(0, 3)).toThrow(/'inFeatures'/);
     lin.dispose();
   });
@@ -90,7 +90,7 @@ describe('Linear and LayerNorm', () => {
     const xv = randomValues(B * 6 * L, 5);
     const y = s4.tidy(() => ln.forwardChannels(s4.tensor(xv, [B, 6, L], { device })).dataSync());
     const p = params64(ln);
-    expect(relL2(y, layerNormChannels64(xv, p.weight, p.bias, B, 6, L, 1e-5))).toBeLessThan(1e-5);
+    expect(relL2(y, layerNormChannelsRef(xv, p.weight, p.bias, B, 6, L, 1e-5))).toBeLessThan(1e-5);
     ln.dispose();
   });
 });
@@ -160,7 +160,7 @@ describe('S4Layer', () => {
         s4.ops.sum(s4.ops.mul(y, s4.tensor(wv, y.shape, { device }))).backward();
       });
       const P = params64(layer);
-      const loss = (): number => dot64(s4Layer64(P, c.shape, uv, B, c.L), wv);
+      const loss = (): number => weightedSum(s4Layer64(P, c.shape, uv, B, c.L), wv);
       const h = 1e-6;
       for (const [name, t] of layer.namedParameters()) {
         const v = P[name];

@@ -2,19 +2,10 @@ import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
 import { core } from '../lib/native/binding';
 import { device, randomValues, relL2 } from './helpers/device';
+import { modelInput, randomTokens } from './helpers/model_input';
 
 const { SequenceModel, Dropout } = s4.nn;
 type Opts = s4.nn.SequenceModelOptions;
-
-function tokens(n: number, vocab: number, seed: number): Float32Array {
-  return Float32Array.from(randomValues(n, seed), (v) => Math.floor(((v + 1) / 2) * vocab) % vocab);
-}
-
-/** Input of a model: features [B, dInput, L] or tokens [B, L]. */
-function inputFor(o: Opts, B: number, L: number, seed: number): { values: Float32Array; shape: number[] } {
-  if (o.embedding) return { values: tokens(B * L, o.embedding, seed), shape: [B, L] };
-  return { values: randomValues(B * o.dInput! * L, seed), shape: [B, o.dInput!, L] };
-}
 
 /** Resets every dropout counter so that repeated forwards draw the same masks. */
 function resetDropout(m: s4.nn.Module): void {
@@ -39,7 +30,7 @@ describe('SequenceModel', () => {
       mp.dispose();
     }
     const emb = new SequenceModel({ ...base, dInput: undefined, embedding: 11, pool: 'none' });
-    expect(s4.tidy(() => emb.forward(s4.tensor(tokens(16, 11, 2), [2, 8], { device })).shape)).toEqual([2, 5, 8]);
+    expect(s4.tidy(() => emb.forward(s4.tensor(randomTokens(16, 11, 2), [2, 8], { device })).shape)).toEqual([2, 5, 8]);
     expect(() => s4.tidy(() => m.forward(s4.tensor(new Float32Array(16), [2, 2, 4], { device })))).toThrow(/dInput = 3/);
     expect(() => new SequenceModel({ ...base, pool: 'max' as never })).toThrow(/'pool'/);
     expect(() => new SequenceModel({ ...base, dInput: undefined })).toThrow(/'dInput'/);
@@ -64,11 +55,11 @@ describe('SequenceModel', () => {
     it(`gradients of a whole model match central differences (${name})`, () => {
       const m = new SequenceModel({ dropout: 0, ...o, seed: 4, device });
       const B = 2;
-      const inp = inputFor(o, B, L, 7);
+      const inp = modelInput(o, B, L, 7);
       const x = s4.tensor(inp.values, inp.shape, { device });
       const outShape = o.pool === 'none' ? [B, o.dOutput, L] : [B, o.dOutput];
       const outSize = outShape.reduce((a, b) => a * b, 1);
-      const labelValues = tokens(B, o.dOutput, 8);
+      const labelValues = randomTokens(B, o.dOutput, 8);
       const targetValues = randomValues(outSize, 9);
       const labels = s4.tensor(labelValues, [B], { device });
       const target = s4.tensor(targetValues, outShape, { device });
@@ -131,7 +122,7 @@ describe('SequenceModel', () => {
       const m = new SequenceModel({ ...o, seed: 12, device });
       m.eval();
       const B = 2;
-      const inp = inputFor(o, B, L, 13);
+      const inp = modelInput(o, B, L, 13);
       const st = m.stepper({ batch: B });
       const dIn = o.embedding ? 1 : o.dInput!;
       for (let t = 0; t < L; t++) {

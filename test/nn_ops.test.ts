@@ -6,13 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
 import type { Tensor } from '../lib/index';
-import { ops as native } from '../lib/native/binding';
 import { device, randomValues, relL2 } from './helpers/device';
+import { rawGemmErrors } from './helpers/gemm';
 import {
   crossEntropyRef,
   finiteDiff,
   geluRef,
-  gemmRef,
   gluRef,
   layerNormChannelsRef,
   layerNormRef,
@@ -71,12 +70,7 @@ function check(inputs: Input[], op: (t: Tensor[]) => Tensor, ref: (x: Float64Arr
 
 describe(`nn ops (${device})`, () => {
   it('linear: forward and gradients for several shapes, with and without bias', () => {
-    const cases: [number[], number, boolean][] = [
-      [[3, 5, 7], 4, true],
-      [[1, 1], 1, true],
-      [[13, 17], 9, false],
-      [[2, 1, 33], 5, true],
-    ];
+    const cases: [number[], number, boolean][] = [[[3, 5, 7], 4, true], [[1, 1], 1, true], [[13, 17], 9, false], [[2, 1, 33], 5, true]];
     for (const [xs, N, bias] of cases) {
       const K = xs[xs.length - 1];
       const M = xs.reduce((a, b) => a * b, 1) / K;
@@ -95,28 +89,11 @@ describe(`nn ops (${device})`, () => {
     const w = randomValues(N * K, 6);
     const y = s4.tidy(() => ops.linear(s4.tensor(x, [M, K]), s4.tensor(w, [N, K])).dataSync());
     expect(relL2(y, linearRef(x, w, null, M, K, N))).toBeLessThan(TOL);
-    const [m, n, k, batch] = [5, 7, 9, 3];
-    for (const ta of [false, true])
-      for (const tb of [false, true])
-        for (const reduce of [false, true]) {
-          const A = randomValues(batch * m * k, 7);
-          const B = randomValues(batch * k * n, 8);
-          const C0 = randomValues((reduce ? 1 : batch) * m * n, 9);
-          const got = s4.tidy(() => {
-            const c = s4.tensor(C0, [C0.length]);
-            native.gemm({ A: s4.tensor(A, [A.length]).handle, B: s4.tensor(B, [B.length]).handle, C: c.handle, transA: ta, transB: tb, M: m, N: n, K: k, alpha: 0.5, beta: 2, batch, cBatch: reduce ? 1 : batch });
-            return c.dataSync();
-          });
-          expect(relL2(got, gemmRef(A, B, C0, ta, tb, m, n, k, 0.5, 2, batch, reduce)), `ta=${ta} tb=${tb} reduce=${reduce}`).toBeLessThan(TOL);
-        }
+    for (const [label, err] of rawGemmErrors(device, 5, 7, 9, 3, 7)) expect(err, label).toBeLessThan(TOL);
   });
 
   it('linearChannels: forward and gradients', () => {
-    const cases: [number, number, number, number, boolean][] = [
-      [2, 5, 7, 3, true],
-      [1, 1, 1, 1, true],
-      [3, 4, 9, 6, false],
-    ];
+    const cases: [number, number, number, number, boolean][] = [[2, 5, 7, 3, true], [1, 1, 1, 1, true], [3, 4, 9, 6, false]];
     for (const [B, H, L, O, bias] of cases) {
       check(
         [input([B, H, L], 7), input([O, H], 8), ...(bias ? [input([O], 9)] : [])],
@@ -127,11 +104,7 @@ describe(`nn ops (${device})`, () => {
   });
 
   it('layerNorm: forward and gradients (affine and plain, D = 1, 7, 40)', () => {
-    for (const [rows, D] of [
-      [5, 7],
-      [3, 40],
-      [4, 1],
-    ]) {
+    for (const [rows, D] of [[5, 7], [3, 40], [4, 1]]) {
       check(
         [input([rows, D], 11, true, 2), input([D], 12), input([D], 13)],
         ([x, w, b]) => ops.layerNorm(x, w, b, 1e-5),
@@ -146,11 +119,7 @@ describe(`nn ops (${device})`, () => {
   });
 
   it('layerNormChannels: forward and gradients', () => {
-    for (const [B, H, L] of [
-      [2, 6, 7],
-      [1, 9, 1],
-      [3, 1, 4],
-    ]) {
+    for (const [B, H, L] of [[2, 6, 7], [1, 9, 1], [3, 1, 4]]) {
       check(
         [input([B, H, L], 15, true, 2), input([H], 16), input([H], 17)],
         ([x, w, b]) => ops.layerNormChannels(x, w, b, 1e-5),
@@ -212,11 +181,7 @@ describe(`nn ops (${device})`, () => {
   });
 
   it('meanPool and lastPool: forward and gradients', () => {
-    for (const [B, H, L] of [
-      [2, 3, 7],
-      [1, 1, 1],
-      [3, 2, 64],
-    ]) {
+    for (const [B, H, L] of [[2, 3, 7], [1, 1, 1], [3, 2, 64]]) {
       check(
         [input([B, H, L], 41)],
         ([x]) => ops.meanPool(x),
@@ -231,11 +196,7 @@ describe(`nn ops (${device})`, () => {
   });
 
   it('crossEntropy and mse: forward and gradients', () => {
-    for (const [M, C] of [
-      [5, 7],
-      [1, 1],
-      [9, 3],
-    ]) {
+    for (const [M, C] of [[5, 7], [1, 1], [9, 3]]) {
       const labels = Float32Array.from({ length: M }, (_, i) => (i * 5 + 2) % C);
       const lab = s4.tensor(labels, [M]);
       check(
@@ -282,11 +243,7 @@ describe(`nn ops (${device})`, () => {
   });
 
   it('transpose12, flip, exp: forward and gradients', () => {
-    for (const [B, M, N] of [
-      [2, 3, 5],
-      [1, 1, 1],
-      [2, 33, 40],
-    ]) {
+    for (const [B, M, N] of [[2, 3, 5], [1, 1, 1], [2, 33, 40]]) {
       check(
         [input([B, M, N], 71)],
         ([x]) => ops.transpose12(x),

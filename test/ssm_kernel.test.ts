@@ -10,25 +10,22 @@ import { ops } from '../lib/native/binding';
 import { SsmParamFlag } from '../lib/ops/ssm_kernel';
 import { dplrKernelDense } from '../lib/ssm/step_setup';
 import { diagKernel64, loadGoldenDplr, randomDiag, randomDplr, roundDiag, roundDplr } from './helpers/conv_ref';
-import { device, onGpu, randomValues, relL2 } from './helpers/device';
-import { DIAG_COMPLEX, DPLR_COMPLEX, diagLossGrads64, dplrLossGrads64, loadGoldenGrads, runKernel } from './helpers/ssm_kernel_ref';
-
-// The CPU backend computes in double (only inputs and outputs are float32).
-const TOL = onGpu ? 1e-4 : 1e-5;
+import { device, randomValues, relL2, TOL_VS_FLOAT64 as TOL } from './helpers/device';
+import { expectThrows } from './helpers/throws';
+import { DIAG_COMPLEX, DPLR_COMPLEX, loadGoldenGrads, lossGrads64, randomParams, runKernel, type Mode } from './helpers/ssm_kernel_ref';
 
 // [H, N2, L]: N = 2 N2 in {4, 16, 64, 256}; odd lengths and 1.
 const SHAPES: [number, number, number][] = [
-  [2, 2, 1],
-  [2, 2, 2],
-  [3, 2, 7],
-  [2, 8, 1],
-  [2, 8, 64],
-  [2, 8, 784],
-  [2, 32, 7],
-  [1, 32, 1024],
-  [1, 128, 7],
-  [1, 128, 64],
+  [2, 2, 1], [2, 2, 2], [3, 2, 7], [2, 8, 1], [2, 8, 64],
+  [2, 8, 784], [2, 32, 7], [1, 32, 1024], [1, 128, 7], [1, 128, 64],
 ];
+
+/** Autograd gradients of sum(K * W) on the device and their float64 finite differences. */
+function gradsAndFiniteDifferences(mode: Mode, H: number, N2: number, L: number, seed: number, wSeed: number) {
+  const p = randomParams(mode, H, N2, seed);
+  const W = randomValues(H * L, wSeed);
+  return { grads: runKernel(mode, p, L, device, W).grads, ref: lossGrads64(mode, p, L, W) };
+}
 
 describe('dplrKernel forward', () => {
   for (const [H, N2, L] of SHAPES) {
@@ -73,18 +70,9 @@ describe('dplrKernel backward', () => {
     for (const name of [...DPLR_COMPLEX, 'dt']) expect(relL2(grads[name], gold.grads[name]), name).toBeLessThan(1e-4);
   });
 
-  for (const [H, N2, L] of [
-    [2, 3, 1],
-    [2, 3, 2],
-    [2, 3, 7],
-    [1, 4, 16],
-    [2, 2, 33],
-  ] as const) {
+  for (const [H, N2, L] of [[2, 3, 1], [2, 3, 2], [2, 3, 7], [1, 4, 16], [2, 2, 33]] as const) {
     it(`matches float64 finite differences of the dense definition (H=${H}, N=${2 * N2}, L=${L})`, () => {
-      const p = roundDplr(randomDplr(H, N2, 31 * L + N2));
-      const W = randomValues(H * L, 5 + L);
-      const { grads } = runKernel('dplr', p, L, device, W);
-      const ref = dplrLossGrads64(p, L, W);
+      const { grads, ref } = gradsAndFiniteDifferences('dplr', H, N2, L, 31 * L + N2, 5 + L);
       for (const name of DPLR_COMPLEX) expect(relL2(grads[name], ref[name]), name).toBeLessThan(TOL);
       if (L === 1) {
         // K[0] = -C~ A^-1 B does not depend on dt: the gradient is exactly zero, and the
@@ -122,17 +110,9 @@ describe('dplrKernel backward', () => {
 });
 
 describe('diagKernel backward', () => {
-  for (const [H, N2, L] of [
-    [2, 3, 1],
-    [2, 3, 7],
-    [1, 4, 64],
-    [2, 2, 101],
-  ] as const) {
+  for (const [H, N2, L] of [[2, 3, 1], [2, 3, 7], [1, 4, 64], [2, 2, 101]] as const) {
     it(`matches float64 finite differences of the Vandermonde definition (H=${H}, N=${2 * N2}, L=${L})`, () => {
-      const p = roundDiag(randomDiag(H, N2, 17 * L + N2));
-      const W = randomValues(H * L, 9 + L);
-      const { grads } = runKernel('diag', p, L, device, W);
-      const ref = diagLossGrads64(p, L, W);
+      const { grads, ref } = gradsAndFiniteDifferences('diag', H, N2, L, 17 * L + N2, 9 + L);
       for (const name of [...DIAG_COMPLEX, 'dt']) expect(relL2(grads[name], ref[name]), name).toBeLessThan(TOL);
     });
   }
@@ -165,18 +145,7 @@ describe('kernel argument validation', () => {
     ['L a string', () => s4.ops.dplrKernel(good(), '8' as never), /'L' must be a finite number/, TypeError],
   ];
   for (const [what, call, msg, cls] of cases) {
-    it(`throws a ${cls.name} naming the argument: ${what}`, () => {
-      let err: unknown;
-      s4.tidy(() => {
-        try {
-          call();
-        } catch (e) {
-          err = e;
-        }
-      });
-      expect(err).toBeInstanceOf(cls);
-      expect((err as Error).message).toMatch(msg);
-    });
+    it(`throws a ${cls.name} naming the argument: ${what}`, () => expectThrows(call, cls, msg));
   }
 
   it('Re lambda = 0 is accepted (the boundary of stability)', () => {

@@ -13,43 +13,19 @@ import { diagStepper } from '../lib/nn/stepper';
 import { conv64, diagKernel64, diagTensors, randomDiag, roundDiag } from './helpers/conv_ref';
 import { diagStepCoefficients } from '../lib/ssm/step_setup';
 import { device, randomValues, relL2 } from './helpers/device';
-import { gelu64, sigmoid64 } from './helpers/nn_ref';
+import { column, feed, stepColumns } from './helpers/step_columns';
+import { geluRef, sigmoidRef } from './helpers/nn_reference';
 import { ops } from '../lib/native/binding';
 
-/** Column t of x [R, T] as [R]. */
-function column(x: Float32Array, R: number, T: number, t: number): Float32Array {
-  return Float32Array.from({ length: R }, (_, r) => x[r * T + t]);
-}
-
-function liveTensors(): number {
-  return s4.memory()[device].tensors;
-}
-
 describe('Stepper.step(u, out)', () => {
-  for (const [B, H, N2, T] of [
-    [1, 1, 1, 1],
-    [1, 5, 3, 7],
-    [3, 4, 8, 20],
-  ]) {
+  for (const [B, H, N2, T] of [[1, 1, 1, 1], [1, 5, 3, 7], [3, 4, 8, 20]]) {
     it(`equals the float64 convolution of the S4D kernel (B ${B}, H ${H}, N2 ${N2}, T ${T}) and allocates nothing`, () => {
       const p = randomDiag(H, N2, 10 + T);
       const d = randomValues(H, 11 + T);
       const u = randomValues(B * H * T, 12 + T);
       const want = conv64(u, diagKernel64(roundDiag(p), T), d, B, H, T);
       const st = s4.tidy(() => diagStepper(diagTensors(p, d, device), { batch: B }));
-      const ut = s4.zeros([B, H], { device });
-      const yt = s4.zeros([B, H], { device });
-      const got = new Float32Array(B * H * T);
-      const before = liveTensors();
-      for (let t = 0; t < T; t++) {
-        core.write(ut.handle, column(u, B * H, T, t));
-        expect(st.step(ut, yt)).toBe(yt);
-        const v = yt.dataSync();
-        for (let r = 0; r < B * H; r++) got[r * T + t] = v[r];
-      }
-      expect(liveTensors()).toBe(before);
-      expect(relL2(got, want)).toBeLessThan(1e-4);
-      s4.dispose(ut, yt);
+      expect(relL2(feed((a, out) => st.step(a, out), u, [B, H], [B, H], T, device), want)).toBeLessThan(1e-4);
       st.dispose();
     });
   }
@@ -89,15 +65,7 @@ describe('S4Layer stepper stepInto', () => {
       const st = layer.stepper({ batch: B });
       const ut = s4.zeros([B, H], { device });
       const yt = s4.zeros([B, H], { device });
-      const got = new Float32Array(B * H * L);
-      const before = liveTensors();
-      for (let t = 0; t < L; t++) {
-        core.write(ut.handle, column(x, B * H, L, t));
-        expect(st.stepInto(ut, yt)).toBe(yt);
-        const v = yt.dataSync();
-        for (let r = 0; r < B * H; r++) got[r * L + t] = v[r];
-      }
-      expect(liveTensors()).toBe(before);
+      const got = stepColumns(x, L, ut, yt, (a, out) => st.stepInto(a, out));
       expect(relL2(got, full)).toBeLessThan(1e-4);
       // step() (a new output per token) matches stepInto after a reset.
       st.reset();
@@ -130,15 +98,8 @@ describe('SequenceModel stepper step(x, out)', () => {
       const st = m.stepper({ batch: B });
       const xt = s4.zeros(o.embedding ? [B] : [B, dIn], { device });
       const yt = s4.zeros([B, o.dOutput], { device });
-      const got = new Float32Array(full.length);
-      const before = liveTensors();
-      for (let t = 0; t < L; t++) {
-        core.write(xt.handle, column(x, B * dIn, L, t));
-        expect(st.step(xt, yt)).toBe(yt);
-        const v = yt.dataSync();
-        for (let r = 0; r < B * o.dOutput; r++) got[r * L + t] = v[r];
-      }
-      expect(liveTensors()).toBe(before);
+      const got = stepColumns(x, L, xt, yt, (a, out) => st.step(a, out));
+      expect(got.length).toBe(full.length);
       expect(st.position).toBe(L);
       expect(relL2(got, full)).toBeLessThan(1e-4);
       // After reset, the allocating path gives the first column again.
@@ -181,7 +142,7 @@ describe('SequenceModel stepper step(x, out)', () => {
   });
 });
 
-/** float64 reference of stepEpilogue: [LayerNorm](x + GLU(z + bias)) per row. */
+/** float64 reference of a block's token tail: [LayerNorm](x + GLU(z + bias)) per row. */
 function epilogue64(
   z: Float32Array, bias: Float32Array | null, x: Float32Array, w: Float32Array | null, lb: Float32Array | null,
   B: number, H: number, eps: number, normalize: boolean,
@@ -191,7 +152,7 @@ function epilogue64(
     const v = Array.from({ length: H }, (_, h) => {
       const a = z[r * 2 * H + h] + (bias ? bias[h] : 0);
       const g = z[r * 2 * H + H + h] + (bias ? bias[H + h] : 0);
-      return x[r * H + h] + a * sigmoid64(g);
+      return x[r * H + h] + a * sigmoidRef(g);
     });
     const mu = v.reduce((s, t) => s + t, 0) / H;
     const rstd = 1 / Math.sqrt(v.reduce((s, t) => s + (t - mu) ** 2, 0) / H + eps);
@@ -206,7 +167,7 @@ describe('native token pipeline pieces', () => {
       const p = randomDiag(H, N2, 40 + T);
       const d = randomValues(H, 41 + T);
       const u = randomValues(B * H * T, 42 + T);
-      const want = Array.from(conv64(u, diagKernel64(roundDiag(p), T), d, B, H, T), gelu64);
+      const want = Array.from(conv64(u, diagKernel64(roundDiag(p), T), d, B, H, T), (v) => geluRef(v, false));
       const coef = s4.tensor(diagStepCoefficients(p, Float64Array.from(d)), [H, 10 * N2 + 2], { device });
       const ut = s4.tensor(u, [B, H, T], { device });
       const yt = s4.zeros([B, H, T], { device });
@@ -219,7 +180,7 @@ describe('native token pipeline pieces', () => {
   });
 
   for (const [B, H] of [[1, 1], [3, 7], [2, 300]]) {
-    it(`stepEpilogue equals the float64 GLU + residual (+ LayerNorm) (B ${B}, H ${H})`, () => {
+    it(`residualNorm on one token (L = 1) equals the float64 GLU + residual (+ LayerNorm) (B ${B}, H ${H})`, () => {
       const z = randomValues(B * 2 * H, 1 + H);
       const x = randomValues(B * H, 2 + H);
       const bias = randomValues(2 * H, 3 + H);
@@ -228,9 +189,11 @@ describe('native token pipeline pieces', () => {
       const t = (v: Float32Array, shape: number[]): s4.Tensor => s4.tensor(v, shape, { device });
       const [zt, xt, bt, wt, lt] = [t(z, [B, 2 * H]), t(x, [B, H]), t(bias, [2 * H]), t(w, [H]), t(lb, [H])];
       const out = s4.zeros([B, H], { device });
+      // A token is [B, H, 1]: the memory of [B, H]. No statistics (nothing to differentiate).
+      const tail = { z: zt.handle, x: xt.handle, out: out.handle, B, H, L: 1, p: 0, seed: 0, step: 0, eps: 1e-5 };
       for (const normalize of [true, false]) {
         for (const full of [true, false]) {
-          ops.stepEpilogue({ z: zt.handle, bias: full ? bt.handle : null, x: xt.handle, w: full ? wt.handle : null, lb: full ? lt.handle : null, out: out.handle, B, H, eps: 1e-5, normalize });
+          ops.residualNormForward({ ...tail, zBias: full ? bt.handle : null, weight: full ? wt.handle : null, bias: full ? lt.handle : null, normalize });
           const want = epilogue64(z, full ? bias : null, x, full ? w : null, full ? lb : null, B, H, 1e-5, normalize);
           // H = 1 normalizes to exactly the shift: compare with an absolute floor.
           const got = out.dataSync();
@@ -238,11 +201,11 @@ describe('native token pipeline pieces', () => {
           expect(err, `normalize ${normalize}, bias/affine ${full}`).toBeLessThan(1e-4);
         }
       }
-      const epi = { z: zt.handle, x: xt.handle, out: out.handle, B, H, eps: 1e-5, normalize: true };
-      expect(() => ops.stepEpilogue({ ...epi, out: xt.handle })).toThrow(/argument 'out' must not be the same buffer as 'x'/);
-      expect(() => ops.stepEpilogue({ ...epi, eps: 0 })).toThrow(/argument 'eps' must be in \(0, inf\) \(got 0\)/);
-      expect(() => ops.stepEpilogue({ ...epi, z: xt.handle })).toThrow(/argument 'z' must hold/);
-      expect(() => ops.stepEpilogue({ ...epi, bias: wt.handle })).toThrow(/argument 'bias' must hold/);
+      const epi = { ...tail, normalize: true };
+      expect(() => ops.residualNormForward({ ...epi, out: xt.handle })).toThrow(/argument 'out' must not be the same buffer as 'x'/);
+      expect(() => ops.residualNormForward({ ...epi, eps: 0 })).toThrow(/argument 'eps' must be in \(0, 1\] \(got 0\)/);
+      expect(() => ops.residualNormForward({ ...epi, z: xt.handle })).toThrow(/argument 'z' must hold/);
+      expect(() => ops.residualNormForward({ ...epi, zBias: wt.handle })).toThrow(/argument 'zBias' must hold/);
       s4.dispose(zt, xt, bt, wt, lt, out);
     });
   }

@@ -118,7 +118,7 @@ function notAvailable(what) {
   return e;
 }
 
-/** Deterministic uniform [0, 1) generator (mulberry32). */
+/** Deterministic uniform [0, 1) generator (mulberry32); the tests draw their data from it too. */
 function rng(seed) {
   let a = seed >>> 0;
   return () => {
@@ -143,9 +143,12 @@ function randn(rand, n, scale = 1) {
   return out;
 }
 
-/** Relative L2 error; NaN or Inf anywhere counts as failure (Infinity). */
+/**
+ * Relative L2 error ||got - want|| / ||want|| (the absolute ||got - want|| where want is all
+ * zeros); NaN or Inf anywhere counts as failure (Infinity). The tests use it too.
+ */
 function relL2(got, want) {
-  if (got.length !== want.length) return Infinity;
+  if (got.length !== want.length) throw new Error(`relL2: lengths differ (${got.length} vs ${want.length})`);
   let num = 0;
   let den = 0;
   for (let i = 0; i < got.length; i++) {
@@ -153,8 +156,8 @@ function relL2(got, want) {
     num += d * d;
     den += want[i] * want[i];
   }
-  const r = Math.sqrt(num / Math.max(den, 1e-300));
-  return Number.isFinite(r) ? r : Infinity;
+  if (!Number.isFinite(num) || !Number.isFinite(den)) return Infinity;
+  return Math.sqrt(den === 0 ? num : num / den);
 }
 
 module.exports = { loadS4, timeIt, peakMemory, ResultsFile, runCase, notAvailable, rng, randn, relL2, nowMs, summarize };

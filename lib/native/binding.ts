@@ -104,19 +104,19 @@ function load(): unknown {
  */
 export function bindingMismatches(raw: unknown, specs: readonly OpSpecDescription[] = OP_SPECS): string[] {
   if (raw === null || typeof raw !== 'object') return ['the addon is not an object'];
-  const exports = raw as Record<string, unknown>;
+  const given = raw as Record<string, unknown>;
   const problems: string[] = [];
   const declared = new Set<string>([...CORE_NAMES, ...specs.map((s) => s.name), ...OTHER_EXPORTS]);
   for (const name of declared) {
     if (OTHER_EXPORTS.includes(name)) continue;
-    if (typeof exports[name] !== 'function') problems.push(`export '${name}' is declared but the addon has no such function`);
+    if (typeof given[name] !== 'function') problems.push(`export '${name}' is declared but the addon has no such function`);
   }
-  for (const name of Object.keys(exports)) {
+  for (const name of Object.keys(given)) {
     if (!declared.has(name)) problems.push(`export '${name}' of the addon is not declared in lib/native/binding.ts or ops.generated.ts`);
   }
-  if (typeof exports.opSpecs !== 'function') return problems;
+  if (typeof given.opSpecs !== 'function') return problems;
   const actual = new Map<string, string>();
-  for (const s of (exports.opSpecs as () => OpSpecDescription[])()) actual.set(s.name, JSON.stringify(s));
+  for (const s of (given.opSpecs as () => OpSpecDescription[])()) actual.set(s.name, JSON.stringify(s));
   for (const s of specs) {
     const got = actual.get(s.name);
     if (got !== undefined && got !== JSON.stringify(s)) problems.push(`op '${s.name}': ${specDifference(JSON.parse(got), s)}`);

@@ -50,7 +50,6 @@ export const OP_SPECS: readonly OpSpecDescription[] = [
   {"name":"sliceLastBackward","family":"layout","args":[{"name":"gradOut","kind":"in","dtype":"float32","shape":["rows","len"],"optional":false},{"name":"gradX","kind":"out","dtype":"float32","shape":["rows","L"],"optional":false},{"name":"rows","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"L","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"start","kind":"number","integer":true,"range":"[0, 2147483647]"},{"name":"len","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["gradX","gradOut"]],"returns":"void"},
   {"name":"ssmParamCheck","family":"ssm_kernel","args":[{"name":"lambda","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"x1","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"x2","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":false},{"name":"x3","kind":"in","dtype":"complex64","shape":["H","N2"],"optional":true},{"name":"dt","kind":"in","dtype":"float32","shape":["H"],"optional":false},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N2","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[],"returns":"number"},
   {"name":"ssmScan","family":"scan","args":[{"name":"coef","kind":"in","dtype":"float32","shape":["H","10*N2+2"],"optional":false},{"name":"state","kind":"inout","dtype":"complex64","shape":["B","H","N2"],"optional":true},{"name":"u","kind":"in","dtype":"float32","shape":["B","H","T"],"optional":false},{"name":"y","kind":"out","dtype":"float32","shape":["B","H","T"],"optional":false},{"name":"B","kind":"size","integer":true,"range":"[0, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N2","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"T","kind":"size","integer":true,"range":"[0, 2147483647]"},{"name":"gelu","kind":"flag"}],"distinct":[],"returns":"void"},
-  {"name":"stepEpilogue","family":"scan","args":[{"name":"z","kind":"in","dtype":"float32","shape":["B","2*H"],"optional":false},{"name":"bias","kind":"in","dtype":"float32","shape":["2*H"],"optional":true},{"name":"x","kind":"in","dtype":"float32","shape":["B","H"],"optional":false},{"name":"w","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"lb","kind":"in","dtype":"float32","shape":["H"],"optional":true},{"name":"out","kind":"out","dtype":"float32","shape":["B","H"],"optional":false},{"name":"B","kind":"size","integer":true,"range":"[0, 2147483647]"},{"name":"H","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"eps","kind":"number","integer":false,"range":"(0, inf)"},{"name":"normalize","kind":"flag"}],"distinct":[["out","z"],["out","x"]],"returns":"void"},
   {"name":"sum","family":"pointwise","args":[{"name":"out","kind":"out","dtype":"float32","shape":["1"],"optional":false},{"name":"a","kind":"in","dtype":"float32","shape":["n"],"optional":false},{"name":"n","kind":"size","integer":true,"range":"[0, 1099511627776]"}],"distinct":[],"returns":"void"},
   {"name":"transpose12","family":"layout","args":[{"name":"x","kind":"in","dtype":"float32","shape":["B","M","N"],"optional":false},{"name":"out","kind":"out","dtype":"float32","shape":["B","N","M"],"optional":false},{"name":"B","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"M","kind":"size","integer":true,"range":"[1, 2147483647]"},{"name":"N","kind":"size","integer":true,"range":"[1, 2147483647]"}],"distinct":[["out","x"]],"returns":"void"},
 ];
@@ -147,8 +146,6 @@ export interface SliceLastBackwardArgs { gradOut: NativeBuffer; gradX: NativeBuf
 export interface SsmParamCheckArgs { lambda: NativeBuffer; x1: NativeBuffer; x2: NativeBuffer; x3?: NativeBuffer | null; dt: NativeBuffer; H: number; N2: number; }
 /** ssmScan (scan): coef: in float32 [H, 10*N2+2]; state: inout (optional) complex64 [B, H, N2]; u: in float32 [B, H, T]; y: out float32 [B, H, T]; B: integer in [0, 2147483647]; H: integer in [1, 2147483647]; N2: integer in [1, 2147483647]; T: integer in [0, 2147483647]; gelu: boolean */
 export interface SsmScanArgs { coef: NativeBuffer; state?: NativeBuffer | null; u: NativeBuffer; y: NativeBuffer; B: number; H: number; N2: number; T: number; gelu: boolean; }
-/** stepEpilogue (scan): z: in float32 [B, 2*H]; bias: in (optional) float32 [2*H]; x: in float32 [B, H]; w: in (optional) float32 [H]; lb: in (optional) float32 [H]; out: out float32 [B, H]; B: integer in [0, 2147483647]; H: integer in [1, 2147483647]; eps: number in (0, inf); normalize: boolean */
-export interface StepEpilogueArgs { z: NativeBuffer; bias?: NativeBuffer | null; x: NativeBuffer; w?: NativeBuffer | null; lb?: NativeBuffer | null; out: NativeBuffer; B: number; H: number; eps: number; normalize: boolean; }
 /** sum (pointwise): out: out float32 [1]; a: in float32 [n]; n: integer in [0, 1099511627776] */
 export interface SumArgs { out: NativeBuffer; a: NativeBuffer; n: number; }
 /** transpose12 (layout): x: in float32 [B, M, N]; out: out float32 [B, N, M]; B: integer in [1, 2147483647]; M: integer in [1, 2147483647]; N: integer in [1, 2147483647] */
@@ -202,7 +199,6 @@ export interface RawOps {
   sliceLastBackward(gradOut: NativeBuffer, gradX: NativeBuffer, rows: number, L: number, start: number, len: number): void;
   ssmParamCheck(lambda: NativeBuffer, x1: NativeBuffer, x2: NativeBuffer, x3: NativeBuffer | null, dt: NativeBuffer, H: number, N2: number): number;
   ssmScan(coef: NativeBuffer, state: NativeBuffer | null, u: NativeBuffer, y: NativeBuffer, B: number, H: number, N2: number, T: number, gelu: boolean): void;
-  stepEpilogue(z: NativeBuffer, bias: NativeBuffer | null, x: NativeBuffer, w: NativeBuffer | null, lb: NativeBuffer | null, out: NativeBuffer, B: number, H: number, eps: number, normalize: boolean): void;
   sum(out: NativeBuffer, a: NativeBuffer, n: number): void;
   transpose12(x: NativeBuffer, out: NativeBuffer, B: number, M: number, N: number): void;
 }
@@ -255,7 +251,6 @@ export interface NativeOps {
   sliceLastBackward(args: SliceLastBackwardArgs): void;
   ssmParamCheck(args: SsmParamCheckArgs): number;
   ssmScan(args: SsmScanArgs): void;
-  stepEpilogue(args: StepEpilogueArgs): void;
   sum(args: SumArgs): void;
   transpose12(args: Transpose12Args): void;
 }
@@ -309,10 +304,9 @@ export function bindOps(raw: RawOps): NativeOps {
     sliceLastBackward: (a) => raw.sliceLastBackward(a.gradOut, a.gradX, a.rows, a.L, a.start, a.len),
     ssmParamCheck: (a) => raw.ssmParamCheck(a.lambda, a.x1, a.x2, a.x3 ?? null, a.dt, a.H, a.N2),
     ssmScan: (a) => raw.ssmScan(a.coef, a.state ?? null, a.u, a.y, a.B, a.H, a.N2, a.T, a.gelu),
-    stepEpilogue: (a) => raw.stepEpilogue(a.z, a.bias ?? null, a.x, a.w ?? null, a.lb ?? null, a.out, a.B, a.H, a.eps, a.normalize),
     sum: (a) => raw.sum(a.out, a.a, a.n),
     transpose12: (a) => raw.transpose12(a.x, a.out, a.B, a.M, a.N),
   };
 }
 
-export const OP_NAMES: readonly (keyof RawOps)[] = ['adamwUpdate', 'argmaxChannels', 'axpby', 'broadcastScalar', 'complexFromParts', 'complexParts', 'crossEntropyBackward', 'crossEntropyForward', 'diagKernel', 'diagKernelBackward', 'dplrKernel', 'dplrKernelBackward', 'dropout', 'embeddingBackward', 'embeddingForward', 'expForward', 'fftConv', 'fftConvBackward', 'fill', 'flipLast', 'geluBackward', 'geluForward', 'gemm', 'gluBackward', 'gluForward', 'lastPoolBackward', 'lastPoolForward', 'layerNormBackward', 'layerNormChannelsBackward', 'layerNormChannelsForward', 'layerNormForward', 'linearBackward', 'linearChannelsBackward', 'linearChannelsForward', 'linearForward', 'meanPoolBackward', 'meanPoolForward', 'mseBackward', 'mseForward', 'mul', 'residualNormBackward', 'residualNormForward', 'sliceLast', 'sliceLastBackward', 'ssmParamCheck', 'ssmScan', 'stepEpilogue', 'sum', 'transpose12'];
+export const OP_NAMES: readonly (keyof RawOps)[] = ['adamwUpdate', 'argmaxChannels', 'axpby', 'broadcastScalar', 'complexFromParts', 'complexParts', 'crossEntropyBackward', 'crossEntropyForward', 'diagKernel', 'diagKernelBackward', 'dplrKernel', 'dplrKernelBackward', 'dropout', 'embeddingBackward', 'embeddingForward', 'expForward', 'fftConv', 'fftConvBackward', 'fill', 'flipLast', 'geluBackward', 'geluForward', 'gemm', 'gluBackward', 'gluForward', 'lastPoolBackward', 'lastPoolForward', 'layerNormBackward', 'layerNormChannelsBackward', 'layerNormChannelsForward', 'layerNormForward', 'linearBackward', 'linearChannelsBackward', 'linearChannelsForward', 'linearForward', 'meanPoolBackward', 'meanPoolForward', 'mseBackward', 'mseForward', 'mul', 'residualNormBackward', 'residualNormForward', 'sliceLast', 'sliceLastBackward', 'ssmParamCheck', 'ssmScan', 'sum', 'transpose12'];

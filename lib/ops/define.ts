@@ -1,11 +1,11 @@
 /**
  * defineOp: the one shape of every differentiable op wrapper. It checks the input tensors
  * (live, dtype, one device, then the rank or non-emptiness an input declares), asks the op
- * for its plan (sizes and the output shape), takes
- * the caller's `out` or allocates it, runs the native forward, and records the backward
- * with gradient buffers allocated for the inputs that need them. Tensors the forward saves
- * for the backward (statistics, probabilities) are freed after the backward ran, or at
- * once when nothing is recorded. See docs/ARCHITECTURE.md, "Adding an op".
+ * for its plan (sizes and the output shape), takes the caller's `out` or allocates it, runs
+ * the native forward, and records the backward with gradient buffers allocated for the
+ * inputs that need them. Tensors the forward saves for the backward (statistics,
+ * probabilities) are freed after the backward ran, or at once when nothing is recorded.
+ * See docs/ARCHITECTURE.md, "Adding an op".
  *
  *   const linearOp = defineOp({
  *     name: 'linear',

@@ -20,37 +20,33 @@ S4_TWIN(void, dropout, (const float* x, float* y, int64_t n, float p, float scal
 
 namespace s4::binding {
 
+namespace {
+
+// GELU's element count and form.
+OpSpec& geluArgs(OpSpec& s) { return s.count("n").choice("approximate", {"none", "tanh"}); }
+
+// GLU over [outer, 2 half, inner] -> [outer, half, inner].
+OpSpec& gluSizes(OpSpec& s) { return s.dim("outer").dim("half").dim("inner"); }
+
+}  // namespace
+
 S4_OP(geluForward, "activation") {
-  return OpSpec()
-      .in("x", {"n"})
-      .out("out", {"n"})
-      .count("n")
-      .choice("approximate", {"none", "tanh"})
-      .run([](Call& c) {
-        S4_DISPATCH(c.device(), geluForward(c.in("x"), c.out("out"), c.dim("n"), c.choice("approximate") == 1));
-      });
+  return OpSpec().in("x", {"n"}).out("out", {"n"}).with(geluArgs).run([](Call& c) {
+    S4_DISPATCH(c.device(), geluForward(c.in("x"), c.out("out"), c.dim("n"), c.choice("approximate") == 1));
+  });
 }
 
 S4_OP(geluBackward, "activation") {
-  return OpSpec()
-      .in("gradOut", {"n"})
-      .in("x", {"n"})
-      .out("gradX", {"n"})
-      .count("n")
-      .choice("approximate", {"none", "tanh"})
-      .run([](Call& c) {
-        S4_DISPATCH(c.device(), geluBackward(c.in("gradOut"), c.in("x"), c.out("gradX"), c.dim("n"),
-                                             c.choice("approximate") == 1));
-      });
+  return OpSpec().in("gradOut", {"n"}).in("x", {"n"}).out("gradX", {"n"}).with(geluArgs).run([](Call& c) {
+    S4_DISPATCH(c.device(),
+                geluBackward(c.in("gradOut"), c.in("x"), c.out("gradX"), c.dim("n"), c.choice("approximate") == 1));
+  });
 }
 
 S4_OP(gluForward, "activation") {
   return OpSpec()
-      .in("x", {"outer", "2*half", "inner"})
-      .out("out", {"outer", "half", "inner"})
-      .dim("outer")
-      .dim("half")
-      .dim("inner")
+      .in("x", {"outer", "2*half", "inner"}).out("out", {"outer", "half", "inner"})
+      .with(gluSizes)
       .run([](Call& c) {
         S4_DISPATCH(c.device(), gluForward(c.in("x"), c.out("out"), c.dim("outer"), c.dim("half"), c.dim("inner")));
       });
@@ -58,12 +54,9 @@ S4_OP(gluForward, "activation") {
 
 S4_OP(gluBackward, "activation") {
   return OpSpec()
-      .in("gradOut", {"outer", "half", "inner"})
-      .in("x", {"outer", "2*half", "inner"})
+      .in("gradOut", {"outer", "half", "inner"}).in("x", {"outer", "2*half", "inner"})
       .out("gradX", {"outer", "2*half", "inner"})
-      .dim("outer")
-      .dim("half")
-      .dim("inner")
+      .with(gluSizes)
       .run([](Call& c) {
         S4_DISPATCH(c.device(), gluBackward(c.in("gradOut"), c.in("x"), c.out("gradX"), c.dim("outer"), c.dim("half"),
                                             c.dim("inner")));
@@ -73,12 +66,9 @@ S4_OP(gluBackward, "activation") {
 // y = x * mask / (1 - p), the mask fixed by (seed, step); the backward is the same call on dy.
 S4_OP(dropout, "activation") {
   return OpSpec()
-      .in("x", {"n"})
-      .out("out", {"n"})
+      .in("x", {"n"}).out("out", {"n"})
       .count("n")
-      .number("p", Range{0, 1, false, true})
-      .integer("seed", 0, kMaxSafeInteger)
-      .integer("step", 0, kMaxSafeInteger)
+      .number("p", Range{0, 1, false, true}).integer("seed", 0, kMaxSafeInteger).integer("step", 0, kMaxSafeInteger)
       .run([](Call& c) {
         const uint64_t key = nn::dropoutKey(uint64_t(c.integer("seed")), uint64_t(c.integer("step")));
         const float p = float(c.number("p"));

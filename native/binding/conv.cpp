@@ -21,15 +21,18 @@ S4_TWIN(void, fftConvBackward,
 
 namespace s4::binding {
 
+namespace {
+
+// The sizes of u, y [B, H, L] (B may be 0: no data) and k [H, L].
+OpSpec& convSizes(OpSpec& s) { return s.dim("B", 0).dim("H").dim("L"); }
+
+}  // namespace
+
 S4_OP(fftConv, "conv") {
   return OpSpec()
-      .in("u", {"B", "H", "L"})
-      .in("k", {"H", "L"})
-      .optionalIn("d", {"H"})
+      .in("u", {"B", "H", "L"}).in("k", {"H", "L"}).optionalIn("d", {"H"})
       .out("y", {"B", "H", "L"})
-      .dim("B", 0)
-      .dim("H")
-      .dim("L")
+      .with(convSizes)
       .run([](Call& c) {
         S4_DISPATCH(c.device(), fftConv(c.in("u"), c.in("k"), c.optionalIn("d"), c.out("y"), c.dim("B"), c.dim("H"),
                                         c.dim("L")));
@@ -38,16 +41,9 @@ S4_OP(fftConv, "conv") {
 
 S4_OP(fftConvBackward, "conv") {
   return OpSpec()
-      .in("dy", {"B", "H", "L"})
-      .in("u", {"B", "H", "L"})
-      .in("k", {"H", "L"})
-      .optionalIn("d", {"H"})
-      .optionalOut("du", {"B", "H", "L"})
-      .optionalOut("dk", {"H", "L"})
-      .optionalOut("dd", {"H"})
-      .dim("B", 0)
-      .dim("H")
-      .dim("L")
+      .in("dy", {"B", "H", "L"}).in("u", {"B", "H", "L"}).in("k", {"H", "L"}).optionalIn("d", {"H"})
+      .optionalOut("du", {"B", "H", "L"}).optionalOut("dk", {"H", "L"}).optionalOut("dd", {"H"})
+      .with(convSizes)
       .run([](Call& c) {
         S4_DISPATCH(c.device(), fftConvBackward(c.in("dy"), c.in("u"), c.in("k"), c.optionalIn("d"), c.optionalOut("du"),
                                                 c.optionalOut("dk"), c.optionalOut("dd"), c.dim("B"), c.dim("H"),

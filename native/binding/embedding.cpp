@@ -12,28 +12,27 @@ S4_TWIN(void, embeddingBackward, (const float* idx, const float* dy, float* dtab
 
 namespace s4::binding {
 
+namespace {
+
+// M indices into a table of V rows of D.
+OpSpec& embeddingSizes(OpSpec& s) { return s.dim("M").dim("V").dim("D"); }
+
+}  // namespace
+
 S4_OP(embeddingForward, "embedding") {
   return OpSpec()
-      .in("indices", {"M"})
-      .in("table", {"V", "D"})
-      .out("out", {"M", "D"})
-      .dim("M")
-      .dim("V")
-      .dim("D")
+      .in("indices", {"M"}).in("table", {"V", "D"}).out("out", {"M", "D"})
+      .with(embeddingSizes)
       .run([](Call& c) {
-        S4_DISPATCH(c.device(), embeddingForward(c.in("indices"), c.in("table"), c.out("out"), c.dim("M"), c.dim("V"),
-                                                 c.dim("D")));
+        S4_DISPATCH(c.device(),
+                    embeddingForward(c.in("indices"), c.in("table"), c.out("out"), c.dim("M"), c.dim("V"), c.dim("D")));
       });
 }
 
 S4_OP(embeddingBackward, "embedding") {
   return OpSpec()
-      .in("indices", {"M"})
-      .in("gradOut", {"M", "D"})
-      .out("gradTable", {"V", "D"})
-      .dim("M")
-      .dim("V")
-      .dim("D")
+      .in("indices", {"M"}).in("gradOut", {"M", "D"}).out("gradTable", {"V", "D"})
+      .with(embeddingSizes)
       .run([](Call& c) {
         S4_DISPATCH(c.device(), embeddingBackward(c.in("indices"), c.in("gradOut"), c.out("gradTable"), c.dim("M"),
                                                   c.dim("V"), c.dim("D")));

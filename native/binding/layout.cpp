@@ -19,23 +19,26 @@ S4_TWIN(void, sliceLastBackward, (const float* dy, float* dx, int64_t rows, int6
 namespace s4::binding {
 
 namespace {
-// The spec checks each size alone; the window must also fit the row.
-void checkWindow(const Call& c) {
+
+// rows of L, and the window [start, start + len) of each.
+OpSpec& windowArgs(OpSpec& s) { return s.dim("rows").dim("L").integer("start", 0, kMaxDim).dim("len"); }
+
+// The window's start. The spec checks each size alone; the window must also fit the row.
+int64_t checkedStart(const Call& c) {
   const int64_t L = c.dim("L"), start = c.integer("start"), len = c.dim("len");
   if (start + len > L)
     failRange(std::string(c.fn()) + ": argument 'len' must be at most L - start = " + std::to_string(L - start) +
               " (got " + std::to_string(len) + " with start = " + std::to_string(start) + ", L = " + std::to_string(L) +
               ")");
+  return start;
 }
+
 }  // namespace
 
 S4_OP(transpose12, "layout") {
   return OpSpec()
-      .in("x", {"B", "M", "N"})
-      .out("out", {"B", "N", "M"})
-      .dim("B")
-      .dim("M")
-      .dim("N")
+      .in("x", {"B", "M", "N"}).out("out", {"B", "N", "M"})
+      .dim("B").dim("M").dim("N")
       .distinct("out", "x")
       .run([](Call& c) {
         S4_DISPATCH(c.device(), transpose12(c.in("x"), c.out("out"), c.dim("B"), c.dim("M"), c.dim("N")));
@@ -44,43 +47,29 @@ S4_OP(transpose12, "layout") {
 
 S4_OP(flipLast, "layout") {
   return OpSpec()
-      .in("x", {"rows", "L"})
-      .out("out", {"rows", "L"})
-      .dim("rows")
-      .dim("L")
+      .in("x", {"rows", "L"}).out("out", {"rows", "L"})
+      .dim("rows").dim("L")
       .distinct("out", "x")
       .run([](Call& c) { S4_DISPATCH(c.device(), flipLast(c.in("x"), c.out("out"), c.dim("rows"), c.dim("L"))); });
 }
 
 S4_OP(sliceLast, "layout") {
   return OpSpec()
-      .in("x", {"rows", "L"})
-      .out("out", {"rows", "len"})
-      .dim("rows")
-      .dim("L")
-      .integer("start", 0, kMaxDim)
-      .dim("len")
-      .distinct("out", "x")
+      .in("x", {"rows", "L"}).out("out", {"rows", "len"})
+      .with(windowArgs).distinct("out", "x")
       .run([](Call& c) {
-        checkWindow(c);
-        S4_DISPATCH(c.device(), sliceLast(c.in("x"), c.out("out"), c.dim("rows"), c.dim("L"), c.integer("start"),
-                                          c.dim("len")));
+        S4_DISPATCH(c.device(),
+                    sliceLast(c.in("x"), c.out("out"), c.dim("rows"), c.dim("L"), checkedStart(c), c.dim("len")));
       });
 }
 
 S4_OP(sliceLastBackward, "layout") {
   return OpSpec()
-      .in("gradOut", {"rows", "len"})
-      .out("gradX", {"rows", "L"})
-      .dim("rows")
-      .dim("L")
-      .integer("start", 0, kMaxDim)
-      .dim("len")
-      .distinct("gradX", "gradOut")
+      .in("gradOut", {"rows", "len"}).out("gradX", {"rows", "L"})
+      .with(windowArgs).distinct("gradX", "gradOut")
       .run([](Call& c) {
-        checkWindow(c);
         S4_DISPATCH(c.device(), sliceLastBackward(c.in("gradOut"), c.out("gradX"), c.dim("rows"), c.dim("L"),
-                                                  c.integer("start"), c.dim("len")));
+                                                  checkedStart(c), c.dim("len")));
       });
 }
 

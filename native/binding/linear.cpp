@@ -29,26 +29,29 @@ S4_TWIN(void, linearChannelsBackward,
 
 namespace s4::binding {
 
+namespace {
+
+// The product's output must not be one of its operands (it is written while they are read).
+OpSpec& forwardDistinct(OpSpec& s) { return s.distinct("out", "x").distinct("out", "weight"); }
+OpSpec& backwardDistinct(OpSpec& s) {
+  return s.distinct("gradX", "gradOut").distinct("gradX", "weight").distinct("gradWeight", "gradOut")
+      .distinct("gradWeight", "x");
+}
+
+}  // namespace
+
 // Dense row-major matrices, `batch` of each back to back: A holds [M, K] per batch ([K, M]
 // when transA), B [K, N] ([N, K] when transB), C [M, N]. cBatch = batch: one product per
 // batch; cBatch = 1: the sum of the products of all batches (a batch-reduce GEMM, e.g.
 // dW = sum_b dY_b X_b^T). beta = 0 ignores C's old contents.
 S4_OP(gemm, "linear") {
   return OpSpec()
-      .in("A", {"batch", "M", "K"})
-      .in("B", {"batch", "K", "N"})
-      .inOut("C", {"cBatch", "M", "N"})
-      .flag("transA")
-      .flag("transB")
-      .dim("M")
-      .dim("N")
-      .dim("K")
-      .number("alpha")
-      .number("beta")
-      .dim("batch")
-      .dim("cBatch")
-      .distinct("C", "A")
-      .distinct("C", "B")
+      .in("A", {"batch", "M", "K"}).in("B", {"batch", "K", "N"}).inOut("C", {"cBatch", "M", "N"})
+      .flag("transA").flag("transB")
+      .dim("M").dim("N").dim("K")
+      .number("alpha").number("beta")
+      .dim("batch").dim("cBatch")
+      .distinct("C", "A").distinct("C", "B")
       .run([](Call& c) {
         const int64_t M = c.dim("M"), N = c.dim("N"), K = c.dim("K");
         const int64_t batch = c.dim("batch"), cBatch = c.dim("cBatch");
@@ -72,15 +75,10 @@ S4_OP(gemm, "linear") {
 
 S4_OP(linearForward, "linear") {
   return OpSpec()
-      .in("x", {"M", "K"})
-      .in("weight", {"N", "K"})
-      .optionalIn("bias", {"N"})
+      .in("x", {"M", "K"}).in("weight", {"N", "K"}).optionalIn("bias", {"N"})
       .out("out", {"M", "N"})
-      .dim("M")
-      .dim("K")
-      .dim("N")
-      .distinct("out", "x")
-      .distinct("out", "weight")
+      .dim("M").dim("K").dim("N")
+      .with(forwardDistinct)
       .run([](Call& c) {
         S4_DISPATCH(c.device(), linearForward(c.in("x"), c.in("weight"), c.optionalIn("bias"), c.out("out"), c.dim("M"),
                                               c.dim("K"), c.dim("N")));
@@ -89,19 +87,10 @@ S4_OP(linearForward, "linear") {
 
 S4_OP(linearBackward, "linear") {
   return OpSpec()
-      .in("gradOut", {"M", "N"})
-      .in("x", {"M", "K"})
-      .in("weight", {"N", "K"})
-      .optionalOut("gradX", {"M", "K"})
-      .optionalOut("gradWeight", {"N", "K"})
-      .optionalOut("gradBias", {"N"})
-      .dim("M")
-      .dim("K")
-      .dim("N")
-      .distinct("gradX", "gradOut")
-      .distinct("gradX", "weight")
-      .distinct("gradWeight", "gradOut")
-      .distinct("gradWeight", "x")
+      .in("gradOut", {"M", "N"}).in("x", {"M", "K"}).in("weight", {"N", "K"})
+      .optionalOut("gradX", {"M", "K"}).optionalOut("gradWeight", {"N", "K"}).optionalOut("gradBias", {"N"})
+      .dim("M").dim("K").dim("N")
+      .with(backwardDistinct)
       .run([](Call& c) {
         S4_DISPATCH(c.device(), linearBackward(c.in("gradOut"), c.in("x"), c.in("weight"), c.optionalOut("gradX"),
                                                c.optionalOut("gradWeight"), c.optionalOut("gradBias"), c.dim("M"),
@@ -111,16 +100,10 @@ S4_OP(linearBackward, "linear") {
 
 S4_OP(linearChannelsForward, "linear") {
   return OpSpec()
-      .in("x", {"B", "H", "L"})
-      .in("weight", {"O", "H"})
-      .optionalIn("bias", {"O"})
+      .in("x", {"B", "H", "L"}).in("weight", {"O", "H"}).optionalIn("bias", {"O"})
       .out("out", {"B", "O", "L"})
-      .dim("B")
-      .dim("H")
-      .dim("L")
-      .dim("O")
-      .distinct("out", "x")
-      .distinct("out", "weight")
+      .dim("B").dim("H").dim("L").dim("O")
+      .with(forwardDistinct)
       .run([](Call& c) {
         S4_DISPATCH(c.device(), linearChannelsForward(c.in("x"), c.in("weight"), c.optionalIn("bias"), c.out("out"),
                                                       c.dim("B"), c.dim("H"), c.dim("L"), c.dim("O")));
@@ -129,20 +112,10 @@ S4_OP(linearChannelsForward, "linear") {
 
 S4_OP(linearChannelsBackward, "linear") {
   return OpSpec()
-      .in("gradOut", {"B", "O", "L"})
-      .in("x", {"B", "H", "L"})
-      .in("weight", {"O", "H"})
-      .optionalOut("gradX", {"B", "H", "L"})
-      .optionalOut("gradWeight", {"O", "H"})
-      .optionalOut("gradBias", {"O"})
-      .dim("B")
-      .dim("H")
-      .dim("L")
-      .dim("O")
-      .distinct("gradX", "gradOut")
-      .distinct("gradX", "weight")
-      .distinct("gradWeight", "gradOut")
-      .distinct("gradWeight", "x")
+      .in("gradOut", {"B", "O", "L"}).in("x", {"B", "H", "L"}).in("weight", {"O", "H"})
+      .optionalOut("gradX", {"B", "H", "L"}).optionalOut("gradWeight", {"O", "H"}).optionalOut("gradBias", {"O"})
+      .dim("B").dim("H").dim("L").dim("O")
+      .with(backwardDistinct)
       .run([](Call& c) {
         S4_DISPATCH(c.device(), linearChannelsBackward(c.in("gradOut"), c.in("x"), c.in("weight"), c.optionalOut("gradX"),
                                                        c.optionalOut("gradWeight"), c.optionalOut("gradBias"), c.dim("B"),

@@ -30,12 +30,9 @@ constexpr int64_t kMaxArgmaxChannels = int64_t(1) << 24;
 
 S4_OP(crossEntropyForward, "loss") {
   return OpSpec()
-      .in("logits", {"M", "C"})
-      .in("labels", {"M"})
-      .out("loss", {"1"})
-      .out("probs", {"M", "C"})
-      .dim("M")
-      .dim("C")
+      .in("logits", {"M", "C"}).in("labels", {"M"})
+      .out("loss", {"1"}).out("probs", {"M", "C"})
+      .dim("M").dim("C")
       .run([](Call& c) {
         S4_DISPATCH(c.device(), crossEntropyForward(c.in("logits"), c.in("labels"), c.out("loss"), c.out("probs"),
                                                     c.dim("M"), c.dim("C")));
@@ -44,12 +41,9 @@ S4_OP(crossEntropyForward, "loss") {
 
 S4_OP(crossEntropyBackward, "loss") {
   return OpSpec()
-      .in("probs", {"M", "C"})
-      .in("labels", {"M"})
-      .in("gradOut", {"1"})
+      .in("probs", {"M", "C"}).in("labels", {"M"}).in("gradOut", {"1"})
       .out("gradLogits", {"M", "C"})
-      .dim("M")
-      .dim("C")
+      .dim("M").dim("C")
       .run([](Call& c) {
         S4_DISPATCH(c.device(), crossEntropyBackward(c.in("probs"), c.in("labels"), c.in("gradOut"),
                                                      c.out("gradLogits"), c.dim("M"), c.dim("C")));
@@ -64,11 +58,8 @@ S4_OP(mseForward, "loss") {
 
 S4_OP(mseBackward, "loss") {
   return OpSpec()
-      .in("a", {"n"})
-      .in("b", {"n"})
-      .in("gradOut", {"1"})
-      .optionalOut("gradA", {"n"})
-      .optionalOut("gradB", {"n"})
+      .in("a", {"n"}).in("b", {"n"}).in("gradOut", {"1"})
+      .optionalOut("gradA", {"n"}).optionalOut("gradB", {"n"})
       .count("n")
       .run([](Call& c) {
         S4_DISPATCH(c.device(), mseBackward(c.in("a"), c.in("b"), c.in("gradOut"), c.optionalOut("gradA"),
@@ -78,11 +69,8 @@ S4_OP(mseBackward, "loss") {
 
 S4_OP(argmaxChannels, "loss") {
   return OpSpec()
-      .in("x", {"B", "C", "L"})
-      .out("out", {"B", "L"})
-      .dim("B")
-      .dim("C", 1, kMaxArgmaxChannels)
-      .dim("L")
+      .in("x", {"B", "C", "L"}).out("out", {"B", "L"})
+      .dim("B").dim("C", 1, kMaxArgmaxChannels).dim("L")
       .distinct("out", "x")
       .run([](Call& c) {
         S4_DISPATCH(c.device(), argmaxChannels(c.in("x"), c.out("out"), c.dim("B"), c.dim("C"), c.dim("L")));

@@ -52,86 +52,18 @@ S4_TWIN(void, residualNormBackward,
 
 namespace s4::binding {
 
-S4_OP(layerNormForward, "norm") {
-  return OpSpec()
-      .in("x", {"rows", "D"})
-      .optionalIn("weight", {"D"})
-      .optionalIn("bias", {"D"})
-      .out("out", {"rows", "D"})
-      .optionalOut("mean", {"rows"})
-      .optionalOut("rstd", {"rows"})
-      .dim("rows")
-      .dim("D")
-      .number("eps", Range{0, 1, true, false})
-      .run([](Call& c) {
-        S4_DISPATCH(c.device(), layerNormForward(c.in("x"), c.optionalIn("weight"), c.optionalIn("bias"), c.out("out"),
-                                                 c.optionalOut("mean"), c.optionalOut("rstd"), c.dim("rows"), c.dim("D"),
-                                                 float(c.number("eps"))));
-      });
-}
-
-S4_OP(layerNormBackward, "norm") {
-  return OpSpec()
-      .in("gradOut", {"rows", "D"})
-      .in("x", {"rows", "D"})
-      .optionalIn("weight", {"D"})
-      .in("mean", {"rows"})
-      .in("rstd", {"rows"})
-      .optionalOut("gradX", {"rows", "D"})
-      .optionalOut("gradWeight", {"D"})
-      .optionalOut("gradBias", {"D"})
-      .dim("rows")
-      .dim("D")
-      .distinct("gradX", "x")
-      .run([](Call& c) {
-        S4_DISPATCH(c.device(), layerNormBackward(c.in("gradOut"), c.in("x"), c.optionalIn("weight"), c.in("mean"),
-                                                  c.in("rstd"), c.optionalOut("gradX"), c.optionalOut("gradWeight"),
-                                                  c.optionalOut("gradBias"), c.dim("rows"), c.dim("D")));
-      });
-}
-
-S4_OP(layerNormChannelsForward, "norm") {
-  return OpSpec()
-      .in("x", {"B", "H", "L"})
-      .optionalIn("weight", {"H"})
-      .optionalIn("bias", {"H"})
-      .out("out", {"B", "H", "L"})
-      .optionalOut("mean", {"B", "L"})
-      .optionalOut("rstd", {"B", "L"})
-      .dim("B")
-      .dim("H")
-      .dim("L")
-      .number("eps", Range{0, 1, true, false})
-      .run([](Call& c) {
-        S4_DISPATCH(c.device(), layerNormChannelsForward(c.in("x"), c.optionalIn("weight"), c.optionalIn("bias"),
-                                                         c.out("out"), c.optionalOut("mean"), c.optionalOut("rstd"), c.dim("B"),
-                                                         c.dim("H"), c.dim("L"), float(c.number("eps"))));
-      });
-}
-
-S4_OP(layerNormChannelsBackward, "norm") {
-  return OpSpec()
-      .in("gradOut", {"B", "H", "L"})
-      .in("x", {"B", "H", "L"})
-      .optionalIn("weight", {"H"})
-      .in("mean", {"B", "L"})
-      .in("rstd", {"B", "L"})
-      .optionalOut("gradX", {"B", "H", "L"})
-      .optionalOut("gradWeight", {"H"})
-      .optionalOut("gradBias", {"H"})
-      .dim("B")
-      .dim("H")
-      .dim("L")
-      .distinct("gradX", "x")
-      .run([](Call& c) {
-        S4_DISPATCH(c.device(), layerNormChannelsBackward(c.in("gradOut"), c.in("x"), c.optionalIn("weight"),
-                                                          c.in("mean"), c.in("rstd"), c.optionalOut("gradX"),
-                                                          c.optionalOut("gradWeight"), c.optionalOut("gradBias"),
-                                                          c.dim("B"), c.dim("H"), c.dim("L")));
-      });
-}
-
 namespace {
+
+// eps is inside the square root: in (0, 1].
+constexpr Range kEps{0, 1, true, false};
+
+// The sizes of channel-major [B, H, L] data.
+OpSpec& channelSizes(OpSpec& s) { return s.dim("B").dim("H").dim("L"); }
+
+// residualNorm's dropout: rate p, the mask fixed by (seed, step) as in the dropout op.
+OpSpec& dropoutArgs(OpSpec& s) {
+  return s.number("p", Range{0, 1, false, true}).integer("seed", 0, kMaxSafeInteger).integer("step", 0, kMaxSafeInteger);
+}
 
 // The dropout of residualNorm, drawn as the dropout op draws it (native/binding/activation.cpp).
 struct DropoutDraw {
@@ -147,30 +79,75 @@ DropoutDraw dropoutDraw(const Call& c) {
 
 }  // namespace
 
+S4_OP(layerNormForward, "norm") {
+  return OpSpec()
+      .in("x", {"rows", "D"}).optionalIn("weight", {"D"}).optionalIn("bias", {"D"})
+      .out("out", {"rows", "D"}).optionalOut("mean", {"rows"}).optionalOut("rstd", {"rows"})
+      .dim("rows").dim("D")
+      .number("eps", kEps)
+      .run([](Call& c) {
+        S4_DISPATCH(c.device(), layerNormForward(c.in("x"), c.optionalIn("weight"), c.optionalIn("bias"), c.out("out"),
+                                                 c.optionalOut("mean"), c.optionalOut("rstd"), c.dim("rows"), c.dim("D"),
+                                                 float(c.number("eps"))));
+      });
+}
+
+S4_OP(layerNormBackward, "norm") {
+  return OpSpec()
+      .in("gradOut", {"rows", "D"}).in("x", {"rows", "D"}).optionalIn("weight", {"D"})
+      .in("mean", {"rows"}).in("rstd", {"rows"})
+      .optionalOut("gradX", {"rows", "D"}).optionalOut("gradWeight", {"D"}).optionalOut("gradBias", {"D"})
+      .dim("rows").dim("D")
+      .distinct("gradX", "x")
+      .run([](Call& c) {
+        S4_DISPATCH(c.device(), layerNormBackward(c.in("gradOut"), c.in("x"), c.optionalIn("weight"), c.in("mean"),
+                                                  c.in("rstd"), c.optionalOut("gradX"), c.optionalOut("gradWeight"),
+                                                  c.optionalOut("gradBias"), c.dim("rows"), c.dim("D")));
+      });
+}
+
+S4_OP(layerNormChannelsForward, "norm") {
+  return OpSpec()
+      .in("x", {"B", "H", "L"}).optionalIn("weight", {"H"}).optionalIn("bias", {"H"})
+      .out("out", {"B", "H", "L"}).optionalOut("mean", {"B", "L"}).optionalOut("rstd", {"B", "L"})
+      .with(channelSizes)
+      .number("eps", kEps)
+      .run([](Call& c) {
+        S4_DISPATCH(c.device(), layerNormChannelsForward(c.in("x"), c.optionalIn("weight"), c.optionalIn("bias"),
+                                                         c.out("out"), c.optionalOut("mean"), c.optionalOut("rstd"), c.dim("B"),
+                                                         c.dim("H"), c.dim("L"), float(c.number("eps"))));
+      });
+}
+
+S4_OP(layerNormChannelsBackward, "norm") {
+  return OpSpec()
+      .in("gradOut", {"B", "H", "L"}).in("x", {"B", "H", "L"}).optionalIn("weight", {"H"})
+      .in("mean", {"B", "L"}).in("rstd", {"B", "L"})
+      .optionalOut("gradX", {"B", "H", "L"}).optionalOut("gradWeight", {"H"}).optionalOut("gradBias", {"H"})
+      .with(channelSizes)
+      .distinct("gradX", "x")
+      .run([](Call& c) {
+        S4_DISPATCH(c.device(), layerNormChannelsBackward(c.in("gradOut"), c.in("x"), c.optionalIn("weight"),
+                                                          c.in("mean"), c.in("rstd"), c.optionalOut("gradX"),
+                                                          c.optionalOut("gradWeight"), c.optionalOut("gradBias"),
+                                                          c.dim("B"), c.dim("H"), c.dim("L")));
+      });
+}
+
 // The tail of a residual S4 block on channel-major data (the block's linear output z, the
 // linear's bias zBias, the block input x): out = [LayerNorm](x + dropout(GLU(z + zBias))).
 // With L = 1 it is the step epilogue of token-by-token generation, one launch on the GPU;
 // taking the bias here lets the linear before it run without its own bias pass.
 S4_OP(residualNormForward, "norm") {
   return OpSpec()
-      .in("z", {"B", "2*H", "L"})
-      .optionalIn("zBias", {"2*H"})
-      .in("x", {"B", "H", "L"})
-      .optionalIn("weight", {"H"})
-      .optionalIn("bias", {"H"})
-      .out("out", {"B", "H", "L"})
-      .optionalOut("mean", {"B", "L"})
-      .optionalOut("rstd", {"B", "L"})
-      .dim("B")
-      .dim("H")
-      .dim("L")
-      .number("p", Range{0, 1, false, true})
-      .integer("seed", 0, kMaxSafeInteger)
-      .integer("step", 0, kMaxSafeInteger)
-      .number("eps", Range{0, 1, true, false})
+      .in("z", {"B", "2*H", "L"}).optionalIn("zBias", {"2*H"}).in("x", {"B", "H", "L"})
+      .optionalIn("weight", {"H"}).optionalIn("bias", {"H"})
+      .out("out", {"B", "H", "L"}).optionalOut("mean", {"B", "L"}).optionalOut("rstd", {"B", "L"})
+      .with(channelSizes)
+      .with(dropoutArgs)
+      .number("eps", kEps)
       .flag("normalize")
-      .distinct("out", "x")
-      .distinct("out", "zBias")
+      .distinct("out", "x").distinct("out", "zBias")
       .run([](Call& c) {
         const DropoutDraw d = dropoutDraw(c);
         S4_DISPATCH(c.device(), residualNormForward(c.in("z"), c.optionalIn("zBias"), c.in("x"), c.optionalIn("weight"),
@@ -182,29 +159,14 @@ S4_OP(residualNormForward, "norm") {
 
 S4_OP(residualNormBackward, "norm") {
   return OpSpec()
-      .in("gradOut", {"B", "H", "L"})
-      .in("z", {"B", "2*H", "L"})
-      .optionalIn("zBias", {"2*H"})
-      .in("x", {"B", "H", "L"})
-      .optionalIn("weight", {"H"})
-      .optionalIn("mean", {"B", "L"})
-      .optionalIn("rstd", {"B", "L"})
-      .optionalOut("gradZ", {"B", "2*H", "L"})
-      .optionalOut("gradZBias", {"2*H"})
-      .optionalOut("gradX", {"B", "H", "L"})
-      .optionalOut("gradWeight", {"H"})
-      .optionalOut("gradBias", {"H"})
-      .dim("B")
-      .dim("H")
-      .dim("L")
-      .number("p", Range{0, 1, false, true})
-      .integer("seed", 0, kMaxSafeInteger)
-      .integer("step", 0, kMaxSafeInteger)
+      .in("gradOut", {"B", "H", "L"}).in("z", {"B", "2*H", "L"}).optionalIn("zBias", {"2*H"}).in("x", {"B", "H", "L"})
+      .optionalIn("weight", {"H"}).optionalIn("mean", {"B", "L"}).optionalIn("rstd", {"B", "L"})
+      .optionalOut("gradZ", {"B", "2*H", "L"}).optionalOut("gradZBias", {"2*H"}).optionalOut("gradX", {"B", "H", "L"})
+      .optionalOut("gradWeight", {"H"}).optionalOut("gradBias", {"H"})
+      .with(channelSizes)
+      .with(dropoutArgs)
       .flag("normalize")
-      .distinct("gradX", "x")
-      .distinct("gradZ", "z")
-      .distinct("gradZ", "zBias")
-      .distinct("gradX", "zBias")
+      .distinct("gradX", "x").distinct("gradZ", "z").distinct("gradZ", "zBias").distinct("gradX", "zBias")
       .run([](Call& c) {
         const bool normalize = c.flag("normalize");
         if (normalize && (!c.optionalIn("mean") || !c.optionalIn("rstd")))

@@ -101,29 +101,21 @@ OpSpec& OpSpec::optionalOut(const char* n, std::vector<std::string> s, DType t) 
 OpSpec& OpSpec::inOut(const char* n, std::vector<std::string> s, DType t) { return buffer(n, ArgKind::InOut, std::move(s), t, false); }
 OpSpec& OpSpec::optionalInOut(const char* n, std::vector<std::string> s, DType t) { return buffer(n, ArgKind::InOut, std::move(s), t, true); }
 
-OpSpec& OpSpec::dim(const char* name, int64_t min, int64_t max) {
-  ArgSpec a{name, ArgKind::Size};
-  a.integer = true;
-  a.range = Range{double(min), double(max)};
-  args.push_back(std::move(a));
-  return *this;
-}
-OpSpec& OpSpec::count(const char* name, int64_t min) { return dim(name, min, kMaxElements); }
-
-OpSpec& OpSpec::integer(const char* name, int64_t min, int64_t max) {
-  ArgSpec a{name, ArgKind::Number};
-  a.integer = true;
-  a.range = Range{double(min), double(max)};
-  args.push_back(std::move(a));
-  return *this;
-}
-
-OpSpec& OpSpec::number(const char* name, Range range) {
-  ArgSpec a{name, ArgKind::Number};
+OpSpec& OpSpec::scalar(const char* name, ArgKind kind, bool integer, Range range) {
+  ArgSpec a{name, kind};
+  a.integer = integer;
   a.range = range;
   args.push_back(std::move(a));
   return *this;
 }
+OpSpec& OpSpec::dim(const char* n, int64_t min, int64_t max) {
+  return scalar(n, ArgKind::Size, true, Range{double(min), double(max)});
+}
+OpSpec& OpSpec::count(const char* name, int64_t min) { return dim(name, min, kMaxElements); }
+OpSpec& OpSpec::integer(const char* n, int64_t min, int64_t max) {
+  return scalar(n, ArgKind::Number, true, Range{double(min), double(max)});
+}
+OpSpec& OpSpec::number(const char* n, Range range) { return scalar(n, ArgKind::Number, false, range); }
 
 OpSpec& OpSpec::flag(const char* name) {
   args.push_back(ArgSpec{name, ArgKind::Flag});

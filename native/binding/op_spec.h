@@ -87,6 +87,9 @@ class OpSpec {
   // The op returns a number (set with Call::result); default: undefined.
   OpSpec& returnsNumber();
   OpSpec& run(Run fn);
+  // Adds a group of arguments that several specs of a family share, in order: part is a
+  // function of the spec file, e.g. OpSpec& channelSizes(OpSpec& s) { return s.dim("B")...; }.
+  OpSpec& with(OpSpec& (*part)(OpSpec&)) { return part(*this); }
 
   std::string name, family;
   std::vector<ArgSpec> args;
@@ -100,6 +103,7 @@ class OpSpec {
 
  private:
   OpSpec& buffer(const char* name, ArgKind kind, std::vector<std::string> shape, DType dtype, bool optional);
+  OpSpec& scalar(const char* name, ArgKind kind, bool integer, Range range);
   static constexpr double kHuge = 1.7976931348623157e308;
 };
 

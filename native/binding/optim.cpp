@@ -20,14 +20,10 @@ constexpr double kMaxFinite = std::numeric_limits<double>::max();
 
 S4_OP(adamwUpdate, "optim") {
   return OpSpec()
-      .inOut("param", {"n"})
-      .in("grad", {"n"})
-      .inOut("m", {"n"})
-      .inOut("v", {"n"})
+      .inOut("param", {"n"}).in("grad", {"n"}).inOut("m", {"n"}).inOut("v", {"n"})
       .count("n")
       .number("lr", Range{0, kMaxFinite})
-      .number("beta1", Range{0, 1, false, true})
-      .number("beta2", Range{0, 1, false, true})
+      .number("beta1", Range{0, 1, false, true}).number("beta2", Range{0, 1, false, true})
       .number("eps", Range{0, kMaxFinite, true, false})
       .number("weightDecay", Range{0, kMaxFinite})
       .integer("step", 1, kMaxSafeInteger)

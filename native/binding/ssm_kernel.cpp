@@ -29,6 +29,8 @@
 // not finite or Re lambda > 0, x1..x3 not finite (x3 optional), dt not finite or <= 0. The
 // TypeScript wrappers raise the errors; on CUDA the call waits for the stream.
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "dispatch.h"
 #include "op_spec.h"
@@ -51,92 +53,70 @@ S4_TWIN(uint32_t, ssmParamCheck,
 
 namespace s4::binding {
 
+namespace {
+
+// The extents of a complex64 state buffer (parameters and their gradients).
+const std::vector<std::string> kState = {"H", "N2"};
+
+// The sizes of the kernel ops.
+OpSpec& kernelSizes(OpSpec& s) { return s.dim("H").dim("N2").dim("L"); }
+
+// The DPLR kernel's inputs, and the gradients of its backward in the same order.
+OpSpec& dplrInputs(OpSpec& s) {
+  return s.in("lambda", kState, DType::C64).in("p", kState, DType::C64).in("b", kState, DType::C64)
+      .in("cTilde", kState, DType::C64).in("dt", {"H"});
+}
+OpSpec& dplrGrads(OpSpec& s) {
+  return s.out("gLambda", kState, DType::C64).out("gP", kState, DType::C64).out("gB", kState, DType::C64)
+      .out("gCTilde", kState, DType::C64).out("gDt", {"H"});
+}
+
+// The diagonal kernel's inputs, and the gradients of its backward in the same order.
+OpSpec& diagInputs(OpSpec& s) {
+  return s.in("lambda", kState, DType::C64).in("b", kState, DType::C64).in("c", kState, DType::C64).in("dt", {"H"});
+}
+OpSpec& diagGrads(OpSpec& s) {
+  return s.out("gLambda", kState, DType::C64).out("gB", kState, DType::C64).out("gC", kState, DType::C64)
+      .out("gDt", {"H"});
+}
+
+}  // namespace
+
 S4_OP(dplrKernel, "ssm_kernel") {
-  return OpSpec()
-      .in("lambda", {"H", "N2"}, DType::C64)
-      .in("p", {"H", "N2"}, DType::C64)
-      .in("b", {"H", "N2"}, DType::C64)
-      .in("cTilde", {"H", "N2"}, DType::C64)
-      .in("dt", {"H"})
-      .out("out", {"H", "L"})
-      .dim("H")
-      .dim("N2")
-      .dim("L")
-      .run([](Call& c) {
-        S4_DISPATCH(c.device(), dplrKernel(c.in("lambda"), c.in("p"), c.in("b"), c.in("cTilde"), c.in("dt"),
-                                           c.out("out"), c.dim("H"), c.dim("N2"), c.dim("L")));
-      });
+  return OpSpec().with(dplrInputs).out("out", {"H", "L"}).with(kernelSizes).run([](Call& c) {
+    S4_DISPATCH(c.device(), dplrKernel(c.in("lambda"), c.in("p"), c.in("b"), c.in("cTilde"), c.in("dt"), c.out("out"),
+                                       c.dim("H"), c.dim("N2"), c.dim("L")));
+  });
 }
 
 S4_OP(dplrKernelBackward, "ssm_kernel") {
-  return OpSpec()
-      .in("lambda", {"H", "N2"}, DType::C64)
-      .in("p", {"H", "N2"}, DType::C64)
-      .in("b", {"H", "N2"}, DType::C64)
-      .in("cTilde", {"H", "N2"}, DType::C64)
-      .in("dt", {"H"})
-      .in("dK", {"H", "L"})
-      .out("gLambda", {"H", "N2"}, DType::C64)
-      .out("gP", {"H", "N2"}, DType::C64)
-      .out("gB", {"H", "N2"}, DType::C64)
-      .out("gCTilde", {"H", "N2"}, DType::C64)
-      .out("gDt", {"H"})
-      .dim("H")
-      .dim("N2")
-      .dim("L")
-      .run([](Call& c) {
-        S4_DISPATCH(c.device(), dplrKernelBackward(c.in("lambda"), c.in("p"), c.in("b"), c.in("cTilde"), c.in("dt"),
-                                                   c.in("dK"), c.out("gLambda"), c.out("gP"), c.out("gB"),
-                                                   c.out("gCTilde"), c.out("gDt"), c.dim("H"), c.dim("N2"), c.dim("L")));
-      });
+  return OpSpec().with(dplrInputs).in("dK", {"H", "L"}).with(dplrGrads).with(kernelSizes).run([](Call& c) {
+    S4_DISPATCH(c.device(), dplrKernelBackward(c.in("lambda"), c.in("p"), c.in("b"), c.in("cTilde"), c.in("dt"),
+                                               c.in("dK"), c.out("gLambda"), c.out("gP"), c.out("gB"),
+                                               c.out("gCTilde"), c.out("gDt"), c.dim("H"), c.dim("N2"), c.dim("L")));
+  });
 }
 
 S4_OP(diagKernel, "ssm_kernel") {
-  return OpSpec()
-      .in("lambda", {"H", "N2"}, DType::C64)
-      .in("b", {"H", "N2"}, DType::C64)
-      .in("c", {"H", "N2"}, DType::C64)
-      .in("dt", {"H"})
-      .out("out", {"H", "L"})
-      .dim("H")
-      .dim("N2")
-      .dim("L")
-      .run([](Call& c) {
-        S4_DISPATCH(c.device(), diagKernel(c.in("lambda"), c.in("b"), c.in("c"), c.in("dt"), c.out("out"), c.dim("H"),
-                                           c.dim("N2"), c.dim("L")));
-      });
+  return OpSpec().with(diagInputs).out("out", {"H", "L"}).with(kernelSizes).run([](Call& c) {
+    S4_DISPATCH(c.device(), diagKernel(c.in("lambda"), c.in("b"), c.in("c"), c.in("dt"), c.out("out"), c.dim("H"),
+                                       c.dim("N2"), c.dim("L")));
+  });
 }
 
 S4_OP(diagKernelBackward, "ssm_kernel") {
-  return OpSpec()
-      .in("lambda", {"H", "N2"}, DType::C64)
-      .in("b", {"H", "N2"}, DType::C64)
-      .in("c", {"H", "N2"}, DType::C64)
-      .in("dt", {"H"})
-      .in("dK", {"H", "L"})
-      .out("gLambda", {"H", "N2"}, DType::C64)
-      .out("gB", {"H", "N2"}, DType::C64)
-      .out("gC", {"H", "N2"}, DType::C64)
-      .out("gDt", {"H"})
-      .dim("H")
-      .dim("N2")
-      .dim("L")
-      .run([](Call& c) {
-        S4_DISPATCH(c.device(), diagKernelBackward(c.in("lambda"), c.in("b"), c.in("c"), c.in("dt"), c.in("dK"),
-                                                   c.out("gLambda"), c.out("gB"), c.out("gC"), c.out("gDt"), c.dim("H"),
-                                                   c.dim("N2"), c.dim("L")));
-      });
+  return OpSpec().with(diagInputs).in("dK", {"H", "L"}).with(diagGrads).with(kernelSizes).run([](Call& c) {
+    S4_DISPATCH(c.device(), diagKernelBackward(c.in("lambda"), c.in("b"), c.in("c"), c.in("dt"), c.in("dK"),
+                                               c.out("gLambda"), c.out("gB"), c.out("gC"), c.out("gDt"), c.dim("H"),
+                                               c.dim("N2"), c.dim("L")));
+  });
 }
 
 S4_OP(ssmParamCheck, "ssm_kernel") {
   return OpSpec()
-      .in("lambda", {"H", "N2"}, DType::C64)
-      .in("x1", {"H", "N2"}, DType::C64)
-      .in("x2", {"H", "N2"}, DType::C64)
-      .optionalIn("x3", {"H", "N2"}, DType::C64)
-      .in("dt", {"H"})
-      .dim("H")
-      .dim("N2")
+      .in("lambda", kState, DType::C64).in("x1", kState, DType::C64).in("x2", kState, DType::C64)
+      .optionalIn("x3", kState, DType::C64).in("dt", {"H"})
+      .dim("H").dim("N2")
       .returnsNumber()
       .run([](Call& c) {
         uint32_t flags;

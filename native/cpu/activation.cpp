@@ -4,15 +4,11 @@
 #include <cstdint>
 
 #include "../common/dropout_mask.h"
+#include "../common/gelu.h"
 #include "../common/parallel.h"
 
 namespace s4::cpu {
 namespace {
-
-constexpr double kInvSqrt2 = 0.70710678118654752440;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
-constexpr double kSqrt2OverPi = 0.79788456080286535588;
-constexpr float kGeluTanhC = 0.044715f;
 
 int64_t grainFor(int64_t itemCost) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, itemCost)); }
 
@@ -21,16 +17,9 @@ int64_t grainFor(int64_t itemCost) { return std::max<int64_t>(1, 32768 / std::ma
 void geluForward(const float* x, float* y, int64_t n, bool approximateTanh) {
   parallelFor(n, 8192, [&](int64_t i0, int64_t i1) {
     if (approximateTanh) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const float v = x[i];
-        const float u = float(kSqrt2OverPi) * (v + kGeluTanhC * v * v * v);
-        y[i] = 0.5f * v * (1.f + std::tanh(u));
-      }
+      for (int64_t i = i0; i < i1; ++i) y[i] = nn::geluTanh(x[i]);
     } else {
-      for (int64_t i = i0; i < i1; ++i) {
-        const float v = x[i];
-        y[i] = 0.5f * v * (1.f + std::erf(v * float(kInvSqrt2)));
-      }
+      for (int64_t i = i0; i < i1; ++i) y[i] = nn::geluErf(x[i]);
     }
   });
 }
@@ -38,20 +27,9 @@ void geluForward(const float* x, float* y, int64_t n, bool approximateTanh) {
 void geluBackward(const float* dy, const float* x, float* dx, int64_t n, bool approximateTanh) {
   parallelFor(n, 8192, [&](int64_t i0, int64_t i1) {
     if (approximateTanh) {
-      for (int64_t i = i0; i < i1; ++i) {
-        const float v = x[i];
-        const float u = float(kSqrt2OverPi) * (v + kGeluTanhC * v * v * v);
-        const float t = std::tanh(u);
-        const float du = float(kSqrt2OverPi) * (1.f + 3.f * kGeluTanhC * v * v);
-        dx[i] = dy[i] * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * du);
-      }
+      for (int64_t i = i0; i < i1; ++i) dx[i] = dy[i] * nn::geluTanhGrad(x[i]);
     } else {
-      for (int64_t i = i0; i < i1; ++i) {
-        const float v = x[i];
-        const float cdf = 0.5f * (1.f + std::erf(v * float(kInvSqrt2)));
-        const float pdf = float(kInvSqrt2Pi) * std::exp(-0.5f * v * v);
-        dx[i] = dy[i] * (cdf + v * pdf);
-      }
+      for (int64_t i = i0; i < i1; ++i) dx[i] = dy[i] * nn::geluErfGrad(x[i]);
     }
   });
 }

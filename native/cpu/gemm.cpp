@@ -56,50 +56,32 @@ PackBuffers& packBuffers() {
   return buffers;
 }
 
-// op(A)(i, k) for rows [i0, i0+mc), k in [p0, p0+kc) into MR-row strips: Ap[s][k][r].
-void packA(const GemmArgs& g, const float* A, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
-           float* Ap) {
-  for (int64_t s = 0; s < mc; s += MR) {
-    const int64_t rows = std::min<int64_t>(MR, mc - s);
-    float* dst = Ap + s * kc;
-    if (!g.transA) {
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* src = A + (i0 + s + r) * g.lda + p0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + r] = src[k];
-      }
-    } else {  // A stored [K, M]: element (i, k) at A[k*lda + i]
+// A block of op(A) (strips along M, W = MR) or op(B) (strips along N, W = NR) packed into
+// zero-padded W-wide strips, as the micro-kernel reads them: strip s holds, for each k in
+// [p0, p0+kc), the elements i0+s .. i0+s+W-1 of the strip dimension, at Xp[s*kc + k*W + r].
+// X stores element (i, k) at X[i*ld + k], or at X[k*ld + i] when kMajor (transA for A,
+// !transB for B).
+template <int W>
+void packStrips(const float* X, int64_t ld, bool kMajor, int64_t i0, int64_t count, int64_t p0, int64_t kc,
+                float* Xp) {
+  for (int64_t s = 0; s < count; s += W) {
+    const int64_t n = std::min<int64_t>(W, count - s);
+    float* dst = Xp + s * kc;
+    if (kMajor) {
       for (int64_t k = 0; k < kc; ++k) {
-        const float* src = A + (p0 + k) * g.lda + i0 + s;
-        for (int64_t r = 0; r < rows; ++r) dst[k * MR + r] = src[r];
+        const float* src = X + (p0 + k) * ld + i0 + s;
+        float* d = dst + k * W;
+        int64_t r = 0;
+        for (; r < n; ++r) d[r] = src[r];
+        for (; r < W; ++r) d[r] = 0.f;
       }
-    }
-    for (int64_t r = rows; r < MR; ++r)
-      for (int64_t k = 0; k < kc; ++k) dst[k * MR + r] = 0.f;
-  }
-}
-
-// op(B)(k, j) for k in [p0, p0+kc), columns [j0, j0+nc) into NR-column strips.
-template <int NR>
-void packB(const GemmArgs& g, const float* B, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
-           float* Bp) {
-  for (int64_t s = 0; s < nc; s += NR) {
-    const int64_t cols = std::min<int64_t>(NR, nc - s);
-    float* dst = Bp + s * kc;
-    if (!g.transB) {
-      for (int64_t k = 0; k < kc; ++k) {
-        const float* src = B + (p0 + k) * g.ldb + j0 + s;
-        float* d = dst + k * NR;
-        int64_t c = 0;
-        for (; c < cols; ++c) d[c] = src[c];
-        for (; c < NR; ++c) d[c] = 0.f;
+    } else {
+      for (int64_t r = 0; r < n; ++r) {
+        const float* src = X + (i0 + s + r) * ld + p0;
+        for (int64_t k = 0; k < kc; ++k) dst[k * W + r] = src[k];
       }
-    } else {  // B stored [N, K]: element (k, j) at B[j*ldb + k]
-      for (int64_t c = 0; c < cols; ++c) {
-        const float* src = B + (j0 + s + c) * g.ldb + p0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
-      }
-      for (int64_t c = cols; c < NR; ++c)
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = 0.f;
+      for (int64_t r = n; r < W; ++r)
+        for (int64_t k = 0; k < kc; ++k) dst[k * W + r] = 0.f;
     }
   }
 }
@@ -153,8 +135,8 @@ S4_ALWAYS_INLINE void runTileImpl(const GemmArgs& g, const TileJob& job) {
     const int64_t kc = std::min(KC, g.K - p0);
     const float* A = g.A + rb * g.strideA;
     const float* B = g.B + rb * g.strideB;
-    packA(g, A, job.i0, job.mc, p0, kc, Ap);
-    packB<NR>(g, B, p0, kc, job.j0, job.nc, Bp);
+    packStrips<MR>(A, g.lda, g.transA, job.i0, job.mc, p0, kc, Ap);
+    packStrips<NR>(B, g.ldb, !g.transB, job.j0, job.nc, p0, kc, Bp);
     const bool first = q == job.q0;
     for (int64_t js = 0; js < job.nc; js += NR) {
       const int64_t cols = std::min<int64_t>(NR, job.nc - js);

@@ -45,6 +45,90 @@ struct Residual {
   }
 };
 
+// Positions per task of the channel-major norms ([B, H, L] normalized over H).
+constexpr int64_t kChunk = 256;
+
+// Per-position scratch of one task.
+struct ChunkScratch {
+  std::vector<double> s, q;
+  std::vector<float> mu, rs;
+  explicit ChunkScratch(int64_t n) : s(size_t(n)), q(size_t(n)), mu(size_t(n)), rs(size_t(n)) {}
+};
+
+// Layer norm over the H channels of n positions of channel-major data (row stride L):
+// dst[h, l] = (src[h, l] - mean_l) rstd_l w_h + b_h, statistics in double (two passes: the
+// variance of src - mean); the chunk's mean and rstd are written when given. dst may be src.
+void normalizeChannels(const float* src, float* dst, const float* w, const float* b, float* mean, float* rstd,
+                       int64_t H, int64_t L, int64_t n, float eps, ChunkScratch& k) {
+  std::fill(k.s.begin(), k.s.begin() + n, 0.0);
+  std::fill(k.q.begin(), k.q.begin() + n, 0.0);
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t l = 0; l < n; ++l) k.s[size_t(l)] += src[h * L + l];
+  for (int64_t l = 0; l < n; ++l) k.s[size_t(l)] /= double(H);
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t l = 0; l < n; ++l) {
+      const double d = src[h * L + l] - k.s[size_t(l)];
+      k.q[size_t(l)] += d * d;
+    }
+  for (int64_t l = 0; l < n; ++l) {
+    k.mu[size_t(l)] = float(k.s[size_t(l)]);
+    k.rs[size_t(l)] = float(1.0 / std::sqrt(k.q[size_t(l)] / double(H) + double(eps)));
+  }
+  if (mean) std::copy(k.mu.begin(), k.mu.begin() + n, mean);
+  if (rstd) std::copy(k.rs.begin(), k.rs.begin() + n, rstd);
+  for (int64_t h = 0; h < H; ++h) {
+    const float wh = w ? w[h] : 1.f, bh = b ? b[h] : 0.f;
+    for (int64_t l = 0; l < n; ++l) dst[h * L + l] = (src[h * L + l] - k.mu[size_t(l)]) * k.rs[size_t(l)] * wh + bh;
+  }
+}
+
+// The two channel means of a channel-major layer norm's input gradient, for the n positions
+// from l0 of batch row bi: sg_l = mean_h g, sgx_l = mean_h g xhat, g = dy w_h, where
+// input(bi, h, l) is the normalized input and mb, rb its saved statistics at l0.
+template <class Input>
+void channelGradMeans(const float* dy, Input input, const float* w, const float* mb, const float* rb, int64_t bi,
+                      int64_t l0, int64_t H, int64_t L, int64_t n, std::vector<double>& sg, std::vector<double>& sgx) {
+  const int64_t off = bi * H * L + l0;
+  std::fill(sg.begin(), sg.begin() + n, 0.0);
+  std::fill(sgx.begin(), sgx.begin() + n, 0.0);
+  for (int64_t h = 0; h < H; ++h) {
+    const float wh = w ? w[h] : 1.f;
+    for (int64_t l = 0; l < n; ++l) {
+      const double g = double(dy[off + h * L + l]) * wh;
+      sg[size_t(l)] += g;
+      sgx[size_t(l)] += g * double((input(bi, h, l0 + l) - mb[l]) * rb[l]);
+    }
+  }
+  for (int64_t l = 0; l < n; ++l) {
+    sg[size_t(l)] /= double(H);
+    sgx[size_t(l)] /= double(H);
+  }
+}
+
+// dw[h] = sum over (b, l) of dy xhat and db[h] = sum of dy (either may be null), in double,
+// in a fixed order; input(b, h, l) is the normalized input.
+template <class Input>
+void channelParamGrads(const float* dy, Input input, const float* mean, const float* rstd, float* dw, float* db,
+                       int64_t B, int64_t H, int64_t L) {
+  parallelFor(H, grainFor(B * L), [&](int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h) {
+      double sw = 0, sb = 0;
+      for (int64_t bi = 0; bi < B; ++bi) {
+        const int64_t off = (bi * H + h) * L;
+        const float* mb = mean + bi * L;
+        const float* rb = rstd + bi * L;
+        for (int64_t l = 0; l < L; ++l) {
+          const double g = dy[off + l];
+          sb += g;
+          if (dw) sw += g * double((input(bi, h, l) - mb[l]) * rb[l]);
+        }
+      }
+      if (dw) dw[h] = float(sw);
+      if (db) db[h] = float(sb);
+    }
+  });
+}
+
 }  // namespace
 
 void layerNormForward(const float* x, const float* w, const float* b, float* y,
@@ -112,35 +196,13 @@ void layerNormBackward(const float* dy, const float* x, const float* w,
 void layerNormChannelsForward(const float* x, const float* w, const float* b, float* y,
                               float* mean, float* rstd, int64_t B, int64_t H, int64_t L,
                               float eps) {
-  constexpr int64_t LC = 256;
-  const int64_t chunks = (L + LC - 1) / LC;
-  parallelFor(B * chunks, grainFor(3 * H * LC), [&](int64_t t0, int64_t t1) {
-    std::vector<double> s(LC), q(LC);
-    std::vector<float> mb(LC), rb(LC);
+  const int64_t chunks = (L + kChunk - 1) / kChunk;
+  parallelFor(B * chunks, grainFor(3 * H * kChunk), [&](int64_t t0, int64_t t1) {
+    ChunkScratch k(kChunk);
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t bi = t / chunks, l0 = (t % chunks) * LC, n = std::min(LC, L - l0);
-      const float* xb = x + bi * H * L + l0;
-      float* yb = y + bi * H * L + l0;
-      std::fill(s.begin(), s.begin() + n, 0.0);
-      std::fill(q.begin(), q.begin() + n, 0.0);
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t l = 0; l < n; ++l) s[size_t(l)] += xb[h * L + l];
-      for (int64_t l = 0; l < n; ++l) s[size_t(l)] /= double(H);
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t l = 0; l < n; ++l) {
-          const double d = xb[h * L + l] - s[size_t(l)];
-          q[size_t(l)] += d * d;
-        }
-      for (int64_t l = 0; l < n; ++l) {
-        mb[size_t(l)] = float(s[size_t(l)]);
-        rb[size_t(l)] = float(1.0 / std::sqrt(q[size_t(l)] / double(H) + double(eps)));
-      }
-      if (mean) std::copy(mb.begin(), mb.begin() + n, mean + bi * L + l0);
-      if (rstd) std::copy(rb.begin(), rb.begin() + n, rstd + bi * L + l0);
-      for (int64_t h = 0; h < H; ++h) {
-        const float wh = w ? w[h] : 1.f, bh = b ? b[h] : 0.f;
-        for (int64_t l = 0; l < n; ++l) yb[h * L + l] = (xb[h * L + l] - mb[size_t(l)]) * rb[size_t(l)] * wh + bh;
-      }
+      const int64_t bi = t / chunks, l0 = (t % chunks) * kChunk, n = std::min(kChunk, L - l0);
+      normalizeChannels(x + bi * H * L + l0, y + bi * H * L + l0, w, b, mean ? mean + bi * L + l0 : nullptr,
+                        rstd ? rstd + bi * L + l0 : nullptr, H, L, n, eps, k);
     }
   });
 }
@@ -149,30 +211,17 @@ void layerNormChannelsBackward(const float* dy, const float* x, const float* w,
                                const float* mean, const float* rstd,
                                float* dx, float* dw, float* db,
                                int64_t B, int64_t H, int64_t L) {
+  const auto input = [&](int64_t bi, int64_t h, int64_t l) { return x[(bi * H + h) * L + l]; };
   if (dx) {
-    constexpr int64_t LC = 256;
-    const int64_t chunks = (L + LC - 1) / LC;
-    parallelFor(B * chunks, grainFor(4 * H * LC), [&](int64_t t0, int64_t t1) {
-      std::vector<double> sg(LC), sgx(LC);
+    const int64_t chunks = (L + kChunk - 1) / kChunk;
+    parallelFor(B * chunks, grainFor(4 * H * kChunk), [&](int64_t t0, int64_t t1) {
+      std::vector<double> sg(kChunk), sgx(kChunk);
       for (int64_t t = t0; t < t1; ++t) {
-        const int64_t bi = t / chunks, l0 = (t % chunks) * LC, n = std::min(LC, L - l0);
+        const int64_t bi = t / chunks, l0 = (t % chunks) * kChunk, n = std::min(kChunk, L - l0);
         const int64_t off = bi * H * L + l0;
         const float* mb = mean + bi * L + l0;
         const float* rb = rstd + bi * L + l0;
-        std::fill(sg.begin(), sg.begin() + n, 0.0);
-        std::fill(sgx.begin(), sgx.begin() + n, 0.0);
-        for (int64_t h = 0; h < H; ++h) {
-          const float wh = w ? w[h] : 1.f;
-          for (int64_t l = 0; l < n; ++l) {
-            const double g = double(dy[off + h * L + l]) * wh;
-            sg[size_t(l)] += g;
-            sgx[size_t(l)] += g * double((x[off + h * L + l] - mb[l]) * rb[l]);
-          }
-        }
-        for (int64_t l = 0; l < n; ++l) {
-          sg[size_t(l)] /= double(H);
-          sgx[size_t(l)] /= double(H);
-        }
+        channelGradMeans(dy, input, w, mb, rb, bi, l0, H, L, n, sg, sgx);
         for (int64_t h = 0; h < H; ++h) {
           const float wh = w ? w[h] : 1.f;
           for (int64_t l = 0; l < n; ++l) {
@@ -184,25 +233,7 @@ void layerNormChannelsBackward(const float* dy, const float* x, const float* w,
       }
     });
   }
-  if (dw || db) {
-    parallelFor(H, grainFor(B * L), [&](int64_t h0, int64_t h1) {
-      for (int64_t h = h0; h < h1; ++h) {
-        double sw = 0, sb = 0;
-        for (int64_t bi = 0; bi < B; ++bi) {
-          const int64_t off = (bi * H + h) * L;
-          const float* mb = mean + bi * L;
-          const float* rb = rstd + bi * L;
-          for (int64_t l = 0; l < L; ++l) {
-            const double g = dy[off + l];
-            sb += g;
-            sw += g * double((x[off + l] - mb[l]) * rb[l]);
-          }
-        }
-        if (dw) dw[h] = float(sw);
-        if (db) db[h] = float(sb);
-      }
-    });
-  }
+  if (dw || db) channelParamGrads(dy, input, mean, rstd, dw, db, B, H, L);
 }
 
 void residualNormForward(const float* z, const float* zb, const float* x, const float* w, const float* b, float* out,
@@ -212,38 +243,18 @@ void residualNormForward(const float* z, const float* zb, const float* x, const 
   // written to out, its statistics taken over the channels, then normalized in place. A
   // single token of a small layer (L = 1, the generation loop) stays on the calling thread:
   // waking the pool costs more than the work.
-  constexpr int64_t LC = 256;
-  const int64_t chunks = (L + LC - 1) / LC;
+  const int64_t chunks = (L + kChunk - 1) / kChunk;
   const Residual r{z, zb, x, H, L, p, scale, key, p > 0.f};
-  parallelFor(B * chunks, std::max<int64_t>(1, (int64_t(1) << 16) / (H * std::min(L, LC))), [&](int64_t t0, int64_t t1) {
-    std::vector<double> s(normalize ? LC : 0), q(normalize ? LC : 0);
-    std::vector<float> mu(normalize ? LC : 0), rs(normalize ? LC : 0);
+  parallelFor(B * chunks, std::max<int64_t>(1, (int64_t(1) << 16) / (H * std::min(L, kChunk))), [&](int64_t t0, int64_t t1) {
+    ChunkScratch k(normalize ? kChunk : 0);
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t bi = t / chunks, l0 = (t % chunks) * LC, n = std::min(LC, L - l0);
+      const int64_t bi = t / chunks, l0 = (t % chunks) * kChunk, n = std::min(kChunk, L - l0);
       float* ob = out + bi * H * L + l0;
       for (int64_t h = 0; h < H; ++h)
         for (int64_t l = 0; l < n; ++l) ob[h * L + l] = r(bi, h, l0 + l);
       if (!normalize) continue;
-      std::fill(s.begin(), s.begin() + n, 0.0);
-      std::fill(q.begin(), q.begin() + n, 0.0);
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t l = 0; l < n; ++l) s[size_t(l)] += ob[h * L + l];
-      for (int64_t l = 0; l < n; ++l) s[size_t(l)] /= double(H);
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t l = 0; l < n; ++l) {
-          const double d = ob[h * L + l] - s[size_t(l)];
-          q[size_t(l)] += d * d;
-        }
-      for (int64_t l = 0; l < n; ++l) {
-        mu[size_t(l)] = float(s[size_t(l)]);
-        rs[size_t(l)] = float(1.0 / std::sqrt(q[size_t(l)] / double(H) + double(eps)));
-      }
-      if (mean) std::copy(mu.begin(), mu.begin() + n, mean + bi * L + l0);
-      if (rstd) std::copy(rs.begin(), rs.begin() + n, rstd + bi * L + l0);
-      for (int64_t h = 0; h < H; ++h) {
-        const float wh = w ? w[h] : 1.f, bh = b ? b[h] : 0.f;
-        for (int64_t l = 0; l < n; ++l) ob[h * L + l] = (ob[h * L + l] - mu[size_t(l)]) * rs[size_t(l)] * wh + bh;
-      }
+      normalizeChannels(ob, ob, w, b, mean ? mean + bi * L + l0 : nullptr, rstd ? rstd + bi * L + l0 : nullptr, H, L,
+                        n, eps, k);
     }
   });
 }
@@ -258,31 +269,15 @@ void residualNormBackward(const float* dy, const float* z, const float* zb, cons
   if (dz || dx) {
     // dr = the layer norm's input gradient (layerNormChannelsBackward; dOut itself when
     // !normalize), then dx = dr and, through the dropout mask and the GLU, dz.
-    constexpr int64_t LC = 256;
-    const int64_t chunks = (L + LC - 1) / LC;
-    parallelFor(B * chunks, std::max<int64_t>(1, (int64_t(1) << 16) / (H * std::min(L, LC))), [&](int64_t t0, int64_t t1) {
-      std::vector<double> sg(normalize ? LC : 0), sgx(normalize ? LC : 0);
+    const int64_t chunks = (L + kChunk - 1) / kChunk;
+    parallelFor(B * chunks, std::max<int64_t>(1, (int64_t(1) << 16) / (H * std::min(L, kChunk))), [&](int64_t t0, int64_t t1) {
+      std::vector<double> sg(normalize ? kChunk : 0), sgx(normalize ? kChunk : 0);
       for (int64_t t = t0; t < t1; ++t) {
-        const int64_t bi = t / chunks, l0 = (t % chunks) * LC, n = std::min(LC, L - l0);
+        const int64_t bi = t / chunks, l0 = (t % chunks) * kChunk, n = std::min(kChunk, L - l0);
         const int64_t off = bi * H * L + l0;
         const float* mb = normalize ? mean + bi * L + l0 : nullptr;
         const float* rb = normalize ? rstd + bi * L + l0 : nullptr;
-        if (normalize) {
-          std::fill(sg.begin(), sg.begin() + n, 0.0);
-          std::fill(sgx.begin(), sgx.begin() + n, 0.0);
-          for (int64_t h = 0; h < H; ++h) {
-            const float wh = w ? w[h] : 1.f;
-            for (int64_t l = 0; l < n; ++l) {
-              const double g = double(dy[off + h * L + l]) * wh;
-              sg[size_t(l)] += g;
-              sgx[size_t(l)] += g * double((r(bi, h, l0 + l) - mb[l]) * rb[l]);
-            }
-          }
-          for (int64_t l = 0; l < n; ++l) {
-            sg[size_t(l)] /= double(H);
-            sgx[size_t(l)] /= double(H);
-          }
-        }
+        if (normalize) channelGradMeans(dy, r, w, mb, rb, bi, l0, H, L, n, sg, sgx);
         for (int64_t h = 0; h < H; ++h) {
           const float wh = w ? w[h] : 1.f;
           for (int64_t l = 0; l < n; ++l) {
@@ -323,25 +318,7 @@ void residualNormBackward(const float* dy, const float* z, const float* zb, cons
     if (db) std::fill(db, db + H, 0.f);
     return;
   }
-  if (dw || db) {
-    parallelFor(H, grainFor(B * L), [&](int64_t h0, int64_t h1) {
-      for (int64_t h = h0; h < h1; ++h) {
-        double sw = 0, sb = 0;
-        for (int64_t bi = 0; bi < B; ++bi) {
-          const int64_t off = (bi * H + h) * L;
-          const float* mb = mean + bi * L;
-          const float* rb = rstd + bi * L;
-          for (int64_t l = 0; l < L; ++l) {
-            const double g = dy[off + l];
-            sb += g;
-            if (dw) sw += g * double((r(bi, h, l) - mb[l]) * rb[l]);
-          }
-        }
-        if (dw) dw[h] = float(sw);
-        if (db) db[h] = float(sb);
-      }
-    });
-  }
+  if (dw || db) channelParamGrads(dy, r, mean, rstd, dw, db, B, H, L);
 }
 
 }  // namespace s4::cpu

@@ -1,18 +1,15 @@
-// CPU twins of the recurrent scan and the token epilogue (spec: native/binding/scan.cpp;
+// CPU twin of the recurrent scan (spec: native/binding/scan.cpp;
 // coefficient layout and math: native/common/scan_layout.h). The scan runs one task per
 // (b, h) and holds the state in double.
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <vector>
 
+#include "../common/gelu.h"
 #include "../common/parallel.h"
 #include "../common/scan_layout.h"
 
 namespace s4::cpu {
-namespace {
-constexpr double kInvSqrt2 = 0.70710678118654752440;
-}  // namespace
 
 void ssmScan(const float* coef, float* state, const float* u, float* y, int64_t B, int64_t H,
              int64_t N2, int64_t T, bool gelu) {
@@ -50,7 +47,7 @@ void ssmScan(const float* coef, float* state, const float* u, float* y, int64_t 
         s *= 2.0;
         o *= 2.0;
         const float yt = static_cast<float>(o - cg * s + cu * ut);
-        yr[t] = gelu ? 0.5f * yt * (1.f + std::erf(yt * float(kInvSqrt2))) : yt;
+        yr[t] = gelu ? nn::geluErf(yt) : yt;
         for (int64_t n = 0; n < N2; ++n) {
           const double re = a[2 * n] * xr[n] - a[2 * n + 1] * xi[n] - g[2 * n] * s + bb[2 * n] * ut;
           const double im = a[2 * n] * xi[n] + a[2 * n + 1] * xr[n] - g[2 * n + 1] * s + bb[2 * n + 1] * ut;
@@ -63,34 +60,6 @@ void ssmScan(const float* coef, float* state, const float* u, float* y, int64_t 
           st[2 * n] = static_cast<float>(xr[n]);
           st[2 * n + 1] = static_cast<float>(xi[n]);
         }
-    }
-  });
-}
-
-void stepEpilogue(const float* z, const float* bias, const float* x, const float* w, const float* lb,
-                  float* out, int64_t B, int64_t H, float eps, bool normalize) {
-  // One row is O(H): rows go to the pool only when there is enough work to pay for it.
-  parallelFor(B, std::max<int64_t>(1, (int64_t(1) << 16) / H), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* zr = z + r * 2 * H;
-      const float* xr = x + r * H;
-      float* o = out + r * H;
-      for (int64_t h = 0; h < H; ++h) {
-        const float a = zr[h] + (bias ? bias[h] : 0.f);
-        const float g = zr[H + h] + (bias ? bias[H + h] : 0.f);
-        o[h] = xr[h] + a / (1.f + std::exp(-g));
-      }
-      if (!normalize) continue;
-      double s = 0;
-      for (int64_t h = 0; h < H; ++h) s += o[h];
-      const double mu = s / double(H);
-      double q = 0;
-      for (int64_t h = 0; h < H; ++h) q += (o[h] - mu) * (o[h] - mu);
-      const double rstd = 1.0 / std::sqrt(q / double(H) + double(eps));
-      for (int64_t h = 0; h < H; ++h) {
-        const double v = (o[h] - mu) * rstd;
-        o[h] = static_cast<float>(v * (w ? w[h] : 1.f) + (lb ? lb[h] : 0.f));
-      }
     }
   });
 }

@@ -3,15 +3,11 @@
 #include <cstdint>
 
 #include "../common/dropout_mask.h"
+#include "../common/gelu.h"
 #include "kernel_common.cuh"
 
 namespace s4::cuda {
 namespace {
-
-constexpr double kInvSqrt2 = 0.70710678118654752440;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
-constexpr double kSqrt2OverPi = 0.79788456080286535588;
-constexpr float kGeluTanhC = 0.044715f;
 
 // y[i] = op(x[i], i), float4 at a time when `vec` (aligned pointers), scalar tail.
 template <class Op>
@@ -63,28 +59,16 @@ void launchMap2(const float* g, const float* x, float* y, int64_t n, Op op, cons
 }
 
 struct GeluErf {
-  __device__ float operator()(float v, int64_t) const { return 0.5f * v * (1.f + erff(v * float(kInvSqrt2))); }
+  __device__ float operator()(float v, int64_t) const { return nn::geluErf(v); }
 };
 struct GeluTanh {
-  __device__ float operator()(float v, int64_t) const {
-    const float u = float(kSqrt2OverPi) * (v + kGeluTanhC * v * v * v);
-    return 0.5f * v * (1.f + tanhf(u));
-  }
+  __device__ float operator()(float v, int64_t) const { return nn::geluTanh(v); }
 };
 struct GeluErfGrad {
-  __device__ float operator()(float g, float v) const {
-    const float cdf = 0.5f * (1.f + erff(v * float(kInvSqrt2)));
-    const float pdf = float(kInvSqrt2Pi) * expf(-0.5f * v * v);
-    return g * (cdf + v * pdf);
-  }
+  __device__ float operator()(float g, float v) const { return g * nn::geluErfGrad(v); }
 };
 struct GeluTanhGrad {
-  __device__ float operator()(float g, float v) const {
-    const float u = float(kSqrt2OverPi) * (v + kGeluTanhC * v * v * v);
-    const float t = tanhf(u);
-    const float du = float(kSqrt2OverPi) * (1.f + 3.f * kGeluTanhC * v * v);
-    return g * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * du);
-  }
+  __device__ float operator()(float g, float v) const { return g * nn::geluTanhGrad(v); }
 };
 struct Dropout {
   float p, scale;

@@ -211,22 +211,26 @@ void checkSizes(const char* fn, int64_t rows, int64_t n) {
   if (rows > INT_MAX) failRange(std::string(fn) + ": batch * channels too large for one cuFFT plan");
 }
 
+// A row kernel over `rows` rows of `cols` floats: launch(V, blocks, threads) with V =
+// vec (float4 access, as a std::bool_constant) and a block of rowThreads per row.
+template <class Launch>
+void launchRows(const char* what, long long rows, int64_t cols, bool vec, Launch launch) {
+  const int threads = rowThreads(vec ? cols / 4 : cols);
+  if (vec) launch(std::true_type(), static_cast<unsigned>(rows), threads);
+  else launch(std::false_type(), static_cast<unsigned>(rows), threads);
+  S4_CUDA_CHECK_LAUNCH(what);
+}
+
 void launchPad(const PadSources& s, float* R, long long rows, int64_t L, int64_t n, bool vec) {
-  const int threads = rowThreads(vec ? n / 4 : n);
-  if (vec)
-    padRowsKernel<true><<<static_cast<unsigned>(rows), threads, 0, stream()>>>(s, R, (int)L, (int)n);
-  else
-    padRowsKernel<false><<<static_cast<unsigned>(rows), threads, 0, stream()>>>(s, R, (int)L, (int)n);
-  S4_CUDA_CHECK_LAUNCH("padRowsKernel");
+  launchRows("padRowsKernel", rows, n, vec, [&](auto v, unsigned blocks, int threads) {
+    padRowsKernel<decltype(v)::value><<<blocks, threads, 0, stream()>>>(s, R, (int)L, (int)n);
+  });
 }
 
 void launchCrop(const float* R, const CropJob& job, long long rows, int64_t L, int64_t n, bool vec) {
-  const int threads = rowThreads(vec ? L / 4 : L);
-  if (vec)
-    cropRowsKernel<true><<<static_cast<unsigned>(rows), threads, 0, stream()>>>(R, job, (int)L, (int)n);
-  else
-    cropRowsKernel<false><<<static_cast<unsigned>(rows), threads, 0, stream()>>>(R, job, (int)L, (int)n);
-  S4_CUDA_CHECK_LAUNCH("cropRowsKernel");
+  launchRows("cropRowsKernel", rows, L, vec, [&](auto v, unsigned blocks, int threads) {
+    cropRowsKernel<decltype(v)::value><<<blocks, threads, 0, stream()>>>(R, job, (int)L, (int)n);
+  });
 }
 
 
@@ -554,27 +558,39 @@ const float2* twiddles(int M) {
   return tw;
 }
 
-int fusedSize(int64_t L) {
-  int M = 8;
-  while (M < L) M <<= 1;
-  return M;
-}
+// The transform of the fused kernels for length L: M = the power of two >= max(L, 8),
+// n = 2M reals, M + 1 bins; one radix-16 group (16 values) per thread and pass, so short
+// rows get fewer threads and small blocks pack more rows per SM.
+struct FusedSize {
+  int M = 8, n, logM = 0, threads;
+  int64_t bins;
+  explicit FusedSize(int64_t L) {
+    while (M < L) M <<= 1;
+    n = 2 * M;
+    while ((1 << logM) < M) ++logM;
+    bins = M + 1;
+    threads = std::min(kFusedThreads, std::max(32, M / 16));
+  }
+};
+
+// The spectra of the H kernel rows k [H, L]: padded to n into real [H, n], one batched
+// r2c into spec [H, bins].
+struct KernelSpectra {
+  Workspace real, spec;
+  KernelSpectra(const float* k, int64_t H, int64_t L, const FusedSize& f, bool vec)
+      : real(static_cast<size_t>(H * f.n) * sizeof(float)), spec(static_cast<size_t>(H * f.bins) * sizeof(float2)) {
+    launchPad(PadSources{{k, k, k}, {H, H, H}}, real.as<float>(), H, L, f.n, vec);
+    cufft::r2c(f.n, static_cast<int>(H), real.as<float>(), f.n, spec.as<float2>(), f.bins);
+  }
+};
 
 // y = conv(u, k) + d u (or the correlation, CONJ) through the fused kernel.
 template <bool CONJ>
 void fusedConv(const float* u, const float* k, const float* d, float* y, int64_t B, int64_t H, int64_t L) {
-  const int M = fusedSize(L), n = 2 * M;
-  int logM = 0;
-  while ((1 << logM) < M) ++logM;
-  const int64_t bins = M + 1;
-  // Kernel spectra: pad the H rows of k to n, one batched r2c.
-  Workspace real(static_cast<size_t>(H * n) * sizeof(float));
-  Workspace spec(static_cast<size_t>(H * bins) * sizeof(float2));
-  const bool vec = L % 4 == 0 && aligned16(k);
-  launchPad(PadSources{{k, k, k}, {H, H, H}}, real.as<float>(), H, L, n, vec);
-  cufft::r2c(n, static_cast<int>(H), real.as<float>(), n, spec.as<float2>(), bins);
-  const float2* tw = twiddles(M);
-  const size_t smem = sizeof(float2) * (M + M / 8);
+  const FusedSize f(L);
+  const KernelSpectra ks(k, H, L, f, L % 4 == 0 && aligned16(k));
+  const float2* tw = twiddles(f.M);
+  const size_t smem = sizeof(float2) * (f.M + f.M / 8);
   static std::once_flag attr;
   std::call_once(attr, [] {
     S4_CUDA_CHECK(cudaFuncSetAttribute(fusedConvKernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -582,11 +598,8 @@ void fusedConv(const float* u, const float* k, const float* d, float* y, int64_t
     S4_CUDA_CHECK(cudaFuncSetAttribute(fusedConvKernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(sizeof(float2) * (kFusedMaxL + kFusedMaxL / 8))));
   });
-  // One radix-16 group (16 values) per thread and pass: fewer threads for short rows, so
-  // small blocks pack more rows per SM.
-  const int threads = std::min(kFusedThreads, std::max(32, M / 16));
-  fusedConvKernel<CONJ><<<static_cast<unsigned>(B * H), threads, smem, stream()>>>(
-      u, spec.as<float2>(), d, tw, y, static_cast<int>(H), static_cast<int>(L), M, logM);
+  fusedConvKernel<CONJ><<<static_cast<unsigned>(B * H), f.threads, smem, stream()>>>(
+      u, ks.spec.as<float2>(), d, tw, y, static_cast<int>(H), static_cast<int>(L), f.M, f.logM);
   S4_CUDA_CHECK_LAUNCH("fusedConvKernel");
 }
 
@@ -594,31 +607,25 @@ void fusedConv(const float* u, const float* k, const float* d, float* y, int64_t
 // Backward with dk and/or dd through the fused kernel (du too when asked for).
 void fusedBackward(const float* dy, const float* u, const float* k, const float* d, float* du, float* dk,
                    float* dd, int64_t B, int64_t H, int64_t L) {
-  const int M = fusedSize(L), n = 2 * M;
-  int logM = 0;
-  while ((1 << logM) < M) ++logM;
-  const int64_t bins = M + 1;
-  Workspace real(static_cast<size_t>(H * n) * sizeof(float));
-  Workspace spec(static_cast<size_t>(H * bins) * sizeof(float2));
-  Workspace grad(static_cast<size_t>(H * bins) * sizeof(float2));
+  const FusedSize f(L);
   const bool vec = L % 4 == 0 && aligned16(k) && aligned16(dk);
-  launchPad(PadSources{{k, k, k}, {H, H, H}}, real.as<float>(), H, L, n, vec);
-  cufft::r2c(n, static_cast<int>(H), real.as<float>(), n, spec.as<float2>(), bins);
-  S4_CUDA_CHECK(cudaMemsetAsync(grad.as<void>(), 0, sizeof(float2) * H * bins, stream()));
-  const float2* tw = twiddles(M);
-  const size_t smem = 2 * sizeof(float2) * (M + M / 8);
+  const KernelSpectra ks(k, H, L, f, vec);
+  Workspace grad(static_cast<size_t>(H * f.bins) * sizeof(float2));
+  S4_CUDA_CHECK(cudaMemsetAsync(grad.as<void>(), 0, sizeof(float2) * H * f.bins, stream()));
+  const float2* tw = twiddles(f.M);
+  const size_t smem = 2 * sizeof(float2) * (f.M + f.M / 8);
   static std::once_flag attr;
   std::call_once(attr, [] {
     S4_CUDA_CHECK(cudaFuncSetAttribute(fusedBackwardKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        static_cast<int>(2 * sizeof(float2) * (kFusedMaxL + kFusedMaxL / 8))));
   });
-  const int threads = std::min(kFusedThreads, std::max(32, M / 16));
-  fusedBackwardKernel<<<static_cast<unsigned>(B * H), threads, smem, stream()>>>(
-      dy, u, spec.as<float2>(), d, tw, du, grad.as<float2>(), static_cast<int>(H), static_cast<int>(L), M, logM);
+  fusedBackwardKernel<<<static_cast<unsigned>(B * H), f.threads, smem, stream()>>>(
+      dy, u, ks.spec.as<float2>(), d, tw, du, grad.as<float2>(), static_cast<int>(H), static_cast<int>(L), f.M, f.logM);
   S4_CUDA_CHECK_LAUNCH("fusedBackwardKernel");
-  // dk = irfft(G, n)[:L], dd = dk[:, 0]
-  cufft::c2r(n, static_cast<int>(H), grad.as<float2>(), bins, real.as<float>(), n);
-  launchCrop(real.as<float>(), CropJob{nullptr, 0, 0, dk, dd, 0}, H, L, n, vec);
+  // dk = irfft(G, n)[:L], dd = dk[:, 0]; the padded kernel rows are no longer needed.
+  float* real = ks.real.as<float>();
+  cufft::c2r(f.n, static_cast<int>(H), grad.as<float2>(), f.bins, real, f.n);
+  launchCrop(real, CropJob{nullptr, 0, 0, dk, dd, 0}, H, L, f.n, vec);
 }
 }  // namespace
 

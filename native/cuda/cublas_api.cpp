@@ -1,12 +1,11 @@
 // cuBLAS through dlopen (see cublas_api.h).
 #include "cublas_api.h"
 
-#include <dlfcn.h>
-
 #include <cstdlib>
 #include <mutex>
 
 #include "context.h"
+#include "dl_library.h"
 
 namespace s4::cublas {
 namespace {
@@ -24,38 +23,23 @@ constexpr cublasOperation_t CUBLAS_OP_T = 1;
 constexpr cublasMath_t CUBLAS_DEFAULT_MATH = 0;
 constexpr cublasMath_t CUBLAS_TF32_TENSOR_OP_MATH = 3;
 
-using CreateFn = cublasStatus_t (*)(cublasHandle_t*);
-using DestroyFn = cublasStatus_t (*)(cublasHandle_t);
-using SetStreamFn = cublasStatus_t (*)(cublasHandle_t, cudaStream_t);
-using GetVersionFn = cublasStatus_t (*)(cublasHandle_t, int*);
-using SetMathModeFn = cublasStatus_t (*)(cublasHandle_t, cublasMath_t);
-using SgemmFn = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
-                                   const float*, const float*, int, const float*, int, const float*, float*, int);
-using SgemmStridedBatchedFn = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int,
-                                                 int, const float*, const float*, int, long long, const float*, int,
-                                                 long long, const float*, float*, int, long long, int);
-
+// The library and its entry points (resolved in api()).
 struct Api {
-  void* lib = nullptr;
-  std::string error;
-  CreateFn create = nullptr;
-  DestroyFn destroy = nullptr;
-  SetStreamFn setStream = nullptr;
-  GetVersionFn getVersion = nullptr;
-  SetMathModeFn setMathMode = nullptr;
-  SgemmFn sgemm = nullptr;
-  SgemmStridedBatchedFn sgemmStridedBatched = nullptr;
+  cuda::DlLibrary dl;
+  cublasStatus_t (*create)(cublasHandle_t*) = nullptr;
+  cublasStatus_t (*destroy)(cublasHandle_t) = nullptr;
+  cublasStatus_t (*setStream)(cublasHandle_t, cudaStream_t) = nullptr;
+  cublasStatus_t (*getVersion)(cublasHandle_t, int*) = nullptr;
+  cublasStatus_t (*setMathMode)(cublasHandle_t, cublasMath_t) = nullptr;
+  cublasStatus_t (*sgemm)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const float*,
+                          const float*, int, const float*, int, const float*, float*, int) = nullptr;
+  cublasStatus_t (*sgemmStridedBatched)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int,
+                                        const float*, const float*, int, long long, const float*, int, long long,
+                                        const float*, float*, int, long long, int) = nullptr;
   cublasHandle_t handle = nullptr;
   int version = -1;
   bool tf32 = false;
 };
-
-template <typename T>
-bool resolve(Api& api, T& slot, const char* name) {
-  slot = reinterpret_cast<T>(dlsym(api.lib, name));
-  if (!slot) api.error = std::string("cuBLAS was found but lacks the entry point ") + name;
-  return slot != nullptr;
-}
 
 std::mutex gMu;
 
@@ -65,32 +49,19 @@ Api& api() {
   std::call_once(once, [] {
     const char* env = std::getenv("S4_CUBLAS");
     if (env && std::string(env) == "0") {
-      a.error = "cuBLAS disabled by S4_CUBLAS=0";
+      a.dl.error = "cuBLAS disabled by S4_CUBLAS=0";
       return;
     }
-    const char* names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"};
-    std::string tried;
-    for (const char* name : names) {
-      a.lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-      if (a.lib) break;
-      const char* why = dlerror();
-      tried += std::string(tried.empty() ? "" : "; ") + (why ? why : name);
-    }
-    if (!a.lib) {
-      a.error = "cuBLAS could not be loaded (tried libcublas.so.13, .12, .11, libcublas.so: " + tried + ")";
+    cuda::DlLibrary& dl = a.dl;
+    if (!dl.open("cuBLAS", {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"})) return;
+    if (!dl.resolve(a.create, "cublasCreate_v2") || !dl.resolve(a.destroy, "cublasDestroy_v2") ||
+        !dl.resolve(a.setStream, "cublasSetStream_v2") || !dl.resolve(a.getVersion, "cublasGetVersion_v2") ||
+        !dl.resolve(a.setMathMode, "cublasSetMathMode") || !dl.resolve(a.sgemm, "cublasSgemm_v2") ||
+        !dl.resolve(a.sgemmStridedBatched, "cublasSgemmStridedBatched"))
       return;
-    }
-    if (!resolve(a, a.create, "cublasCreate_v2") || !resolve(a, a.destroy, "cublasDestroy_v2") ||
-        !resolve(a, a.setStream, "cublasSetStream_v2") || !resolve(a, a.getVersion, "cublasGetVersion_v2") ||
-        !resolve(a, a.setMathMode, "cublasSetMathMode") || !resolve(a, a.sgemm, "cublasSgemm_v2") ||
-        !resolve(a, a.sgemmStridedBatched, "cublasSgemmStridedBatched")) {
-      dlclose(a.lib);
-      a.lib = nullptr;
-      return;
-    }
     cublasStatus_t st = a.create(&a.handle);
     if (st != CUBLAS_STATUS_SUCCESS) {
-      a.error = "cublasCreate failed with status " + std::to_string(st);
+      a.dl.error = "cublasCreate failed with status " + std::to_string(st);
       a.handle = nullptr;
       return;  // keep the library loaded; the GEMM falls back to our kernel
     }
@@ -113,8 +84,8 @@ Api& api() {
 
 bool available(std::string* why) {
   Api& a = api();
-  const bool ok = a.lib && a.handle;
-  if (!ok && why) *why = a.error;
+  const bool ok = a.dl.lib && a.handle;
+  if (!ok && why) *why = a.dl.error;
   return ok;
 }
 
@@ -126,7 +97,7 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha,
            const float* B, int ldb, long long strideB, float beta,
            float* C, int ldc, long long strideC, int batch) {
   Api& a = api();
-  if (!a.lib || !a.handle) throw s4::Error("cuBLAS is not available: " + a.error);
+  if (!a.dl.lib || !a.handle) throw s4::Error("cuBLAS is not available: " + a.dl.error);
   std::lock_guard<std::mutex> lock(gMu);
   cublasStatus_t st = a.setStream(a.handle, s4::cuda::stream());
   if (st != CUBLAS_STATUS_SUCCESS) throwCublas(st, "cublasSetStream");
@@ -151,7 +122,7 @@ void shutdown() {
   std::lock_guard<std::mutex> lock(gMu);
   if (a.handle) a.destroy(a.handle);
   a.handle = nullptr;
-  a.error = "cuBLAS was shut down";
+  a.dl.error = "cuBLAS was shut down";
 }
 
 }  // namespace s4::cublas

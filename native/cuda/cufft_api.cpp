@@ -1,13 +1,12 @@
 // cuFFT through dlopen, with a plan cache (see cufft_api.h).
 #include "cufft_api.h"
 
-#include <dlfcn.h>
-
 #include <map>
 #include <mutex>
 #include <tuple>
 
 #include "context.h"
+#include "dl_library.h"
 
 namespace s4::cufft {
 namespace {
@@ -19,61 +18,36 @@ constexpr int CUFFT_SUCCESS = 0;
 constexpr int CUFFT_R2C = 0x2a;
 constexpr int CUFFT_C2R = 0x2c;
 
-using PlanManyFn = cufftResult (*)(cufftHandle*, int, int*, int*, int, int, int*, int, int, int, int);
-using ExecR2CFn = cufftResult (*)(cufftHandle, float*, float2*);
-using ExecC2RFn = cufftResult (*)(cufftHandle, float2*, float*);
-using SetStreamFn = cufftResult (*)(cufftHandle, cudaStream_t);
-using DestroyFn = cufftResult (*)(cufftHandle);
-using GetVersionFn = cufftResult (*)(int*);
-
+// The library and its entry points (resolved in api()).
 struct Api {
-  void* lib = nullptr;
-  std::string error;
-  PlanManyFn planMany = nullptr;
-  ExecR2CFn execR2C = nullptr;
-  ExecC2RFn execC2R = nullptr;
-  SetStreamFn setStream = nullptr;
-  DestroyFn destroy = nullptr;
-  GetVersionFn getVersion = nullptr;
+  cuda::DlLibrary dl;
+  cufftResult (*planMany)(cufftHandle*, int, int*, int*, int, int, int*, int, int, int, int) = nullptr;
+  cufftResult (*execR2C)(cufftHandle, float*, float2*) = nullptr;
+  cufftResult (*execC2R)(cufftHandle, float2*, float*) = nullptr;
+  cufftResult (*setStream)(cufftHandle, cudaStream_t) = nullptr;
+  cufftResult (*destroy)(cufftHandle) = nullptr;
+  cufftResult (*getVersion)(int*) = nullptr;
 };
-
-template <typename T>
-bool resolve(Api& api, T& slot, const char* name) {
-  slot = reinterpret_cast<T>(dlsym(api.lib, name));
-  if (!slot) api.error = std::string("cuFFT was found but lacks the entry point ") + name;
-  return slot != nullptr;
-}
 
 const Api& api() {
   static std::once_flag once;
   static Api a;
   std::call_once(once, [] {
-    const char* names[] = {"libcufft.so.12", "libcufft.so.11", "libcufft.so"};
-    std::string tried;
-    for (const char* name : names) {
-      a.lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-      if (a.lib) break;
-      const char* why = dlerror();
-      tried += std::string(tried.empty() ? "" : "; ") + (why ? why : name);
-    }
-    if (!a.lib) {
-      a.error = "cuFFT could not be loaded (tried libcufft.so.12, libcufft.so.11, libcufft.so: " + tried +
-                "); install the CUDA toolkit's cuFFT or add its folder to LD_LIBRARY_PATH";
+    cuda::DlLibrary& dl = a.dl;
+    if (!dl.open("cuFFT", {"libcufft.so.12", "libcufft.so.11", "libcufft.so"},
+                 "; install the CUDA toolkit's cuFFT or add its folder to LD_LIBRARY_PATH"))
       return;
-    }
-    if (!resolve(a, a.planMany, "cufftPlanMany") || !resolve(a, a.execR2C, "cufftExecR2C") ||
-        !resolve(a, a.execC2R, "cufftExecC2R") || !resolve(a, a.setStream, "cufftSetStream") ||
-        !resolve(a, a.destroy, "cufftDestroy") || !resolve(a, a.getVersion, "cufftGetVersion")) {
-      dlclose(a.lib);
-      a.lib = nullptr;
-    }
+    if (!dl.resolve(a.planMany, "cufftPlanMany") || !dl.resolve(a.execR2C, "cufftExecR2C") ||
+        !dl.resolve(a.execC2R, "cufftExecC2R") || !dl.resolve(a.setStream, "cufftSetStream") ||
+        !dl.resolve(a.destroy, "cufftDestroy") || !dl.resolve(a.getVersion, "cufftGetVersion"))
+      return;
   });
   return a;
 }
 
 const Api& require() {
   const Api& a = api();
-  if (!a.lib) throw s4::Error(a.error);
+  if (!a.dl.lib) throw s4::Error(a.dl.error);
   return a;
 }
 
@@ -112,13 +86,13 @@ cufftHandle plan(int type, int n, int batch, long long idist, long long odist) {
 
 bool available(std::string* why) {
   const Api& a = api();
-  if (!a.lib && why) *why = a.error;
-  return a.lib != nullptr;
+  if (!a.dl.lib && why) *why = a.dl.error;
+  return a.dl.lib != nullptr;
 }
 
 int version() {
   const Api& a = api();
-  if (!a.lib) return -1;
+  if (!a.dl.lib) return -1;
   int v = -1;
   a.getVersion(&v);
   return v;
@@ -139,7 +113,7 @@ void c2r(int n, int batch, const float2* in, long long idist, float* out, long l
 void destroyPlans() {
   const Api& a = api();
   std::lock_guard<std::mutex> lock(gPlanMu);
-  if (a.lib)
+  if (a.dl.lib)
     for (auto& kv : gPlans) a.destroy(kv.second);
   gPlans.clear();
 }

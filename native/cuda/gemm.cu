@@ -28,19 +28,24 @@ struct GemmParams {
   bool reduceBatch;
 };
 
+// acc = 0, unrolled (the accumulators stay in registers).
+template <int R>
+__device__ __forceinline__ void zeroAcc(float (&acc)[R][R]) {
+#pragma unroll
+  for (int i = 0; i < R; ++i)
+#pragma unroll
+    for (int j = 0; j < R; ++j) acc[i][j] = 0.f;
+}
+
 template <bool TA, bool TB>
 __global__ void __launch_bounds__(kGemmThreads) sgemmKernel(GemmParams p) {
   __shared__ float As[TK][TM + 4];
   __shared__ float Bs[TK][TN + 4];
-  const int tid = threadIdx.x;
-  const int tx = tid % 16, ty = tid / 16;
+  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
   const int64_t m0 = int64_t(blockIdx.y) * TM, n0 = int64_t(blockIdx.x) * TN;
   const int64_t outBatch = p.batchBase + blockIdx.z;
   float acc[4][4];
-#pragma unroll
-  for (int i = 0; i < 4; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j) acc[i][j] = 0.f;
+  zeroAcc(acc);
 
   const int64_t r0 = p.reduceBatch ? 0 : outBatch;
   const int64_t r1 = p.reduceBatch ? p.batch : outBatch + 1;
@@ -110,15 +115,11 @@ template <bool TA, bool TB>
 __global__ void __launch_bounds__(kGemmThreads) sgemm128Kernel(GemmParams p) {
   __shared__ __align__(16) float As[BK][BM];
   __shared__ __align__(16) float Bs[BK][BN];
-  const int tid = threadIdx.x;
-  const int tx = tid % 16, ty = tid / 16;
+  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
   const int64_t m0 = int64_t(blockIdx.y) * BM, n0 = int64_t(blockIdx.x) * BN;
   const int64_t outBatch = p.batchBase + blockIdx.z;
   float acc[8][8];
-#pragma unroll
-  for (int i = 0; i < 8; ++i)
-#pragma unroll
-    for (int j = 0; j < 8; ++j) acc[i][j] = 0.f;
+  zeroAcc(acc);
 
   // Element e of this thread's share of a tile: (row/col within the tile, k within the slice),
   // consecutive threads on consecutive addresses of the stored matrix.

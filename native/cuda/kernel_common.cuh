@@ -98,6 +98,20 @@ void byRowLength(int64_t D, Launch launch) {
   else launch(std::integral_constant<int, kThreads>());
 }
 
+// A row kernel of G threads per row has kThreads / G rows per block: the grid that covers
+// `rows`, and the row of the calling thread's group.
+template <int G>
+unsigned rowsGrid(int64_t rows) {
+  return unsigned((rows + kThreads / G - 1) / (kThreads / G));
+}
+template <int G>
+__device__ __forceinline__ int64_t groupRow() {
+  return int64_t(blockIdx.x) * (kThreads / G) + threadIdx.x / G;
+}
+// Grid-stride loop of the groups of G threads over rows [0, n): uniform per group.
+#define S4_GROUP_STRIDE(G, row, n) \
+  for (int64_t row = groupRow<G>(); row < (n); row += int64_t(gridDim.x) * (kThreads / (G)))
+
 // Sums of f(r, c) = (first, second) over the rows of a [rows, cols] domain, per column:
 // stage one sums fixed chunks of rows (block 32 x 8: 32 columns, 8 row lanes), stage two
 // adds the chunk partials in order. out1 may be null.
@@ -224,7 +238,12 @@ void channelSums(F f, int64_t B, int64_t C, int64_t L, float* out0, float* out1)
   S4_CUDA_CHECK_LAUNCH("channelSums");
 }
 
-
+// f(b, c, l) adds m[b, c, l] to a0: the plain channel sum of [B, C, L] data (a bias gradient).
+struct ChannelOf {
+  const float* m;
+  int64_t C, L;
+  __device__ void operator()(int64_t b, int64_t c, int64_t l, double& a0, double&) const { a0 += m[(b * C + c) * L + l]; }
+};
 
 // ---- device-side checks of class labels and indices ---------------------------------------------
 

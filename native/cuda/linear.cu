@@ -46,24 +46,10 @@ __global__ void addBiasRowsVec4Kernel(float4* y, const float4* bias, int64_t n4,
   }
 }
 
-// a0 += m[b, c, l] (a channel sum, e.g. the bias gradient of linearChannels).
-struct ChannelOf {
-  const float* m;
-  __device__ void operator()(int64_t b, int64_t c, int64_t l, double& a0, double&) const {
-    a0 += m[(b * C_ + c) * L_ + l];
-  }
-  int64_t C_, L_;
-};
-
 }  // namespace
 
 void linearForward(const float* x, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N) {
-  GemmArgs g;
-  g.M = M; g.N = N; g.K = K;
-  g.A = x; g.lda = K;
-  g.B = w; g.ldb = K; g.transB = true;
-  g.C = y; g.ldc = N;
-  gemm(g);
+  gemm(linearForwardGemm(x, w, y, M, K, N));
   if (!bias) return;
   if (N % 4 == 0 && aligned16(y) && aligned16(bias)) {
     const int64_t n4 = M * N / 4;
@@ -77,22 +63,8 @@ void linearForward(const float* x, const float* w, const float* bias, float* y, 
 
 void linearBackward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db, int64_t M,
                     int64_t K, int64_t N) {
-  if (dx) {  // dx[M, K] = dy[M, N] W[N, K]
-    GemmArgs g;
-    g.M = M; g.N = K; g.K = N;
-    g.A = dy; g.lda = N;
-    g.B = w; g.ldb = K;
-    g.C = dx; g.ldc = K;
-    gemm(g);
-  }
-  if (dw) {  // dW[N, K] = dy^T[N, M] x[M, K]
-    GemmArgs g;
-    g.M = N; g.N = K; g.K = M;
-    g.A = dy; g.lda = N; g.transA = true;
-    g.B = x; g.ldb = K;
-    g.C = dw; g.ldc = K;
-    gemm(g);
-  }
+  if (dx) gemm(linearDxGemm(dy, w, dx, M, K, N));
+  if (dw) gemm(linearDwGemm(dy, x, dw, M, K, N));
   if (db) columnSums(ColumnOf{dy, N}, M, N, db, nullptr);
 }
 
@@ -100,16 +72,8 @@ void linearChannelsForward(const float* x, const float* w, const float* bias, fl
                            int64_t L, int64_t O) {
   // One position: [B, H, 1] is the row-major [B, H], and a single GEMM over the batch beats B
   // one-column products (the single-token step of a model).
-  if (L == 1) {
-    linearForward(x, w, bias, y, B, H, O);
-    return;
-  }
-  GemmArgs g;  // y_b[O, L] = W[O, H] x_b[H, L]
-  g.M = O; g.N = L; g.K = H; g.batch = B;
-  g.A = w; g.lda = H; g.strideA = 0;
-  g.B = x; g.ldb = L; g.strideB = H * L;
-  g.C = y; g.ldc = L; g.strideC = O * L;
-  gemm(g);
+  if (L == 1) return linearForward(x, w, bias, y, B, H, O);
+  gemm(linearChannelsForwardGemm(x, w, y, B, H, L, O));
   if (!bias) return;
   if (L >= 32) {
     const bool vec = L % 4 == 0 && aligned16(y);
@@ -123,26 +87,10 @@ void linearChannelsForward(const float* x, const float* w, const float* bias, fl
 
 void linearChannelsBackward(const float* dy, const float* x, const float* w, float* dx, float* dw, float* db,
                             int64_t B, int64_t H, int64_t L, int64_t O) {
-  if (L == 1) {  // as in the forward: the row-major linear of [B, H]
-    linearBackward(dy, x, w, dx, dw, db, B, H, O);
-    return;
-  }
-  if (dx) {  // dx_b[H, L] = W^T[H, O] dy_b[O, L]
-    GemmArgs g;
-    g.M = H; g.N = L; g.K = O; g.batch = B;
-    g.A = w; g.lda = H; g.strideA = 0; g.transA = true;
-    g.B = dy; g.ldb = L; g.strideB = O * L;
-    g.C = dx; g.ldc = L; g.strideC = H * L;
-    gemm(g);
-  }
-  if (dw) {  // dW[O, H] = sum_b dy_b[O, L] x_b^T[L, H]
-    GemmArgs g;
-    g.M = O; g.N = H; g.K = L; g.batch = B; g.reduceBatch = true;
-    g.A = dy; g.lda = L; g.strideA = O * L;
-    g.B = x; g.ldb = L; g.strideB = H * L; g.transB = true;
-    g.C = dw; g.ldc = H;
-    gemm(g);
-  }
+  // As in the forward, one position is the row-major linear of [B, H].
+  if (L == 1) return linearBackward(dy, x, w, dx, dw, db, B, H, O);
+  if (dx) gemm(linearChannelsDxGemm(dy, w, dx, B, H, L, O));
+  if (dw) gemm(linearChannelsDwGemm(dy, x, dw, B, H, L, O));
   if (db) channelSums(ChannelOf{dy, O, L}, B, O, L, db, nullptr);
 }
 

@@ -20,9 +20,8 @@ __global__ void crossEntropyRowKernel(const float* __restrict__ logits, const fl
                                       float* __restrict__ probs, double* rowLoss, unsigned long long* bad, int64_t M,
                                       int C) {
   __shared__ float scratch[kThreads / 32];
-  constexpr int kRows = kThreads / G;
   const int lane = threadIdx.x % G;
-  const int64_t row = int64_t(blockIdx.x) * kRows + threadIdx.x / G;
+  const int64_t row = groupRow<G>();
   if (row >= M) return;
   const float* z = logits + row * C;
   float mx = -INFINITY;
@@ -157,9 +156,8 @@ void crossEntropyForward(const float* logits, const float* labels, float* loss, 
   Workspace rowLoss(sizeof(double) * size_t(M));
   byRowLength(C, [&](auto gc) {
     constexpr int G = decltype(gc)::value;
-    const unsigned grid = unsigned((M + kThreads / G - 1) / (kThreads / G));
-    crossEntropyRowKernel<G><<<grid, kThreads, 0, stream()>>>(logits, labels, probs, rowLoss.as<double>(),
-                                                              bad.device(), M, int(C));
+    crossEntropyRowKernel<G><<<rowsGrid<G>(M), kThreads, 0, stream()>>>(logits, labels, probs, rowLoss.as<double>(),
+                                                                         bad.device(), M, int(C));
   });
   S4_CUDA_CHECK_LAUNCH("crossEntropy");
   sumDoublesKernel<<<1, kThreads, 0, stream()>>>(rowLoss.as<double>(), M, 1.0 / double(M), loss);

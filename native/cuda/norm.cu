@@ -14,9 +14,8 @@
 // z loads of channel h (the 32 positions of a tile warp read one address: a broadcast, and
 // every column reads the same [2H] from cache). Short L (a generation step has L = 1) takes
 // the row layout of layerNorm: one group (a block, or a warp when there are many columns)
-// per column (b, l), so a token of any batch is one launch, in the time of stepEpilogue
-// (4.1 vs 3.9 us at B 1, H 256 on an H100, measured without zBias); long L takes the
-// layerNormChannels tile, coalesced over l.
+// per column (b, l), so a token of any batch is one launch (4.1 us at B 1, H 256 on an
+// H100, measured without zBias); long L takes the layerNormChannels tile, coalesced over l.
 #include <algorithm>
 #include <cstdint>
 
@@ -58,9 +57,8 @@ __global__ void layerNormFwdKernel(const float* __restrict__ x, const float* __r
                                                                 float* mean, float* rstd, int64_t rows, int D,
                                                                 float eps) {
   __shared__ float scratch[kThreads / 32];
-  constexpr int kRows = kThreads / G;
   const int lane = threadIdx.x % G;
-  const int64_t row = int64_t(blockIdx.x) * kRows + threadIdx.x / G;
+  const int64_t row = groupRow<G>();
   if (row >= rows) return;  // uniform per group (a whole warp, or the whole block)
   const float* xr = x + row * D;
   float s = 0.f;
@@ -98,9 +96,8 @@ __global__ void layerNormBwdKernel(const float* __restrict__ dy, const float* __
                                                                 const float* rstd, float* __restrict__ dx,
                                                                 int64_t rows, int D) {
   __shared__ float scratch[kThreads / 32];
-  constexpr int kRows = kThreads / G;
   const int lane = threadIdx.x % G;
-  const int64_t row = int64_t(blockIdx.x) * kRows + threadIdx.x / G;
+  const int64_t row = groupRow<G>();
   if (row >= rows) return;
   const float* xr = x + row * D;
   const float* gr = dy + row * D;
@@ -124,12 +121,19 @@ __global__ void layerNormBwdKernel(const float* __restrict__ dy, const float* __
 // ---- layer norm over channels of [B, H, L] -------------------------------------------------------
 // Block (32, 8): 32 positions l (coalesced) x 8 lanes over H; grid (L / 32, B).
 
-__device__ __forceinline__ float channelLaneSum(float v, float (*s)[33]) {
+// The position l of a thread of a (32, Y) tile block: 32 consecutive positions per block.
+__device__ __forceinline__ int64_t tilePosition() { return int64_t(blockIdx.x) * 32 + threadIdx.x; }
+
+// Sum over the Y channel lanes of a (32, Y) block; every thread gets its position's sum.
+// The scratch is one shared array per kernel, reused by every call.
+template <int Y>
+__device__ __forceinline__ float tileLaneSum(float v) {
+  __shared__ float s[Y][33];
   s[threadIdx.y][threadIdx.x] = v;
   __syncthreads();
   float t = 0.f;
 #pragma unroll
-  for (int k = 0; k < 8; ++k) t += s[k][threadIdx.x];
+  for (int k = 0; k < Y; ++k) t += s[k][threadIdx.x];
   __syncthreads();
   return t;
 }
@@ -137,22 +141,21 @@ __device__ __forceinline__ float channelLaneSum(float v, float (*s)[33]) {
 __global__ void layerNormChannelsFwdKernel(const float* __restrict__ x, const float* __restrict__ w,
                                            const float* __restrict__ b, float* __restrict__ y, float* mean,
                                            float* rstd, int64_t H, int64_t L, float eps) {
-  __shared__ float s[8][33];
-  const int64_t l = int64_t(blockIdx.x) * 32 + threadIdx.x;
+  const int64_t l = tilePosition();
   const int64_t bi = blockIdx.y;
   const bool live = l < L;
   const float* xb = x + bi * H * L + l;
   float acc = 0.f;
   if (live)
     for (int64_t h = threadIdx.y; h < H; h += 8) acc += xb[h * L];
-  const float mu = channelLaneSum(acc, s) / float(H);
+  const float mu = tileLaneSum<8>(acc) / float(H);
   acc = 0.f;
   if (live)
     for (int64_t h = threadIdx.y; h < H; h += 8) {
       const float d = xb[h * L] - mu;
       acc += d * d;
     }
-  const float rs = rsqrtf(channelLaneSum(acc, s) / float(H) + eps);
+  const float rs = rsqrtf(tileLaneSum<8>(acc) / float(H) + eps);
   if (!live) return;
   if (threadIdx.y == 0) {
     if (mean) mean[bi * L + l] = mu;
@@ -165,8 +168,7 @@ __global__ void layerNormChannelsFwdKernel(const float* __restrict__ x, const fl
 __global__ void layerNormChannelsBwdKernel(const float* __restrict__ dy, const float* __restrict__ x,
                                            const float* __restrict__ w, const float* mean, const float* rstd,
                                            float* __restrict__ dx, int64_t H, int64_t L) {
-  __shared__ float s[8][33];
-  const int64_t l = int64_t(blockIdx.x) * 32 + threadIdx.x;
+  const int64_t l = tilePosition();
   const int64_t bi = blockIdx.y;
   const bool live = l < L;
   const int64_t off = bi * H * L + l;
@@ -178,8 +180,8 @@ __global__ void layerNormChannelsBwdKernel(const float* __restrict__ dy, const f
       sg += g;
       sgx += g * ((x[off + h * L] - mu) * rs);
     }
-  const float mg = channelLaneSum(sg, s) / float(H);
-  const float mgx = channelLaneSum(sgx, s) / float(H);
+  const float mg = tileLaneSum<8>(sg) / float(H);
+  const float mgx = tileLaneSum<8>(sgx) / float(H);
   if (!live) return;
   for (int64_t h = threadIdx.y; h < H; h += 8) {
     const float g = dy[off + h * L] * (w ? w[h] : 1.f);
@@ -249,18 +251,16 @@ __device__ __forceinline__ void residualNormGrad(const Residual& r, const Column
 
 // Short L: G threads per column (b, l), kThreads / G columns per block: the row layout of
 // layerNormFwdKernel (with L = 1 a column is a contiguous row). A few columns (a generation
-// step) get a block each, as stepEpilogue's rows do; many get a warp each when H <= 1024.
+// step) get a block each; many get a warp each when H <= 1024.
 // r is recomputed in each pass instead of being staged, so any H fits.
 template <int G>
 __global__ void residualNormColumnFwdKernel(Residual r, const float* __restrict__ w, const float* __restrict__ b,
                                             float* __restrict__ out, float* mean, float* rstd, int64_t cols, float eps,
                                             bool normalize) {
   __shared__ float scratch[kThreads / 32];
-  constexpr int kCols = kThreads / G;
   const int lane = threadIdx.x % G;
   const int64_t H = r.H, L = r.L;
-  // The loop is uniform per group (a whole warp, or the whole block).
-  for (int64_t col = int64_t(blockIdx.x) * kCols + threadIdx.x / G; col < cols; col += int64_t(gridDim.x) * kCols) {
+  S4_GROUP_STRIDE(G, col, cols) {
     const Column c = r.column(col / L, col % L);
     float* o = out + c.o0;
     if (!normalize) {
@@ -289,10 +289,9 @@ __global__ void residualNormColumnBwdKernel(const float* __restrict__ dy, Residu
                                             const float* mean, const float* rstd, float* __restrict__ dz,
                                             float* __restrict__ dx, int64_t cols, bool normalize) {
   __shared__ float scratch[kThreads / 32];
-  constexpr int kCols = kThreads / G;
   const int lane = threadIdx.x % G;
   const int64_t H = r.H, L = r.L;
-  for (int64_t col = int64_t(blockIdx.x) * kCols + threadIdx.x / G; col < cols; col += int64_t(gridDim.x) * kCols) {
+  S4_GROUP_STRIDE(G, col, cols) {
     const Column c = r.column(col / L, col % L);
     const float* g0 = dy + c.o0;
     float mu = 0.f, rs = 0.f, mg = 0.f, mgx = 0.f;
@@ -315,18 +314,6 @@ __global__ void residualNormColumnBwdKernel(const float* __restrict__ dy, Residu
   }
 }
 
-// Sum over the Y channel lanes of a (32, Y) block; every thread gets its position's sum.
-template <int Y>
-__device__ __forceinline__ float tileLaneSum(float v, float (*s)[33]) {
-  s[threadIdx.y][threadIdx.x] = v;
-  __syncthreads();
-  float t = 0.f;
-#pragma unroll
-  for (int k = 0; k < Y; ++k) t += s[k][threadIdx.x];
-  __syncthreads();
-  return t;
-}
-
 // Long L: block (32, Y), 32 positions l (coalesced) x Y lanes over H, as
 // layerNormChannelsFwdKernel; grid (L / 32, batches), looping over the batches beyond 65535.
 // PER > 0: lane y holds r of its channels h = y + Y k (k < PER) in registers, so z and x are
@@ -336,9 +323,7 @@ template <int Y, int PER>
 __global__ void __launch_bounds__(32 * Y, 32 / Y)
     residualNormTileFwdKernel(Residual r, const float* __restrict__ w, const float* __restrict__ b,
                               float* __restrict__ out, float* mean, float* rstd, int64_t B, float eps, bool normalize) {
-  __shared__ float s[Y][33];
-  const int64_t H = r.H, L = r.L;
-  const int64_t l = int64_t(blockIdx.x) * 32 + threadIdx.x;
+  const int64_t H = r.H, L = r.L, l = tilePosition();
   const bool live = l < L;
   const int y = threadIdx.y;
   for (int64_t bi = blockIdx.y; bi < B; bi += gridDim.y) {
@@ -361,7 +346,7 @@ __global__ void __launch_bounds__(32 * Y, 32 / Y)
     } else if (live) {
       for (int64_t h = y; h < H; h += Y) acc += r.at(c, h);
     }
-    const float mu = tileLaneSum<Y>(acc, s) / float(H);
+    const float mu = tileLaneSum<Y>(acc) / float(H);
     acc = 0.f;
     if (PER > 0) {
 #pragma unroll
@@ -375,7 +360,7 @@ __global__ void __launch_bounds__(32 * Y, 32 / Y)
         acc += d * d;
       }
     }
-    const float rs = rsqrtf(tileLaneSum<Y>(acc, s) / float(H) + eps);
+    const float rs = rsqrtf(tileLaneSum<Y>(acc) / float(H) + eps);
     if (!live) continue;
     if (y == 0) {
       if (mean) mean[bi * L + l] = mu;
@@ -403,9 +388,7 @@ __global__ void __launch_bounds__(32 * Y, 32 / Y)
     residualNormTileBwdKernel(const float* __restrict__ dy, Residual r, const float* __restrict__ w, const float* mean,
                               const float* rstd, float* __restrict__ dz, float* __restrict__ dx, float* pw, float* pb,
                               int64_t B) {
-  __shared__ float s[Y][33];
-  const int64_t H = r.H, L = r.L;
-  const int64_t l = int64_t(blockIdx.x) * 32 + threadIdx.x;
+  const int64_t H = r.H, L = r.L, l = tilePosition();
   const bool live = l < L;
   const int y = threadIdx.y;
   for (int64_t bi = blockIdx.y; bi < B; bi += gridDim.y) {
@@ -456,8 +439,8 @@ __global__ void __launch_bounds__(32 * Y, 32 / Y)
           partial(h, gv, xh);
         }
       }
-      mg = tileLaneSum<Y>(sg, s) / float(H);
-      mgx = tileLaneSum<Y>(sgx, s) / float(H);
+      mg = tileLaneSum<Y>(sg) / float(H);
+      mgx = tileLaneSum<Y>(sgx) / float(H);
     }
     if (!live || (!dz && !dx)) continue;
     if (PER > 0 && Normalize) {
@@ -501,14 +484,6 @@ struct PartialPair {
   }
 };
 
-// a0 += m[b, c, l]: the channel sums of dz [B, C, L] that give the gradient of zBias (the
-// bias gradient of linearChannels, native/cuda/linear.cu).
-struct ChannelSumOf {
-  const float* m;
-  int64_t C, L;
-  __device__ void operator()(int64_t b, int64_t c, int64_t l, double& a0, double&) const { a0 += m[(b * C + c) * L + l]; }
-};
-
 // Positions per column below which residualNorm takes the column kernels (the tile kernels
 // leave most of their 32 position lanes idle there).
 constexpr int64_t kTileMinL = 32;
@@ -517,6 +492,24 @@ dim3 tileGrid(int64_t B, int64_t L) { return dim3(unsigned((L + 31) / 32), unsig
 
 // Column kernels: a block per column when there are few columns (the work of a generation
 // step is latency, and a block's 256 threads share it) or many channels; else a warp each.
+// The layer-norm row kernels' template arguments: G threads per row by the row length
+// (byRowLength), V: float4 loads. Launches with RowShape<G, V>, then checks the launch.
+template <int G_, bool V_>
+struct RowShape {
+  static constexpr int G = G_;
+  static constexpr bool V = V_;
+};
+
+template <class Launch>
+void byRowShape(int64_t D, bool vec, const char* what, Launch launch) {
+  byRowLength(D, [&](auto gc) {
+    constexpr int G = decltype(gc)::value;
+    if (vec) launch(RowShape<G, true>());
+    else launch(RowShape<G, false>());
+  });
+  S4_CUDA_CHECK_LAUNCH(what);
+}
+
 template <class Launch>
 void byColumns(int64_t cols, int64_t H, Launch launch) {
   if (cols < 2048 || H > kWarpRowMax) launch(std::integral_constant<int, kThreads>());
@@ -529,54 +522,49 @@ void byColumns(int64_t cols, int64_t H, Launch launch) {
 // backward (316 vs 289 us at H 256, 207 vs 158 at H 512, without dropout; with dropout
 // p = 0.1, 330 vs 338 at H 256). The backward holds fewer channels per lane: its second
 // pass needs more registers.
+// One row of such a table: H <= MaxH takes (Y, PER); the last row takes every larger H.
+template <int MaxH, int Y, int PER>
+struct TileRule {};
+
+template <class Launch, int MaxH, int Y, int PER, class... Rest>
+void pickTile(int64_t H, Launch launch, TileRule<MaxH, Y, PER>, Rest... rest) {
+  if constexpr (sizeof...(Rest) > 0) {
+    if (H > MaxH) return pickTile(H, launch, rest...);
+  }
+  launch(std::integral_constant<int, Y>(), std::integral_constant<int, PER>());
+}
+
 template <class Launch>
 void forwardTile(int64_t H, Launch launch) {
-  using std::integral_constant;
-  if (H <= 16) launch(integral_constant<int, 8>(), integral_constant<int, 2>());
-  else if (H <= 64) launch(integral_constant<int, 8>(), integral_constant<int, 8>());
-  else if (H <= 128) launch(integral_constant<int, 16>(), integral_constant<int, 8>());
-  else if (H <= 256) launch(integral_constant<int, 16>(), integral_constant<int, 16>());
-  else if (H <= 512) launch(integral_constant<int, 32>(), integral_constant<int, 16>());
-  else if (H <= 1024) launch(integral_constant<int, 32>(), integral_constant<int, 32>());
-  else launch(integral_constant<int, 32>(), integral_constant<int, 0>());
+  pickTile(H, launch, TileRule<16, 8, 2>(), TileRule<64, 8, 8>(), TileRule<128, 16, 8>(), TileRule<256, 16, 16>(),
+           TileRule<512, 32, 16>(), TileRule<1024, 32, 32>(), TileRule<0, 32, 0>());
 }
 
 template <class Launch>
 void backwardTile(int64_t H, Launch launch) {
-  using std::integral_constant;
-  if (H <= 16) launch(integral_constant<int, 8>(), integral_constant<int, 2>());
-  else if (H <= 64) launch(integral_constant<int, 16>(), integral_constant<int, 4>());
-  else if (H <= 128) launch(integral_constant<int, 16>(), integral_constant<int, 8>());
-  else if (H <= 256) launch(integral_constant<int, 32>(), integral_constant<int, 8>());
-  else if (H <= 512) launch(integral_constant<int, 32>(), integral_constant<int, 16>());
-  else launch(integral_constant<int, 32>(), integral_constant<int, 0>());
+  pickTile(H, launch, TileRule<16, 8, 2>(), TileRule<64, 16, 4>(), TileRule<128, 16, 8>(), TileRule<256, 32, 8>(),
+           TileRule<512, 32, 16>(), TileRule<0, 32, 0>());
 }
 
 }  // namespace
 
 void layerNormForward(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd,
                       int64_t rows, int64_t D, float eps) {
-  const bool vec = D % 4 == 0 && aligned16(x) && aligned16(y);
-  byRowLength(D, [&](auto gc) {
-    constexpr int G = decltype(gc)::value;
-    const unsigned grid = unsigned((rows + kThreads / G - 1) / (kThreads / G));
-    if (vec) layerNormFwdKernel<G, true><<<grid, kThreads, 0, stream()>>>(x, w, b, y, mean, rstd, rows, int(D), eps);
-    else layerNormFwdKernel<G, false><<<grid, kThreads, 0, stream()>>>(x, w, b, y, mean, rstd, rows, int(D), eps);
+  byRowShape(D, D % 4 == 0 && aligned16(x) && aligned16(y), "layerNormForward", [&](auto shape) {
+    using S = decltype(shape);
+    layerNormFwdKernel<S::G, S::V><<<rowsGrid<S::G>(rows), kThreads, 0, stream()>>>(x, w, b, y, mean, rstd, rows,
+                                                                                     int(D), eps);
   });
-  S4_CUDA_CHECK_LAUNCH("layerNormForward");
 }
 
 void layerNormBackward(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
                        float* dx, float* dw, float* db, int64_t rows, int64_t D) {
   if (dx) {
-    const bool vec = D % 4 == 0 && aligned16(x);
-    byRowLength(D, [&](auto gc) {
-      constexpr int G = decltype(gc)::value;
-      const unsigned grid = unsigned((rows + kThreads / G - 1) / (kThreads / G));
-      if (vec) layerNormBwdKernel<G, true><<<grid, kThreads, 0, stream()>>>(dy, x, w, mean, rstd, dx, rows, int(D));
-      else layerNormBwdKernel<G, false><<<grid, kThreads, 0, stream()>>>(dy, x, w, mean, rstd, dx, rows, int(D));
+    byRowShape(D, D % 4 == 0 && aligned16(x), "layerNormBackward", [&](auto shape) {
+      using S = decltype(shape);
+      layerNormBwdKernel<S::G, S::V><<<rowsGrid<S::G>(rows), kThreads, 0, stream()>>>(dy, x, w, mean, rstd, dx, rows,
+                                                                                       int(D));
     });
-    S4_CUDA_CHECK_LAUNCH("layerNormBackward");
   }
   if (dw || db) {
     const LayerNormParamGrad f{dy, x, mean, rstd, D};
@@ -672,7 +660,7 @@ void residualNormBackward(const float* dy, const float* z, const float* zb, cons
   // longer L a sum per channel.
   if (dzb) {
     if (L == 1) columnSums(ColumnOf{dz, 2 * H}, B, 2 * H, dzb, nullptr);
-    else channelSums(ChannelSumOf{dz, 2 * H, L}, B, 2 * H, L, dzb, nullptr);
+    else channelSums(ChannelOf{dz, 2 * H, L}, B, 2 * H, L, dzb, nullptr);
   }
 }
 

@@ -11,9 +11,8 @@ namespace {
 template <int G>
 __global__ void meanPoolKernel(const float* __restrict__ x, float* __restrict__ y, int64_t rows, int L) {
   __shared__ float scratch[kThreads / 32];
-  constexpr int kRows = kThreads / G;
   const int lane = threadIdx.x % G;
-  const int64_t row = int64_t(blockIdx.x) * kRows + threadIdx.x / G;
+  const int64_t row = groupRow<G>();
   if (row >= rows) return;
   float s = 0.f;
   visitRow<G, false>(x + row * L, L, lane, [&](int, float v) { s += v; });
@@ -39,8 +38,7 @@ void meanPoolForward(const float* x, float* y, int64_t B, int64_t H, int64_t L) 
   const int64_t rows = B * H;
   byRowLength(L, [&](auto gc) {
     constexpr int G = decltype(gc)::value;
-    const unsigned grid = unsigned((rows + kThreads / G - 1) / (kThreads / G));
-    meanPoolKernel<G><<<grid, kThreads, 0, stream()>>>(x, y, rows, int(L));
+    meanPoolKernel<G><<<rowsGrid<G>(rows), kThreads, 0, stream()>>>(x, y, rows, int(L));
   });
   S4_CUDA_CHECK_LAUNCH("meanPoolForward");
 }

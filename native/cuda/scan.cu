@@ -1,4 +1,4 @@
-// CUDA twins of the recurrent scan and the token epilogue (spec: native/binding/scan.cpp;
+// CUDA twin of the recurrent scan (spec: native/binding/scan.cpp;
 // coefficient layout and math: native/common/scan_layout.h).
 //
 // Floor (H100, 3.35 TB/s) at H=256, N2=32 (N=64): per token and (b, h) it reads u and
@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <string>
 
+#include "../common/gelu.h"
 #include "../common/scan_layout.h"
 #include "context.h"
 
@@ -97,7 +98,7 @@ __global__ void __launch_bounds__(kBlock) scanKernel(const float* __restrict__ c
       }
     }
     // GELU (exact erf form) off the step chain: once per lane and chunk, at the store.
-    if (valid && lane < cnt) yr[t0 + lane] = gelu ? 0.5f * yc * (1.f + erff(yc * 0.70710678118654752f)) : yc;
+    if (valid && lane < cnt) yr[t0 + lane] = gelu ? nn::geluErf(yc) : yc;
   }
   if (state && valid) {
 #pragma unroll
@@ -115,58 +116,6 @@ void launch(const float* coef, float* state, const float* u, float* y, long long
   const unsigned blocks = blocksFor(threads, kBlock);
   scanKernel<G, PER><<<blocks, kBlock, 0, stream()>>>(coef, state, u, y, BH, H, N2, T, gelu);
   S4_CUDA_CHECK_LAUNCH("scanKernel");
-}
-
-// Token epilogue: one block per batch row; the row (H values) is recomputed from z, bias
-// and x in each pass instead of being staged, so any H fits. A generation step has one or
-// a few rows, so the passes are short and the block reductions dominate.
-constexpr int kEpiBlock = 256;
-
-__device__ float blockSum(float v, float* red) {
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(kFull, v, off);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  __syncthreads();  // red may still be read by a previous reduction
-  if (lane == 0) red[warp] = v;
-  __syncthreads();
-  float t = lane < kEpiBlock / 32 ? red[lane] : 0.f;
-#pragma unroll
-  for (int off = 16; off > 0; off >>= 1) t += __shfl_xor_sync(kFull, t, off);
-  return t;  // every thread holds the block's sum
-}
-
-__device__ __forceinline__ float gluResidual(const float* zr, const float* bias, const float* xr, int H, int h) {
-  const float a = zr[h] + (bias ? bias[h] : 0.f);
-  const float g = zr[H + h] + (bias ? bias[H + h] : 0.f);
-  return xr[h] + a / (1.f + __expf(-g));
-}
-
-__global__ void __launch_bounds__(kEpiBlock) epilogueKernel(const float* __restrict__ z, const float* __restrict__ bias,
-                                                            const float* __restrict__ x, const float* __restrict__ w,
-                                                            const float* __restrict__ lb, float* __restrict__ out, int H,
-                                                            float eps, bool normalize) {
-  __shared__ float red[kEpiBlock / 32];
-  const long long r = blockIdx.x;
-  const float* zr = z + r * 2 * H;
-  const float* xr = x + r * H;
-  float* o = out + r * H;
-  if (!normalize) {
-    for (int h = threadIdx.x; h < H; h += kEpiBlock) o[h] = gluResidual(zr, bias, xr, H, h);
-    return;
-  }
-  float s = 0.f;
-  for (int h = threadIdx.x; h < H; h += kEpiBlock) s += gluResidual(zr, bias, xr, H, h);
-  const float mu = blockSum(s, red) / H;
-  float q = 0.f;  // two passes: the variance of v - mu, not E[v^2] - mu^2
-  for (int h = threadIdx.x; h < H; h += kEpiBlock) {
-    const float d = gluResidual(zr, bias, xr, H, h) - mu;
-    q = fmaf(d, d, q);
-  }
-  const float rstd = rsqrtf(blockSum(q, red) / H + eps);
-  for (int h = threadIdx.x; h < H; h += kEpiBlock) {
-    const float v = (gluResidual(zr, bias, xr, H, h) - mu) * rstd;
-    o[h] = fmaf(v, w ? w[h] : 1.f, lb ? lb[h] : 0.f);
-  }
 }
 
 }  // namespace
@@ -190,15 +139,6 @@ void ssmScan(const float* coef, float* state, const float* u, float* y, int64_t 
   else if (N2 <= 64) launch<32, 2>(coef, state, u, y, BH, h, n2, t, gelu);
   else if (N2 <= 128) launch<32, 4>(coef, state, u, y, BH, h, n2, t, gelu);
   else launch<32, 8>(coef, state, u, y, BH, h, n2, t, gelu);
-}
-
-void stepEpilogue(const float* z, const float* bias, const float* x, const float* w, const float* lb,
-                  float* out, int64_t B, int64_t H, float eps, bool normalize) {
-  if (B <= 0 || H <= 0) return;
-  if (B > 0x7fffffffLL || H > 0x3fffffffLL) failRange("stepEpilogue: too many rows or channels for one launch");
-  epilogueKernel<<<static_cast<unsigned>(B), kEpiBlock, 0, stream()>>>(z, bias, x, w, lb, out, static_cast<int>(H), eps,
-                                                                      normalize);
-  S4_CUDA_CHECK_LAUNCH("stepEpilogue");
 }
 
 }  // namespace s4::cuda

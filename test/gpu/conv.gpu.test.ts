@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
-import { convBackward64, conv64, loadGoldenDplr } from '../helpers/conv_ref';
+import { convBackward64, conv64, fftConvOn, loadGoldenDplr } from '../helpers/conv_ref';
 import { randomValues, relL2 } from '../helpers/device';
 
 type Dev = 'cpu' | 'cuda';
@@ -27,11 +27,7 @@ function makeCase(B: number, H: number, L: number, seed: number): Case {
 }
 
 function forward(dev: Dev, c: Case, B: number, H: number, L: number, withD: boolean): Float32Array {
-  return s4.tidy(() =>
-    s4.ops
-      .fftConv(s4.tensor(c.u, [B, H, L], { device: dev }), s4.tensor(c.k, [H, L], { device: dev }), withD ? s4.tensor(c.d, [H], { device: dev }) : null)
-      .dataSync(),
-  );
+  return fftConvOn(dev, c.u, c.k, withD ? c.d : null, B, H, L);
 }
 
 /** Gradients of sum(y * w); `want` picks which inputs require grad. */
@@ -51,19 +47,20 @@ function backward(dev: Dev, c: Case, B: number, H: number, L: number, want: { u:
 // and 32 .. 256 threads; L = 2, 8, 9, 4097, 8192 sit at its size boundaries); longer rows and
 // the dk/dd backward run the cuFFT pipeline.
 const SHAPES: [number, number, number][] = [
-  [1, 1, 1],
-  [2, 1, 2],
-  [3, 2, 8],
-  [3, 2, 9],
-  [2, 3, 7],
-  [1, 2, 4097],
-  [2, 2, 8192],
-  [3, 5, 784],
-  [5, 3, 999],
-  [2, 4, 1000],
-  [1, 2, 4096],
-  [6, 2, 1025],
+  [1, 1, 1], [2, 1, 2], [3, 2, 8], [3, 2, 9],
+  [2, 3, 7], [1, 2, 4097], [2, 2, 8192], [3, 5, 784],
+  [5, 3, 999], [2, 4, 1000], [1, 2, 4096], [6, 2, 1025],
 ];
+
+/** The forward with d and all three gradients on CUDA equal the CPU backend's. */
+function expectCudaMatchesCpu(B: number, H: number, L: number, seed: number): void {
+  const c = makeCase(B, H, L, seed);
+  expect(relL2(forward('cuda', c, B, H, L, true), forward('cpu', c, B, H, L, true)), 'y').toBeLessThan(1e-4);
+  const all = { u: true, k: true, d: true };
+  const g = backward('cuda', c, B, H, L, all);
+  const cpu = backward('cpu', c, B, H, L, all);
+  for (const key of ['du', 'dk', 'dd'] as const) expect(relL2(g[key]!, cpu[key]!), key).toBeLessThan(1e-4);
+}
 
 describe('fftConv CUDA vs CPU and float64', () => {
   it('runs on the cuda backend', () => {
@@ -105,27 +102,9 @@ describe('fftConv CUDA vs CPU and float64', () => {
     });
   }
 
-  it('long sequence L = 16384', () => {
-    const [B, H, L] = [2, 3, 16384];
-    const c = makeCase(B, H, L, 5);
-    expect(relL2(forward('cuda', c, B, H, L, true), forward('cpu', c, B, H, L, true))).toBeLessThan(1e-4);
-    const g = backward('cuda', c, B, H, L, { u: true, k: true, d: true });
-    const cpu = backward('cpu', c, B, H, L, { u: true, k: true, d: true });
-    expect(relL2(g.du!, cpu.du!)).toBeLessThan(1e-4);
-    expect(relL2(g.dk!, cpu.dk!)).toBeLessThan(1e-4);
-    expect(relL2(g.dd!, cpu.dd!)).toBeLessThan(1e-4);
-  });
+  it('long sequence L = 16384', () => expectCudaMatchesCpu(2, 3, 16384, 5));
 
-  it('benchmark shape B = 16, H = 256, L = 4096 (forward and backward)', () => {
-    const [B, H, L] = [16, 256, 4096];
-    const c = makeCase(B, H, L, 9);
-    expect(relL2(forward('cuda', c, B, H, L, true), forward('cpu', c, B, H, L, true))).toBeLessThan(1e-4);
-    const g = backward('cuda', c, B, H, L, { u: true, k: true, d: true });
-    const cpu = backward('cpu', c, B, H, L, { u: true, k: true, d: true });
-    expect(relL2(g.du!, cpu.du!)).toBeLessThan(1e-4);
-    expect(relL2(g.dk!, cpu.dk!)).toBeLessThan(1e-4);
-    expect(relL2(g.dd!, cpu.dd!)).toBeLessThan(1e-4);
-  });
+  it('benchmark shape B = 16, H = 256, L = 4096 (forward and backward)', () => expectCudaMatchesCpu(16, 256, 4096, 9));
 
   it('reuses its cuFFT plans: repeated calls agree bit for bit', () => {
     const [B, H, L] = [3, 4, 300];

@@ -7,23 +7,15 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
 import { randomValues, relL2 } from '../helpers/device';
-import { s4Layer64, type LayerShape } from '../helpers/nn_ref';
+import { modelInput, randomTokens } from '../helpers/model_input';
+import { s4Layer64, type LayerShape } from '../helpers/nn_reference';
 
 const { SequenceModel } = s4.nn;
 type Opts = s4.nn.SequenceModelOptions;
 
-function tokens(n: number, vocab: number, seed: number): Float32Array {
-  return Float32Array.from(randomValues(n, seed), (v) => Math.floor(((v + 1) / 2) * vocab) % vocab);
-}
-
-function input(o: Opts, B: number, L: number, seed: number): { values: Float32Array; shape: number[] } {
-  if (o.embedding) return { values: tokens(B * L, o.embedding, seed), shape: [B, L] };
-  return { values: randomValues(B * o.dInput! * L, seed), shape: [B, o.dInput!, L] };
-}
-
 /** Output and parameter gradients of sum(model(x) * w) on `device`. */
 function run(m: s4.nn.SequenceModel, o: Opts, B: number, L: number, device: 'cpu' | 'cuda') {
-  const inp = input(o, B, L, 3);
+  const inp = modelInput(o, B, L, 3);
   m.zeroGrad();
   const y = s4.tidy(() => {
     const x = s4.tensor(inp.values, inp.shape, { device });
@@ -123,7 +115,7 @@ describe('SequenceModel CUDA vs CPU', () => {
     const o: Opts = { dInput: 3, dModel: 24, nLayers: 2, dState: 16, dOutput: 5, lMax: 100, pool: 'mean', dropout: 0 };
     const B = 4;
     const xv = randomValues(B * 3 * 100, 1);
-    const labels = tokens(B, 5, 2);
+    const labels = randomTokens(B, 5, 2);
     const train = (device: 'cpu' | 'cuda'): Record<string, Float32Array> => {
       const m = new SequenceModel({ ...o, seed: 9, device: 'cpu' }).to(device);
       const opt = new s4.optim.AdamW(m.parameterGroups({ lr: 0.01, weightDecay: 0.05 }));

@@ -8,9 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
 import type { Tensor } from '../../lib/index';
-import { ops as native } from '../../lib/native/binding';
 import { randomValues, relL2 } from '../helpers/device';
-import { crossEntropyRef, geluRef, gemmRef, layerNormRef, linearRef } from '../helpers/nn_reference';
+import { rawGemmErrors } from '../helpers/gemm';
+import { crossEntropyRef, geluRef, layerNormRef, linearRef } from '../helpers/nn_reference';
 
 const { ops } = s4;
 const TOL = 1e-4;
@@ -74,23 +74,7 @@ describe('nn ops on CUDA vs CPU', () => {
     parity([spec([M, K], 1, false), spec([N, K], 2, false)], ([x, w]) => ops.linear(x, w), 'gemm 1024x512x768');
     // Enough output tiles for the large tiles of the builtin kernel, ragged edges.
     parity([spec([2047, 301], 1, false), spec([2049, 301], 2, false)], ([x, w]) => ops.linear(x, w), 'gemm 2047x301x2049');
-    const [m, n, k, batch] = [67, 130, 129, 3];
-    for (const ta of [false, true])
-      for (const tb of [false, true])
-        for (const reduce of [false, true]) {
-          const A = randomValues(batch * m * k, 3);
-          const B = randomValues(batch * k * n, 4);
-          const C0 = randomValues((reduce ? 1 : batch) * m * n, 5);
-          const got = s4.tidy(() => {
-            const c = s4.tensor(C0, [C0.length], { device: 'cuda' });
-            const a = s4.tensor(A, [A.length], { device: 'cuda' });
-            const b = s4.tensor(B, [B.length], { device: 'cuda' });
-            native.gemm({ A: a.handle, B: b.handle, C: c.handle, transA: ta, transB: tb, M: m, N: n, K: k, alpha: 0.5, beta: 2, batch, cBatch: reduce ? 1 : batch });
-            return c.dataSync();
-          });
-          const want = gemmRef(A, B, C0, ta, tb, m, n, k, 0.5, 2, batch, reduce);
-          expect(relL2(got, want), `gemm ta=${ta} tb=${tb} reduce=${reduce}`).toBeLessThan(TOL);
-        }
+    for (const [label, err] of rawGemmErrors('cuda', 67, 130, 129, 3, 3)) expect(err, label).toBeLessThan(TOL);
   });
 
   it('linear and linearChannels: forward and gradients across tile edges', () => {

@@ -9,7 +9,7 @@ import * as s4 from '../../lib/index';
 import { ops } from '../../lib/native/binding';
 import { diagStepper, stepper } from '../../lib/nn/stepper';
 import { dplrKernelDense, dplrStepCoefficients } from '../../lib/ssm/step_setup';
-import { diagKernel64, diagTensors, dplrTensors, loadGoldenDplr, randomDiag, randomDplr, roundDiag, roundDplr } from '../helpers/conv_ref';
+import { diagKernel64, diagTensors, dplrTensors, fftConvOn, loadGoldenDplr, randomDiag, randomDplr, roundDiag, roundDplr } from '../helpers/conv_ref';
 import { randomValues, relL2 } from '../helpers/device';
 
 type KernelOp = (params: { lambda: s4.Tensor; p: s4.Tensor; b: s4.Tensor; cTilde: s4.Tensor; dt: s4.Tensor }, L: number) => s4.Tensor;
@@ -27,14 +27,7 @@ describe('conv mode equals recurrent mode on CUDA', () => {
       );
       const kernels: [string, ArrayLike<number>][] = [['dense float64', dplrKernelDense(roundDplr(p), L)]];
       if (dplrKernelOp) kernels.push(['ops.dplrKernel', s4.tidy(() => dplrKernelOp(dplrTensors(p, null, 'cuda'), L).dataSync())]);
-      for (const [name, K] of kernels) {
-        const yConv = s4.tidy(() =>
-          s4.ops
-            .fftConv(s4.tensor(u, [B, H, L], { device: 'cuda' }), s4.tensor(K, [H, L], { device: 'cuda' }), s4.tensor(d, [H], { device: 'cuda' }))
-            .dataSync(),
-        );
-        expect(relL2(yScan, yConv), name).toBeLessThan(1e-4);
-      }
+      for (const [name, K] of kernels) expect(relL2(yScan, fftConvOn('cuda', u, K, d, B, H, L)), name).toBeLessThan(1e-4);
     });
 
     it(`S4D, L = ${L}`, () => {
@@ -44,12 +37,7 @@ describe('conv mode equals recurrent mode on CUDA', () => {
       const u = randomValues(B * H * L, 62 + L);
       const K = diagKernel64(roundDiag(q), L);
       const yScan = s4.tidy(() => s4.ops.diagScan(diagTensors(q, d, 'cuda'), s4.tensor(u, [B, H, L], { device: 'cuda' })).dataSync());
-      const yConv = s4.tidy(() =>
-        s4.ops
-          .fftConv(s4.tensor(u, [B, H, L], { device: 'cuda' }), s4.tensor(K, [H, L], { device: 'cuda' }), s4.tensor(d, [H], { device: 'cuda' }))
-          .dataSync(),
-      );
-      expect(relL2(yScan, yConv)).toBeLessThan(1e-4);
+      expect(relL2(yScan, fftConvOn('cuda', u, K, d, B, H, L))).toBeLessThan(1e-4);
     });
   }
 
@@ -76,6 +64,14 @@ function rawScan(dev: 'cpu' | 'cuda', coef: Float32Array, state0: Float32Array, 
     ops.ssmScan({ coef: c.handle, state: st.handle, u: s4.tensor(u, [B, H, T], { device: dev }).handle, y: y.handle, B, H, N2, T, gelu: false });
     return { y: y.dataSync(), state: st.dataSync() };
   });
+}
+
+/** The raw scan on CUDA gives the CPU's y and final state. */
+function expectCudaScanMatchesCpu(coef: Float32Array, state0: Float32Array, u: Float32Array, B: number, H: number, N2: number, T: number): void {
+  const g = rawScan('cuda', coef, state0, u, B, H, N2, T);
+  const c = rawScan('cpu', coef, state0, u, B, H, N2, T);
+  expect(relL2(g.y, c.y), 'y').toBeLessThan(1e-4);
+  expect(relL2(g.state, c.state), 'state').toBeLessThan(1e-4);
 }
 
 /**
@@ -110,25 +106,15 @@ describe('CUDA scan vs CPU scan', () => {
         const [B, H] = [3, 7];
         const coef = N2 <= 32 ? dplrStepCoefficients(randomDplr(H, N2, N2 * 7 + T), 64, randomValues(H, N2)) : randomCoef(H, N2, N2 * 7 + T);
         const state0 = Float32Array.from(randomValues(2 * B * H * N2, T + N2), (v) => 0.3 * v);
-        const u = randomValues(B * H * T, N2 + 1000 * T);
-        const g = rawScan('cuda', coef, state0, u, B, H, N2, T);
-        const c = rawScan('cpu', coef, state0, u, B, H, N2, T);
-        expect(relL2(g.y, c.y)).toBeLessThan(1e-4);
-        expect(relL2(g.state, c.state)).toBeLessThan(1e-4);
+        expectCudaScanMatchesCpu(coef, state0, randomValues(B * H * T, N2 + 1000 * T), B, H, N2, T);
       });
     }
   }
 
   it('a large batch: B = 64, H = 256, N2 = 32, T = 200', () => {
     const [B, H, N2, T] = [64, 256, 32, 200];
-    const p = randomDplr(H, N2, 3);
-    const coef = dplrStepCoefficients(p, 1024, randomValues(H, 4));
-    const u = randomValues(B * H * T, 5);
-    const zero = new Float32Array(2 * B * H * N2);
-    const g = rawScan('cuda', coef, zero, u, B, H, N2, T);
-    const c = rawScan('cpu', coef, zero, u, B, H, N2, T);
-    expect(relL2(g.y, c.y)).toBeLessThan(1e-4);
-    expect(relL2(g.state, c.state)).toBeLessThan(1e-4);
+    const coef = dplrStepCoefficients(randomDplr(H, N2, 3), 1024, randomValues(H, 4));
+    expectCudaScanMatchesCpu(coef, new Float32Array(2 * B * H * N2), randomValues(B * H * T, 5), B, H, N2, T);
   });
 
   it('refuses N2 > 256 on CUDA (the CPU backend has no limit)', () => {

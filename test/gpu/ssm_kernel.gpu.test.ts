@@ -10,17 +10,14 @@ import * as s4 from '../../lib/index';
 import { ops } from '../../lib/native/binding';
 import { dplrKernelDense } from '../../lib/ssm/step_setup';
 import type { DiagParams64, DplrParams64 } from '../../lib/ssm/types';
-import { diagKernel64, loadGoldenDplr, randomDiag, randomDplr, roundDiag, roundDplr } from '../helpers/conv_ref';
+import { diagKernel64, loadGoldenDplr, randomDplr, roundDplr } from '../helpers/conv_ref';
 import { randomValues, relL2 } from '../helpers/device';
-import { DIAG_COMPLEX, DPLR_COMPLEX, dplrLossGrads64, loadGoldenGrads, runKernel, type Mode } from '../helpers/ssm_kernel_ref';
+import { expectThrows } from '../helpers/throws';
+import { DIAG_COMPLEX, DPLR_COMPLEX, dplrLossGrads64, loadGoldenGrads, randomParams, runKernel, type Mode } from '../helpers/ssm_kernel_ref';
 
 const TOL = 1e-4;
 const N2S = [2, 8, 32, 128];
 const LS = [1, 2, 7, 64, 784, 1024, 16384];
-
-function params(mode: Mode, H: number, N2: number, seed: number): DplrParams64 | DiagParams64 {
-  return mode === 'dplr' ? roundDplr(randomDplr(H, N2, seed)) : roundDiag(randomDiag(H, N2, seed));
-}
 
 const names = (mode: Mode) => [...(mode === 'dplr' ? DPLR_COMPLEX : DIAG_COMPLEX), 'dt'];
 
@@ -30,7 +27,7 @@ for (const mode of ['dplr', 'diag'] as const) {
       for (const L of LS) {
         it(`N=${2 * N2}, L=${L}: K and the gradients of sum(K * W)`, () => {
           const H = N2 >= 128 && L >= 16384 ? 2 : 3;
-          const p = params(mode, H, N2, 1000 * N2 + L);
+          const p = randomParams(mode, H, N2, 1000 * N2 + L);
           const W = randomValues(H * L, 77 + L);
           const gpu = runKernel(mode, p, L, 'cuda', W);
           const cpu = runKernel(mode, p, L, 'cpu', W);
@@ -75,7 +72,7 @@ describe('dplrKernel CUDA: golden data, finite differences, determinism', () => 
 
   for (const mode of ['dplr', 'diag'] as const) {
     it(`${mode}: repeated backward passes give bit-identical gradients (no float atomics)`, () => {
-      const p = params(mode, 4, 32, 9);
+      const p = randomParams(mode, 4, 32, 9);
       const W = randomValues(4 * 3000, 10);
       const a = runKernel(mode, p, 3000, 'cuda', W);
       const b = runKernel(mode, p, 3000, 'cuda', W);
@@ -92,28 +89,16 @@ describe('kernel validation on CUDA buffers', () => {
   const lambda = (re: number) => s4.complex(Array(H * N2).fill(re), randomValues(H * N2, 3), [H, N2], { device: 'cuda' });
   const good = () => ({ lambda: lambda(-0.5), p: c(1), b: c(2), cTilde: c(3), dt: s4.tensor([0.01, 0.1], [H], { device: 'cuda' }) });
 
-  const expectThrow = (fn: () => unknown, cls: ErrorConstructor, msg: RegExp) =>
-    s4.tidy(() => {
-      let err: unknown;
-      try {
-        fn();
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(cls);
-      expect((err as Error).message).toMatch(msg);
-    });
-
   it('rejects dt <= 0, Re lambda > 0 and non-finite values found on the device', () => {
-    expectThrow(() => s4.ops.dplrKernel({ ...good(), dt: s4.tensor([0.1, 0], [H], { device: 'cuda' }) }, 16), RangeError, /'dt' must be positive/);
-    expectThrow(() => s4.ops.dplrKernel({ ...good(), lambda: lambda(0.1) }, 16), RangeError, /'lambda' must have Re\(lambda\) <= 0/);
-    expectThrow(() => s4.ops.diagKernel({ lambda: lambda(-1), b: c(2), c: c(3), dt: s4.tensor([NaN, 0.1], [H], { device: 'cuda' }) }, 16), RangeError, /'dt'/);
+    expectThrows(() => s4.ops.dplrKernel({ ...good(), dt: s4.tensor([0.1, 0], [H], { device: 'cuda' }) }, 16), RangeError, /'dt' must be positive/);
+    expectThrows(() => s4.ops.dplrKernel({ ...good(), lambda: lambda(0.1) }, 16), RangeError, /'lambda' must have Re\(lambda\) <= 0/);
+    expectThrows(() => s4.ops.diagKernel({ lambda: lambda(-1), b: c(2), c: c(3), dt: s4.tensor([NaN, 0.1], [H], { device: 'cuda' }) }, 16), RangeError, /'dt'/);
     const badB = s4.complex(Array(6).fill(0), [0, 0, NaN, 0, 0, 0], [H, N2], { device: 'cuda' });
-    expectThrow(() => s4.ops.dplrKernel({ ...good(), b: badB }, 16), RangeError, /'b' must be finite/);
+    expectThrows(() => s4.ops.dplrKernel({ ...good(), b: badB }, 16), RangeError, /'b' must be finite/);
   });
 
   it('rejects parameters on different devices, naming them', () => {
-    expectThrow(() => s4.ops.dplrKernel({ ...good(), p: c(1, 'cpu') }, 16), Error, /'p' is on cpu but 'lambda' is on cuda/);
+    expectThrows(() => s4.ops.dplrKernel({ ...good(), p: c(1, 'cpu') }, 16), Error, /'p' is on cpu but 'lambda' is on cuda/);
   });
 
   it('the raw addon refuses a buffer of another device', () => {
@@ -131,7 +116,7 @@ describe('benchmark shape H=256, N=64, L=4096', () => {
   const [H, N2, L] = [256, 32, 4096];
 
   it('CUDA equals the CPU backend (K and all gradients)', () => {
-    const p = params('dplr', H, N2, 4096);
+    const p = randomParams('dplr', H, N2, 4096);
     const W = randomValues(H * L, 4097);
     const gpu = runKernel('dplr', p, L, 'cuda', W);
     const cpu = runKernel('dplr', p, L, 'cpu', W);

@@ -6,50 +6,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
-import { core, ops } from '../../lib/native/binding';
+import { ops } from '../../lib/native/binding';
 import { S4Layer } from '../../lib/nn/s4_layer';
 import { SequenceModel, type SequenceModelOptions } from '../../lib/nn/sequence_model';
 import { stepper } from '../../lib/nn/stepper';
 import { dplrStepCoefficients } from '../../lib/ssm/step_setup';
 import { dplrTensors, randomDplr } from '../helpers/conv_ref';
 import { randomValues, relL2 } from '../helpers/device';
-
-function column(x: Float32Array, R: number, T: number, t: number): Float32Array {
-  return Float32Array.from({ length: R }, (_, r) => x[r * T + t]);
-}
-
-/** Feeds x [R, T] column by column through step(xt, out) on `device`; returns y [R', T]. */
-function feed(
-  step: (xt: s4.Tensor, yt: s4.Tensor) => s4.Tensor,
-  x: Float32Array,
-  inShape: number[],
-  outShape: number[],
-  T: number,
-  device: s4.DeviceName,
-): Float32Array {
-  const R = inShape.reduce((a, b) => a * b, 1);
-  const Ro = outShape.reduce((a, b) => a * b, 1);
-  const xt = s4.zeros(inShape, { device });
-  const yt = s4.zeros(outShape, { device });
-  const y = new Float32Array(Ro * T);
-  const before = s4.memory()[device].tensors;
-  for (let t = 0; t < T; t++) {
-    core.write(xt.handle, column(x, R, T, t));
-    expect(step(xt, yt)).toBe(yt);
-    const v = yt.dataSync();
-    for (let r = 0; r < Ro; r++) y[r * T + t] = v[r];
-  }
-  expect(s4.memory()[device].tensors, 'no tensor allocated per token').toBe(before);
-  s4.dispose(xt, yt);
-  return y;
-}
+import { feed } from '../helpers/step_columns';
 
 describe('Stepper.step(u, out) on CUDA', () => {
-  for (const [B, H, N2, T] of [
-    [1, 256, 32, 7],
-    [3, 7, 5, 784],
-    [1, 1, 1, 1],
-  ]) {
+  for (const [B, H, N2, T] of [[1, 256, 32, 7], [3, 7, 5, 784], [1, 1, 1, 1]]) {
     it(`equals the CPU stepper and stepMany on CUDA (B ${B}, H ${H}, N2 ${N2}, T ${T})`, () => {
       const p = randomDplr(H, N2, 30 + T);
       const d = randomValues(H, 31 + T);
@@ -158,14 +125,17 @@ describe('native token pipeline pieces on CUDA', () => {
     [2, 300],
     [5, 1031],
   ]) {
-    it(`stepEpilogue equals the CPU backend (B ${B}, H ${H})`, () => {
+    it(`residualNorm on one token (L = 1) equals the CPU backend (B ${B}, H ${H})`, () => {
       const vals = [randomValues(B * 2 * H, 1), randomValues(2 * H, 2), randomValues(B * H, 3), randomValues(H, 4), randomValues(H, 5)];
       for (const normalize of [true, false]) {
         for (const full of [true, false]) {
           const run = (device: s4.DeviceName): Float32Array => {
             const [z, bias, x, w, lb] = vals.map((v) => s4.tensor(v, [v.length], { device }));
             const out = s4.zeros([B * H], { device });
-            ops.stepEpilogue({ z: z.handle, bias: full ? bias.handle : null, x: x.handle, w: full ? w.handle : null, lb: full ? lb.handle : null, out: out.handle, B, H, eps: 1e-5, normalize });
+            ops.residualNormForward({
+              z: z.handle, zBias: full ? bias.handle : null, x: x.handle, weight: full ? w.handle : null, bias: full ? lb.handle : null,
+              out: out.handle, B, H, L: 1, p: 0, seed: 0, step: 0, eps: 1e-5, normalize,
+            });
             const y = out.dataSync();
             s4.dispose(z, bias, x, w, lb, out);
             return y;

@@ -25,6 +25,14 @@ export function conv64(u: ArrayLike<number>, k: ArrayLike<number>, d: ArrayLike<
   return y;
 }
 
+/** s4.ops.fftConv(u [B,H,L], k [H,L], d [H] or none) on `device`, as floats. */
+export function fftConvOn(device: s4.DeviceName, u: ArrayLike<number>, k: ArrayLike<number>, d: ArrayLike<number> | null, B: number, H: number, L: number): Float32Array {
+  return s4.tidy(() => {
+    const on = { device };
+    return s4.ops.fftConv(s4.tensor(u, [B, H, L], on), s4.tensor(k, [H, L], on), d ? s4.tensor(d, [H], on) : null).dataSync();
+  });
+}
+
 /** Gradients of sum(conv64(u, k, d) * dy): the adjoint of the definition. */
 export function convBackward64(
   dy: ArrayLike<number>,

@@ -1,8 +1,10 @@
 /**
- * Float64 references of the neural-network ops, written from their naive definitions, and
- * central finite differences on them. Shared by test/nn_ops.test.ts (CPU) and
- * test/gpu/nn_ops.gpu.test.ts (CUDA).
+ * Float64 references of the neural-network ops and of the S4 layer, written from their naive
+ * definitions, and central finite differences on them. Shared by the nn op, layer and model
+ * tests on the CPU and their CUDA counterparts in test/gpu.
  */
+import { dplrKernelDense } from '../../lib/ssm/step_setup';
+import type { DplrParams64 } from '../../lib/ssm/types';
 
 export type Vec = ArrayLike<number>;
 
@@ -43,18 +45,13 @@ export function layerNormRef(x: Vec, w: Vec | null, b: Vec | null, rows: number,
   return y;
 }
 
+/** Layer norm over the channels of x [B, H, L]: the row layer norm of each column x[b, :, l]. */
 export function layerNormChannelsRef(x: Vec, w: Vec | null, b: Vec | null, B: number, H: number, L: number, eps: number): Float64Array {
   const y = new Float64Array(B * H * L);
   for (let bi = 0; bi < B; bi++)
     for (let l = 0; l < L; l++) {
-      const at = (hh: number) => (bi * H + hh) * L + l;
-      let mu = 0;
-      for (let hh = 0; hh < H; hh++) mu += x[at(hh)];
-      mu /= H;
-      let v = 0;
-      for (let hh = 0; hh < H; hh++) v += (x[at(hh)] - mu) ** 2;
-      const rs = 1 / Math.sqrt(v / H + eps);
-      for (let hh = 0; hh < H; hh++) y[at(hh)] = (x[at(hh)] - mu) * rs * (w ? w[hh] : 1) + (b ? b[hh] : 0);
+      const column = Float64Array.from({ length: H }, (_, h) => x[(bi * H + h) * L + l]);
+      layerNormRef(column, w, b, 1, H, eps).forEach((v, h) => (y[(bi * H + h) * L + l] = v));
     }
   return y;
 }
@@ -101,6 +98,10 @@ export function geluRef(v: number, tanhApprox: boolean): number {
   return 0.5 * v * (1 + erf(v / Math.SQRT2));
 }
 
+export function sigmoidRef(v: number): number {
+  return 1 / (1 + Math.exp(-v));
+}
+
 export function gluRef(x: Vec, outer: number, half: number, inner: number): Float64Array {
   const y = new Float64Array(outer * half * inner);
   for (let o = 0; o < outer; o++)
@@ -108,7 +109,7 @@ export function gluRef(x: Vec, outer: number, half: number, inner: number): Floa
       for (let j = 0; j < inner; j++) {
         const a = x[(o * 2 * half + i) * inner + j];
         const g = x[(o * 2 * half + half + i) * inner + j];
-        y[(o * half + i) * inner + j] = a / (1 + Math.exp(-g));
+        y[(o * half + i) * inner + j] = a * sigmoidRef(g);
       }
   return y;
 }
@@ -180,4 +181,81 @@ export function finiteDiff(f: (x: Float64Array) => number, x: Vec, h = 1e-5): Fl
     g[i] = (fp - fm) / (2 * h);
   }
   return g;
+}
+
+/** Flat float64 values of an S4Layer's parameters, by the layer's own parameter names. */
+export type LayerParams64 = Record<string, Float64Array>;
+
+/** Interleaved complex values as their real and imaginary parts. */
+function complexOf(flat: Float64Array): { re: Float64Array; im: Float64Array } {
+  return { re: flat.filter((_, i) => i % 2 === 0), im: flat.filter((_, i) => i % 2 === 1) };
+}
+
+/** Kernel [H, L] of an S4 layer in float64: dense DPLR (C~ for lMax, first L taps) or S4D (ZOH). */
+export function layerKernel64(P: LayerParams64, cName: string, kind: 'dplr' | 'diag', H: number, N2: number, L: number, lMax: number): Float64Array {
+  const lambda = { re: P.logNegRe.map((v) => -Math.exp(v)), im: P.imLambda.slice() };
+  const dt = P.logDt.map(Math.exp);
+  if (kind === 'dplr') {
+    const p64: DplrParams64 = { H, N2, lambda, p: complexOf(P.p), b: complexOf(P.b), cTilde: complexOf(P[cName]), dt };
+    const full = dplrKernelDense(p64, lMax);
+    const k = new Float64Array(H * L);
+    for (let h = 0; h < H; h++) for (let l = 0; l < L; l++) k[h * L + l] = full[h * lMax + l];
+    return k;
+  }
+  const b = complexOf(P.b);
+  const c = complexOf(P[cName]);
+  const k = new Float64Array(H * L);
+  for (let h = 0; h < H; h++) {
+    for (let n = 0; n < N2; n++) {
+      const i = h * N2 + n;
+      const [lr, li] = [lambda.re[i] * dt[h], lambda.im[i] * dt[h]];
+      // Ab = exp(dt lambda); Bb = (Ab - 1) / lambda * B; coefficient C Bb, then times Ab^l.
+      const ea = Math.exp(lr);
+      const [ar, ai] = [ea * Math.cos(li), ea * Math.sin(li)];
+      const [nr, ni] = [ar - 1, ai];
+      const den = lambda.re[i] ** 2 + lambda.im[i] ** 2;
+      const qr = (nr * lambda.re[i] + ni * lambda.im[i]) / den;
+      const qi = (ni * lambda.re[i] - nr * lambda.im[i]) / den;
+      const [bbr, bbi] = [qr * b.re[i] - qi * b.im[i], qr * b.im[i] + qi * b.re[i]];
+      let [wr, wi] = [c.re[i] * bbr - c.im[i] * bbi, c.re[i] * bbi + c.im[i] * bbr];
+      for (let l = 0; l < L; l++) {
+        k[h * L + l] += 2 * wr;
+        [wr, wi] = [wr * ar - wi * ai, wr * ai + wi * ar];
+      }
+    }
+  }
+  return k;
+}
+
+export interface LayerShape {
+  kind: 'dplr' | 'diag';
+  H: number;
+  N2: number;
+  lMax: number;
+  bidirectional: boolean;
+}
+
+/** S4Layer forward in float64 (eval mode): conv + D u (+ backward conv), GELU, Linear H -> 2H, GLU. */
+export function s4Layer64(P: LayerParams64, s: LayerShape, u: ArrayLike<number>, B: number, L: number): Float64Array {
+  const { H } = s;
+  const c = s.kind === 'dplr' ? 'cTilde' : 'c';
+  const k = layerKernel64(P, c, s.kind, H, s.N2, L, s.lMax);
+  const kb = s.bidirectional ? layerKernel64(P, `${c}Bwd`, s.kind, H, s.N2, L, s.lMax) : null;
+  const g = new Float64Array(B * H * L);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++) {
+      const row = (b * H + h) * L;
+      for (let l = 0; l < L; l++) {
+        let acc = P.d[h] * u[row + l];
+        for (let j = 0; j <= l; j++) acc += k[h * L + j] * u[row + l - j];
+        if (kb) for (let j = 0; l + j < L; j++) acc += kb[h * L + j] * u[row + l + j];
+        g[row + l] = geluRef(acc, false);
+      }
+    }
+  const o = linearChannelsRef(g, P['output.weight'], P['output.bias'], B, H, L, 2 * H);
+  const y = new Float64Array(B * H * L);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let l = 0; l < L; l++) y[(b * H + h) * L + l] = o[(b * 2 * H + h) * L + l] * sigmoidRef(o[(b * 2 * H + H + h) * L + l]);
+  return y;
 }

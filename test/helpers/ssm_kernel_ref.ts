@@ -8,7 +8,7 @@
 import * as s4 from '../../lib/index';
 import { dplrKernelDense } from '../../lib/ssm/step_setup';
 import type { Complex64Array, DiagParams64, DplrParams64 } from '../../lib/ssm/types';
-import { diagKernel64 } from './conv_ref';
+import { diagKernel64, randomDiag, randomDplr, roundDiag, roundDplr } from './conv_ref';
 import { loadGolden } from './golden';
 
 export const DPLR_COMPLEX = ['lambda', 'p', 'b', 'cTilde'] as const;
@@ -71,6 +71,16 @@ export function diagLossGrads64(p: DiagParams64, L: number, W: ArrayLike<number>
 }
 
 export type Mode = 'dplr' | 'diag';
+
+/** Random parameters of a `mode` layer, rounded to float32 as the device holds them. */
+export function randomParams(mode: Mode, H: number, N2: number, seed: number): DplrParams64 | DiagParams64 {
+  return mode === 'dplr' ? roundDplr(randomDplr(H, N2, seed)) : roundDiag(randomDiag(H, N2, seed));
+}
+
+/** Float64 finite-difference gradients of sum(K * W) on the definition of `mode`. */
+export function lossGrads64(mode: Mode, p: DplrParams64 | DiagParams64, L: number, W: ArrayLike<number>): Grads {
+  return mode === 'dplr' ? dplrLossGrads64(p as DplrParams64, L, W) : diagLossGrads64(p as DiagParams64, L, W);
+}
 
 /** K [H, L] and, when W is given, the autograd gradients of sum(K * W), on `device`. */
 export function runKernel(

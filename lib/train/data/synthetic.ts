@@ -37,16 +37,24 @@ export interface SyntheticOptions {
   seed?: number;
 }
 
-export class SineDataset implements Dataset {
-  readonly name = 'sine';
+/** `size` examples of sequence length `length` (at least 2), example i drawn from (seed, i). */
+abstract class FixedLengthDataset {
   readonly size: number;
   readonly length: number;
-  private readonly seed: number;
+  protected readonly seed: number;
+
+  constructor(fn: string, opts: SyntheticOptions) {
+    this.size = positiveInt(fn, 'size', opts.size);
+    this.length = positiveInt(fn, 'length', opts.length, 2);
+    this.seed = opts.seed ?? 0;
+  }
+}
+
+export class SineDataset extends FixedLengthDataset implements Dataset {
+  readonly name = 'sine';
 
   constructor(opts: SyntheticOptions) {
-    this.size = positiveInt('SineDataset', 'size', opts.size);
-    this.length = positiveInt('SineDataset', 'length', opts.length, 2);
-    this.seed = opts.seed ?? 0;
+    super('SineDataset', opts);
   }
 
   /** L + 1 samples of one sine: input is the first L, target the last L. */
@@ -77,16 +85,11 @@ export class SineDataset implements Dataset {
   }
 }
 
-export class AddingDataset implements Dataset {
+export class AddingDataset extends FixedLengthDataset implements Dataset {
   readonly name = 'adding';
-  readonly size: number;
-  readonly length: number;
-  private readonly seed: number;
 
   constructor(opts: SyntheticOptions) {
-    this.size = positiveInt('AddingDataset', 'size', opts.size);
-    this.length = positiveInt('AddingDataset', 'length', opts.length, 2);
-    this.seed = opts.seed ?? 0;
+    super('AddingDataset', opts);
   }
 
   batch(indices: readonly number[]): Batch {
