@@ -5,6 +5,7 @@
 
 #include "../common/dropout_mask.h"
 #include "dispatch.h"
+#include "dropout_args.h"
 #include "op_spec.h"
 
 // approximateTanh false: x * Phi(x) (exact erf, PyTorch's default); true: the tanh form.
@@ -65,17 +66,10 @@ S4_OP(gluBackward, "activation") {
 
 // y = x * mask / (1 - p), the mask fixed by (seed, step); the backward is the same call on dy.
 S4_OP(dropout, "activation") {
-  return OpSpec()
-      .in("x", {"n"}).out("out", {"n"})
-      .count("n")
-      .number("p", Range{0, 1, false, true}).integer("seed", 0, kMaxSafeInteger).integer("step", 0, kMaxSafeInteger)
-      .run([](Call& c) {
-        const uint64_t key = nn::dropoutKey(uint64_t(c.integer("seed")), uint64_t(c.integer("step")));
-        const float p = float(c.number("p"));
-        // 1 / (1 - p) of the float p the mask compares against.
-        const float scale = float(1.0 / (1.0 - double(p)));
-        S4_DISPATCH(c.device(), dropout(c.in("x"), c.out("out"), c.dim("n"), p, scale, key));
-      });
+  return OpSpec().in("x", {"n"}).out("out", {"n"}).count("n").with(dropoutArgs).run([](Call& c) {
+    const DropoutDraw d = dropoutDraw(c);
+    S4_DISPATCH(c.device(), dropout(c.in("x"), c.out("out"), c.dim("n"), d.p, d.scale, d.key));
+  });
 }
 
 }  // namespace s4::binding

@@ -9,6 +9,7 @@
 #include "../common/dropout_mask.h"
 #include "../common/error.h"
 #include "dispatch.h"
+#include "dropout_args.h"
 #include "op_spec.h"
 
 // x [rows, D]; weight, bias [D] may be null (identity / zero); mean, rstd [rows] are written
@@ -59,24 +60,6 @@ constexpr Range kEps{0, 1, true, false};
 
 // The sizes of channel-major [B, H, L] data.
 OpSpec& channelSizes(OpSpec& s) { return s.dim("B").dim("H").dim("L"); }
-
-// residualNorm's dropout: rate p, the mask fixed by (seed, step) as in the dropout op.
-OpSpec& dropoutArgs(OpSpec& s) {
-  return s.number("p", Range{0, 1, false, true}).integer("seed", 0, kMaxSafeInteger).integer("step", 0, kMaxSafeInteger);
-}
-
-// The dropout of residualNorm, drawn as the dropout op draws it (native/binding/activation.cpp).
-struct DropoutDraw {
-  float p, scale;
-  uint64_t key;
-};
-
-DropoutDraw dropoutDraw(const Call& c) {
-  const float p = float(c.number("p"));
-  // 1 / (1 - p) of the float p the mask compares against.
-  return {p, float(1.0 / (1.0 - double(p))), nn::dropoutKey(uint64_t(c.integer("seed")), uint64_t(c.integer("step")))};
-}
-
 }  // namespace
 
 S4_OP(layerNormForward, "norm") {
