@@ -3,11 +3,12 @@
  *
  *   gelu(x, { approximate: 'none' | 'tanh' })    x Phi(x), exact erf or the tanh form
  *   glu(x, dim = -1)                             a * sigmoid(b), the halves a, b along dim
- *   dropout(x, p, { seed, step })                inverted dropout, mask fixed by (seed, step)
+ *   dropout(x, p, { seed, step, tie? })          inverted dropout, mask fixed by (seed, step);
+ *                                                tie: one mask value per row, shared over the last dim
  *
  * Each takes an `out` option: a float32 tensor of the result's shape to write into.
  */
-import { ops } from '../native/binding';
+import { ops, type NativeBuffer } from '../native/binding';
 import type { Tensor } from '../tensor/tensor';
 import { expectInteger, expectNumber } from '../util/validate';
 import { defineOp, type OpOptions } from './define';
@@ -70,6 +71,12 @@ export interface DropoutOptions {
   seed: number;
   /** Integer in [0, 2^53], e.g. the training step (a new mask each step). */
   step: number;
+  /**
+   * One mask value per row, shared along the last dimension (default false): for x [B, H, L]
+   * whole channels of each example are dropped, as torch.nn.Dropout1d does (the official S4's
+   * tied dropout). Row r's value equals element r of the untied mask.
+   */
+  tie?: boolean;
 }
 
 const dropoutOp = defineOp({
@@ -82,12 +89,21 @@ const dropoutOp = defineOp({
     if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object { seed, step }`);
     const seed = expectInteger(fn, 'seed', opts.seed, 0, 2 ** 53);
     const step = expectInteger(fn, 'step', opts.step, 0, 2 ** 53);
-    return { shape: x.shape, n: x.size, p: pp, seed, step };
+    const tie = opts.tie ?? false;
+    if (typeof tie !== 'boolean') throw new TypeError(`${fn}: option 'tie' must be a boolean (got ${String(tie)})`);
+    const L = x.shape[x.rank - 1];
+    return { shape: x.shape, n: x.size, rows: x.size / L, L, p: pp, seed, step, tie };
   },
-  forward: ({ x }, out, { n, p, seed, step }) => ops.dropout({ x: x.handle, out: out.handle, n, p, seed, step }),
-  // The mask is a pure function of (seed, step, element index): the same call on g.
-  backward: (g, _in, { n, p, seed, step }, grads) => ops.dropout({ x: g.handle, out: grads.x!.handle, n, p, seed, step }),
+  forward: ({ x }, out, p) => applyDropout(x.handle, out.handle, p),
+  // The mask is a pure function of (seed, step, element or row index): the same call on g.
+  backward: (g, _in, p, grads) => applyDropout(g.handle, grads.x!.handle, p),
 });
+
+function applyDropout(x: NativeBuffer, out: NativeBuffer, d: { n: number; rows: number; L: number; p: number; seed: number; step: number; tie: boolean }): void {
+  const { p, seed, step } = d;
+  if (d.tie) ops.dropoutTied({ x, out, rows: d.rows, L: d.L, p, seed, step });
+  else ops.dropout({ x, out, n: d.n, p, seed, step });
+}
 
 /**
  * Inverted dropout: each element is zeroed with probability p, the rest scaled by 1/(1-p).

@@ -18,6 +18,10 @@ S4_TWIN(void, gluBackward, (const float* dy, const float* x, float* dx, int64_t 
 // Element i is kept iff nn::dropoutUniform(key, i) >= p, kept values multiplied by scale
 // (= 1/(1-p)). The same call applied to dy is the backward.
 S4_TWIN(void, dropout, (const float* x, float* y, int64_t n, float p, float scale, uint64_t key))
+// Tied dropout of rows x [rows, L]: one mask value per row, shared by its L elements (row r
+// kept iff nn::dropoutUniform(key, r) >= p), as torch.nn.Dropout1d drops whole channels of
+// [B, H, L]; the mask of row r equals element r of the untied mask.
+S4_TWIN(void, dropoutTied, (const float* x, float* y, int64_t rows, int64_t L, float p, float scale, uint64_t key))
 
 namespace s4::binding {
 
@@ -69,6 +73,14 @@ S4_OP(dropout, "activation") {
   return OpSpec().in("x", {"n"}).out("out", {"n"}).count("n").with(dropoutArgs).run([](Call& c) {
     const DropoutDraw d = dropoutDraw(c);
     S4_DISPATCH(c.device(), dropout(c.in("x"), c.out("out"), c.dim("n"), d.p, d.scale, d.key));
+  });
+}
+
+// The same with one mask value per row of [rows, L]; the backward is the same call on dy.
+S4_OP(dropoutTied, "activation") {
+  return OpSpec().in("x", {"rows", "L"}).out("out", {"rows", "L"}).dim("rows").dim("L").with(dropoutArgs).run([](Call& c) {
+    const DropoutDraw d = dropoutDraw(c);
+    S4_DISPATCH(c.device(), dropoutTied(c.in("x"), c.out("out"), c.dim("rows"), c.dim("L"), d.p, d.scale, d.key));
   });
 }
 

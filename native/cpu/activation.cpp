@@ -70,4 +70,13 @@ void dropout(const float* x, float* y, int64_t n, float p, float scale, uint64_t
   });
 }
 
+void dropoutTied(const float* x, float* y, int64_t rows, int64_t L, float p, float scale, uint64_t key) {
+  parallelFor(rows, std::max<int64_t>(1, 16384 / L), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float m = nn::dropoutElement(1.f, key, uint64_t(r), p, scale);  // 0 or 1 / (1 - p)
+      for (int64_t l = 0; l < L; ++l) y[r * L + l] = x[r * L + l] * m;
+    }
+  });
+}
+
 }  // namespace s4::cpu

@@ -70,6 +70,14 @@ struct GeluErfGrad {
 struct GeluTanhGrad {
   __device__ float operator()(float g, float v) const { return g * nn::geluTanhGrad(v); }
 };
+// Element i of [rows, L] takes the mask value of its row i / L.
+struct TiedDropout {
+  float p, scale;
+  uint64_t key;
+  int64_t L;
+  __device__ float operator()(float v, int64_t i) const { return nn::dropoutElement(v, key, uint64_t(i / L), p, scale); }
+};
+
 struct Dropout {
   float p, scale;
   uint64_t key;
@@ -161,6 +169,11 @@ void gluBackward(const float* dy, const float* x, float* dx, int64_t outer, int6
 
 void dropout(const float* x, float* y, int64_t n, float p, float scale, uint64_t key) {
   launchMap(x, y, n, Dropout{p, scale, key}, "dropout");
+}
+
+void dropoutTied(const float* x, float* y, int64_t rows, int64_t L, float p, float scale, uint64_t key) {
+  // Memory bound: the division by L per element costs less than the load it sits beside.
+  launchMap(x, y, rows * L, TiedDropout{p, scale, key, L}, "dropoutTied");
 }
 
 }  // namespace s4::cuda
