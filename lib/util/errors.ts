@@ -1,7 +1,7 @@
 /**
  * Error kinds that callers tell apart by their `code` property, never by the message text.
  * The native side sets the code (native/common/error.h, ErrorKind::NonFinite, turned into a
- * JS error by native/binding/registry_impl.h); TypeScript code that detects the same
+ * JS error by native/binding/js_function.h); TypeScript code that detects the same
  * condition uses nonFiniteError so both look alike.
  */
 

@@ -1,5 +1,5 @@
 // Module entry: the buffer class, memory transfer, device information (the GEMM in use
-// included), and every op family registered through S4_REGISTER_EXPORTS.
+// included), and every op declared with S4_OP (exported by op_spec.cpp's exportOps).
 #include <napi.h>
 
 #include <cstring>
@@ -12,7 +12,7 @@
 #include "args.h"
 #include "buffer.h"
 #include "op_spec.h"
-#include "registry.h"
+#include "js_function.h"
 #ifdef S4_WITH_CUDA
 #include "../cuda/context.h"
 #include "../cuda/cufft_api.h"
@@ -330,7 +330,6 @@ void exportCore(Napi::Env env, Napi::Object exports) {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   exportCore(env, exports);
-  registerAll(env, exports);
   exportOps(env, exports);
 #ifdef S4_WITH_CUDA
   // Plans hold device memory; free them while the CUDA context is still alive.

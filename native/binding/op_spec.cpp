@@ -9,7 +9,7 @@
 
 #include "../common/error.h"
 #include "args.h"
-#include "registry.h"
+#include "js_function.h"
 
 namespace s4::binding {
 namespace {

@@ -1,4 +1,4 @@
-// Errors raised by native code. The binding layer (binding/registry_impl.h, throwAsJs)
+// Errors raised by native code. The binding layer (binding/js_function.h, throwAsJs)
 // turns each into a JS Error of the matching class (TypeError / RangeError / Error) with
 // the message unchanged, so the message must name the argument and what was expected.
 // NonFinite is a RangeError whose `code` property is 'S4_NON_FINITE': a NaN or infinity

@@ -1,5 +1,9 @@
-// Template part of registry.h.
+// makeFunction: wraps a C++ callable as a JS function whose s4::Error and std::exception
+// become JS errors of the matching class (TypeError, RangeError, Error with a code for
+// non-finite values), the message unchanged. Every export of the addon goes through it.
 #pragma once
+#include <napi.h>
+
 #include <exception>
 #include <new>
 #include <utility>
