@@ -160,12 +160,13 @@ void OpSpec::finish() {
     for (const std::string& t : args[i].shapeText) args[i].shape.push_back(parseExtent(*this, t));
   }
   if (!fn) throw std::logic_error("op spec " + name + ": no run()");
+  if (args.size() > kMaxOpArgs) throw std::logic_error("op spec " + name + ": more than kMaxOpArgs arguments");
 }
 
 // ---- the checker --------------------------------------------------------------------------------
 
 Call::Call(const OpSpec& spec, const Napi::CallbackInfo& info)
-    : spec_(spec), buffers_(spec.args.size(), nullptr), values_(spec.args.size(), 0.0) {
+    : spec_(spec) {
   const Args a(info, spec.name.c_str(), spec.args.size());
   const char* fn = spec.name.c_str();
   // Sizes and scalars first: buffer extents are computed from the sizes.
@@ -212,22 +213,30 @@ Call::Call(const OpSpec& spec, const Napi::CallbackInfo& info)
     if (!isBuffer(s.kind)) continue;
     Storage* buf = s.optional ? a.optionalBuffer(i, s.name) : &a.buffer(i, s.name);
     if (!buf) continue;
-    // Element count: the product of the extents, capped at kMaxElements.
+    // Element count: the product of the extents, capped at kMaxElements. The message text
+    // is built only on failure: this loop runs for every buffer of every call.
     int64_t elements = 1;
-    std::string dims, sizes;
-    for (size_t e = 0; e < s.shape.size(); e++) {
-      const Extent& x = s.shape[e];
+    bool tooLarge = false;
+    for (const Extent& x : s.shape) {
       const int64_t n = x.dim < 0 ? x.add : x.mul * int64_t(values_[x.dim]) + x.add;
-      dims += (e ? ", " : "") + x.text;
-      sizes += (e ? ", " : "") + std::to_string(n);
-      if (n != 0 && elements > kMaxElements / n)
-        failRange(std::string(fn) + ": argument '" + s.name + "' [" + dims + "] has more than 2^40 elements");
+      if (n != 0 && elements > kMaxElements / n) {
+        tooLarge = true;
+        break;
+      }
       elements *= n;
     }
     const size_t want = size_t(elements) * bytesOf(s.dtype);
-    if (buf->bytes() != want)
+    if (tooLarge || buf->bytes() != want) {
+      std::string dims, sizes;
+      for (size_t e = 0; e < s.shape.size(); e++) {
+        const Extent& x = s.shape[e];
+        dims += (e ? ", " : "") + x.text;
+        sizes += (e ? ", " : "") + std::to_string(x.dim < 0 ? x.add : x.mul * int64_t(values_[x.dim]) + x.add);
+      }
+      if (tooLarge) failRange(std::string(fn) + ": argument '" + s.name + "' [" + dims + "] has more than 2^40 elements");
       failRange(std::string(fn) + ": argument '" + s.name + "' must hold [" + dims + "] = [" + sizes + "] " + dtypeName(s.dtype) +
                 " elements (" + std::to_string(want) + " bytes), got " + std::to_string(buf->bytes()) + " bytes");
+    }
     if (!haveDevice) {
       device_ = buf->device();
       haveDevice = true;

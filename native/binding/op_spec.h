@@ -34,6 +34,8 @@
 namespace s4::binding {
 
 enum class DType { F32, C64 };
+// Arguments of one op at most (OpSpec::finish checks).
+constexpr size_t kMaxOpArgs = 24;
 enum class ArgKind { In, Out, InOut, Size, Number, Flag, Choice };
 
 // One extent of a shape: mul * size(dim) + add, or the constant `add` when dim < 0.
@@ -134,8 +136,9 @@ class Call {
   float* buffer(const char* name, bool optional) const;
 
   const OpSpec& spec_;
-  std::vector<Storage*> buffers_;
-  std::vector<double> values_;
+  // Fixed arrays, not vectors: a call allocates nothing on the heap.
+  Storage* buffers_[kMaxOpArgs] = {};
+  double values_[kMaxOpArgs] = {};
   Device device_ = Device::CPU;
   double result_ = 0;
 };
