@@ -47,6 +47,8 @@ describe('packed package', () => {
     expect(list).toMatch(/package\/dist\/index\.mjs/);
     expect(list).toMatch(/package\/prebuilds\/linux-x64\/.*\.node/);
     expect(list).toMatch(/package\/CMakeLists\.txt/);
+    // CMakeLists.txt runs it after linking: a build from source needs it.
+    expect(list).toMatch(/package\/scripts\/check-undefined\.cmake/);
     expect(list).not.toMatch(/package\/test\//);
   });
 
