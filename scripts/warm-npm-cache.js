@@ -2,8 +2,9 @@
 'use strict';
 /**
  * Puts the full registry metadata and the tarball of every production dependency (the
- * versions package-lock.json pins) into the npm cache, so that the pack test can install
- * the packed tarball with `npm install --offline`.
+ * versions package-lock.json pins, and the newest version in each range it declares) into
+ * the npm cache, so that the pack test can install the packed tarball with
+ * `npm install --offline`.
  *
  * Why: `npm ci` installs from the lockfile and leaves at most the abbreviated ("corgi")
  * metadata in the cache, but npm 11 resolves the dependencies of a tarball it installs with
@@ -22,10 +23,23 @@ for (const [where, entry] of Object.entries(lock.packages || {})) {
   const name = entry.name || where.slice(where.lastIndexOf('node_modules/') + 'node_modules/'.length);
   specs.push(`${name}@${entry.version}`);
 }
+// An install of the packed tarball resolves each dependency range afresh: to the newest
+// version in range, which may be newer than the lockfile's (a release since the lock was
+// written). Cache what each range resolves to as well.
+const ranges = new Set();
+const rootDeps = (lock.packages && lock.packages['']) ? lock.packages[''].dependencies || {} : {};
+for (const [name, range] of Object.entries(rootDeps)) ranges.add(`${name}@${range}`);
+for (const [where, entry] of Object.entries(lock.packages || {})) {
+  if (!where || entry.dev || entry.devOptional || entry.link) continue;
+  for (const [name, range] of Object.entries({ ...(entry.dependencies || {}), ...(entry.optionalDependencies || {}) })) {
+    ranges.add(`${name}@${range}`);
+  }
+}
+specs.push(...ranges);
 if (specs.length === 0) {
   console.log('warm-npm-cache: no production dependencies in package-lock.json');
   process.exit(0);
 }
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 execFileSync(npm, ['cache', 'add', ...specs], { cwd: root, stdio: 'inherit' });
-console.log(`warm-npm-cache: ${specs.length} production dependencies cached with their full metadata`);
+console.log(`warm-npm-cache: ${specs.length} production dependency versions and ranges cached with their full metadata`);
