@@ -245,6 +245,24 @@ void residualNormForward(const float* z, const float* zb, const float* x, const 
   // waking the pool costs more than the work.
   const int64_t chunks = (L + kChunk - 1) / kChunk;
   const Residual r{z, zb, x, H, L, p, scale, key, p > 0.f};
+  if (L == 1) {  // tokens: a row per batch element, contiguous; no per-position scratch
+    parallelFor(B, std::max<int64_t>(1, (int64_t(1) << 16) / H), [&](int64_t b0, int64_t b1) {
+      for (int64_t bi = b0; bi < b1; ++bi) {
+        float* o = out + bi * H;
+        double sum = 0;
+        for (int64_t h = 0; h < H; ++h) sum += (o[h] = r(bi, h, 0));
+        if (!normalize) continue;
+        const double mu = sum / double(H);
+        double q = 0;
+        for (int64_t h = 0; h < H; ++h) q += (o[h] - mu) * (o[h] - mu);
+        const float muf = float(mu), rs = float(1.0 / std::sqrt(q / double(H) + double(eps)));
+        if (mean) mean[bi] = muf;
+        if (rstd) rstd[bi] = rs;
+        for (int64_t h = 0; h < H; ++h) o[h] = (o[h] - muf) * rs * (w ? w[h] : 1.f) + (b ? b[h] : 0.f);
+      }
+    });
+    return;
+  }
   parallelFor(B * chunks, std::max<int64_t>(1, (int64_t(1) << 16) / (H * std::min(L, kChunk))), [&](int64_t t0, int64_t t1) {
     ChunkScratch k(normalize ? kChunk : 0);
     for (int64_t t = t0; t < t1; ++t) {
