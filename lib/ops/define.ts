@@ -4,7 +4,8 @@
  * for its plan (sizes and the output shape), takes the caller's `out` or allocates it, runs
  * the native forward, and records the backward with gradient buffers allocated for the
  * inputs that need them. Tensors the forward saves for the backward (statistics,
- * probabilities) are freed after the backward ran, or at once when nothing is recorded.
+ * probabilities) come from its ctx.save and are freed after the backward ran, at once when
+ * nothing is recorded, or when the forward throws.
  * See docs/ARCHITECTURE.md, "Adding an op".
  *
  *   const linearOp = defineOp({
@@ -64,8 +65,13 @@ export interface OpDefinition<S extends Record<string, InputKind>, A, P extends 
    * sizes the call.
    */
   plan(inputs: InputTensors<S>, args: A, device: DeviceName): P;
-  /** Writes the output; returns tensors saved for the backward (freed after it). */
-  forward(inputs: InputTensors<S>, out: Tensor, plan: P): readonly Tensor[] | void;
+  /**
+   * Writes the output. Tensors the backward needs beyond the inputs and the output
+   * (statistics, probabilities) come from ctx.save; defineOp frees them after the backward,
+   * at once when none will be recorded (ctx.recording false: a kernel may then skip them),
+   * or when the forward throws.
+   */
+  forward(inputs: InputTensors<S>, out: Tensor, plan: P, ctx: ForwardContext): void;
   /**
    * Fills `grads` from the output gradient g. Gradient buffers are uninitialized; return an
    * object to replace some of them (a kernel that does not write a buffer leaves it null).
@@ -75,6 +81,13 @@ export interface OpDefinition<S extends Record<string, InputKind>, A, P extends 
   allGrads?: boolean;
   /** The output may be one of the inputs (elementwise kernels that allow it). */
   inPlace?: boolean;
+}
+
+/** What defineOp tells a forward: whether a backward will be recorded, and where to save. */
+export interface ForwardContext {
+  readonly recording: boolean;
+  /** A new tensor for the backward, owned by defineOp. */
+  save(shape: readonly number[], dtype?: DType): Tensor;
 }
 
 /** The op: tensors by name, its scalar arguments (undefined when it has none), options. */
@@ -113,16 +126,26 @@ export function defineOp<S extends Record<string, InputKind>, A, P extends Plan>
     const plan = def.plan(typed, scalars, device);
     const out = opts?.out === undefined ? Tensor.empty(plan.shape, plan.dtype ?? 'float32', device) : checkOut(fn, opts.out, plan, device, inputs, def.inPlace === true);
     const allocated = opts?.out === undefined;
-    let saved: readonly Tensor[] = [];
+    const backward = def.backward;
+    const list = names.map((n) => inputs[n]);
+    const recording = backward !== undefined && isGradEnabled() && list.some((t) => t && t.requiresGrad);
+    const saved: Tensor[] = [];
+    const ctx: ForwardContext = {
+      recording,
+      save: (shape, dtype = 'float32') => {
+        const t = Tensor.empty(shape, dtype, device);
+        saved.push(t);
+        return t;
+      },
+    };
     try {
-      saved = def.forward(typed, out, plan) ?? [];
+      def.forward(typed, out, plan, ctx);
     } catch (err) {
+      for (const s of saved) s.dispose();
       if (allocated) out.dispose();
       throw err;
     }
-    const backward = def.backward;
-    const list = names.map((n) => inputs[n]);
-    if (!backward || !isGradEnabled() || !list.some((t) => t && t.requiresGrad)) {
+    if (!recording) {
       for (const s of saved) s.dispose();
       return out;
     }
@@ -136,7 +159,7 @@ export function defineOp<S extends Record<string, InputKind>, A, P extends Plan>
             const t = inputs[n];
             grads[n] = t && (def.allGrads || t.requiresGrad) ? Tensor.empty(t.shape, t.dtype, t.device) : null;
           }
-          const replaced = backward(g, typed, plan, grads as Grads<S>, saved, out);
+          const replaced = backward!(g, typed, plan, grads as Grads<S>, saved, out);
           if (replaced) {
             for (const [n, t] of Object.entries(replaced)) {
               if (grads[n] && grads[n] !== t) grads[n]!.dispose();

@@ -10,7 +10,7 @@
  * backward has used them, or at once when nothing is recorded.
  */
 import { ops } from '../native/binding';
-import { Tensor } from '../tensor/tensor';
+import type { Tensor } from '../tensor/tensor';
 import { expectNonEmpty, expectSameShape, expectTensor } from '../util/validate';
 import { defineOp, handle, type OpOptions } from './define';
 
@@ -22,16 +22,9 @@ const crossEntropyOp = defineOp({
     expectTensor('crossEntropy', 'labels', labels, { shape: [M], dims: ['M'] });
     return { shape: [] as number[], M, C };
   },
-  forward: ({ logits, labels }, out, { M, C }) => {
-    const probs = Tensor.empty([M, C], 'float32', logits.device);
-    try {
-      ops.crossEntropyForward({ logits: logits.handle, labels: labels.handle, loss: out.handle, probs: probs.handle, M, C });
-    } catch (err) {
-      probs.dispose();
-      throw err;
-    }
-    return [probs];
-  },
+  // The kernel writes the probabilities in any case (the loss is computed from them).
+  forward: ({ logits, labels }, out, { M, C }, ctx) =>
+    ops.crossEntropyForward({ logits: logits.handle, labels: labels.handle, loss: out.handle, probs: ctx.save([M, C]).handle, M, C }),
   backward: (g, { labels }, { M, C }, grads, [probs]) => {
     if (grads.logits) {
       ops.crossEntropyBackward({ probs: probs.handle, labels: labels.handle, gradOut: g.handle, gradLogits: grads.logits.handle, M, C });

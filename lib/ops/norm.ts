@@ -11,25 +11,17 @@
  * The statistics (mean, rstd) the forward saves are freed as soon as the backward has used
  * them, or at once when nothing is recorded.
  */
-import { isGradEnabled } from '../autograd/tape';
 import { ops } from '../native/binding';
-import { Tensor } from '../tensor/tensor';
+import type { Tensor } from '../tensor/tensor';
 import { expectInteger, expectNumber, expectTensor } from '../util/validate';
-import { defineOp, handle, type OpOptions } from './define';
-
-function nonEmpty(fn: string, name: string, t: Tensor): void {
-  if (t.rank === 0 || t.size === 0) {
-    throw new RangeError(`${fn}: argument '${name}' must have rank >= 1 and no zero-sized dimension (got [${t.shape.join(', ')}])`);
-  }
-}
+import { defineOp, handle, type ForwardContext, type OpOptions } from './define';
 
 /**
  * The statistics a forward saves (mean, rstd), of `shape` each, or none when no backward will
- * be recorded (the op then keeps nothing, and a traced call holds no buffer freed after it).
+ * be recorded (the kernels then skip them, and a traced call holds no buffer freed after it).
  */
-function statistics(shape: number[], device: Tensor['device'], inputs: readonly (Tensor | null)[]): [Tensor, Tensor] | null {
-  if (!isGradEnabled() || !inputs.some((t) => t?.requiresGrad)) return null;
-  return [Tensor.empty(shape, 'float32', device), Tensor.empty(shape, 'float32', device)];
+function statistics(ctx: ForwardContext, shape: number[]): [Tensor, Tensor] | null {
+  return ctx.recording ? [ctx.save(shape), ctx.save(shape)] : null;
 }
 
 function checkEps(fn: string, eps: unknown): number {
@@ -40,19 +32,17 @@ function checkEps(fn: string, eps: unknown): number {
 
 const layerNormOp = defineOp({
   name: 'layerNorm',
-  inputs: { x: 'float32', w: 'float32?', b: 'float32?' },
+  inputs: { x: { dtype: 'float32', nonEmpty: true }, w: 'float32?', b: 'float32?' },
   plan: ({ x, w, b }, eps: number) => {
     const fn = 'layerNorm';
-    nonEmpty(fn, 'x', x);
     const D = x.shape[x.rank - 1];
     if (w) expectTensor(fn, 'w', w, { shape: [D], dims: ['D'] });
     if (b) expectTensor(fn, 'b', b, { shape: [D], dims: ['D'] });
     return { shape: x.shape, rows: x.size / D, D, eps: checkEps(fn, eps) };
   },
-  forward: ({ x, w, b }, out, { rows, D, eps }) => {
-    const saved = statistics([rows], x.device, [x, w, b]);
+  forward: ({ x, w, b }, out, { rows, D, eps }, ctx) => {
+    const saved = statistics(ctx, [rows]);
     ops.layerNormForward({ x: x.handle, weight: handle(w), bias: handle(b), out: out.handle, mean: handle(saved?.[0]), rstd: handle(saved?.[1]), rows, D, eps });
-    return saved ?? [];
   },
   backward: (g, { x, w }, { rows, D }, grads, [mean, rstd]) =>
     ops.layerNormBackward({
@@ -79,18 +69,16 @@ export function layerNorm(x: Tensor, w?: Tensor | null, b?: Tensor | null, eps =
 
 const layerNormChannelsOp = defineOp({
   name: 'layerNormChannels',
-  inputs: { x: 'float32', w: 'float32?', b: 'float32?' },
+  inputs: { x: { dtype: 'float32', rank: 3, nonEmpty: true }, w: 'float32?', b: 'float32?' },
   plan: ({ x, w, b }, eps: number) => {
     const fn = 'layerNormChannels';
-    expectTensor(fn, 'x', x, { rank: 3 });
-    nonEmpty(fn, 'x', x);
     const [B, H, L] = x.shape;
     if (w) expectTensor(fn, 'w', w, { shape: [H], dims: ['H'] });
     if (b) expectTensor(fn, 'b', b, { shape: [H], dims: ['H'] });
     return { shape: x.shape, B, H, L, eps: checkEps(fn, eps) };
   },
-  forward: ({ x, w, b }, out, { B, H, L, eps }) => {
-    const saved = statistics([B, L], x.device, [x, w, b]);
+  forward: ({ x, w, b }, out, { B, H, L, eps }, ctx) => {
+    const saved = statistics(ctx, [B, L]);
     ops.layerNormChannelsForward({
       x: x.handle,
       weight: handle(w),
@@ -103,7 +91,6 @@ const layerNormChannelsOp = defineOp({
       L,
       eps,
     });
-    return saved ?? [];
   },
   backward: (g, { x, w }, { B, H, L }, grads, [mean, rstd]) =>
     ops.layerNormChannelsBackward({
@@ -144,11 +131,9 @@ export interface ResidualNormOptions {
 
 const residualNormOp = defineOp({
   name: 'residualNorm',
-  inputs: { z: 'float32', zBias: 'float32?', x: 'float32', w: 'float32?', b: 'float32?' },
+  inputs: { z: 'float32', zBias: 'float32?', x: { dtype: 'float32', rank: 3, nonEmpty: true }, w: 'float32?', b: 'float32?' },
   plan: ({ z, zBias, x, w, b }, o: ResidualNormOptions) => {
     const fn = 'residualNorm';
-    expectTensor(fn, 'x', x, { rank: 3 });
-    nonEmpty(fn, 'x', x);
     const [B, H, L] = x.shape;
     expectTensor(fn, 'z', z, { shape: [B, 2 * H, L], dims: ['B', '2H', 'L'] });
     if (zBias) expectTensor(fn, 'zBias', zBias, { shape: [2 * H], dims: ['2H'] });
@@ -165,32 +150,26 @@ const residualNormOp = defineOp({
     const step = p > 0 || o.step !== undefined ? expectInteger(fn, 'step', o.step, 0, 2 ** 53) : 0;
     return { shape: [B, H, L], B, H, L, eps, normalize, p, seed, step };
   },
-  forward: ({ z, zBias, x, w, b }, out, { B, H, L, eps, normalize, p, seed, step }) => {
-    const saved = normalize ? statistics([B, L], x.device, [z, zBias, x, w, b]) : null;
-    try {
-      ops.residualNormForward({
-        z: z.handle,
-        zBias: handle(zBias),
-        x: x.handle,
-        weight: handle(w),
-        bias: handle(b),
-        out: out.handle,
-        mean: handle(saved?.[0]),
-        rstd: handle(saved?.[1]),
-        B,
-        H,
-        L,
-        p,
-        seed,
-        step,
-        eps,
-        normalize,
-      });
-    } catch (err) {
-      saved?.forEach((t) => t.dispose());
-      throw err;
-    }
-    return saved ?? [];
+  forward: ({ z, zBias, x, w, b }, out, { B, H, L, eps, normalize, p, seed, step }, ctx) => {
+    const saved = normalize ? statistics(ctx, [B, L]) : null;
+    ops.residualNormForward({
+      z: z.handle,
+      zBias: handle(zBias),
+      x: x.handle,
+      weight: handle(w),
+      bias: handle(b),
+      out: out.handle,
+      mean: handle(saved?.[0]),
+      rstd: handle(saved?.[1]),
+      B,
+      H,
+      L,
+      p,
+      seed,
+      step,
+      eps,
+      normalize,
+    });
   },
   // gradZBias without gradZ: the native op sums dz from a workspace of its own.
   backward: (g, { z, zBias, x, w }, { B, H, L, normalize, p, seed, step }, grads, saved) =>
