@@ -198,45 +198,42 @@ function checkParams64(fn: string, p: { H?: unknown; N2?: unknown }): void {
   expectInteger(fn, 'params.N2', p.N2, 1);
 }
 
+/**
+ * The float64 parameters, skip term and device of a stepper: downloaded from tensor
+ * parameters (which run where they live), or a float64 set as given (on opts.device or the
+ * current backend); opts.d overrides the skip term either way.
+ */
+function resolveParams<P extends DplrParams64 | DiagParams64>(
+  fn: string,
+  params: unknown,
+  o: StepperOptions,
+  fromTensors: (fn: string, params: unknown) => { p64: P; d: Float64Array | null; device: DeviceName },
+): { p64: P; d: Float64Array | null; device: DeviceName } {
+  let r: { p64: P; d: Float64Array | null; device: DeviceName };
+  if (isTensorParams(params)) {
+    r = fromTensors(fn, params);
+  } else {
+    if (params === null || typeof params !== 'object') throw new TypeError(`${fn}: argument 'params' must be an object`);
+    checkParams64(fn, params as P);
+    r = { p64: params as P, d: null, device: o.device ?? backend() };
+  }
+  if (o.d != null) r.d = skipOf(fn, o.d, r.p64.H);
+  return r;
+}
+
 /** A stepper of a DPLR (S4, bilinear) layer whose C~ was set up for length opts.L. */
 export function stepper(params: DplrTensorParams | DplrParams64, opts: DplrStepperOptions): Stepper {
   const fn = 'stepper';
   const o = checkOptions(fn, opts);
   const L = expectInteger(fn, 'L', (opts as DplrStepperOptions).L, 1);
-  let p64: DplrParams64;
-  let d: Float64Array | null;
-  let device: DeviceName;
-  if (isTensorParams(params)) {
-    ({ p64, d, device } = dplrParams64(fn, params));
-  } else {
-    if (params === null || typeof params !== 'object') throw new TypeError(`${fn}: argument 'params' must be an object`);
-    p64 = params as DplrParams64;
-    checkParams64(fn, p64);
-    d = null;
-    device = o.device ?? backend();
-  }
-  if (o.d != null) d = skipOf(fn, o.d, p64.H);
-  const coef = dplrStepCoefficients(p64, L, d);
-  return new Stepper('stepper', coef, o.batch, p64.H, p64.N2, device);
+  const { p64, d, device } = resolveParams(fn, params, o, dplrParams64);
+  return new Stepper('stepper', dplrStepCoefficients(p64, L, d), o.batch, p64.H, p64.N2, device);
 }
 
 /** A stepper of a diagonal (S4D, ZOH) layer; C is used directly. */
 export function diagStepper(params: DiagTensorParams | DiagParams64, opts: StepperOptions): Stepper {
   const fn = 'diagStepper';
   const o = checkOptions(fn, opts);
-  let p64: DiagParams64;
-  let d: Float64Array | null;
-  let device: DeviceName;
-  if (isTensorParams(params)) {
-    ({ p64, d, device } = diagParams64(fn, params));
-  } else {
-    if (params === null || typeof params !== 'object') throw new TypeError(`${fn}: argument 'params' must be an object`);
-    p64 = params as DiagParams64;
-    checkParams64(fn, p64);
-    d = null;
-    device = o.device ?? backend();
-  }
-  if (o.d != null) d = skipOf(fn, o.d, p64.H);
-  const coef = diagStepCoefficients(p64, d);
-  return new Stepper('diagStepper', coef, o.batch, p64.H, p64.N2, device);
+  const { p64, d, device } = resolveParams(fn, params, o, diagParams64);
+  return new Stepper('diagStepper', diagStepCoefficients(p64, d), o.batch, p64.H, p64.N2, device);
 }
