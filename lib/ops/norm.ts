@@ -11,17 +11,18 @@
  * The statistics (mean, rstd) the forward saves are freed as soon as the backward has used
  * them, or at once when nothing is recorded.
  */
-import { ops } from '../native/binding';
+import { ops, type NativeBuffer } from '../native/binding';
 import type { Tensor } from '../tensor/tensor';
 import { expectInteger, expectNumber, expectTensor } from '../util/validate';
 import { defineOp, handle, type ForwardContext, type OpOptions } from './define';
 
 /**
- * The statistics a forward saves (mean, rstd), of `shape` each, or none when no backward will
- * be recorded (the kernels then skip them, and a traced call holds no buffer freed after it).
+ * The buffers of the statistics a forward saves (mean, rstd), of `shape` each, or nulls when
+ * no backward will be recorded (the kernels then skip them, and a traced call holds no
+ * buffer freed after it).
  */
-function statistics(ctx: ForwardContext, shape: number[]): [Tensor, Tensor] | null {
-  return ctx.recording ? [ctx.save(shape), ctx.save(shape)] : null;
+function statistics(ctx: ForwardContext, shape: number[]): { mean: NativeBuffer | null; rstd: NativeBuffer | null } {
+  return ctx.recording ? { mean: ctx.save(shape).handle, rstd: ctx.save(shape).handle } : { mean: null, rstd: null };
 }
 
 function checkEps(fn: string, eps: unknown): number {
@@ -41,8 +42,7 @@ const layerNormOp = defineOp({
     return { shape: x.shape, rows: x.size / D, D, eps: checkEps(fn, eps) };
   },
   forward: ({ x, w, b }, out, { rows, D, eps }, ctx) => {
-    const saved = statistics(ctx, [rows]);
-    ops.layerNormForward({ x: x.handle, weight: handle(w), bias: handle(b), out: out.handle, mean: handle(saved?.[0]), rstd: handle(saved?.[1]), rows, D, eps });
+    ops.layerNormForward({ x: x.handle, weight: handle(w), bias: handle(b), out: out.handle, ...statistics(ctx, [rows]), rows, D, eps });
   },
   backward: (g, { x, w }, { rows, D }, grads, [mean, rstd]) =>
     ops.layerNormBackward({
@@ -78,19 +78,7 @@ const layerNormChannelsOp = defineOp({
     return { shape: x.shape, B, H, L, eps: checkEps(fn, eps) };
   },
   forward: ({ x, w, b }, out, { B, H, L, eps }, ctx) => {
-    const saved = statistics(ctx, [B, L]);
-    ops.layerNormChannelsForward({
-      x: x.handle,
-      weight: handle(w),
-      bias: handle(b),
-      out: out.handle,
-      mean: handle(saved?.[0]),
-      rstd: handle(saved?.[1]),
-      B,
-      H,
-      L,
-      eps,
-    });
+    ops.layerNormChannelsForward({ x: x.handle, weight: handle(w), bias: handle(b), out: out.handle, ...statistics(ctx, [B, L]), B, H, L, eps });
   },
   backward: (g, { x, w }, { B, H, L }, grads, [mean, rstd]) =>
     ops.layerNormChannelsBackward({
@@ -151,7 +139,8 @@ const residualNormOp = defineOp({
     return { shape: [B, H, L], B, H, L, eps, normalize, p, seed, step };
   },
   forward: ({ z, zBias, x, w, b }, out, { B, H, L, eps, normalize, p, seed, step }, ctx) => {
-    const saved = normalize ? statistics(ctx, [B, L]) : null;
+    // Without the norm there are no statistics to keep.
+    const stats = normalize ? statistics(ctx, [B, L]) : { mean: null, rstd: null };
     ops.residualNormForward({
       z: z.handle,
       zBias: handle(zBias),
@@ -159,8 +148,7 @@ const residualNormOp = defineOp({
       weight: handle(w),
       bias: handle(b),
       out: out.handle,
-      mean: handle(saved?.[0]),
-      rstd: handle(saved?.[1]),
+      ...stats,
       B,
       H,
       L,
