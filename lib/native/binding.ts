@@ -10,9 +10,9 @@
  */
 import * as path from 'node:path';
 import { bindOps, OP_NAMES, OP_SPECS, type NativeOps, type RawOps } from './ops.generated';
-import type { NativeBuffer, OpSpecDescription } from './types';
+import type { NativeBuffer, NativeGraph, OpSpecDescription } from './types';
 
-export type { NativeBuffer, OpSpecDescription } from './types';
+export type { NativeBuffer, NativeGraph, OpSpecDescription } from './types';
 export type { NativeOps } from './ops.generated';
 
 export interface CudaInfo {
@@ -65,13 +65,21 @@ export interface CoreBinding {
   synchronizeAsync(): Promise<void>;
   buildInfo(): { version: string; napiVersion: number; cuda: boolean; cudaArchitectures?: string; cpuThreads: number };
   nnInfo(device: 'cpu' | 'cuda'): GemmInfo;
+  /**
+   * CUDA: records the launches of the ops fn calls (they do not run) as a graph; throws,
+   * with nothing left captured, when an op cannot be captured (it allocates memory).
+   */
+  captureGraph(fn: () => void): NativeGraph;
+  /** Runs a captured graph on the stream (asynchronously, as any op). */
+  launchGraph(graph: NativeGraph): void;
   opSpecs(): OpSpecDescription[];
 }
 
 /** The names of CoreBinding, checked against the addon at load. */
 export const CORE_NAMES: readonly (keyof CoreBinding)[] = [
   'alloc', 'upload', 'write', 'download', 'downloadAsync', 'copy', 'cudaInfo', 'memory', 'emptyCache',
-  'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'nnInfo', 'opSpecs',
+  'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'nnInfo', 'captureGraph', 'launchGraph',
+  'opSpecs',
 ];
 
 /** Exports that are classes or values rather than functions. */

@@ -8,6 +8,14 @@ export interface NativeBuffer {
   free(): void;
 }
 
+/**
+ * Opaque handle of a captured CUDA graph (native/binding/graph_handle.cpp): the op launches
+ * of one call of a function, launched again as one. Destroyed when collected.
+ */
+export interface NativeGraph {
+  readonly __nativeGraph: never;
+}
+
 /** One argument of an op spec, as the addon's opSpecs() describes it. */
 export interface OpArgDescription {
   name: string;

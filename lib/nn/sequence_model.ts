@@ -16,7 +16,7 @@
  */
 import { backend, type DeviceName } from '../backend';
 import { noGrad } from '../autograd/tape';
-import { core, ops } from '../native/binding';
+import { core, ops, type NativeGraph } from '../native/binding';
 import { OpTrace } from '../native/trace';
 import { embedding, lastPool, linear, meanPool, transpose12 } from '../ops/index';
 import { expectInteger, expectNumber, expectTensor } from '../util/validate';
@@ -65,6 +65,8 @@ export interface ModelStepper {
   step(x: Tensor, out?: Tensor): Tensor;
   /** Tokens fed since the last reset. */
   readonly position: number;
+  /** Whether tokens run as one captured CUDA graph (CUDA, from the second token on). */
+  readonly captured: boolean;
   reset(): void;
   dispose(): void;
 }
@@ -173,12 +175,18 @@ export class SequenceModel extends Module {
    * forward()'s own block routine (lib/nn/block.ts) on [B, D, 1] buffers allocated here,
    * with the scan as the mixer; the first token records the native calls of the encoder
    * and the blocks, and later tokens replay them (lib/native/trace.ts): per token only the
-   * returned output is allocated (none when `out` is given).
+   * returned output is allocated (none when `out` is given). On CUDA the second token
+   * captures the replay as one CUDA graph, and every later token copies itself into the
+   * recorded input buffer and launches that graph: one launch instead of one per op, which
+   * is most of a token's time at small batch. `cudaGraph: false` keeps the plain replay;
+   * so does a capture that fails (`captured` says which runs).
    */
-  stepper(opts: { batch: number }): ModelStepper {
+  stepper(opts: { batch: number; cudaGraph?: boolean }): ModelStepper {
     const fn = 'SequenceModel.stepper';
     if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object with 'batch'`);
     const batch = expectInteger(fn, 'batch', opts.batch, 1);
+    if (opts.cudaGraph !== undefined && typeof opts.cudaGraph !== 'boolean')
+      throw new TypeError(`${fn}: option 'cudaGraph' must be a boolean (got ${typeof opts.cudaGraph})`);
     const owned: Tensor[] = [];
     const scans: Stepper[] = [];
     const release = (): void => {
@@ -255,13 +263,29 @@ export class SequenceModel extends Module {
       return x;
     };
     let trace: OpTrace | null = null;
+    let graph: NativeGraph | null = null;
+    let tryGraph = device === 'cuda' && opts.cudaGraph !== false;
     let last: Tensor = xa;
     let position = 0;
     let disposed = false;
+    const tokens = (t: OpTrace, xt: Tensor): void => {
+      if (graph === null && tryGraph) {
+        tryGraph = false;
+        try {
+          graph = t.capture([tokenIn.handle]);
+        } catch {
+          // An op of this model cannot be captured (it allocates scratch memory): replay.
+          graph = null;
+        }
+      }
+      if (graph === null) return t.replay([xt.handle]);
+      core.copy(tokenIn.handle, xt.handle);
+      core.launchGraph(graph);
+    };
     const run = (xt: Tensor, y: Tensor): Tensor => {
       noGrad(() => {
         if (trace === null) trace = new OpTrace(() => (last = encodeAndBlocks()), [tokenIn.handle]);
-        else trace.replay([xt.handle]);
+        else tokens(trace, xt);
       });
       position++;
       let x = flat(last);
@@ -291,6 +315,9 @@ export class SequenceModel extends Module {
       get position(): number {
         return position;
       },
+      get captured(): boolean {
+        return graph !== null;
+      },
       reset(): void {
         scans.forEach((s) => s.reset());
         ops.fill({ out: sum.handle, value: 0, n: batch * D });
@@ -299,6 +326,7 @@ export class SequenceModel extends Module {
       dispose(): void {
         if (disposed) return;
         disposed = true;
+        graph = null;
         release();
       },
     };

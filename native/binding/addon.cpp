@@ -25,6 +25,9 @@
 #endif
 
 namespace s4::binding {
+
+void exportGraph(Napi::Env env, Napi::Object exports);  // graph_handle.cpp
+
 namespace {
 
 void requireCuda(const char* fn) {
@@ -326,6 +329,7 @@ void exportCore(Napi::Env env, Napi::Object exports) {
   exports.Set("synchronizeAsync", makeFunction(env, "synchronizeAsync", synchronizeAsync));
   exports.Set("buildInfo", makeFunction(env, "buildInfo", buildInfo));
   exports.Set("nnInfo", makeFunction(env, "nnInfo", nnInfo));
+  exportGraph(env, exports);
 }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {

@@ -22,6 +22,7 @@
 
 #include "context.h"
 #include "device_info.h"
+#include "graph.h"
 
 namespace s4::cuda {
 namespace {
@@ -78,6 +79,10 @@ void trimDriverPool() {
 }  // namespace
 
 void* deviceAlloc(size_t bytes) {
+  if (capturing())
+    throw s4::Error("an op allocated " + std::to_string(bytes) +
+                        " bytes of device memory during a graph capture; only ops that allocate nothing can be captured",
+                    ErrorKind::Range);
   Cache& c = cache();
   const size_t cls = sizeClass(bytes == 0 ? 1 : bytes);
   std::lock_guard<std::mutex> lock(c.mu);

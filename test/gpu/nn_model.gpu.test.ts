@@ -106,6 +106,8 @@ describe('SequenceModel CUDA vs CPU', () => {
         for (let r = 0; r < B * 3; r++) got[r * L + t] = yt[r];
       }
       expect(relL2(got, full)).toBeLessThan(1e-4);
+      // From the second token on, the tokens ran as one captured CUDA graph.
+      expect(st.captured).toBe(true);
       st.dispose();
       m.dispose();
     });
