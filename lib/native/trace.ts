@@ -8,7 +8,7 @@
  * A trace is only valid while every buffer it saw stays alive and every scalar it saw
  * stays right: callers trace code whose scalars do not depend on the call.
  */
-import { callTraced, core, recordOps, type NativeBuffer, type NativeGraph, type TracedCall } from './binding';
+import { callTraced, recordOps, type NativeBuffer, type TracedCall } from './binding';
 
 export class OpTrace {
   private readonly calls: TracedCall[];
@@ -29,14 +29,6 @@ export class OpTrace {
 
   get length(): number {
     return this.calls.length;
-  }
-
-  /**
-   * CUDA: the recorded calls with `actuals` as one captured graph (core.captureGraph), for
-   * callers whose substituted buffers are fixed too; launching it runs them all at once.
-   */
-  capture(actuals: readonly NativeBuffer[]): NativeGraph {
-    return core.captureGraph(() => this.replay(actuals));
   }
 
   /** The recorded calls again, with actuals[k] in place of placeholders[k]. */

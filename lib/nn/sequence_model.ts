@@ -178,7 +178,8 @@ export class SequenceModel extends Module {
    * returned output is allocated (none when `out` is given). On CUDA the second token
    * captures the replay as one CUDA graph, and every later token copies itself into the
    * recorded input buffer and launches that graph: one launch instead of one per op, which
-   * is most of a token's time at small batch. `cudaGraph: false` keeps the plain replay;
+   * is most of a token's time at small batch (a token model's embedding, which checks its
+   * indices, runs before the graph). `cudaGraph: false` keeps the plain replay;
    * so does a capture that fails (`captured` says which runs).
    */
   stepper(opts: { batch: number; cudaGraph?: boolean }): ModelStepper {
@@ -246,12 +247,15 @@ export class SequenceModel extends Module {
       if (!v) flatViews.set(t, (v = sharedView(t, [batch, D])));
       return v;
     };
-    // Encoder and blocks of one token, from `tokenIn`; returns the buffer holding x.
-    const encodeAndBlocks = (): Tensor => {
+    // The encoder of one token, from `tokenIn` into xa.
+    const encode = (): void => {
+      if (vocab !== null) embedding(tokenIn, encW, { out: flat(xa) });
+      else linear(tokenIn, encW, encB, { out: flat(xa) });
+    };
+    // The blocks, from xa; returns the buffer holding x.
+    const blocks = (): Tensor => {
       let x = xa;
       let spare = xb;
-      if (vocab !== null) embedding(tokenIn, encW, { out: flat(x) });
-      else linear(tokenIn, encW, encB, { out: flat(x) });
       for (let i = 0; i < parts.length; i++) {
         const scan = scans[i];
         residualBlock(x, parts[i], (u) => {
@@ -262,30 +266,46 @@ export class SequenceModel extends Module {
       }
       return x;
     };
-    let trace: OpTrace | null = null;
+    let encTrace: OpTrace | null = null;
+    let blockTrace: OpTrace | null = null;
     let graph: NativeGraph | null = null;
     let tryGraph = device === 'cuda' && opts.cudaGraph !== false;
+    // The embedding reads back whether its indices are valid, which a graph cannot hold: a
+    // token model's graph starts after the encoder.
+    const encoderInGraph = vocab === null;
     let last: Tensor = xa;
     let position = 0;
     let disposed = false;
-    const tokens = (t: OpTrace, xt: Tensor): void => {
+    const tokens = (enc: OpTrace, blk: OpTrace, xt: Tensor): void => {
       if (graph === null && tryGraph) {
         tryGraph = false;
         try {
-          graph = t.capture([tokenIn.handle]);
+          graph = core.captureGraph(() => {
+            if (encoderInGraph) enc.replay([tokenIn.handle]);
+            blk.replay([]);
+          });
         } catch {
           // An op of this model cannot be captured (it allocates scratch memory): replay.
           graph = null;
         }
       }
-      if (graph === null) return t.replay([xt.handle]);
-      core.copy(tokenIn.handle, xt.handle);
+      if (graph === null) {
+        enc.replay([xt.handle]);
+        blk.replay([]);
+        return;
+      }
+      if (encoderInGraph) core.copy(tokenIn.handle, xt.handle);
+      else enc.replay([xt.handle]);
       core.launchGraph(graph);
     };
     const run = (xt: Tensor, y: Tensor): Tensor => {
       noGrad(() => {
-        if (trace === null) trace = new OpTrace(() => (last = encodeAndBlocks()), [tokenIn.handle]);
-        else tokens(trace, xt);
+        if (encTrace === null || blockTrace === null) {
+          encTrace = new OpTrace(encode, [tokenIn.handle]);
+          blockTrace = new OpTrace(() => (last = blocks()), []);
+        } else {
+          tokens(encTrace, blockTrace, xt);
+        }
       });
       position++;
       let x = flat(last);
@@ -302,7 +322,7 @@ export class SequenceModel extends Module {
       step(xt: Tensor, out?: Tensor): Tensor {
         if (disposed) throw new Error(`${fn}.step: the stepper has been disposed`);
         expectTensor(`${fn}.step`, 'x', xt, inputSpec);
-        if (trace === null) core.copy(tokenIn.handle, xt.handle);
+        if (encTrace === null) core.copy(tokenIn.handle, xt.handle);
         if (out !== undefined) return run(xt, expectTensor(`${fn}.step`, 'out', out, outSpec));
         const y = Tensor.empty([batch, dOutput], 'float32', device);
         try {
