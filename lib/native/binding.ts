@@ -43,6 +43,12 @@ export interface GemmInfo {
   gemm: 'cublas' | 'builtin' | null;
   /** CPU: the micro-kernel ('avx2' | 'generic'). */
   kernel?: string;
+  /** CPU: the FFT of the convolutions and kernels: FFTW when the system has it (opened at run time). */
+  fft?: 'fftw' | 'builtin';
+  /** CPU: FFTW's version string, or null. */
+  fftVersion?: string | null;
+  /** CPU: why FFTW is not used (not found, S4_FFTW=0), or null. */
+  fftReason?: string | null;
   /** CUDA: why cuBLAS is not used (null when it is). */
   reason?: string | null;
   cublasVersion?: number;

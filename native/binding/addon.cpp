@@ -8,6 +8,7 @@
 
 #include "../common/error.h"
 #include "../common/parallel.h"
+#include "../cpu/fftw_api.h"
 #include "../cpu/gemm.h"
 #include "args.h"
 #include "buffer.h"
@@ -270,8 +271,9 @@ Napi::Value synchronizeAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
-// nnInfo(device): which GEMM the ops of that device use. 'cpu' -> { gemm: 'builtin',
-// kernel: 'avx2' | 'generic' }; 'cuda' -> { gemm: 'cublas' | 'builtin', reason (why not
+// nnInfo(device): which GEMM (and on the CPU which FFT) the ops of that device use. 'cpu' ->
+// { gemm: 'builtin', kernel: 'avx2' | 'generic', fft: 'fftw' | 'builtin', fftVersion,
+// fftReason (why not FFTW, or null) }; 'cuda' -> { gemm: 'cublas' | 'builtin', reason (why not
 // cuBLAS, or null), cublasVersion, tf32 }.
 Napi::Value nnInfo(const Napi::CallbackInfo& info) {
   Args a(info, "nnInfo", 1);
@@ -281,6 +283,11 @@ Napi::Value nnInfo(const Napi::CallbackInfo& info) {
   if (device == Device::CPU) {
     o.Set("gemm", "builtin");
     o.Set("kernel", cpu::gemmKernelName());
+    std::string whyNot;
+    const bool fftw = cpu::fftw::available(&whyNot);
+    o.Set("fft", fftw ? "fftw" : "builtin");
+    o.Set("fftVersion", fftw ? Napi::Value(Napi::String::New(env, cpu::fftw::version())) : env.Null());
+    o.Set("fftReason", fftw ? env.Null() : Napi::Value(Napi::String::New(env, whyNot)));
     return o;
   }
 #ifdef S4_WITH_CUDA

@@ -5,14 +5,26 @@
 
 #include "../common/parallel.h"
 #include "fft.h"
+#include "fftw_api.h"
 
 namespace s4::cpu {
 namespace {
 
-// Transform length used for sequence length L (power of two >= 2L).
+// Transform length used for sequence length L: at least 2L, so the circular convolution is
+// the linear one. The built-in FFT wants a power of two; FFTW is as fast on lengths whose
+// factors are 2, 3, 5 and 7, and the smallest such length is up to ~1.3x shorter (1568
+// instead of 2048 for L = 784).
 int64_t fftConvSize(int64_t L) {
   int64_t n = 2;
   while (n < 2 * L) n <<= 1;
+  if (!fftw::available()) return n;
+  auto smooth = [](int64_t m) {
+    for (int64_t p : {2, 3, 5, 7})
+      while (m % p == 0) m /= p;
+    return m == 1;
+  };
+  for (int64_t m = 2 * L; m < n; ++m)
+    if (smooth(m)) return m;
   return n;
 }
 

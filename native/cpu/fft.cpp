@@ -2,6 +2,7 @@
 // precomputed twiddles; other lengths go through Bluestein's chirp-z identity
 //   X[k] = conj(c[k]) * sum_t (x[t] conj(c[t])) c[k - t],  c[m] = exp(i pi m^2 / n),
 // evaluated as one circular convolution of power-of-two length M >= 2n - 1.
+// Where the system has FFTW (fftw_api.h), every length goes through it instead.
 #include "fft.h"
 
 #include <cmath>
@@ -9,6 +10,8 @@
 #include <mutex>
 #include <stdexcept>
 #include <vector>
+
+#include "fftw_api.h"
 
 namespace s4::cpu {
 namespace {
@@ -58,12 +61,17 @@ class Radix2 {
 
 struct RealFFT::Plan {
   int n;
+  std::unique_ptr<fftw::Plans> fftw;  // FFTW in use: the other members stay empty
   std::unique_ptr<Radix2> direct;     // n is a power of two
   std::unique_ptr<Radix2> conv;       // Bluestein convolution length
   std::vector<cdouble> chirp;         // c[t] = exp(-i pi t^2 / n), t < n
   std::vector<cdouble> chirpSpectrum; // FFT of the conjugate chirp, wrapped to conv length
 
   explicit Plan(int len) : n(len) {
+    if (fftw::available()) {
+      fftw = std::make_unique<fftw::Plans>(n);
+      return;
+    }
     if (isPowerOfTwo(n)) {
       direct = std::make_unique<Radix2>(n);
       return;
@@ -113,6 +121,7 @@ RealFFT::RealFFT(int n) : n_(n) {
 }
 
 void RealFFT::forward(const double* in, cdouble* out) const {
+  if (plan_->fftw) return plan_->fftw->forward(in, out);
   std::vector<cdouble> a(n_);
   for (int t = 0; t < n_; ++t) a[t] = cdouble(in[t], 0.0);
   plan_->complexDft(a, false);
@@ -120,6 +129,7 @@ void RealFFT::forward(const double* in, cdouble* out) const {
 }
 
 void RealFFT::inverse(const cdouble* in, double* out) const {
+  if (plan_->fftw) return plan_->fftw->inverse(in, out);
   std::vector<cdouble> a(n_);
   int nb = bins();
   for (int k = 0; k < nb; ++k) a[k] = in[k];

@@ -5,7 +5,7 @@
 #include <mutex>
 
 #include "context.h"
-#include "dl_library.h"
+#include "../common/dl_library.h"
 
 namespace s4::cublas {
 namespace {
@@ -25,7 +25,7 @@ constexpr cublasMath_t CUBLAS_TF32_TENSOR_OP_MATH = 3;
 
 // The library and its entry points (resolved in api()).
 struct Api {
-  cuda::DlLibrary dl;
+  DlLibrary dl;
   cublasStatus_t (*create)(cublasHandle_t*) = nullptr;
   cublasStatus_t (*destroy)(cublasHandle_t) = nullptr;
   cublasStatus_t (*setStream)(cublasHandle_t, cudaStream_t) = nullptr;
@@ -52,7 +52,7 @@ Api& api() {
       a.dl.error = "cuBLAS disabled by S4_CUBLAS=0";
       return;
     }
-    cuda::DlLibrary& dl = a.dl;
+    DlLibrary& dl = a.dl;
     if (!dl.open("cuBLAS", {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"})) return;
     if (!dl.resolve(a.create, "cublasCreate_v2") || !dl.resolve(a.destroy, "cublasDestroy_v2") ||
         !dl.resolve(a.setStream, "cublasSetStream_v2") || !dl.resolve(a.getVersion, "cublasGetVersion_v2") ||

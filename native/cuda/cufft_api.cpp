@@ -6,7 +6,7 @@
 #include <tuple>
 
 #include "context.h"
-#include "dl_library.h"
+#include "../common/dl_library.h"
 
 namespace s4::cufft {
 namespace {
@@ -20,7 +20,7 @@ constexpr int CUFFT_C2R = 0x2c;
 
 // The library and its entry points (resolved in api()).
 struct Api {
-  cuda::DlLibrary dl;
+  DlLibrary dl;
   cufftResult (*planMany)(cufftHandle*, int, int*, int*, int, int, int*, int, int, int, int) = nullptr;
   cufftResult (*execR2C)(cufftHandle, float*, float2*) = nullptr;
   cufftResult (*execC2R)(cufftHandle, float2*, float*) = nullptr;
@@ -33,7 +33,7 @@ const Api& api() {
   static std::once_flag once;
   static Api a;
   std::call_once(once, [] {
-    cuda::DlLibrary& dl = a.dl;
+    DlLibrary& dl = a.dl;
     if (!dl.open("cuFFT", {"libcufft.so.12", "libcufft.so.11", "libcufft.so"},
                  "; install the CUDA toolkit's cuFFT or add its folder to LD_LIBRARY_PATH"))
       return;

@@ -1,12 +1,12 @@
-// A CUDA library opened at run time with dlopen, so the addon loads on machines without it,
-// and its entry points resolved by name (cublas_api.cpp, cufft_api.cpp).
+// A library opened at run time with dlopen, so the addon loads on machines without it, and
+// its entry points resolved by name (cuda/cublas_api.cpp, cuda/cufft_api.cpp, cpu/fftw_api.cpp).
 #pragma once
 #include <dlfcn.h>
 
 #include <initializer_list>
 #include <string>
 
-namespace s4::cuda {
+namespace s4 {
 
 struct DlLibrary {
   void* lib = nullptr;
@@ -43,4 +43,4 @@ struct DlLibrary {
   }
 };
 
-}  // namespace s4::cuda
+}  // namespace s4
