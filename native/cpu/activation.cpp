@@ -6,6 +6,7 @@
 #include "../common/dropout_mask.h"
 #include "../common/gelu.h"
 #include "../common/parallel.h"
+#include "vec_math.h"
 
 namespace s4::cpu {
 namespace {
@@ -14,23 +15,64 @@ int64_t grainFor(int64_t itemCost) { return std::max<int64_t>(1, 32768 / std::ma
 
 }  // namespace
 
+// The loops below are plain so that the compiler vectorizes them (vec_math.h): the exact
+// GELU as 0.5 v erfc(-v / sqrt 2), its tanh form and the GLU's sigmoid from expFast.
+namespace {
+
+S4_VECTOR_CLONES void geluErfRange(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * vec::erfcFast(-x[i] * float(nn::kInvSqrt2));
+}
+
+S4_VECTOR_CLONES void geluTanhRange(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    y[i] = 0.5f * v * (1.f + vec::tanhFast(float(nn::kSqrt2OverPi) * (v + nn::kGeluTanhC * v * v * v)));
+  }
+}
+
+S4_VECTOR_CLONES void geluErfGradRange(const float* dy, const float* x, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    const float cdf = 0.5f * vec::erfcFast(-v * float(nn::kInvSqrt2));
+    const float pdf = float(nn::kInvSqrt2Pi) * vec::expFast(-0.5f * v * v);
+    dx[i] = dy[i] * (cdf + v * pdf);
+  }
+}
+
+S4_VECTOR_CLONES void geluTanhGradRange(const float* dy, const float* x, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    const float t = vec::tanhFast(float(nn::kSqrt2OverPi) * (v + nn::kGeluTanhC * v * v * v));
+    const float du = float(nn::kSqrt2OverPi) * (1.f + 3.f * nn::kGeluTanhC * v * v);
+    dx[i] = dy[i] * (0.5f * (1.f + t) + 0.5f * v * (1.f - t * t) * du);
+  }
+}
+
+S4_VECTOR_CLONES void gluRow(const float* a, const float* g, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] * vec::sigmoidFast(g[i]);
+}
+
+S4_VECTOR_CLONES void gluGradRow(const float* d, const float* a, const float* g, float* da, float* dg, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float s = vec::sigmoidFast(g[i]);
+    da[i] = d[i] * s;
+    dg[i] = d[i] * a[i] * s * (1.f - s);
+  }
+}
+
+}  // namespace
+
 void geluForward(const float* x, float* y, int64_t n, bool approximateTanh) {
   parallelFor(n, 8192, [&](int64_t i0, int64_t i1) {
-    if (approximateTanh) {
-      for (int64_t i = i0; i < i1; ++i) y[i] = nn::geluTanh(x[i]);
-    } else {
-      for (int64_t i = i0; i < i1; ++i) y[i] = nn::geluErf(x[i]);
-    }
+    if (approximateTanh) geluTanhRange(x + i0, y + i0, i1 - i0);
+    else geluErfRange(x + i0, y + i0, i1 - i0);
   });
 }
 
 void geluBackward(const float* dy, const float* x, float* dx, int64_t n, bool approximateTanh) {
   parallelFor(n, 8192, [&](int64_t i0, int64_t i1) {
-    if (approximateTanh) {
-      for (int64_t i = i0; i < i1; ++i) dx[i] = dy[i] * nn::geluTanhGrad(x[i]);
-    } else {
-      for (int64_t i = i0; i < i1; ++i) dx[i] = dy[i] * nn::geluErfGrad(x[i]);
-    }
+    if (approximateTanh) geluTanhGradRange(dy + i0, x + i0, dx + i0, i1 - i0);
+    else geluErfGradRange(dy + i0, x + i0, dx + i0, i1 - i0);
   });
 }
 
@@ -39,9 +81,7 @@ void gluForward(const float* x, float* y, int64_t outer, int64_t half, int64_t i
   parallelFor(outer, grainFor(rowLen * 8), [&](int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
       const float* a = x + o * 2 * rowLen;
-      const float* g = a + rowLen;
-      float* yo = y + o * rowLen;
-      for (int64_t i = 0; i < rowLen; ++i) yo[i] = a[i] / (1.f + std::exp(-g[i]));
+      gluRow(a, a + rowLen, y + o * rowLen, rowLen);
     }
   });
 }
@@ -51,15 +91,8 @@ void gluBackward(const float* dy, const float* x, float* dx, int64_t outer, int6
   parallelFor(outer, grainFor(rowLen * 8), [&](int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
       const float* a = x + o * 2 * rowLen;
-      const float* g = a + rowLen;
-      const float* d = dy + o * rowLen;
       float* da = dx + o * 2 * rowLen;
-      float* dg = da + rowLen;
-      for (int64_t i = 0; i < rowLen; ++i) {
-        const float s = 1.f / (1.f + std::exp(-g[i]));
-        da[i] = d[i] * s;
-        dg[i] = d[i] * a[i] * s * (1.f - s);
-      }
+      gluGradRow(dy + o * rowLen, a, a + rowLen, da, da + rowLen, rowLen);
     }
   });
 }
