@@ -54,9 +54,12 @@ S4_VECTOR_CLONES void gluRow(const float* a, const float* g, float* y, int64_t n
 
 S4_VECTOR_CLONES void gluGradRow(const float* d, const float* a, const float* g, float* da, float* dg, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    const float s = vec::sigmoidFast(g[i]);
+    // 1 - s as e^-g s where s is near 1: the subtraction would keep only a few bits there.
+    const float e = vec::expFast(-g[i]);
+    const float s = 1.f / (1.f + e);
+    const float r = g[i] > 0.f ? e * s : 1.f - s;
     da[i] = d[i] * s;
-    dg[i] = d[i] * a[i] * s * (1.f - s);
+    dg[i] = d[i] * a[i] * s * r;
   }
 }
 
