@@ -4,7 +4,9 @@
  * (L = 1 with B > 1, B = 1 with L > 1, L % 4 == 0 and not: the float4 and scalar maps; H
  * across 32 / 256 / 1024) and on large ones (B L over a million: many splits per channel;
  * H 1024: many channels of one split); a large mean against the float64 reference; the raw
- * op in place (out = x); repeated runs give the same bits (fixed-order reductions). Run by
+ * op in place (out = x); repeated runs give the same bits (fixed-order reductions); a
+ * batch-norm SequenceModel moved to CUDA (Module.to moves the buffers) trains and steps as
+ * on the CPU. Run by
  * `npm run test:gpu` (S4_BACKEND=cuda).
  */
 import { describe, expect, it } from 'vitest';
@@ -33,10 +35,10 @@ const SHAPES: Shape[] = [
 ];
 
 const LARGE: Shape[] = [
-  [4, 16, 300000],
+  [2, 4, 600000],
   [32, 1024, 64],
-  [300000, 8, 4],
-  [1, 3, 1 << 21],
+  [262144, 2, 4],
+  [1, 2, 1 << 21],
 ];
 
 interface Values {
@@ -148,5 +150,38 @@ describe('batchNorm on CUDA vs CPU', () => {
         expect(relL2(x.dataSync(), want.out), `in place, training=${training}`).toBeLessThan(TOL);
       });
     }
+  });
+
+  it('a batch-norm SequenceModel moved to CUDA: training forward, gradients, running statistics and eval steps match the CPU', () => {
+    const o = { dInput: 2, dModel: 16, nLayers: 2, dState: 8, dOutput: 3, lMax: 64, dropout: 0, norm: 'batch' as const, seed: 3 };
+    const [B, L] = [4, 64];
+    const xv = randomValues(B * 2 * L, 1).map((v) => 2 * v + 0.3);
+    const results = (['cpu', 'cuda'] as const).map((device) => {
+      const m = new s4.nn.SequenceModel({ ...o, device: 'cpu' });
+      m.to(device);
+      expect(m.namedBuffers().every(([, t]) => t.device === device)).toBe(true);
+      const x = s4.tensor(xv, [B, 2, L], { device });
+      const y = s4.tidy(() => {
+        const out = m.forward(x);
+        ops.sum(ops.mul(out, out)).backward();
+        return out.dataSync();
+      });
+      const grads = m.namedParameters().map(([, t]) => t.grad!.dataSync());
+      const buffers = m.namedBuffers().map(([, t]) => t.dataSync());
+      m.eval();
+      const st = m.stepper({ batch: B });
+      const steps = [0, 1, 2].map((t) =>
+        s4.tidy(() => st.step(s4.tensor(Float32Array.from({ length: B * 2 }, (_, i) => xv[i * L + t]), [B, 2], { device })).dataSync()),
+      );
+      st.dispose();
+      x.dispose();
+      m.dispose();
+      return { y, grads, buffers, steps };
+    });
+    const [cpu, gpu] = results;
+    expect(relL2(gpu.y, cpu.y)).toBeLessThan(TOL);
+    gpu.grads.forEach((g, i) => expect(relL2(g, cpu.grads[i]), `gradient ${i}`).toBeLessThan(TOL));
+    gpu.buffers.forEach((b, i) => expect(relL2(b, cpu.buffers[i]), `buffer ${i}`).toBeLessThan(TOL));
+    gpu.steps.forEach((y, t) => expect(relL2(y, cpu.steps[t]), `step ${t}`).toBeLessThan(TOL));
   });
 });
