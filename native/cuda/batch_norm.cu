@@ -176,31 +176,44 @@ struct InputGrad {
 };
 
 // out[o] = f(x[o], channel of o, o) over [B, H, L]: float4 when L % 4 == 0 and the buffers
-// are 16-byte aligned (4 consecutive values then share a channel). out may be x.
-template <class F>
-__global__ void channelMapKernel(F f, const float* x, float* out, int64_t total, int64_t H, int64_t L) {
-  S4_GRID_STRIDE(o, total) out[o] = f(x[o], (o / L) % H, o);
+// are 16-byte aligned (4 consecutive values then share a channel). out may be x. The
+// channel of an index takes a division; in 32 bits (Narrow, when B H L < 2^32) it costs a
+// fraction of the 64-bit one, which would bound the scalar map by arithmetic, not memory.
+template <bool Narrow>
+__device__ __forceinline__ int64_t channelOf(int64_t o, int64_t H, int64_t L) {
+  if (Narrow) return int64_t((uint32_t(o) / uint32_t(L)) % uint32_t(H));
+  return (o / L) % H;
 }
 
-template <class F>
-__global__ void channelMapKernel4(F f, const float4* x, float4* out, int64_t total4, int64_t H,
-                                  int64_t L) {
+template <bool Narrow, class F>
+__global__ void channelMapKernel(F f, const float* x, float* out, int64_t total, int64_t H, int64_t L) {
+  S4_GRID_STRIDE(o, total) out[o] = f(x[o], channelOf<Narrow>(o, H, L), o);
+}
+
+template <bool Narrow, class F>
+__global__ void channelMapKernel4(F f, const float4* x, float4* out, int64_t total4, int64_t H, int64_t L) {
   S4_GRID_STRIDE(q, total4) {
-    const int64_t o = 4 * q, c = (o / L) % H;
+    const int64_t o = 4 * q, c = channelOf<Narrow>(o, H, L);
     const float4 v = x[q];
     out[q] = make_float4(f(v.x, c, o), f(v.y, c, o + 1), f(v.z, c, o + 2), f(v.w, c, o + 3));
+  }
+}
+
+template <bool Narrow, class F>
+void channelMapAs(F f, const float* x, float* out, int64_t total, int64_t H, int64_t L) {
+  if (L % 4 == 0 && aligned16(x) && aligned16(out)) {
+    channelMapKernel4<Narrow><<<gridFor(total / 4), kThreads, 0, stream()>>>(
+        f, reinterpret_cast<const float4*>(x), reinterpret_cast<float4*>(out), total / 4, H, L);
+  } else {
+    channelMapKernel<Narrow><<<gridFor(total), kThreads, 0, stream()>>>(f, x, out, total, H, L);
   }
 }
 
 template <class F>
 void channelMap(F f, const float* x, float* out, int64_t B, int64_t H, int64_t L, const char* what) {
   const int64_t total = B * H * L;
-  if (L % 4 == 0 && aligned16(x) && aligned16(out)) {
-    channelMapKernel4<<<gridFor(total / 4), kThreads, 0, stream()>>>(f, reinterpret_cast<const float4*>(x),
-                                                                     reinterpret_cast<float4*>(out), total / 4, H, L);
-  } else {
-    channelMapKernel<<<gridFor(total), kThreads, 0, stream()>>>(f, x, out, total, H, L);
-  }
+  if (total <= int64_t(UINT32_MAX)) channelMapAs<true>(f, x, out, total, H, L);
+  else channelMapAs<false>(f, x, out, total, H, L);
   S4_CUDA_CHECK_LAUNCH(what);
 }
 
