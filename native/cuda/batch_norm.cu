@@ -7,11 +7,12 @@
 // depends only on the shape, so results do not change from run to run), then one thread per
 // channel adds its splits in order. The statistics are taken in one pass over x - pivot, the
 // pivot being the channel's first value: in double, with the shift, the variance loses
-// nothing to a large mean. The elementwise passes (normalize, dx) work in double around the
-// mean held as a float pair (hi + lo), so the output of a channel whose mean is large
-// against its spread is as exact as that of a centred one; with float4 loads when rows
+// nothing to a large mean. The elementwise passes of training mode (normalize, dx) work in
+// double around the batch mean held as a float pair (hi + lo), so the output of a channel
+// whose mean is large against its spread is as exact as that of a centred one (eval mode's
+// running mean is a float: plain float math is exact enough there); float4 loads when rows
 // hold a multiple of 4 values. Forward: 3 launches (stats, finish, apply), reading x twice;
-// eval: 2 (coefficients, apply). Backward: 3 (sums, finish, dx), or 2 without dx.
+// eval: 1. Backward: 3 (sums, finish, dx), or 2 without dx.
 #include <algorithm>
 #include <cstdint>
 
@@ -137,13 +138,24 @@ __global__ void batchStatsFinishKernel(const double* p0, const double* p1, int64
   }
 }
 
-// Eval mode: the saved statistics are those of the running mean and variance.
-__global__ void runningStatsKernel(const float* runningMean, const float* runningVar, int64_t H, float* saved,
-                                   float eps) {
-  const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (c >= H) return;
-  saveStats(saved, H, c, double(runningMean[c]), 1.0 / sqrt(double(runningVar[c]) + double(eps)));
-}
+// Eval mode in one pass. The running mean is a float, so x - mean needs no extended
+// precision: each element takes its channel's coefficients itself (rsqrtf), and element o
+// < H also saves channel o's statistics when asked (hi = the running mean, lo = 0, rstd),
+// which the backward reads. A generation step is then one launch and no workspace.
+struct EvalNormalize {
+  const float* __restrict__ runningMean;
+  const float* __restrict__ runningVar;
+  const float* __restrict__ w;
+  const float* __restrict__ b;
+  float* __restrict__ saved;
+  int64_t H;
+  float eps;
+  __device__ float operator()(float v, int64_t c, int64_t o) const {
+    if (saved && o < H) saveStats(saved, H, o, double(runningMean[o]), 1.0 / sqrt(double(runningVar[o]) + double(eps)));
+    const float k = rsqrtf(runningVar[c] + eps) * (w ? w[c] : 1.f);
+    return (v - runningMean[c]) * k + (b ? b[c] : 0.f);
+  }
+};
 
 // y = (x - mean) rstd w + b for element o of channel c, in double around hi + lo.
 struct Normalize {
@@ -246,20 +258,18 @@ __global__ void gradFinishKernel(const double* p0, const double* p1, int64_t spl
 void batchNormForward(const float* x, const float* w, const float* b, float* runningMean, float* runningVar,
                       float* numBatchesTracked, float* y, float* saved, int64_t B, int64_t H, int64_t L, float momentum,
                       float eps, bool training) {
+  if (!training) {
+    channelMap(EvalNormalize{runningMean, runningVar, w, b, saved, H, eps}, x, y, B, H, L, "batchNormForward (eval)");
+    return;
+  }
   // Without a saved buffer the statistics still pass through one, in a workspace.
   Workspace own(saved ? 0 : sizeof(float) * size_t(3 * H));
   float* st = saved ? saved : own.as<float>();
   const int64_t n = B * L;
-  if (training) {
-    const RangeSums sums(ShiftedMoments{x, L}, H, L, n);
-    batchStatsFinishKernel<<<gridFor(H), kThreads, 0, stream()>>>(sums.p0, sums.p1, sums.splits, x, L, n, H,
-                                                                   runningMean, runningVar, numBatchesTracked, st,
-                                                                   momentum, eps);
-    S4_CUDA_CHECK_LAUNCH("batchNormForward (statistics)");
-  } else {
-    runningStatsKernel<<<gridFor(H), kThreads, 0, stream()>>>(runningMean, runningVar, H, st, eps);
-    S4_CUDA_CHECK_LAUNCH("batchNormForward (running statistics)");
-  }
+  const RangeSums sums(ShiftedMoments{x, L}, H, L, n);
+  batchStatsFinishKernel<<<gridFor(H), kThreads, 0, stream()>>>(sums.p0, sums.p1, sums.splits, x, L, n, H, runningMean,
+                                                                 runningVar, numBatchesTracked, st, momentum, eps);
+  S4_CUDA_CHECK_LAUNCH("batchNormForward (statistics)");
   channelMap(NormalizeAt{Normalize{st, w, b, H}}, x, y, B, H, L, "batchNormForward (normalize)");
 }
 
