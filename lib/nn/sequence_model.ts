@@ -180,8 +180,9 @@ export class SequenceModel extends Module {
   /** The parts of block i as residualBlock takes them (live modules: forward and training). */
   private blockParts(i: number): BlockParts {
     const n = this.norms[i];
-    const norm: BlockNorm =
-      n instanceof LayerNorm ? { kind: 'layer', weight: n.weight, bias: n.bias, eps: n.eps } : n instanceof BatchNorm ? { kind: 'batch', forwardChannels: (x, o) => n.forward(x, o) } : { kind: 'none' };
+    let norm: BlockNorm = { kind: 'none' };
+    if (n instanceof LayerNorm) norm = { kind: 'layer', weight: n.weight, bias: n.bias, eps: n.eps };
+    else if (n instanceof BatchNorm) norm = { kind: 'batch', forwardChannels: (x, o) => n.forward(x, o) };
     return { prenorm: this.prenorm, norm, output: this.layers[i].output, dropout: this.dropouts[i] };
   }
 
