@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { backend } from '../backend';
 import { AdamW } from '../optim/adamw';
-import { buildModel, modelFromCheckpoint, taskFromCheckpoint } from '../train/build';
+import { buildModel, modelFromCheckpoint, taskFromCheckpoint, type NormKind } from '../train/build';
 import { loadCheckpoint, type CheckpointState } from '../train/checkpoint';
 import { attachProgress } from '../train/progress';
 import { createTask, RECIPES, TASK_NAMES, type Recipe, type Task, type TaskName } from '../train/tasks';
@@ -25,6 +25,7 @@ interface TrainFlags {
   dState?: number;
   dropout?: number;
   prenorm?: boolean;
+  norm?: NormKind;
   kernel: 'dplr' | 'diag';
   clip?: number;
   warmup?: number;
@@ -73,6 +74,7 @@ export function registerTrain(program: Command): void {
     .option('--d-state <n>', 'state size N (even)', int(2))
     .option('--dropout <x>', 'dropout rate', num(0, 0.99))
     .option('--prenorm', 'normalize before each block (default: after, as the official example)')
+    .option('--norm <kind>', 'block norm: layer (LayerNorm over channels) | batch (BatchNorm over batch and length, per channel) | none (default layer)', oneOf(['layer', 'batch', 'none'] as const))
     .option('--kernel <kind>', 'S4 kernel: dplr (S4) | diag (S4D)', oneOf(['dplr', 'diag'] as const), 'dplr')
     .option('--clip <x>', 'clip the global gradient norm (0: off)', num(0))
     .option('--warmup <n>', 'linear warm-up steps before the cosine decay', int(0))
@@ -115,11 +117,17 @@ async function runTrain(f: TrainFlags): Promise<void> {
   let task: Task;
   let options: TrainerOptions;
   let state: CheckpointState | null = null;
+  let norm: NormKind;
   if (resumePath) {
     // Everything that shapes the run comes from the checkpoint; flags may only extend it.
     state = loadCheckpoint(resumePath);
     task = taskFromCheckpoint(state, f.dataDir ? { dataDir: f.dataDir } : {});
     if (task.name !== f.task) throw new Error(`${resumePath} is a checkpoint of task '${task.name}', not '${f.task}'`);
+    const stored = (state.info.model ?? {}) as { norm?: NormKind };
+    if (f.norm !== undefined && f.norm !== (stored.norm ?? 'layer')) {
+      throw new Error(`${resumePath} was trained with --norm ${stored.norm ?? 'layer'}; a resumed run keeps it (got --norm ${f.norm})`);
+    }
+    norm = stored.norm ?? 'layer';
     const run = (state.info.run ?? {}) as { recipe?: Recipe };
     const recipe = run.recipe ?? task.recipe;
     const model = modelFromCheckpoint(state);
@@ -150,7 +158,8 @@ async function runTrain(f: TrainFlags): Promise<void> {
       clip: f.clip ?? r.clip,
     };
     task = { ...task, recipe };
-    const built = buildModel(task, { kernel: f.kernel, seed: f.seed });
+    const built = buildModel(task, { kernel: f.kernel, norm: f.norm, seed: f.seed });
+    norm = built.options.norm ?? 'layer';
     options = { ...common, model: built.model, task, seed: f.seed, info: { model: built.options, run: { recipe } } };
   }
   const trainer = new Trainer(options);
@@ -161,7 +170,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
   const r = trainer.task.recipe;
   console.error(
     `task ${task.name}: ${task.train.size} train / ${task.test.size} test examples; model ${trainer.model.parameterCount()} parameters ` +
-      `(${r.nLayers} layers, d_model ${r.dModel}, d_state ${r.dState}); ${trainer.epochs} epochs of ${trainer.batchesPerEpoch} steps, batch ${trainer.batchSize}; backend ${backend()}`,
+      `(${r.nLayers} layers, d_model ${r.dModel}, d_state ${r.dState}, ${norm} norm); ${trainer.epochs} epochs of ${trainer.batchesPerEpoch} steps, batch ${trainer.batchSize}; backend ${backend()}`,
   );
   const close = f.progress ? attachProgress(trainer) : null;
   if (!f.progress) {

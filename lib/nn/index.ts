@@ -2,6 +2,7 @@
 export { Module, type ParamOptions, type ParamGroup, type GroupOptions, type StateDict, type StateValue } from './module';
 export { Linear, type LinearOptions } from './linear';
 export { LayerNorm, type LayerNormOptions } from './layer_norm';
+export { BatchNorm, type BatchNormOptions } from './batch_norm';
 export { Dropout, type DropoutOptions } from './dropout';
 export { Embedding, type EmbeddingOptions } from './embedding';
 export { S4Layer, type S4LayerOptions, type S4Kernel, type S4Init, type LayerStepper } from './s4_layer';

@@ -3,7 +3,10 @@
  * are dotted paths ("layers.0.s4.logDt"). Parameters are kept out of tidy scopes and owned
  * by the module: dispose() frees them. Sub-classes read their parameters through
  * param(name) on every forward, so that to(device) and loadStateDict can swap or refill
- * the tensors without leaving stale references behind.
+ * the tensors without leaving stale references behind. Buffers (registerBuffer) are the
+ * non-trainable state a module updates itself (BatchNorm's running statistics): owned the
+ * same way, in stateDict and loadStateDict beside the parameters (as torch's buffers) and
+ * moved by to(), but without gradients and outside the optimizer groups.
  */
 import { isDeviceName, type DeviceName } from '../backend';
 import { core } from '../native/binding';
@@ -53,6 +56,7 @@ export class Module {
   training = true;
   private readonly ownParams = new Map<string, Tensor>();
   private readonly ownOptions = new Map<string, ParamOptions>();
+  private readonly ownBuffers = new Map<string, Tensor>();
   private readonly childModules = new Map<string, Module>();
   private disposed = false;
 
@@ -67,6 +71,19 @@ export class Module {
     return t;
   }
 
+  /**
+   * Registers (and takes ownership of) a buffer: state the module updates without
+   * gradients (running statistics), saved and loaded with the parameters.
+   */
+  protected registerBuffer(name: string, t: Tensor): Tensor {
+    this.checkName(name);
+    if (!(t instanceof Tensor)) throw new TypeError(`${this.constructor.name}: buffer '${name}' must be a Tensor`);
+    t.requiresGrad = false;
+    t.name = name;
+    this.ownBuffers.set(name, keep(t));
+    return t;
+  }
+
   /** Registers a sub-module under `name`. */
   protected registerModule<M extends Module>(name: string, m: M): M {
     this.checkName(name);
@@ -77,7 +94,7 @@ export class Module {
 
   private checkName(name: string): void {
     if (typeof name !== 'string' || !NAME_RE.test(name)) throw new TypeError(`${this.constructor.name}: invalid name '${String(name)}'`);
-    if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`${this.constructor.name}: '${name}' is already registered`);
+    if (this.ownParams.has(name) || this.ownBuffers.has(name) || this.childModules.has(name)) throw new Error(`${this.constructor.name}: '${name}' is already registered`);
   }
 
   /** One of this module's own parameters. */
@@ -86,6 +103,27 @@ export class Module {
     const t = this.ownParams.get(name);
     if (!t) throw new RangeError(`${this.constructor.name}: no parameter named '${name}'`);
     return t;
+  }
+
+  /** One of this module's own buffers. */
+  buffer(name: string): Tensor {
+    if (this.disposed) throw new Error(`${this.constructor.name}: the module has been disposed`);
+    const t = this.ownBuffers.get(name);
+    if (!t) throw new RangeError(`${this.constructor.name}: no buffer named '${name}'`);
+    return t;
+  }
+
+  /** Every buffer with its dotted name, own buffers first, in registration order. */
+  namedBuffers(prefix = ''): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [n, t] of this.ownBuffers) out.push([prefix ? `${prefix}.${n}` : n, t]);
+    for (const [n, m] of this.childModules) out.push(...m.namedBuffers(prefix ? `${prefix}.${n}` : n));
+    return out;
+  }
+
+  /** Parameters, then buffers: everything stateDict() holds, by dotted name. */
+  namedState(): [string, Tensor][] {
+    return [...this.namedParameters(), ...this.namedBuffers()];
   }
 
   /** Direct sub-modules with their names. */
@@ -161,25 +199,25 @@ export class Module {
     }
   }
 
-  /** Copies of every parameter by dotted name; the caller owns (and disposes) them. */
+  /** Copies of every parameter and buffer by dotted name; the caller owns (and disposes) them. */
   stateDict(): Record<string, Tensor> {
     const out: Record<string, Tensor> = {};
-    for (const [n, t] of this.namedParameters()) out[n] = keep(t.clone());
+    for (const [n, t] of this.namedState()) out[n] = keep(t.clone());
     return out;
   }
 
   /**
-   * Copies values into the parameters (their tensors stay the same objects, so an
-   * optimizer made before keeps working). strict: every parameter must be present and
-   * no unknown name may appear.
+   * Copies values into the parameters and buffers (their tensors stay the same objects, so
+   * an optimizer made before keeps working). strict: every parameter and buffer must be
+   * present and no unknown name may appear.
    */
   loadStateDict(state: StateDict, opts: { strict?: boolean } = {}): void {
     const fn = 'loadStateDict';
     if (state === null || typeof state !== 'object') throw new TypeError(`${fn}: argument 'state' must be an object of named tensors`);
     const strict = opts.strict ?? true;
-    const params = new Map(this.namedParameters());
+    const params = new Map(this.namedState());
     if (strict) {
-      for (const n of Object.keys(state)) if (!params.has(n)) throw new RangeError(`${fn}: unexpected key '${n}' (the module has no such parameter)`);
+      for (const n of Object.keys(state)) if (!params.has(n)) throw new RangeError(`${fn}: unexpected key '${n}' (the module has no such parameter or buffer)`);
       for (const n of params.keys()) if (!(n in state)) throw new RangeError(`${fn}: missing key '${n}'`);
     }
     // Validate everything before writing anything, so a bad entry leaves the module intact.
@@ -212,7 +250,7 @@ export class Module {
     }
   }
 
-  /** Moves every parameter to `device` (in place; make optimizers after this). */
+  /** Moves every parameter and buffer to `device` (in place; make optimizers after this). */
   to(device: DeviceName): this {
     if (!isDeviceName(device)) throw new TypeError(`to: argument 'device' must be 'cpu' or 'cuda' (got ${String(device)})`);
     for (const [, m] of this.namedModules()) m.moveOwn(device);
@@ -228,6 +266,13 @@ export class Module {
       t.dispose();
       this.ownParams.set(n, moved);
     }
+    for (const [n, t] of this.ownBuffers) {
+      if (t.device === device) continue;
+      const moved = keep(t.to(device));
+      moved.name = t.name;
+      t.dispose();
+      this.ownBuffers.set(n, moved);
+    }
   }
 
   /** The device of the parameters ('cpu' for a module without any). */
@@ -236,13 +281,14 @@ export class Module {
     return first ? first.device : 'cpu';
   }
 
-  /** Frees every parameter (and its gradient) here and below. */
+  /** Frees every parameter (and its gradient) and buffer here and below. */
   dispose(): void {
     for (const [, m] of this.namedModules()) m.disposeOwn();
   }
 
   protected disposeOwn(): void {
     for (const t of this.ownParams.values()) t.dispose();
+    for (const t of this.ownBuffers.values()) t.dispose();
     this.disposed = true;
   }
 

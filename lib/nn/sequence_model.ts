@@ -5,7 +5,9 @@
  *   x = encoder(input)                              Linear over channels, or Embedding
  *   for each layer:  z = prenorm ? norm(x) : x
  *                    z = dropout(S4Layer(z));  x = x + z
- *                    if !prenorm: x = norm(x)     (LayerNorm over channels)
+ *                    if !prenorm: x = norm(x)
+ *   norm 'layer' (LayerNorm over channels, the default), 'batch' (BatchNorm1d over (B, L)
+ *   per channel, as the official LRA configs' `norm: batch`) or 'none'
  *   pool 'mean' (over L) | 'last' (x[:, :, L-1]) | 'none'
  *   decoder Linear (dModel -> dOutput): [B, dOutput] or [B, dOutput, L] for 'none'
  *
@@ -18,11 +20,12 @@ import { backend, type DeviceName } from '../backend';
 import { noGrad } from '../autograd/tape';
 import { core, ops, type NativeGraph } from '../native/binding';
 import { OpTrace } from '../native/trace';
-import { embedding, lastPool, linear, meanPool, transpose12 } from '../ops/index';
+import { batchNorm, embedding, lastPool, linear, meanPool, transpose12 } from '../ops/index';
 import { expectInteger, expectNumber, expectTensor } from '../util/validate';
 import { keep } from '../tensor/scope';
 import { sharedView, Tensor } from '../tensor/tensor';
-import { residualBlock, type BlockBuffers, type BlockParts } from './block';
+import { BatchNorm } from './batch_norm';
+import { residualBlock, type BlockBuffers, type BlockNorm, type BlockParts, type NormKind } from './block';
 import { Dropout } from './dropout';
 import { Embedding } from './embedding';
 import { LayerNorm } from './layer_norm';
@@ -43,6 +46,12 @@ export interface SequenceModelOptions {
   dState?: number;
   dOutput: number;
   prenorm?: boolean;
+  /**
+   * The norm of each block: 'layer' (default), 'batch' (running statistics for eval mode and
+   * the stepper; parameter and buffer names layers.<i>.norm.{weight, bias, running_mean,
+   * running_var, num_batches_tracked}) or 'none'.
+   */
+  norm?: NormKind;
   /** Dropout rate of each block (after the activation inside S4Layer and on the residual branch); default 0.1. */
   dropout?: number;
   pool?: Pooling;
@@ -77,11 +86,13 @@ export class SequenceModel extends Module {
   readonly dOutput: number;
   readonly nLayers: number;
   readonly prenorm: boolean;
+  readonly norm: NormKind;
   readonly pool: Pooling;
   readonly vocab: number | null;
   readonly encoder: Linear | Embedding;
   readonly layers: S4Layer[] = [];
-  readonly norms: LayerNorm[] = [];
+  /** The norm of each block (null for norm 'none'). */
+  readonly norms: (LayerNorm | BatchNorm | null)[] = [];
   readonly dropouts: Dropout[] = [];
   readonly decoder: Linear;
 
@@ -94,6 +105,9 @@ export class SequenceModel extends Module {
     this.dOutput = expectInteger(fn, 'dOutput', opts.dOutput, 1);
     this.prenorm = opts.prenorm ?? false;
     if (typeof this.prenorm !== 'boolean') throw new TypeError(`${fn}: option 'prenorm' must be a boolean`);
+    const norm = opts.norm ?? 'layer';
+    if (norm !== 'layer' && norm !== 'batch' && norm !== 'none') throw new TypeError(`${fn}: option 'norm' must be 'layer', 'batch' or 'none' (got ${String(norm)})`);
+    this.norm = norm;
     const pool = opts.pool ?? 'mean';
     if (pool !== 'mean' && pool !== 'last' && pool !== 'none') throw new TypeError(`${fn}: option 'pool' must be 'mean', 'last' or 'none' (got ${String(pool)})`);
     this.pool = pool;
@@ -127,15 +141,16 @@ export class SequenceModel extends Module {
           device,
         }),
       );
-      this.norms.push(new LayerNorm(this.dModel, { device }));
+      this.norms.push(norm === 'layer' ? new LayerNorm(this.dModel, { device }) : norm === 'batch' ? new BatchNorm(this.dModel, { device }) : null);
       this.dropouts.push(new Dropout(dropout, { seed: rng.fork() }));
     }
-    // Parameter names: layers.<i>.{s4,norm} (dropouts have no parameters).
+    // Parameter names: layers.<i>.{s4,norm} (dropouts have no parameters; norm 'none' no norm).
     const blocks = this.registerModule('layers', new Block());
     this.layers.forEach((layer, i) => {
       const block = new Block();
       block.add('s4', layer);
-      block.add('norm', this.norms[i]);
+      const n = this.norms[i];
+      if (n) block.add('norm', n);
       block.add('dropout', this.dropouts[i]);
       blocks.add(String(i), block);
     });
@@ -166,7 +181,25 @@ export class SequenceModel extends Module {
 
   /** The parts of block i as residualBlock takes them (live modules: forward and training). */
   private blockParts(i: number): BlockParts {
-    return { prenorm: this.prenorm, norm: this.norms[i], output: this.layers[i].output, dropout: this.dropouts[i] };
+    const n = this.norms[i];
+    let norm: BlockNorm = { kind: 'none' };
+    if (n instanceof LayerNorm) norm = { kind: 'layer', weight: n.weight, bias: n.bias, eps: n.eps };
+    else if (n instanceof BatchNorm) norm = { kind: 'batch', forwardChannels: (x, o) => n.forward(x, o) };
+    return { prenorm: this.prenorm, norm, output: this.layers[i].output, dropout: this.dropouts[i] };
+  }
+
+  /**
+   * The norm of block i in a stepper: snapshots (from `snap`) of the parameters and, for
+   * BatchNorm, of the running statistics, which it applies in eval mode (per channel
+   * affine), whatever the model's mode.
+   */
+  private stepNorm(i: number, snap: (t: Tensor) => Tensor): BlockNorm {
+    const n = this.norms[i];
+    if (n instanceof LayerNorm) return { kind: 'layer', weight: snap(n.weight), bias: snap(n.bias), eps: n.eps };
+    if (!(n instanceof BatchNorm)) return { kind: 'none' };
+    const [weight, bias, runningMean, runningVar] = [n.weight, n.bias, n.runningMean, n.runningVar].map(snap);
+    const eps = n.eps;
+    return { kind: 'batch', forwardChannels: (x, o) => batchNorm(x, weight, bias, { training: false, runningMean, runningVar, eps }, o) };
   }
 
   /**
@@ -181,6 +214,8 @@ export class SequenceModel extends Module {
    * is most of a token's time at small batch (a token model's embedding, which checks its
    * indices, runs before the graph). `cudaGraph: false` keeps the plain replay;
    * so does a capture that fails (`captured` says which runs).
+   * A BatchNorm steps as in eval mode (its running statistics: a per-channel affine map),
+   * so the steps equal forward() in eval mode.
    */
   stepper(opts: { batch: number; cudaGraph?: boolean }): ModelStepper {
     const fn = 'SequenceModel.stepper';
@@ -215,7 +250,7 @@ export class SequenceModel extends Module {
       for (const layer of this.layers) scans.push(layer.recurrence(fn, batch));
       parts = this.layers.map((layer, i) => ({
         prenorm,
-        norm: { weight: snap(this.norms[i].weight), bias: snap(this.norms[i].bias), eps: this.norms[i].eps },
+        norm: this.stepNorm(i, snap),
         output: { weight: snap(layer.output.weight), bias: snap(layer.output.bias!) },
         dropout: eval0,
       }));
@@ -226,7 +261,12 @@ export class SequenceModel extends Module {
       xa = buffer([batch, D, 1]);
       xb = buffer([batch, D, 1]);
       mixed = buffer([batch, D, 1]);
-      buffers = { normed: prenorm ? buffer([batch, D, 1]) : undefined, z: buffer([batch, 2 * D, 1]) };
+      const { norm } = this;
+      buffers = {
+        normed: prenorm && norm !== 'none' ? buffer([batch, D, 1]) : undefined,
+        z: buffer([batch, 2 * D, 1]),
+        residual: !prenorm && norm === 'batch' ? buffer([batch, D, 1]) : undefined,
+      };
       pooled = buffer([batch, D]);
       sum = buffer([batch, D]);
       sumNext = buffer([batch, D]);

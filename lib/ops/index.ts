@@ -4,6 +4,7 @@ export { fftConv } from './conv';
 export { dplrScan, diagScan, type DplrTensorParams, type DiagTensorParams } from './scan';
 export { linear, linearChannels, gemmInfo, type NnInfo } from './linear';
 export { layerNorm, layerNormChannels, residualNorm, type ResidualNormOptions } from './norm';
+export { batchNorm, type BatchNormOptions } from './batch_norm';
 export { gelu, glu, dropout, type GeluOptions, type DropoutOptions } from './activation';
 export { crossEntropy, mse, argmaxChannels } from './loss';
 export { adamwStep, type AdamWStepOptions } from './optim';

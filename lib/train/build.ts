@@ -4,12 +4,17 @@
  */
 import type { DeviceName } from '../backend';
 import { SequenceModel, type SequenceModelOptions } from '../nn/sequence_model';
+import type { NormKind } from '../nn/block';
+
+export type { NormKind };
 import type { S4Kernel } from '../nn/s4_layer';
 import type { CheckpointState } from './checkpoint';
 import { createTask, isTaskName, type Recipe, type Task, type TaskOptions } from './tasks';
 
 export interface ModelOverrides extends Partial<Pick<Recipe, 'nLayers' | 'dModel' | 'dState' | 'dropout' | 'prenorm'>> {
   kernel?: S4Kernel;
+  /** The norm of each block (default 'layer'). */
+  norm?: NormKind;
   seed?: number;
   device?: DeviceName;
 }
@@ -25,6 +30,7 @@ export function modelOptions(task: Task, o: ModelOverrides = {}): SequenceModelO
     dropout: o.dropout ?? r.dropout,
     prenorm: o.prenorm ?? r.prenorm,
     kernel: o.kernel ?? 'dplr',
+    norm: o.norm ?? 'layer',
     seed: o.seed ?? 0,
   };
 }

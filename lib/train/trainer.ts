@@ -436,7 +436,8 @@ export class Trainer extends EventEmitter {
   /** Everything the next step depends on, as a checkpoint. */
   state(): CheckpointState {
     const params: Record<string, ParamValue> = {};
-    for (const [n, t] of this.model.namedParameters()) params[n] = { shape: [...t.shape], dtype: t.dtype, data: t.dataSync() };
+    // Buffers (BatchNorm's running statistics) travel with the parameters, as in a state dict.
+    for (const [n, t] of this.model.namedState()) params[n] = { shape: [...t.shape], dtype: t.dtype, data: t.dataSync() };
     const dropout: Record<string, DropoutState> = {};
     for (const [n, m] of this.model.namedModules()) if (m instanceof Dropout) dropout[n] = { seed: m.seed, step: m.step };
     return {
