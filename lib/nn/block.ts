@@ -12,7 +12,7 @@
  * costs the scan, the linear and the fused tail (plus the pre-norm when prenorm): three
  * launches per post-norm block, and no tensor allocated.
  */
-import { layerNormChannels, linearChannels, residualNorm } from '../ops/index';
+import { add, dropout as dropoutOp, glu, layerNormChannels, linearChannels, residualNorm } from '../ops/index';
 import type { Tensor } from '../tensor/tensor';
 
 /**
@@ -23,8 +23,8 @@ export interface BlockParts {
   prenorm: boolean;
   norm: { readonly weight: Tensor; readonly bias: Tensor; readonly eps: number };
   output: { readonly weight: Tensor; readonly bias: Tensor | null };
-  /** The mask of this call (p = 0: none); see Dropout.draw. */
-  dropout: { draw(): { p: number; seed: number; step: number } };
+  /** The mask of this call (p = 0: none; tie: one value per channel, shared over L); see Dropout.draw. */
+  dropout: { draw(): { p: number; seed: number; step: number; tie?: boolean } };
 }
 
 /** Preallocated results of each stage, for allocation-free steps (all [B, *, L]). */
@@ -42,9 +42,16 @@ export function residualBlock(x: Tensor, parts: BlockParts, mix: (u: Tensor) => 
   const { norm, output, dropout, prenorm } = parts;
   const u = prenorm ? layerNormChannels(x, norm.weight, norm.bias, norm.eps, { out: buffers.normed }) : x;
   const y = mix(u);
+  const drop = dropout.draw();
+  if (drop.tie && drop.p > 0) {
+    // A tied mask (one value per channel, shared over L) is not in the fused tail: the same
+    // sum unfused, in training only.
+    const g = glu(linearChannels(y, output.weight, output.bias), 1);
+    const r = add(x, dropoutOp(g, drop.p, { seed: drop.seed, step: drop.step, tie: true }));
+    return prenorm ? r : layerNormChannels(r, norm.weight, norm.bias, norm.eps, { out: buffers.out });
+  }
   // The bias is added inside residualNorm: a bias-free linear is one launch (one GEMM).
   const z = linearChannels(y, output.weight, null, { out: buffers.z });
-  const drop = dropout.draw();
   return residualNorm(
     z,
     x,

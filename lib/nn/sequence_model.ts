@@ -29,7 +29,7 @@ import { LayerNorm } from './layer_norm';
 import { Linear } from './linear';
 import { Module } from './module';
 import { Rng } from './random';
-import { S4Layer, type S4Init, type S4Kernel } from './s4_layer';
+import { S4Layer, type BidirectionalConvention, type LongInputs, type S4Init, type S4Kernel } from './s4_layer';
 import type { Stepper } from './stepper';
 
 export type Pooling = 'mean' | 'last' | 'none';
@@ -53,6 +53,19 @@ export interface SequenceModelOptions {
   /** Longest sequence (required for kernel 'dplr'). */
   lMax?: number;
   bidirectional?: boolean;
+  /** Lags of the backward kernel (default 'official'); see S4Layer. */
+  bidirectionalConvention?: BidirectionalConvention;
+  /** Sequences longer than lMax: 'grow' (default) or 'truncate'; see S4Layer. */
+  longInputs?: LongInputs;
+  /** Output channels per SSM (default 1); the output linear of each block takes channels * dModel. */
+  channels?: number;
+  /** Independent (A, B, P) copies per layer, a divisor of dModel (default dModel). */
+  nSsm?: number;
+  /**
+   * Tie the dropout masks over L (one value per batch element and channel), in each layer
+   * and on the residual branch, as the official tie_dropout / nn.Dropout1d (default false).
+   */
+  tieDropout?: boolean;
   /** Vocabulary size: token input [B, L] instead of features [B, dInput, L]. */
   embedding?: number;
   seed?: number;
@@ -76,6 +89,8 @@ export class SequenceModel extends Module {
   readonly nLayers: number;
   readonly prenorm: boolean;
   readonly pool: Pooling;
+  /** Output channels per SSM of every layer. */
+  readonly channels: number;
   readonly vocab: number | null;
   readonly encoder: Linear | Embedding;
   readonly layers: S4Layer[] = [];
@@ -96,6 +111,7 @@ export class SequenceModel extends Module {
     if (pool !== 'mean' && pool !== 'last' && pool !== 'none') throw new TypeError(`${fn}: option 'pool' must be 'mean', 'last' or 'none' (got ${String(pool)})`);
     this.pool = pool;
     const dropout = expectNumber(fn, 'dropout', opts.dropout ?? 0.1, 0, 1);
+    this.channels = expectInteger(fn, 'channels', opts.channels ?? 1, 1, 64);
     const seed = expectInteger(fn, 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
     const device = opts.device ?? backend();
     const rng = new Rng(seed);
@@ -120,13 +136,18 @@ export class SequenceModel extends Module {
           dtMax: opts.dtMax,
           lMax: opts.lMax,
           bidirectional: opts.bidirectional,
+          bidirectionalConvention: opts.bidirectionalConvention,
+          longInputs: opts.longInputs,
+          channels: opts.channels,
+          nSsm: opts.nSsm,
+          tieDropout: opts.tieDropout,
           dropout,
           seed: rng.fork(),
           device,
         }),
       );
       this.norms.push(new LayerNorm(this.dModel, { device }));
-      this.dropouts.push(new Dropout(dropout, { seed: rng.fork() }));
+      this.dropouts.push(new Dropout(dropout, { seed: rng.fork(), tie: this.layers[i].activationDropout.tie }));
     }
     // Parameter names: layers.<i>.{s4,norm} (dropouts have no parameters).
     const blocks = this.registerModule('layers', new Block());
@@ -160,6 +181,25 @@ export class SequenceModel extends Module {
     }
     if (this.pool === 'none') return this.decoder.forwardChannels(x);
     return this.decoder.forward(this.pool === 'mean' ? meanPool(x) : lastPool(x));
+  }
+
+  /**
+   * The kernel length of each layer (S4Layer.lMax, which grows with longer inputs under
+   * longInputs 'grow'); checkpoints store it so that a rebuilt model reads C~ for the length
+   * it was saved at.
+   */
+  kernelLengths(): (number | null)[] {
+    return this.layers.map((l) => l.lMax);
+  }
+
+  /** Declares the kernel length of each layer (see S4Layer.setLMax); null entries are skipped. */
+  setKernelLengths(lengths: readonly (number | null)[]): void {
+    if (!Array.isArray(lengths) || lengths.length !== this.layers.length) {
+      throw new RangeError(`SequenceModel.setKernelLengths: argument 'lengths' must be an array of ${this.layers.length} lengths (got ${String(lengths)})`);
+    }
+    lengths.forEach((L, i) => {
+      if (L !== null) this.layers[i].setLMax(L);
+    });
   }
 
   /** The parts of block i as residualBlock takes them (live modules: forward and training). */
@@ -198,7 +238,7 @@ export class SequenceModel extends Module {
       return t;
     };
     const eval0 = { draw: () => ({ p: 0, seed: 0, step: 0 }) };
-    let parts: BlockParts[], buffers: BlockBuffers, mixed: Tensor;
+    let parts: BlockParts[], buffers: BlockBuffers, mixed: Tensor, tiled: Tensor | null;
     let encW: Tensor, encB: Tensor | null, decW: Tensor, decB: Tensor;
     // x alternates between xa and xb ([B, D, 1]); sum/sumNext: running sum of x ('mean').
     let xa: Tensor, xb: Tensor, pooled: Tensor, sum: Tensor, sumNext: Tensor, tokenIn: Tensor;
@@ -216,7 +256,11 @@ export class SequenceModel extends Module {
       decB = snap(this.decoder.bias!);
       xa = buffer([batch, D, 1]);
       xb = buffer([batch, D, 1]);
-      mixed = buffer([batch, D, 1]);
+      // With channels > 1 the scan runs on the token tiled C times (C D rows; every layer
+      // of a model has the same channels).
+      const CD = this.channels * D;
+      tiled = CD > D ? buffer([batch, CD, 1]) : null;
+      mixed = buffer([batch, CD, 1]);
       buffers = { normed: prenorm ? buffer([batch, D, 1]) : undefined, z: buffer([batch, 2 * D, 1]) };
       pooled = buffer([batch, D]);
       sum = buffer([batch, D]);
@@ -246,8 +290,10 @@ export class SequenceModel extends Module {
       else linear(tokenIn, encW, encB, { out: flat(x) });
       for (let i = 0; i < parts.length; i++) {
         const scan = scans[i];
+        const layer = this.layers[i];
         residualBlock(x, parts[i], (u) => {
-          scan.stepBuffers(u.handle, mixed.handle, true);
+          if (tiled) layer.tileToken(u.handle, tiled.handle, batch);
+          scan.stepBuffers(tiled ? tiled.handle : u.handle, mixed.handle, true);
           return mixed;
         }, { ...buffers, out: spare });
         [x, spare] = [spare, x];

@@ -7,7 +7,7 @@ export { layerNorm, layerNormChannels, residualNorm, type ResidualNormOptions } 
 export { gelu, glu, dropout, type GeluOptions, type DropoutOptions } from './activation';
 export { crossEntropy, mse, argmaxChannels } from './loss';
 export { adamwStep, type AdamWStepOptions } from './optim';
-export { transpose12, flip, slice, pad, tile } from './layout';
+export { transpose12, flip, slice, pad, tile, reshape } from './layout';
 export { meanPool, lastPool } from './pool';
 export { embedding } from './embedding';
 export { exp, complexFromParts, realPart, imagPart } from './pointwise';

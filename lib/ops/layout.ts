@@ -6,6 +6,7 @@
  *   slice(x [..., L], start, len) -> [..., len]   x[..., start : start + len]
  *   pad(x [..., L], before, after) -> [..., before + L + after]   zeros around x
  *   tile(x, reps, axis)   reps copies of x concatenated along `axis` (float32 or complex64)
+ *   reshape(x, shape)     the same elements in another shape, with a gradient
  *
  * Each takes an `out` option: a tensor of the result's shape and dtype (not x itself) to
  * write into.
@@ -129,4 +130,32 @@ const tileComplex = tileOp('complex64');
 export function tile(x: Tensor, reps: number, axis = 0, opts?: OpOptions): Tensor {
   const complex = x !== null && typeof x === 'object' && (x as Tensor).dtype === 'complex64';
   return (complex ? tileComplex : tileFloat)({ x }, { reps, axis }, opts);
+}
+
+function reshapeOp(dtype: DType) {
+  return defineOp({
+    name: 'reshape',
+    inputs: { x: dtype },
+    plan: ({ x }, shape: readonly number[]) => {
+      if (!Array.isArray(shape)) throw new TypeError(`reshape: argument 'shape' must be an array of sizes (got ${String(shape)})`);
+      shape.forEach((d, i) => expectInteger('reshape', `shape[${i}]`, d, 0));
+      const count = shape.reduce((p, d) => p * d, 1);
+      if (count !== x.size) throw new RangeError(`reshape: argument 'shape' [${shape.join(', ')}] has ${count} elements, the tensor 'x' has ${x.size}`);
+      return { shape: shape.slice(), dtype, n: x.floats };
+    },
+    forward: ({ x }, out, { n }) => ops.axpby({ out: out.handle, a: x.handle, alpha: 1, b: null, beta: 0, n }),
+    backward: (g, _in, { n }, grads) => ops.axpby({ out: grads.x!.handle, a: g.handle, alpha: 1, b: null, beta: 0, n }),
+  });
+}
+
+const reshapeFloat = reshapeOp('float32');
+const reshapeComplex = reshapeOp('complex64');
+
+/**
+ * x with another shape of the same element count, with autograd (a copy; Tensor.reshape
+ * is the copy without a gradient). float32 or complex64.
+ */
+export function reshape(x: Tensor, shape: readonly number[], opts?: OpOptions): Tensor {
+  const complex = x !== null && typeof x === 'object' && (x as Tensor).dtype === 'complex64';
+  return (complex ? reshapeComplex : reshapeFloat)({ x }, shape, opts);
 }
