@@ -402,3 +402,44 @@ describe('S4Layer: tied dropout', () => {
     eval0.dispose();
   });
 });
+
+describe('SequenceModel: tied residual dropout', () => {
+  it('the block tail drops whole (batch, channel) rows of the branch, with the mask of ops.dropout(tie)', async () => {
+    const { residualBlock } = await import('../lib/nn/block');
+    const B = 3, H = 4, L = 9, p = 0.5;
+    const xv = randomValues(B * H * L, 1);
+    const yv = randomValues(B * H * L, 2);
+    const W = s4.tensor(randomValues(2 * H * H, 3), [2 * H, H], { device });
+    const bias = s4.tensor(randomValues(2 * H, 4), [2 * H], { device });
+    const norm = { weight: s4.tensor(new Float32Array(H).fill(1), [H], { device }), bias: s4.tensor(new Float32Array(H), [H], { device }), eps: 1e-5 };
+    const draw = () => ({ p, seed: 5, step: 2, tie: true });
+    const got = s4.tidy(() => {
+      const x = s4.tensor(xv, [B, H, L], { device });
+      return residualBlock(x, { prenorm: true, norm, output: { weight: W, bias }, dropout: { draw } }, () => s4.tensor(yv, [B, H, L], { device })).dataSync();
+    });
+    const { branch, mask } = s4.tidy(() => {
+      const z = s4.ops.glu(s4.ops.linearChannels(s4.tensor(yv, [B, H, L], { device }), W, bias), 1);
+      const ones = s4.tensor(new Float32Array(B * H * L).fill(1), [B, H, L], { device });
+      return { branch: z.dataSync(), mask: s4.ops.dropout(ones, p, { seed: 5, step: 2, tie: true }).dataSync() };
+    });
+    let dropped = 0;
+    for (let r = 0; r < B * H; r++) {
+      const m = mask[r * L];
+      for (let l = 0; l < L; l++) expect(mask[r * L + l]).toBe(m);
+      if (m === 0) dropped++;
+    }
+    expect(dropped).toBeGreaterThan(0);
+    expect(dropped).toBeLessThan(B * H);
+    const want = Float64Array.from(xv, (v, i) => v + mask[i] * branch[i]);
+    expect(relL2(got, want)).toBeLessThan(1e-6);
+    s4.dispose(W, bias, norm.weight, norm.bias);
+  });
+
+  it('tieDropout reaches every dropout of the model', () => {
+    const m = new s4.nn.SequenceModel({ dInput: 1, dModel: 2, nLayers: 2, dState: 4, dOutput: 1, lMax: 4, dropout: 0.1, tieDropout: true, device });
+    const drops = m.namedModules().filter(([, x]) => x instanceof s4.nn.Dropout);
+    expect(drops.length).toBe(4);
+    expect(drops.every(([, x]) => (x as s4.nn.Dropout).tie)).toBe(true);
+    m.dispose();
+  });
+});
