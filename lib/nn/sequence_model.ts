@@ -9,6 +9,11 @@
  *   pool 'mean' (over L) | 'last' (x[:, :, L-1]) | 'none'
  *   decoder Linear (dModel -> dOutput): [B, dOutput] or [B, dOutput, L] for 'none'
  *
+ * The S4 layer options (kernel, init, bidirectional and its convention, channels, nSsm,
+ * longInputs, tieDropout) are passed to every layer; tieDropout also ties the residual
+ * dropout (one mask value per batch element and channel, as nn.Dropout1d in the official
+ * example).
+ *
  * Input: [B, dInput, L] float32, or token indices [B, L] (float32 integers) when
  * `embedding` (the vocabulary size) is set. stepper() gives the recurrent view for
  * generation: step(x_t) -> output_t, equal to forward() on the prefix fed so far (for
