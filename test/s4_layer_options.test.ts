@@ -309,6 +309,15 @@ describe('S4Layer: inputs longer than lMax', () => {
     layer.dispose();
   });
 
+  it("'grow': gradients of every parameter of a grown layer match central differences (dplr, channels 2, nSsm 1, lMax 4 -> 8)", () => {
+    const s: LayerShape = { kind: 'dplr', H: 2, N2: 2, lMax: 4, bidirectional: true, channels: 2, nSsm: 1 };
+    const layer = makeLayer(s, 13);
+    forward(layer, randomValues(2 * 7, 1), 1, 7);
+    expect(layer.lMax).toBe(8);
+    checkGradients(layer, { ...s, lMax: 8 }, 1, 7, 80);
+    layer.dispose();
+  });
+
   it('setLMax declares the length of loaded parameters', () => {
     const a = makeLayer({ kind: 'dplr', H: 2, N2: 2, lMax: 4, bidirectional: false }, 1);
     forward(a, randomValues(2 * 2 * 8, 1), 2, 8);
