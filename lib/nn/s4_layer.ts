@@ -263,6 +263,8 @@ export class S4Layer extends Module {
         lambda = concat([rowsOf(p64.lambda, N2, 0, S / 2), rowsOf(lin.lambda, N2, 0, S / 2)]);
         b = concat([rowsOf(p64.b, N2, 0, S / 2), rowsOf(lin.b, N2, 0, S / 2)]);
       }
+      // Every further C (backward, other channels): the C of another seeded draw (its A, B
+      // and dt are not used).
       const another = (): Complex64Array => initDiag({ H, N, init: 'lin', dtMin, dtMax, seed: rng.fork() }).c;
       const fwd = [p64.c];
       const bwd = this.bidirectional ? [another()] : [];
