@@ -341,11 +341,13 @@ describe('S4Layer: official S4D inits and the dt learning rate', () => {
   });
   const close = (a: number[], b: number[]) => expect(relL2(Float32Array.from(a), Float64Array.from(b))).toBeLessThan(1e-6);
 
-  it("'diag-lin', 'diag-inv', 'diag-legs' and 'diag' as the official dplr() with P = 0", () => {
+  it("'diag-lin', 'diag-inv', 'diag-legs' and 'diag' as the official dplr() with P = 0 (test/data fixture: the official values)", () => {
     const make = (init: s4.nn.S4Init, nSsm = 2) => new S4Layer({ dModel: 2, dState: N, kernel: 'diag', init, nSsm, seed: 1, device });
     const lin = lambdaOf(make('diag-lin'));
     close(lin.re, new Array(2 * N2).fill(-0.5));
-    close(lin.im, [0, 1, 2, 3, 0, 1, 2, 3].map((n) => -Math.PI * n));
+    // Im Lambda_0 = 0 sits at -1e-4: the official registration clamps -Im Lambda to >= 1e-4.
+    const linIm = [0, 1, 2, 3].map((n) => (n === 0 ? -1e-4 : -Math.PI * n));
+    close(lin.im, [...linIm, ...linIm]);
     close(lin.b, [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0]);
     const inv = lambdaOf(make('diag-inv'));
     const invIm = [0, 1, 2, 3].map((n) => -(N / Math.PI) * (N / (2 * n + 1) - 1));
@@ -358,7 +360,7 @@ describe('S4Layer: official S4D inits and the dt learning rate', () => {
     close(dlegs.re, new Array(2 * N2).fill(-0.5));
     // 'diag': the first half of the copies diag-inv, the second diag-lin.
     const both = lambdaOf(make('diag'));
-    close(both.im, [...invIm, ...[0, 1, 2, 3].map((n) => -Math.PI * n)]);
+    close(both.im, [...invIm, ...linIm]);
     expect(() => new S4Layer({ dModel: 2, dState: N, lMax: 4, init: 'diag-lin' })).toThrow(/'init' must be 'legs' or 'fout' for kernel 'dplr'/);
   });
 

@@ -67,7 +67,7 @@ import { diagStepper, stepper as dplrStepper, type Stepper } from './stepper';
 import { core, ops, type NativeBuffer } from '../native/binding';
 import { cToCTilde } from '../ssm/discretize';
 import type { Measure } from '../ssm/hippo';
-import { initDiag, initDplr, type DiagInit } from '../ssm/init';
+import { initDiag, initDplr, MIN_NEG_RE, type DiagInit } from '../ssm/init';
 import type { Complex64Array, DplrParams64 } from '../ssm/types';
 import { keep, runScope } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
@@ -130,6 +130,17 @@ function complexTensor(c: Complex64Array, shape: number[], device: DeviceName): 
 
 function realTensor(a: ArrayLike<number>, shape: number[], device: DeviceName): Tensor {
   return Tensor.fromFloats(Float32Array.from(a), shape, 'float32', device);
+}
+
+/**
+ * Lambda as the official parameters hold it at initialization: their registration clamps
+ * -Im Lambda to >= 1e-4 (inv_transform; the real part is capped the same way in initDplr),
+ * so an eigenvalue on the real axis (S4D-Lin's first, fout's) sits at Im = -1e-4. The same
+ * array when nothing moves.
+ */
+function officialLambda(lambda: Complex64Array): Complex64Array {
+  if (lambda.im.every((v) => v <= -MIN_NEG_RE)) return lambda;
+  return { re: lambda.re, im: lambda.im.map((v) => Math.min(v, -MIN_NEG_RE)) };
 }
 
 /** Rows [from, to) of a complex [*, N2] array. */
@@ -235,7 +246,10 @@ export class S4Layer extends Module {
 
     if (kernel === 'dplr') {
       const L = this.kernelLength!;
-      const p64 = initDplr({ H, N, init: init as Measure, dtMin, dtMax, L, seed: rng.fork() });
+      const drawn = initDplr({ H, N, init: init as Measure, dtMin, dtMax, L, seed: rng.fork() });
+      // C~ again if the official clamp of Im Lambda moved an eigenvalue.
+      const lambda = officialLambda(drawn.lambda);
+      const p64 = lambda === drawn.lambda ? drawn : { ...drawn, lambda, cTilde: cToCTilde({ ...drawn, lambda }, drawn.c, L) };
       // Every further C (backward, other channels) is drawn as the first one (another init)
       // and converted to C~ with this layer's A, B, dt.
       const another = (): Complex64Array => cToCTilde(p64, initDplr({ H, N, init: init as Measure, dtMin, dtMax, L, seed: rng.fork() }).c, L);
@@ -272,7 +286,7 @@ export class S4Layer extends Module {
         fwd.push(another());
         if (this.bidirectional) bwd.push(another());
       }
-      this.registerLambda(lambda, ssmShape, device);
+      this.registerLambda(officialLambda(lambda), ssmShape, device);
       this.registerParameter('b', complexTensor(b, ssmShape, device), ssm);
       this.registerParameter('c', complexTensor(concat(fwd), cShape, device));
       if (this.bidirectional) this.registerParameter('cBwd', complexTensor(concat(bwd), cShape, device));

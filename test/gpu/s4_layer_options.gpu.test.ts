@@ -2,15 +2,18 @@
  * S4Layer options on CUDA: the official bidirectional convention, channels, nSsm, inputs
  * longer than lMax (grow and truncate) against the float64 layer; SequenceModels with these
  * options and tied dropout, CUDA against CPU (forward, every gradient, the masks); the
- * recurrent view with channels and nSsm; the official S4Block fixture on the GPU.
+ * recurrent view with channels and nSsm; the official S4Block fixtures on the GPU
+ * (shared/golden/official_interop_small.json and test/data/official_layer_options.json).
  * Run by `npm run test:gpu` (S4_BACKEND=cuda).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
 import { randomValues, relL2 } from '../helpers/device';
 import { modelInput } from '../helpers/model_input';
 import { s4Layer64, type LayerShape } from '../helpers/nn_reference';
-import { layerFromOfficial, officialFixture, runOfficialCase } from '../helpers/official_block';
+import { layerFromOfficial, officialFixture, runOfficialCase, type Entry, type OfficialCase } from '../helpers/official_block';
 
 const { SequenceModel } = s4.nn;
 type Opts = s4.nn.SequenceModelOptions;
@@ -123,6 +126,22 @@ describe('SequenceModel options, CUDA vs CPU', () => {
       expect(relL2(got, full)).toBeLessThan(1e-4);
       st.dispose();
       m.dispose();
+    });
+  }
+});
+
+describe('S4Layer options vs the official S4Block on the GPU (test/data/official_layer_options.json)', () => {
+  const file = JSON.parse(readFileSync(join(__dirname, '../data/official_layer_options.json'), 'utf8')) as {
+    cases: Record<string, OfficialCase & { step_y?: Entry; state_dict_after?: Record<string, Entry> }>;
+  };
+  for (const [name, c] of Object.entries(file.cases)) {
+    it(`${name}: eval output${c.step_y ? ' and the first 8 steps' : ''} within 1e-4`, () => {
+      const layer = layerFromOfficial(c, 'cuda');
+      const { y, steps } = runOfficialCase(layer, c, 'cuda', c.step_y);
+      expect(relL2(y, c.y.data)).toBeLessThan(1e-4);
+      if (c.step_y) expect(relL2(steps!, c.step_y.data)).toBeLessThan(1e-4);
+      if (c.state_dict_after) expect(relL2(layer.param('cTilde').dataSync(), c.state_dict_after['layer.kernel.C'].data)).toBeLessThan(1e-4);
+      layer.dispose();
     });
   }
 });
