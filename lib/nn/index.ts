@@ -4,6 +4,6 @@ export { Linear, type LinearOptions } from './linear';
 export { LayerNorm, type LayerNormOptions } from './layer_norm';
 export { Dropout, type DropoutOptions } from './dropout';
 export { Embedding, type EmbeddingOptions } from './embedding';
-export { S4Layer, type S4LayerOptions, type S4Kernel, type S4Init, type LayerStepper } from './s4_layer';
+export { S4Layer, S4_INITS, type S4LayerOptions, type S4Kernel, type S4Init, type BidirectionalConvention, type LongInputs, type LayerStepper } from './s4_layer';
 export { SequenceModel, type SequenceModelOptions, type Pooling, type ModelStepper } from './sequence_model';
 export { Rng } from './random';
