@@ -29,6 +29,8 @@ function fullSpec() {
         { B: 16, H: 256, L: 4096 },
         { B: 4, H: 256, L: 16384 },
       ],
+      // The official bidirectional convention (a second C, backward kernel from lag 1).
+      bidirectionalCases: [{ B: 16, H: 256, L: 4096 }],
       compile: true,
       compileTimeoutS: 90,
     },
@@ -46,7 +48,7 @@ function quickSpec() {
     kernel: { H: 4, N: 16, Ls: [64, 7] },
     fftconv: { cases: [{ B: 2, H: 4, L: 64 }, { B: 1, H: 3, L: 7 }] },
     step: { H: 4, N: 16, L: 64, batches: [1, 3], stepsPerRep: 10, manyT: 32, reps: 2 },
-    block: { N: 16, cases: [{ B: 2, H: 8, L: 64 }, { B: 1, H: 8, L: 7 }], compile: false, compileTimeoutS: 30 },
+    block: { N: 16, cases: [{ B: 2, H: 8, L: 64 }, { B: 1, H: 8, L: 7 }], bidirectionalCases: [{ B: 2, H: 8, L: 64 }], compile: false, compileTimeoutS: 30 },
     model: {
       B: 4, L: 32, dInput: 1, dOutput: 10, nLayers: 2, H: 8, N: 16, lr: 0.01, weightDecay: 0.01,
       dropout: 0.1, genBatches: [1, 2], genSteps: 5, reps: 2, compile: false, compileTimeoutS: 30,

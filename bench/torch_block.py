@@ -64,12 +64,14 @@ def run_block(spec, device, out):
     if cfg["compile"]:
         variants.append(("torch-compile", True))
     # Eager for every shape first: a compile failure or hang then costs only compile columns.
+    shapes = [dict(s, bidirectional=False) for s in cfg["cases"]] + [dict(s, bidirectional=True) for s in cfg.get("bidirectionalCases", [])]
     for impl, compiled in variants:
-        for shape in cfg["cases"]:
-            B, H, L = shape["B"], shape["H"], shape["L"]
-            base = {"suite": "block", "impl": impl, "case": "B=%d H=%d L=%d" % (B, H, L), "shape": dict(shape, N=N)}
+        for shape in shapes:
+            B, H, L, bi = shape["B"], shape["H"], shape["L"], shape["bidirectional"]
+            label = "B=%d H=%d L=%d%s" % (B, H, L, " bidirectional" if bi else "")
+            base = {"suite": "block", "impl": impl, "case": label, "shape": dict(shape, N=N)}
             torch.manual_seed(0)
-            block = S4Block(H, N).to(device)
+            block = S4Block(H, N, bidirectional=bi).to(device)
             block.eager_complex = compiled
             fn = torch.compile(block) if compiled else block
             fwd, fwdbwd = block_cases(fn, B, H, L, device, T, list(block.parameters()))

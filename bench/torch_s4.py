@@ -32,19 +32,22 @@ def omega_z(L, cdtype, device):
 
 
 def dplr_kernel(lam, P, B, Ct, dt, L, nodes=None):
-    """K [H, L] from Lambda, P, B, C~ (complex [H, N2]) and dt [H], as SSMKernelDPLR.forward (rank 1, one channel)."""
+    """K [H, L] from Lambda, P, B, C~ (complex [H, N2]) and dt [H], as SSMKernelDPLR.forward (rank 1, one channel);
+    C~ of shape [C, H, N2] gives C channels in one pass, K [C, H, L], as the official kernel's channels."""
     omega, z = nodes if nodes is not None else omega_z(L, lam.dtype, lam.device)
     dt = dt.unsqueeze(-1)  # (H 1)
     w = lam * dt  # (H N2)
     Q = P.conj()
+    Cc = Ct if Ct.dim() == 3 else Ct.unsqueeze(0)  # (C H N2)
     Bs = torch.stack([B, P], dim=0)  # (2 H N2): B and p
-    Cs = torch.stack([Ct, Q], dim=0)  # (2 H N2): C~ and q
-    v = Bs.unsqueeze(-3) * Cs.unsqueeze(-4)  # (2 2 H N2)
+    Cs = torch.cat([Cc, Q.unsqueeze(0)], dim=0)  # (C+1 H N2): C~ and q
+    v = Bs.unsqueeze(-3) * Cs.unsqueeze(-4)  # (2 C+1 H N2)
     v = v * dt
-    r = cauchy_naive(v, z, w)  # (2 2 H L/2+1)
+    r = cauchy_naive(v, z, w)  # (2 C+1 H L/2+1)
     k_f = r[:-1, :-1] - r[:-1, -1:] * r[-1:, :-1] / (1 + r[-1:, -1:])  # Woodbury, rank 1
     k_f = k_f * 2 / (1 + omega)
-    return torch.fft.irfft(k_f, n=L)[0, 0]  # (H L)
+    k = torch.fft.irfft(k_f, n=L)[0]  # (C H L)
+    return k if Ct.dim() == 3 else k[0]
 
 
 def nplr_legs(N):
@@ -86,9 +89,13 @@ def init_dplr(H, N, dt_min=1e-3, dt_max=1e-1, seed=0):
 class SSMKernelDPLR(nn.Module):
     """Trainable DPLR kernel with the official parametrization: log(-Re Lambda), Im Lambda, P, B, C~ (real views), log dt."""
 
-    def __init__(self, H, N, dt_min=1e-3, dt_max=1e-1, seed=0):
+    def __init__(self, H, N, dt_min=1e-3, dt_max=1e-1, seed=0, channels=1):
         super().__init__()
         p = init_dplr(H, N, dt_min, dt_max, seed)
+        if channels > 1:  # the official kernel's channels (bidirectional: 2): one C~ per channel
+            g = torch.Generator().manual_seed(seed + 1)
+            extra = torch.randn(channels - 1, H, N // 2, 2, generator=g, dtype=torch.float64) * math.sqrt(0.5)
+            p["c_tilde"] = torch.cat([p["c_tilde"].unsqueeze(0), torch.view_as_complex(extra)], dim=0)
         c2r = lambda x: nn.Parameter(torch.view_as_real(x.to(torch.complex64)).clone())
         self.log_w_real = nn.Parameter(torch.log(-p["lambda"].real).float())
         self.w_imag = nn.Parameter(p["lambda"].imag.float())
@@ -120,9 +127,20 @@ def fft_conv(u, k, D):
     return y + u * D.unsqueeze(-1)
 
 
+def fft_conv_bidirectional(u, k, D):
+    """Official FFTConv, bidirectional: k (2 H L) -> pad(k0, (0, L)) + pad(flip(k1), (L, 0)), rfft/irfft with n = 2L."""
+    L = u.size(-1)
+    k = F.pad(k[0], (0, L)) + F.pad(k[1].flip(-1), (L, 0))
+    k_f = torch.fft.rfft(k, n=2 * L)
+    u_f = torch.fft.rfft(u, n=2 * L)
+    y = torch.fft.irfft(u_f * k_f, n=2 * L)[..., :L]
+    return y + u * D.unsqueeze(-1)
+
+
 def ssm_conv(kernel, x, D):
     """Kernel generation and FFT convolution with the D skip: the complex-valued part of a block."""
-    return fft_conv(x, kernel(x.size(-1)), D)
+    k = kernel(x.size(-1))
+    return fft_conv_bidirectional(x, k, D) if k.dim() == 3 else fft_conv(x, k, D)
 
 
 # Inductor generates no code for complex operators (compiling them fails), so under
@@ -135,9 +153,9 @@ class S4Block(nn.Module):
     """Official S4Block defaults (transposed, channels 1, dropout 0, GELU, output linear H -> 2H, GLU).
     eager_complex: run the kernel and convolution outside torch.compile's graph."""
 
-    def __init__(self, H, N=64, dropout=0.0, seed=0):
+    def __init__(self, H, N=64, dropout=0.0, seed=0, bidirectional=False):
         super().__init__()
-        self.kernel = SSMKernelDPLR(H, N, seed=seed)
+        self.kernel = SSMKernelDPLR(H, N, seed=seed, channels=2 if bidirectional else 1)
         self.D = nn.Parameter(torch.randn(1, H)[0])
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         lin = nn.Linear(H, 2 * H)  # TransposedLinear: same init, applied over channels

@@ -50,6 +50,18 @@ describe('SequenceModel', () => {
     ['dplr post-norm, mean pool, cross-entropy', { dInput: 2, dModel: 3, nLayers: 2, dState: 4, dOutput: 3, lMax: 8, pool: 'mean' }, 8, 'ce'],
     ['diag pre-norm, last pool, mse, L = 7', { dInput: 3, dModel: 4, nLayers: 2, dState: 4, dOutput: 2, kernel: 'diag', prenorm: true, pool: 'last' }, 7, 'mse'],
     ['dplr bidirectional, tokens, no pool, dropout 0.2', { embedding: 6, dModel: 4, nLayers: 1, dState: 4, dOutput: 2, lMax: 6, pool: 'none', bidirectional: true, dropout: 0.2 }, 6, 'dot'],
+    [
+      'dplr bidirectional, channels 2, nSsm 1, tied dropout 0.3',
+      { dInput: 2, dModel: 4, nLayers: 2, dState: 4, dOutput: 3, lMax: 8, pool: 'mean', channels: 2, nSsm: 1, bidirectional: true, tieDropout: true, dropout: 0.3 },
+      8,
+      'ce',
+    ],
+    [
+      'diag pre-norm, channels 3, tied dropout 0.2, L = 7 > lMax = 4 (grows)',
+      { dInput: 2, dModel: 3, nLayers: 2, dState: 4, dOutput: 2, kernel: 'diag', lMax: 4, prenorm: true, channels: 3, tieDropout: true, dropout: 0.2, pool: 'last' },
+      7,
+      'mse',
+    ],
   ];
   for (const [name, o, L, lossKind] of gradCases) {
     it(`gradients of a whole model match central differences (${name})`, () => {
@@ -116,6 +128,8 @@ describe('SequenceModel', () => {
     ['diag pre-norm, last pool', { dInput: 2, dModel: 3, nLayers: 2, dState: 6, dOutput: 2, kernel: 'diag', prenorm: true, pool: 'last' }, 6],
     ['dplr, mean pool, L < lMax', { dInput: 1, dModel: 4, nLayers: 1, dState: 4, dOutput: 3, lMax: 9, pool: 'mean' }, 5],
     ['dplr, tokens, no pool', { embedding: 7, dModel: 3, nLayers: 2, dState: 4, dOutput: 7, lMax: 8, pool: 'none', prenorm: true }, 8],
+    ['dplr, channels 2, nSsm 1, no pool', { dInput: 2, dModel: 4, nLayers: 2, dState: 4, dOutput: 2, lMax: 8, pool: 'none', channels: 2, nSsm: 1 }, 8],
+    ['diag pre-norm, channels 3, init diag, mean pool', { dInput: 1, dModel: 4, nLayers: 1, dState: 4, dOutput: 2, kernel: 'diag', init: 'diag', nSsm: 2, channels: 3, prenorm: true, pool: 'mean' }, 6],
   ];
   for (const [name, o, L] of stepCases) {
     it(`the model stepper equals the convolutional forward on every prefix (${name})`, () => {

@@ -2,7 +2,8 @@
 /**
  * One S4 block (issue 6): s4.nn.S4Layer = dplr kernel + fftConv + D skip + GELU + output
  * linear H -> 2H + GLU (the official S4Block defaults, dropout 0), forward (no grad) and
- * forward+backward (grads of every parameter and of the input), with peak GPU memory.
+ * forward+backward (grads of every parameter and of the input), with peak GPU memory; and the
+ * bidirectional block (official convention) for spec.block.bidirectionalCases.
  */
 const { timeIt, peakMemory, runCase, notAvailable, rng, randn } = require('./common');
 
@@ -14,11 +15,12 @@ function s4Layer(s4, opts) {
 function run(s4, spec, out) {
   const { N, cases } = spec.block;
   const T = spec.timing;
-  for (const shape of cases) {
-    const { B, H, L } = shape;
-    const label = `B=${B} H=${H} L=${L}`;
+  const all = [...cases.map((c) => ({ ...c, bidirectional: false })), ...(spec.block.bidirectionalCases || []).map((c) => ({ ...c, bidirectional: true }))];
+  for (const shape of all) {
+    const { B, H, L, bidirectional } = shape;
+    const label = `B=${B} H=${H} L=${L}${bidirectional ? ' bidirectional' : ''}`;
     const make = (grad) => {
-      const layer = s4Layer(s4, { dModel: H, dState: N, lMax: L, kernel: 'dplr', init: 'legs', dropout: 0, seed: 1 });
+      const layer = s4Layer(s4, { dModel: H, dState: N, lMax: L, kernel: 'dplr', init: 'legs', dropout: 0, seed: 1, bidirectional });
       const u = s4.tensor(randn(rng(4), B * H * L), [B, H, L], { requiresGrad: grad });
       return { layer, u };
     };

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { backend } from '../backend';
 import { AdamW } from '../optim/adamw';
+import { S4_INITS, type BidirectionalConvention, type S4Init } from '../nn/s4_layer';
 import { buildModel, modelFromCheckpoint, taskFromCheckpoint, type NormKind } from '../train/build';
 import { loadCheckpoint, type CheckpointState } from '../train/checkpoint';
 import { attachProgress } from '../train/progress';
@@ -27,6 +28,13 @@ interface TrainFlags {
   prenorm?: boolean;
   norm?: NormKind;
   kernel: 'dplr' | 'diag';
+  init?: S4Init;
+  bidirectional?: boolean;
+  bidirectionalConvention?: BidirectionalConvention;
+  channels?: number;
+  nSsm?: number;
+  tieDropout?: boolean;
+  dtLr?: number;
   clip?: number;
   warmup?: number;
   trainSize?: number;
@@ -68,6 +76,7 @@ export function registerTrain(program: Command): void {
     .option('--batch-size <n>', 'batch size', int(1))
     .option('--lr <x>', 'learning rate', num(0))
     .option('--ssm-lr <x>', 'learning rate of the SSM parameters (A, B, dt)', num(0))
+    .option('--dt-lr <x>', 'learning rate of dt alone (default: the SSM learning rate)', num(0))
     .option('--weight-decay <x>', 'AdamW weight decay (not applied to SSM parameters)', num(0))
     .option('--layers <n>', 'S4 layers', int(1))
     .option('--d-model <n>', 'channels H', int(1))
@@ -76,6 +85,12 @@ export function registerTrain(program: Command): void {
     .option('--prenorm', 'normalize before each block (default: after, as the official example)')
     .option('--norm <kind>', 'block norm: layer (LayerNorm over channels) | batch (BatchNorm over batch and length, per channel) | none (default layer)', oneOf(['layer', 'batch', 'none'] as const))
     .option('--kernel <kind>', 'S4 kernel: dplr (S4) | diag (S4D)', oneOf(['dplr', 'diag'] as const), 'dplr')
+    .option('--init <name>', `initialization of A, B: ${S4_INITS.join(' | ')} (default legs; lin, inv, legt, diag-*: --kernel diag)`, oneOf(S4_INITS))
+    .option('--bidirectional', 'two-sided kernels (a second C per layer; no recurrent view)')
+    .option('--bidirectional-convention <c>', "official (backward kernel from lag 1) | lag0", oneOf(['official', 'lag0'] as const))
+    .option('--channels <n>', 'output channels per SSM (the output linear takes channels * d_model)', int(1))
+    .option('--n-ssm <n>', 'independent (A, B, P) copies per layer, a divisor of d_model (default d_model)', int(1))
+    .option('--tie-dropout', 'one dropout mask value per example and channel, shared over the sequence (nn.Dropout1d)')
     .option('--clip <x>', 'clip the global gradient norm (0: off)', num(0))
     .option('--warmup <n>', 'linear warm-up steps before the cosine decay', int(0))
     .option('--train-size <n>', 'training examples (Fashion-MNIST: the first n)', int(1))
@@ -135,7 +150,7 @@ async function runTrain(f: TrainFlags): Promise<void> {
       ...common,
       model,
       task: { ...task, recipe },
-      optimizer: new AdamW(model.parameterGroups({ lr: recipe.lr, weightDecay: recipe.weightDecay, ssmLr: recipe.ssmLr }), { weightDecay: recipe.weightDecay }),
+      optimizer: new AdamW(model.parameterGroups({ lr: recipe.lr, weightDecay: recipe.weightDecay, ssmLr: recipe.ssmLr, dtLr: recipe.dtLr }), { weightDecay: recipe.weightDecay }),
       epochs: f.epochs ?? recipe.epochs,
       batchSize: recipe.batchSize,
       info: { model: state.info.model, run: { recipe } },
@@ -152,13 +167,25 @@ async function runTrain(f: TrainFlags): Promise<void> {
       lr: f.lr ?? r.lr,
       weightDecay: f.weightDecay ?? r.weightDecay,
       ssmLr: f.ssmLr ?? Math.min(r.ssmLr, f.lr ?? r.lr),
+      ...(f.dtLr !== undefined ? { dtLr: f.dtLr } : {}),
       batchSize: f.batchSize ?? r.batchSize,
       epochs: f.epochs ?? r.epochs,
       warmupSteps: f.warmup ?? r.warmupSteps,
       clip: f.clip ?? r.clip,
     };
     task = { ...task, recipe };
-    const built = buildModel(task, { kernel: f.kernel, norm: f.norm, seed: f.seed });
+    if (f.bidirectionalConvention !== undefined && !f.bidirectional) throw new Error('--bidirectional-convention needs --bidirectional');
+    const built = buildModel(task, {
+      kernel: f.kernel,
+      norm: f.norm,
+      seed: f.seed,
+      init: f.init,
+      bidirectional: f.bidirectional,
+      bidirectionalConvention: f.bidirectionalConvention,
+      channels: f.channels,
+      nSsm: f.nSsm,
+      tieDropout: f.tieDropout,
+    });
     norm = built.options.norm ?? 'layer';
     options = { ...common, model: built.model, task, seed: f.seed, info: { model: built.options, run: { recipe } } };
   }

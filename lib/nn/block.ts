@@ -19,7 +19,7 @@
  * launches per post-LayerNorm block, and no tensor allocated.
  */
 import type { OpOptions } from '../ops/define';
-import { layerNormChannels, linearChannels, residualNorm } from '../ops/index';
+import { add, dropout as dropoutOp, glu, layerNormChannels, linearChannels, residualNorm } from '../ops/index';
 import type { Tensor } from '../tensor/tensor';
 
 export type NormKind = 'layer' | 'batch' | 'none';
@@ -42,8 +42,8 @@ export interface BlockParts {
   prenorm: boolean;
   norm: BlockNorm;
   output: { readonly weight: Tensor; readonly bias: Tensor | null };
-  /** The mask of this call (p = 0: none); see Dropout.draw. */
-  dropout: { draw(): { p: number; seed: number; step: number } };
+  /** The mask of this call (p = 0: none; tie: one value per channel, shared over L); see Dropout.draw. */
+  dropout: { draw(): { p: number; seed: number; step: number; tie?: boolean } };
 }
 
 /** Preallocated results of each stage, for allocation-free steps (all [B, *, L]). */
@@ -70,9 +70,16 @@ export function residualBlock(x: Tensor, parts: BlockParts, mix: (u: Tensor) => 
   const { norm, output, dropout, prenorm } = parts;
   const u = prenorm ? normalize(x, norm, buffers.normed) : x;
   const y = mix(u);
+  const drop = dropout.draw();
+  if (drop.tie && drop.p > 0) {
+    // A tied mask (one value per channel, shared over L) is not in the fused tail: the same
+    // sum unfused, in training only.
+    const g = glu(linearChannels(y, output.weight, output.bias), 1);
+    const r = add(x, dropoutOp(g, drop.p, { seed: drop.seed, step: drop.step, tie: true }));
+    return prenorm ? r : normalize(r, norm, buffers.out);
+  }
   // The bias is added inside residualNorm: a bias-free linear is one launch (one GEMM).
   const z = linearChannels(y, output.weight, null, { out: buffers.z });
-  const drop = dropout.draw();
   const fused = !prenorm && norm.kind === 'layer';
   const r = residualNorm(
     z,

@@ -15,8 +15,12 @@ import { Tensor, type DType } from '../tensor/tensor';
 
 /** Per-parameter optimizer hints (the official S4's `_optim` attribute). */
 export interface ParamOptions {
-  /** Optimizer group: 'ssm' parameters get their own learning rate and no weight decay. */
-  group?: 'ssm' | 'default';
+  /**
+   * Optimizer group: 'ssm' parameters (A, B) get their own learning rate and no weight
+   * decay; 'dt' ones join them unless a dt learning rate is given (the official `lr` dict
+   * has separate entries for dt, A and B).
+   */
+  group?: 'ssm' | 'dt' | 'default';
 }
 
 /** A serializable value of a state dict entry (what stateDict().map(t => t.dataSync()) gives). */
@@ -47,6 +51,11 @@ export interface GroupOptions {
   ssmLr?: number;
   /** Weight decay of the SSM parameters (default 0). */
   ssmWeightDecay?: number;
+  /**
+   * Learning rate of dt (the parameters tagged 'dt'): given, they form a third group with
+   * it (weight decay ssmWeightDecay); left out, they are in the SSM group.
+   */
+  dtLr?: number;
 }
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$|^[0-9]+$/;
@@ -161,8 +170,9 @@ export class Module {
 
   /**
    * Optimizer groups as in the official S4: parameters tagged 'ssm' (log(-Re lambda),
-   * Im lambda, P, B, log dt) get ssmLr and ssmWeightDecay; everything else lr and
-   * weightDecay. Empty groups are left out.
+   * Im lambda, P, B) and 'dt' (log dt) get ssmLr and ssmWeightDecay; everything else lr and
+   * weightDecay. With dtLr, the 'dt' parameters form their own group (lr dtLr, weight decay
+   * ssmWeightDecay), as the official `lr` dict's separate dt entry. Empty groups are left out.
    */
   parameterGroups(opts: GroupOptions): ParamGroup[] {
     if (opts === null || typeof opts !== 'object') throw new TypeError("parameterGroups: argument 'opts' must be an object with 'lr'");
@@ -170,12 +180,17 @@ export class Module {
     if (typeof lr !== 'number' || !(lr >= 0) || !Number.isFinite(lr)) throw new RangeError(`parameterGroups: option 'lr' must be a finite number >= 0 (got ${String(lr)})`);
     const main: ParamGroup = { params: [], names: [], lr, weightDecay: opts.weightDecay ?? 0.01 };
     const ssm: ParamGroup = { params: [], names: [], lr: opts.ssmLr ?? Math.min(0.001, lr), weightDecay: opts.ssmWeightDecay ?? 0 };
+    const dtLr = opts.dtLr;
+    if (dtLr !== undefined && (typeof dtLr !== 'number' || !(dtLr >= 0) || !Number.isFinite(dtLr))) {
+      throw new RangeError(`parameterGroups: option 'dtLr' must be a finite number >= 0 (got ${String(dtLr)})`);
+    }
+    const dt: ParamGroup = dtLr === undefined ? ssm : { params: [], names: [], lr: dtLr, weightDecay: opts.ssmWeightDecay ?? 0 };
     for (const [n, t, o] of this.namedParametersWithOptions('')) {
-      const g = o.group === 'ssm' ? ssm : main;
+      const g = o.group === 'ssm' ? ssm : o.group === 'dt' ? dt : main;
       g.params.push(t);
       g.names!.push(n);
     }
-    return [main, ssm].filter((g) => g.params.length > 0);
+    return (dt === ssm ? [main, ssm] : [main, ssm, dt]).filter((g) => g.params.length > 0);
   }
 
   /** Sets training mode here and below (dropout on); returns this. */

@@ -11,6 +11,11 @@
  *   pool 'mean' (over L) | 'last' (x[:, :, L-1]) | 'none'
  *   decoder Linear (dModel -> dOutput): [B, dOutput] or [B, dOutput, L] for 'none'
  *
+ * The S4 layer options (kernel, init, bidirectional and its convention, channels, nSsm,
+ * longInputs, tieDropout) are passed to every layer; tieDropout also ties the residual
+ * dropout (one mask value per batch element and channel, as nn.Dropout1d in the official
+ * example).
+ *
  * Input: [B, dInput, L] float32, or token indices [B, L] (float32 integers) when
  * `embedding` (the vocabulary size) is set. stepper() gives the recurrent view for
  * generation: step(x_t) -> output_t, equal to forward() on the prefix fed so far (for
@@ -32,7 +37,7 @@ import { LayerNorm } from './layer_norm';
 import { Linear } from './linear';
 import { Module } from './module';
 import { Rng } from './random';
-import { S4Layer, type S4Init, type S4Kernel } from './s4_layer';
+import { S4Layer, type BidirectionalConvention, type LongInputs, type S4Init, type S4Kernel } from './s4_layer';
 import type { Stepper } from './stepper';
 
 export type Pooling = 'mean' | 'last' | 'none';
@@ -62,6 +67,19 @@ export interface SequenceModelOptions {
   /** Longest sequence (required for kernel 'dplr'). */
   lMax?: number;
   bidirectional?: boolean;
+  /** Lags of the backward kernel (default 'official'); see S4Layer. */
+  bidirectionalConvention?: BidirectionalConvention;
+  /** Sequences longer than lMax: 'grow' (default) or 'truncate'; see S4Layer. */
+  longInputs?: LongInputs;
+  /** Output channels per SSM (default 1); the output linear of each block takes channels * dModel. */
+  channels?: number;
+  /** Independent (A, B, P) copies per layer, a divisor of dModel (default dModel). */
+  nSsm?: number;
+  /**
+   * Tie the dropout masks over L (one value per batch element and channel), in each layer
+   * and on the residual branch, as the official tie_dropout / nn.Dropout1d (default false).
+   */
+  tieDropout?: boolean;
   /** Vocabulary size: token input [B, L] instead of features [B, dInput, L]. */
   embedding?: number;
   seed?: number;
@@ -88,6 +106,8 @@ export class SequenceModel extends Module {
   readonly prenorm: boolean;
   readonly norm: NormKind;
   readonly pool: Pooling;
+  /** Output channels per SSM of every layer. */
+  readonly channels: number;
   readonly vocab: number | null;
   readonly encoder: Linear | Embedding;
   readonly layers: S4Layer[] = [];
@@ -112,6 +132,7 @@ export class SequenceModel extends Module {
     if (pool !== 'mean' && pool !== 'last' && pool !== 'none') throw new TypeError(`${fn}: option 'pool' must be 'mean', 'last' or 'none' (got ${String(pool)})`);
     this.pool = pool;
     const dropout = expectNumber(fn, 'dropout', opts.dropout ?? 0.1, 0, 1);
+    this.channels = expectInteger(fn, 'channels', opts.channels ?? 1, 1, 64);
     const seed = expectInteger(fn, 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
     const device = opts.device ?? backend();
     const rng = new Rng(seed);
@@ -136,13 +157,18 @@ export class SequenceModel extends Module {
           dtMax: opts.dtMax,
           lMax: opts.lMax,
           bidirectional: opts.bidirectional,
+          bidirectionalConvention: opts.bidirectionalConvention,
+          longInputs: opts.longInputs,
+          channels: opts.channels,
+          nSsm: opts.nSsm,
+          tieDropout: opts.tieDropout,
           dropout,
           seed: rng.fork(),
           device,
         }),
       );
       this.norms.push(norm === 'layer' ? new LayerNorm(this.dModel, { device }) : norm === 'batch' ? new BatchNorm(this.dModel, { device }) : null);
-      this.dropouts.push(new Dropout(dropout, { seed: rng.fork() }));
+      this.dropouts.push(new Dropout(dropout, { seed: rng.fork(), tie: this.layers[i].activationDropout.tie }));
     }
     // Parameter names: layers.<i>.{s4,norm} (dropouts have no parameters; norm 'none' no norm).
     const blocks = this.registerModule('layers', new Block());
@@ -177,6 +203,25 @@ export class SequenceModel extends Module {
     }
     if (this.pool === 'none') return this.decoder.forwardChannels(x);
     return this.decoder.forward(this.pool === 'mean' ? meanPool(x) : lastPool(x));
+  }
+
+  /**
+   * The kernel length of each layer (S4Layer.lMax, which grows with longer inputs under
+   * longInputs 'grow'); checkpoints store it so that a rebuilt model reads C~ for the length
+   * it was saved at.
+   */
+  kernelLengths(): (number | null)[] {
+    return this.layers.map((l) => l.lMax);
+  }
+
+  /** Declares the kernel length of each layer (see S4Layer.setLMax); null entries are skipped. */
+  setKernelLengths(lengths: readonly (number | null)[]): void {
+    if (!Array.isArray(lengths) || lengths.length !== this.layers.length) {
+      throw new RangeError(`SequenceModel.setKernelLengths: argument 'lengths' must be an array of ${this.layers.length} lengths (got ${String(lengths)})`);
+    }
+    lengths.forEach((L, i) => {
+      if (L !== null) this.layers[i].setLMax(L);
+    });
   }
 
   /** The parts of block i as residualBlock takes them (live modules: forward and training). */
@@ -242,7 +287,7 @@ export class SequenceModel extends Module {
       return t;
     };
     const eval0 = { draw: () => ({ p: 0, seed: 0, step: 0 }) };
-    let parts: BlockParts[], buffers: BlockBuffers, mixed: Tensor;
+    let parts: BlockParts[], buffers: BlockBuffers, mixed: Tensor, tiled: Tensor | null;
     let encW: Tensor, encB: Tensor | null, decW: Tensor, decB: Tensor;
     // x alternates between xa and xb ([B, D, 1]); sum/sumNext: running sum of x ('mean').
     let xa: Tensor, xb: Tensor, pooled: Tensor, sum: Tensor, sumNext: Tensor, tokenIn: Tensor;
@@ -260,7 +305,11 @@ export class SequenceModel extends Module {
       decB = snap(this.decoder.bias!);
       xa = buffer([batch, D, 1]);
       xb = buffer([batch, D, 1]);
-      mixed = buffer([batch, D, 1]);
+      // With channels > 1 the scan runs on the token tiled C times (C D rows; every layer
+      // of a model has the same channels).
+      const CD = this.channels * D;
+      tiled = CD > D ? buffer([batch, CD, 1]) : null;
+      mixed = buffer([batch, CD, 1]);
       const { norm } = this;
       buffers = {
         normed: prenorm && norm !== 'none' ? buffer([batch, D, 1]) : undefined,
@@ -298,8 +347,10 @@ export class SequenceModel extends Module {
       let spare = xb;
       for (let i = 0; i < parts.length; i++) {
         const scan = scans[i];
+        const layer = this.layers[i];
         residualBlock(x, parts[i], (u) => {
-          scan.stepBuffers(u.handle, mixed.handle, true);
+          if (tiled) layer.tileToken(u.handle, tiled.handle, batch);
+          scan.stepBuffers(tiled ? tiled.handle : u.handle, mixed.handle, true);
           return mixed;
         }, { ...buffers, out: spare });
         [x, spare] = [spare, x];

@@ -8,7 +8,7 @@ export { batchNorm, type BatchNormOptions } from './batch_norm';
 export { gelu, glu, dropout, type GeluOptions, type DropoutOptions } from './activation';
 export { crossEntropy, mse, argmaxChannels } from './loss';
 export { adamwStep, type AdamWStepOptions } from './optim';
-export { transpose12, flip, slice } from './layout';
+export { transpose12, flip, slice, pad, tile, reshape } from './layout';
 export { meanPool, lastPool } from './pool';
 export { embedding } from './embedding';
 export { exp, complexFromParts, realPart, imagPart } from './pointwise';

@@ -7,7 +7,7 @@ import { SequenceModel, type SequenceModelOptions } from '../nn/sequence_model';
 import type { NormKind } from '../nn/block';
 
 export type { NormKind };
-import type { S4Kernel } from '../nn/s4_layer';
+import type { BidirectionalConvention, S4Init, S4Kernel } from '../nn/s4_layer';
 import type { CheckpointState } from './checkpoint';
 import { createTask, isTaskName, type Recipe, type Task, type TaskOptions } from './tasks';
 
@@ -15,6 +15,14 @@ export interface ModelOverrides extends Partial<Pick<Recipe, 'nLayers' | 'dModel
   kernel?: S4Kernel;
   /** The norm of each block (default 'layer'). */
   norm?: NormKind;
+  init?: S4Init;
+  bidirectional?: boolean;
+  bidirectionalConvention?: BidirectionalConvention;
+  /** Output channels per SSM. */
+  channels?: number;
+  /** Independent (A, B, P) copies per layer. */
+  nSsm?: number;
+  tieDropout?: boolean;
   seed?: number;
   device?: DeviceName;
 }
@@ -32,7 +40,22 @@ export function modelOptions(task: Task, o: ModelOverrides = {}): SequenceModelO
     kernel: o.kernel ?? 'dplr',
     norm: o.norm ?? 'layer',
     seed: o.seed ?? 0,
+    // Options left at their defaults stay out, so the stored options only name what was chosen.
+    ...defined({
+      init: o.init,
+      bidirectional: o.bidirectional,
+      // Stored explicitly: checkpoints without it predate the official convention (below).
+      bidirectionalConvention: o.bidirectional ? (o.bidirectionalConvention ?? 'official') : undefined,
+      channels: o.channels,
+      nSsm: o.nSsm,
+      tieDropout: o.tieDropout,
+    }),
   };
+}
+
+/** The entries of o that are not undefined. */
+function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** A SequenceModel for a task (see modelOptions). */
@@ -52,8 +75,14 @@ export function taskFromCheckpoint(state: CheckpointState, overrides: TaskOption
 export function modelFromCheckpoint(state: CheckpointState, device?: DeviceName): SequenceModel {
   const o = state.info.model as SequenceModelOptions | undefined;
   if (!o || typeof o !== 'object') throw new Error("the checkpoint does not hold the model options (metadata 'info.model'); it was not written by `s4 train`");
-  const model = new SequenceModel({ ...o, device });
+  // A checkpoint from before the official bidirectional convention holds a model trained
+  // with the lag-0 backward kernel: rebuild it so.
+  const legacy = o.bidirectional === true && o.bidirectionalConvention === undefined;
+  const model = new SequenceModel({ ...o, ...(legacy ? { bidirectionalConvention: 'lag0' as const } : {}), device });
   try {
+    // C~ is stored for the length each layer held when saved (longer inputs grow it).
+    const lengths = state.info.kernelLengths;
+    if (lengths !== undefined) model.setKernelLengths(lengths as (number | null)[]);
     model.loadStateDict(state.params);
   } catch (err) {
     model.dispose();

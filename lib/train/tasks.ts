@@ -26,6 +26,8 @@ export interface Recipe {
   lr: number;
   weightDecay: number;
   ssmLr: number;
+  /** Learning rate of dt alone (the official `lr` dict's dt entry); absent: dt takes ssmLr. */
+  dtLr?: number;
   batchSize: number;
   epochs: number;
   warmupSteps: number;

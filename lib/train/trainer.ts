@@ -36,6 +36,8 @@ import type { Task } from './tasks';
 
 export interface TrainableModel extends Module {
   forward(x: Tensor): Tensor;
+  /** The kernel length each S4 layer holds (it grows with longer inputs); stored in checkpoints. */
+  kernelLengths?(): (number | null)[];
 }
 
 export interface TrainerOptions {
@@ -215,7 +217,7 @@ export class Trainer extends EventEmitter {
     this.totalSteps = Math.min(this.epochs * this.batchesPerEpoch, opts.maxSteps ?? Infinity);
     this.device = this.model.device ?? backend();
     this.optimizer =
-      opts.optimizer ?? new AdamW(this.model.parameterGroups({ lr: r.lr, weightDecay: r.weightDecay, ssmLr: r.ssmLr }), { weightDecay: r.weightDecay });
+      opts.optimizer ?? new AdamW(this.model.parameterGroups({ lr: r.lr, weightDecay: r.weightDecay, ssmLr: r.ssmLr, dtLr: r.dtLr }), { weightDecay: r.weightDecay });
     if (!(this.optimizer instanceof AdamW)) throw new TypeError(`${fn}: option 'optimizer' must be an AdamW`);
     // Cosine over the whole run, as the official example (its scheduler spans all epochs).
     this.schedule =
@@ -455,7 +457,13 @@ export class Trainer extends EventEmitter {
       },
       scheduleStep: this.schedule?.stepCount ?? 0,
       dropout,
-      info: { task: { name: this.task.name, options: this.task.options }, batchSize: this.batchSize, epochs: this.epochs, ...(this.opts.info ?? {}) },
+      info: {
+        task: { name: this.task.name, options: this.task.options },
+        batchSize: this.batchSize,
+        epochs: this.epochs,
+        ...(this.opts.info ?? {}),
+        ...(this.model.kernelLengths ? { kernelLengths: this.model.kernelLengths() } : {}),
+      },
     };
   }
 

@@ -1,6 +1,7 @@
-// Layout ops: batched transpose, reversal and a window of the last dimension. Each is a
-// copy; transpose12 and flipLast are their own backward, sliceLast's backward scatters the
-// window back into zeros. Twins: native/cpu/layout.cpp, native/cuda/layout.cu.
+// Layout ops: batched transpose, reversal, a window of the last dimension and copies along a
+// middle axis. Each is a copy; transpose12 and flipLast are their own backward, sliceLast's
+// backward scatters the window back into zeros, repeatMid's backward sums the copies.
+// Twins: native/cpu/layout.cpp, native/cuda/layout.cu.
 #include <string>
 
 #include "../common/error.h"
@@ -15,6 +16,10 @@ S4_TWIN(void, flipLast, (const float* x, float* y, int64_t rows, int64_t L))
 S4_TWIN(void, sliceLast, (const float* x, float* y, int64_t rows, int64_t L, int64_t start, int64_t len))
 // dx[r, l] = dy[r, l - start] inside the window [start, start + len), 0 outside; dx [rows, L].
 S4_TWIN(void, sliceLastBackward, (const float* dy, float* dx, int64_t rows, int64_t L, int64_t start, int64_t len))
+// y[o, r, i] = x[o, i]: x [outer, inner], y [outer, reps, inner] (reps copies of each row).
+S4_TWIN(void, repeatMid, (const float* x, float* y, int64_t outer, int64_t reps, int64_t inner))
+// dx[o, i] = sum_r dy[o, r, i], summed in double in the order r = 0, 1, ... on both backends.
+S4_TWIN(void, repeatMidBackward, (const float* dy, float* dx, int64_t outer, int64_t reps, int64_t inner))
 
 namespace s4::binding {
 
@@ -70,6 +75,27 @@ S4_OP(sliceLastBackward, "layout") {
       .run([](Call& c) {
         S4_DISPATCH(c.device(), sliceLastBackward(c.in("gradOut"), c.out("gradX"), c.dim("rows"), c.dim("L"),
                                                   checkedStart(c), c.dim("len")));
+      });
+}
+
+S4_OP(repeatMid, "layout") {
+  return OpSpec()
+      .in("x", {"outer", "inner"}).out("out", {"outer", "reps", "inner"})
+      .dim("outer").dim("reps").dim("inner")
+      .distinct("out", "x")
+      .run([](Call& c) {
+        S4_DISPATCH(c.device(), repeatMid(c.in("x"), c.out("out"), c.dim("outer"), c.dim("reps"), c.dim("inner")));
+      });
+}
+
+S4_OP(repeatMidBackward, "layout") {
+  return OpSpec()
+      .in("gradOut", {"outer", "reps", "inner"}).out("gradX", {"outer", "inner"})
+      .dim("outer").dim("reps").dim("inner")
+      .distinct("gradX", "gradOut")
+      .run([](Call& c) {
+        S4_DISPATCH(c.device(), repeatMidBackward(c.in("gradOut"), c.out("gradX"), c.dim("outer"), c.dim("reps"),
+                                                  c.dim("inner")));
       });
 }
 

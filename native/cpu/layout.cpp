@@ -51,4 +51,30 @@ void sliceLastBackward(const float* dy, float* dx, int64_t rows, int64_t L, int6
   });
 }
 
+void repeatMid(const float* x, float* y, int64_t outer, int64_t reps, int64_t inner) {
+  parallelFor(outer * reps, grainFor(inner), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* src = x + (r / reps) * inner;
+      std::copy(src, src + inner, y + r * inner);
+    }
+  });
+}
+
+void repeatMidBackward(const float* dy, float* dx, int64_t outer, int64_t reps, int64_t inner) {
+  // Chunks of columns fixed by the shape; each column sums its copies in order.
+  constexpr int64_t kCols = 1024;
+  const int64_t chunks = (inner + kCols - 1) / kCols;
+  parallelFor(outer * chunks, grainFor(kCols * reps), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t o = t / chunks, i0 = (t % chunks) * kCols, i1 = std::min(inner, i0 + kCols);
+      const float* g = dy + o * reps * inner;
+      for (int64_t i = i0; i < i1; ++i) {
+        double s = 0;
+        for (int64_t r = 0; r < reps; ++r) s += g[r * inner + i];
+        dx[o * inner + i] = float(s);
+      }
+    }
+  });
+}
+
 }  // namespace s4::cpu

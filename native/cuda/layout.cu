@@ -73,6 +73,27 @@ __global__ void sliceBwdFlatKernel(const float* __restrict__ dy, float* __restri
   }
 }
 
+// ---- copies along a middle axis ----------------------------------------------------------------
+__global__ void repeatMidKernel(const float* __restrict__ x, float* __restrict__ y, int64_t n, int64_t reps,
+                                int64_t inner) {
+  S4_GRID_STRIDE(t, n) {
+    const int64_t i = t % inner, o = t / (reps * inner);
+    y[t] = x[o * inner + i];
+  }
+}
+
+// One thread per output element sums its reps copies in double, in order (as the CPU twin).
+__global__ void repeatMidBwdKernel(const float* __restrict__ dy, float* __restrict__ dx, int64_t n, int64_t reps,
+                                   int64_t inner) {
+  S4_GRID_STRIDE(t, n) {
+    const int64_t o = t / inner, i = t - o * inner;
+    const float* g = dy + o * reps * inner + i;
+    double s = 0;
+    for (int64_t r = 0; r < reps; ++r) s += g[r * inner];
+    dx[t] = float(s);
+  }
+}
+
 dim3 rowsGrid(int64_t cols, int64_t rows) {
   return dim3(unsigned((cols + kThreads - 1) / kThreads), unsigned(std::min(rows, kMaxGridY)));
 }
@@ -104,6 +125,18 @@ void sliceLastBackward(const float* dy, float* dx, int64_t rows, int64_t L, int6
   if (L >= kSliceRowMin) sliceBwdRowsKernel<<<rowsGrid(L, rows), kThreads, 0, stream()>>>(dy, dx, rows, L, start, len);
   else sliceBwdFlatKernel<<<gridFor(rows * L), kThreads, 0, stream()>>>(dy, dx, rows * L, L, start, len);
   S4_CUDA_CHECK_LAUNCH("sliceLastBackward");
+}
+
+void repeatMid(const float* x, float* y, int64_t outer, int64_t reps, int64_t inner) {
+  const int64_t n = outer * reps * inner;
+  repeatMidKernel<<<gridFor(n), kThreads, 0, stream()>>>(x, y, n, reps, inner);
+  S4_CUDA_CHECK_LAUNCH("repeatMid");
+}
+
+void repeatMidBackward(const float* dy, float* dx, int64_t outer, int64_t reps, int64_t inner) {
+  const int64_t n = outer * inner;
+  repeatMidBwdKernel<<<gridFor(n), kThreads, 0, stream()>>>(dy, dx, n, reps, inner);
+  S4_CUDA_CHECK_LAUNCH("repeatMidBackward");
 }
 
 }  // namespace s4::cuda

@@ -233,26 +233,70 @@ export interface LayerShape {
   N2: number;
   lMax: number;
   bidirectional: boolean;
+  /** Lags of the backward kernel: 'official' (default; from lag 1) or 'lag0'. */
+  convention?: 'official' | 'lag0';
+  /** Output channels per SSM (default 1). */
+  channels?: number;
+  /** Independent (A, B, P) copies (default H). */
+  nSsm?: number;
+  /** 'truncate': a kernel of min(L, lMax) taps, zeros beyond (default: L <= lMax expected). */
+  truncate?: boolean;
 }
 
-/** S4Layer forward in float64 (eval mode): conv + D u (+ backward conv), GELU, Linear H -> 2H, GLU. */
+/**
+ * The parameters with one row per output channel (C H rows): row r takes SSM copy r mod S
+ * and the dt of channel r mod H, as the official repeats; C and D are already [C, H, *].
+ */
+export function expandRows(P: LayerParams64, s: LayerShape): LayerParams64 {
+  const C = s.channels ?? 1, S = s.nSsm ?? s.H, R = C * s.H;
+  const rows = (a: Float64Array, per: number, mod: number): Float64Array => {
+    const out = new Float64Array(R * per);
+    for (let r = 0; r < R; r++) out.set(a.subarray((r % mod) * per, (r % mod + 1) * per), r * per);
+    return out;
+  };
+  const out: LayerParams64 = { ...P };
+  out.logNegRe = rows(P.logNegRe, s.N2, S);
+  out.imLambda = rows(P.imLambda, s.N2, S);
+  out.b = rows(P.b, 2 * s.N2, S);
+  if (P.p) out.p = rows(P.p, 2 * s.N2, S);
+  out.logDt = rows(P.logDt, 1, s.H);
+  return out;
+}
+
+/**
+ * S4Layer forward in float64 (eval mode): conv + D u (+ backward conv in the shape's
+ * convention) per output channel, GELU, Linear C H -> 2H, GLU.
+ */
 export function s4Layer64(P: LayerParams64, s: LayerShape, u: ArrayLike<number>, B: number, L: number): Float64Array {
   const { H } = s;
+  const C = s.channels ?? 1, R = C * H;
   const c = s.kind === 'dplr' ? 'cTilde' : 'c';
-  const k = layerKernel64(P, c, s.kind, H, s.N2, L, s.lMax);
-  const kb = s.bidirectional ? layerKernel64(P, `${c}Bwd`, s.kind, H, s.N2, L, s.lMax) : null;
-  const g = new Float64Array(B * H * L);
+  const E = expandRows(P, s);
+  const taps = s.truncate ? Math.min(L, s.lMax) : L;
+  const kernel = (name: string): Float64Array => {
+    const k = layerKernel64(E, name, s.kind, R, s.N2, taps, s.lMax);
+    const full = new Float64Array(R * L);
+    for (let r = 0; r < R; r++) full.set(k.subarray(r * taps, (r + 1) * taps), r * L);
+    return full;
+  };
+  const k = kernel(c);
+  const kb = s.bidirectional ? kernel(`${c}Bwd`) : null;
+  const lag = (s.convention ?? 'official') === 'official' ? 1 : 0;
+  const g = new Float64Array(B * R * L);
   for (let b = 0; b < B; b++)
-    for (let h = 0; h < H; h++) {
+    for (let r = 0; r < R; r++) {
+      const h = r % H;
       const row = (b * H + h) * L;
+      const orow = (b * R + r) * L;
       for (let l = 0; l < L; l++) {
-        let acc = P.d[h] * u[row + l];
-        for (let j = 0; j <= l; j++) acc += k[h * L + j] * u[row + l - j];
-        if (kb) for (let j = 0; l + j < L; j++) acc += kb[h * L + j] * u[row + l + j];
-        g[row + l] = geluRef(acc, false);
+        let acc = P.d[r] * u[row + l];
+        for (let j = 0; j <= l; j++) acc += k[r * L + j] * u[row + l - j];
+        // Backward kernel: input s = l + j (j >= lag) with tap j - lag.
+        if (kb) for (let j = lag; l + j < L; j++) acc += kb[r * L + j - lag] * u[row + l + j];
+        g[orow + l] = geluRef(acc, false);
       }
     }
-  const o = linearChannelsRef(g, P['output.weight'], P['output.bias'], B, H, L, 2 * H);
+  const o = linearChannelsRef(g, P['output.weight'], P['output.bias'], B, R, L, 2 * H);
   const y = new Float64Array(B * H * L);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++)
