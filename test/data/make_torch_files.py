@@ -114,7 +114,7 @@ torch.save(dtypes, os.path.join(out, "dtypes.pt"))
 expected = {
     "block": {"config": block_cfg, "x": arr(xb), "y": arr(yb)},
     "model": {"config": model_cfg, "x": arr(xm), "y": arr(ym), "prefix": "model."},
-    "dtypes": {k: {"shape": list(v.shape), "dtype": str(v.dtype).replace("torch.", ""), "data": flat(v)} for k, v in dtypes.items()},
+    "dtypes": {k: {"shape": list(v.shape), "dtype": str(v.dtype).replace("torch.", ""), "data": v.double().reshape(-1).tolist()} for k, v in dtypes.items()},  # exact
     "torch": torch.__version__,
 }
 json.dump(expected, open(os.path.join(out, "expected.json"), "w"))
