@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
-import type { OfficialStateDict, OfficialTensor } from '../lib/interop/index';
+import type { OfficialStateDict } from '../lib/interop/index';
 import { cTildeToC } from '../lib/ssm/step_setup';
 import { device, relL2 } from './helpers/device';
 import { blockErrors, loadInteropGolden, modelErrors, transposeLast, type FixtureCase } from './helpers/interop_golden';
@@ -38,6 +38,41 @@ describe('interop: the official fixture', () => {
       if (c.step_y_first16) expect(e.step!).toBeLessThan(TOL);
     });
   }
+
+  // The official bidirectional convolution applies the backward kernel from lag 1 (its tap j at
+  // lag j + 1, s4.py FFTConv.forward); this rebuilds that convolution from the mapped layer's own
+  // kernels, so the mapping of C[1] -> cTildeBwd is checked whatever convention the layer uses.
+  it('block_dplr_bidirectional: the mapped kernels under the official convention reproduce the official output', () => {
+    const c = cases.block_dplr_bidirectional;
+    const [, H, L] = c.x.shape;
+    const layer = s4.interop.blockFromOfficial(c.state_dict, c.config, { device });
+    const y = s4.tidy(() => {
+      const x = s4.tensor(c.x.data, c.x.shape, { device });
+      const { k, kBwd } = layer.kernels(L);
+      const kb = kBwd!.dataSync();
+      const shifted = new Float32Array(H * L);
+      for (let h = 0; h < H; h++) for (let j = 1; j < L; j++) shifted[h * L + j] = kb[h * L + j - 1];
+      const fwd = s4.ops.fftConv(x, k, layer.param('d'));
+      const bwd = s4.ops.flip(s4.ops.fftConv(s4.ops.flip(x), s4.tensor(shifted, [H, L], { device })));
+      return s4.ops.glu(layer.output.forwardChannels(s4.ops.gelu(s4.ops.add(fwd, bwd))), 1).dataSync();
+    });
+    layer.dispose();
+    expect(relL2(y, c.y.data)).toBeLessThan(TOL);
+  });
+
+  it('short inputs (L = 1, 7): the first taps of the official kernel, so the prefix of the official output (causal blocks)', () => {
+    for (const name of ['block_dplr', 'block_s4d']) {
+      const c = cases[name];
+      const [B, H, L] = c.x.shape;
+      const layer = s4.interop.blockFromOfficial(c.state_dict, c.config, { device });
+      for (const Lp of [1, 7]) {
+        const cut = (a: number[]) => Array.from({ length: B * H * Lp }, (_, i) => a[Math.floor(i / Lp) * L + (i % Lp)]);
+        const y = s4.tidy(() => layer.forward(s4.tensor(cut(c.x.data), [B, H, Lp], { device })).dataSync());
+        expect([name, Lp, relL2(y, cut(c.y.data)) < TOL]).toEqual([name, Lp, true]);
+      }
+      layer.dispose();
+    }
+  });
 
   it('example_model: modelFromOfficial reproduces the official forward, and its stepper after the whole sequence', () => {
     const e = modelErrors(cases.example_model, device);
@@ -93,7 +128,8 @@ describe('interop: conventions beyond the fixture', () => {
   });
 
   it('broadcasts n_ssm copies of A, B, P over the channels (h uses copy h mod n_ssm) and gathers them back', () => {
-    const S = 2;
+    const S = [2, 3, 1].find((s) => H % s === 0 && s < H)!;
+    const notDividing = [3, 5, 7, 4].find((s) => H % s !== 0)!;
     // The official n_ssm = 2 dict: the first S rows; and by hand the per-channel dict it stands for.
     const small = clone(c.state_dict), wide = clone(c.state_dict);
     for (const [k, w] of [['layer.kernel.A_real', N2], ['layer.kernel.A_imag', N2], ['layer.kernel.B', 2 * N2], ['layer.kernel.P', 2 * N2]] as const) {
@@ -109,9 +145,9 @@ describe('interop: conventions beyond the fixture', () => {
     expectIdentical(s4.interop.toOfficialStateDict(a, { n_ssm: S }), small);
     // Channels that do not share values cannot be written with fewer copies.
     const own = s4.interop.blockFromOfficial(c.state_dict, c.config, { device });
-    expect(() => s4.interop.toOfficialStateDict(own, { n_ssm: S })).toThrow(/parameter '(b|logNegRe)' differs between channels 0 and 2.*n_ssm = 2/);
+    expect(() => s4.interop.toOfficialStateDict(own, { n_ssm: S })).toThrow(new RegExp(`parameter '(b|logNegRe)' differs between channels 0 and ${S}.*n_ssm = ${S}`));
     for (const m of [a, b, own]) m.dispose();
-    expect(() => s4.interop.blockFromOfficial(small, { ...c.config, n_ssm: 3 })).toThrow(/'n_ssm' = 3 must divide d_model = 8/);
+    expect(() => s4.interop.blockFromOfficial(small, { ...c.config, n_ssm: notDividing })).toThrow(new RegExp(`'n_ssm' = ${notDividing} must divide d_model = ${H}`));
   });
 
   it('reads the other official dt and A transforms (softplus dt, none for A_real) in float64', () => {
@@ -131,24 +167,27 @@ describe('interop: conventions beyond the fixture', () => {
 describe('interop: bad input is refused by name', () => {
   const c = cases.block_dplr;
   const m = cases.example_model;
+  const H: number = c.config.d_model;
+  const N2: number = c.config.d_state / 2;
+  const esc = (s: string) => s.replace(/[[\]().*]/g, (ch) => `\\${ch}`);
 
   it('names a missing key, a wrong shape and an unknown key with the expected shape', () => {
     const missing = clone(c.state_dict);
     delete missing['layer.kernel.P'];
-    expect(() => s4.interop.blockFromOfficial(missing, c.config)).toThrow(/missing key 'layer\.kernel\.P' \(expected shape \[1, n_ssm, N\/2, 2\] = \[1, 8, 8, 2\]\)/);
+    expect(() => s4.interop.blockFromOfficial(missing, c.config)).toThrow(new RegExp(esc(`missing key 'layer.kernel.P' (expected shape [1, n_ssm, N/2, 2] = [1, ${H}, ${N2}, 2])`)));
     const wrong = clone(c.state_dict);
-    wrong['layer.D'] = { shape: [8], data: wrong['layer.D'].data };
-    expect(() => s4.interop.blockFromOfficial(wrong, c.config)).toThrow(/key 'layer\.D' must have shape \[1, H\] = \[1, 8\] \(got \[8\]\)/);
+    wrong['layer.D'] = { shape: [H], data: wrong['layer.D'].data };
+    expect(() => s4.interop.blockFromOfficial(wrong, c.config)).toThrow(new RegExp(esc(`key 'layer.D' must have shape [1, H] = [1, ${H}] (got [${H}])`)));
     const extra = clone(c.state_dict);
-    extra['layer.kernel.log_dt'] = { shape: [8], data: new Array(8).fill(0) };
+    extra['layer.kernel.log_dt'] = { shape: [H], data: new Array(H).fill(0) };
     expect(() => s4.interop.blockFromOfficial(extra, c.config)).toThrow(/unexpected key 'layer\.kernel\.log_dt'/);
     const layer = s4.interop.blockFromOfficial(extra, c.config, { strict: false, device });
     layer.dispose();
     const noNorm = clone(m.state_dict);
     delete noNorm['norms.1.bias'];
-    expect(() => s4.interop.modelFromOfficial(noNorm, m.config)).toThrow(/missing key 'norms\.1\.bias' \(expected shape \[d_model\] = \[8\]\)/);
+    expect(() => s4.interop.modelFromOfficial(noNorm, m.config)).toThrow(new RegExp(esc(`missing key 'norms.1.bias' (expected shape [d_model] = [${m.config.d_model}])`)));
     expect(() => s4.interop.modelFromOfficial(m.state_dict, { ...m.config, n_layers: 3 })).toThrow(/missing key 's4_layers\.2\.layer\.kernel\.A_real'/);
-    expect(() => s4.interop.blockFromOfficial(c.state_dict, { ...c.config, d_state: 32 })).toThrow(/key 'layer\.kernel\.A_real' must have shape \[n_ssm, N\/2\] = \[8, 16\] \(got \[8, 8\]\)/);
+    expect(() => s4.interop.blockFromOfficial(c.state_dict, { ...c.config, d_state: 4 * N2 })).toThrow(new RegExp(esc(`key 'layer.kernel.A_real' must have shape [n_ssm, N/2] = [${H}, ${2 * N2}] (got [${H}, ${N2}])`)));
   });
 
   it('refuses non-finite values, inconsistent entries and unsupported official options', () => {
@@ -156,8 +195,8 @@ describe('interop: bad input is refused by name', () => {
     (nan['layer.kernel.B'].data as number[])[5] = NaN;
     expect(() => s4.interop.blockFromOfficial(nan, c.config)).toThrow(/'layer\.kernel\.B' holds a non-finite value at index 5/);
     const short = clone(c.state_dict);
-    short['layer.D'] = { shape: [1, 8], data: [1, 2, 3] };
-    expect(() => s4.interop.blockFromOfficial(short, c.config)).toThrow(/'layer\.D' has shape \[1, 8\] \(8 values\) but 3 values/);
+    short['layer.D'] = { shape: [1, H], data: [1, 2, 3] };
+    expect(() => s4.interop.blockFromOfficial(short, c.config)).toThrow(new RegExp(esc(`'layer.D' has shape [1, ${H}] (${H} values) but 3 values`)));
     expect(() => s4.interop.blockFromOfficial(null as never, c.config)).toThrow(/'stateDict' must be an object/);
     expect(() => s4.interop.blockFromOfficial(c.state_dict, { ...c.config, colour: 1 })).toThrow(/unknown config key 'colour'/);
     expect(() => s4.interop.blockFromOfficial(c.state_dict, { ...c.config, channels: 2 })).toThrow(/config 'channels' = 2 is not supported/);
@@ -171,10 +210,9 @@ describe('interop: bad input is refused by name', () => {
   it('the model takes [B, d_input, L] (the official one [B, L, d_input])', () => {
     const model = s4.interop.modelFromOfficial(m.state_dict, m.config, { device });
     const x = transposeLast(m.x);
-    expect(model.dInput).toBe(1);
-    expect(s4.tidy(() => model.forward(s4.tensor(x.data, x.shape, { device })).shape)).toEqual([x.shape[0], 10]);
+    expect(model.dInput).toBe(m.config.d_input);
+    expect(s4.tidy(() => model.forward(s4.tensor(x.data, x.shape, { device })).shape)).toEqual([x.shape[0], m.config.d_output]);
     model.dispose();
   });
 });
 
-export type { OfficialTensor };
