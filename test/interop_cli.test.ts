@@ -101,6 +101,11 @@ describe('s4 import / export', () => {
     const r = s4cli(['import', join(data, 'model.ckpt'), '--config', cfg, '--out', join(out, 'x.safetensors')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/missing key 's4_layers\.2\.layer\.kernel\.A_real'/);
+    writeFileSync(cfg, JSON.stringify(expected.block.config));
+    expect(s4cli(['import', join(data, 'block.pt'), '--config', cfg, '--out', join(out, 'x.safetensors')]).stderr).toMatch(/lacks 'd_input', 'd_output', 'n_layers': s4 import converts the official example model/);
+    const modelCfg = join(out, 'model.json');
+    writeFileSync(modelCfg, JSON.stringify(expected.model.config));
+    expect(s4cli(['import', join(data, 'attrdict.ckpt'), '--config', modelCfg, '--out', join(out, 'x.safetensors')]).stderr).toMatch(/attrdict\.ckpt: refused: global 'pytorch_lightning\.utilities\.parsing\.AttributeDict'.*--ignore-unknown/);
     writeFileSync(cfg, '{ not json');
     expect(s4cli(['import', join(data, 'block.pt'), '--config', cfg, '--out', join(out, 'x.safetensors')]).stderr).toMatch(/--config: '.*cfg\.json' is not a JSON object/);
     expect(s4cli(['export', join(out, 'none.safetensors'), '--out', join(out, 'y.pt')]).stderr).toMatch(/cannot read '.*none\.safetensors'/);

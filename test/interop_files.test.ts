@@ -60,6 +60,16 @@ describe('interop files written by torch', () => {
     expect(() => s4.interop.readStateDict(file('model.ckpt'), { prefix: 'net.' })).toThrow(/no key starts with the prefix 'net\.'/);
   });
 
+  it('attrdict.ckpt (hyper_parameters an AttributeDict): refused by default, naming the class; read with ignoreUnknown, the class skipped', () => {
+    expect(() => s4.interop.readStateDict(file('attrdict.ckpt'))).toThrow(/attrdict\.ckpt: refused: global 'pytorch_lightning\.utilities\.parsing\.AttributeDict' is not on the allow-list.*ignoreUnknown/);
+    const r = s4.interop.readStateDict(file('attrdict.ckpt'), { ignoreUnknown: true, prefix: 'model.' });
+    expect(r.format).toBe('lightning');
+    expect(r.stateDict.w).toMatchObject({ shape: [2, 3], dtype: 'float32' });
+    expect(Array.from(r.stateDict.w.data as ArrayLike<number>)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(r.meta.epoch).toBe(1);
+    expect(r.meta.hyper_parameters).toBeInstanceOf(s4.interop.PyOpaque);
+  });
+
   it('dtypes.pt: float64, float16, bfloat16, int64, int32, bool, scalars, strided views and offsets', () => {
     const r = s4.interop.readStateDict(file('dtypes.pt'));
     for (const [k, want] of Object.entries(expected.dtypes) as [string, { shape: number[]; dtype: string; data: number[] }][]) {

@@ -50,6 +50,10 @@ export function registerImport(program: Command): void {
     .option('--json', 'print JSON')
     .action((file: string, f: ImportFlags) => {
       const config = readConfig(f.config);
+      const missing = ['d_input', 'd_output', 'n_layers', 'd_model'].filter((k) => !(k in config));
+      if (missing.length > 0) {
+        throw new RangeError(`--config: '${f.config}' lacks ${missing.map((k) => `'${k}'`).join(', ')}: s4 import converts the official example model (encoder, s4_layers.N, norms.N, decoder); a single S4Block loads with s4.interop.blockFromOfficial`);
+      }
       let read = readStateDict(file, { prefix: f.prefix, ignoreUnknown: f.ignoreUnknown });
       if (f.prefix === undefined && read.format === 'lightning') {
         const keys = Object.keys(read.stateDict);

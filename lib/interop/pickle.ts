@@ -142,7 +142,7 @@ export function unpickle(bytes: Uint8Array, persistentLoad: (pid: PyValue) => Py
     if (CALLABLES.has(full)) return new PyGlobal(module, name);
     if (module === 'torch' && name in STORAGE_TYPES) return new PyGlobal(module, name);
     if (ignoreUnknown) return new PyOpaque(`global ${full}`);
-    return refuse(`global '${full}' is not on the allow-list (OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_parameter, torch.*Storage)`);
+    return refuse(`global '${full}' is not on the allow-list (OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_parameter, torch.*Storage); to skip such objects outside the state_dict, still without running them, read with ignoreUnknown (s4 import --ignore-unknown)`);
   };
   const int = (v: PyValue, what: string): number => {
     if (typeof v === 'number' && Number.isSafeInteger(v)) return v;

@@ -7,6 +7,7 @@ Writes into test/data/torch/:
                    'pytorch-lightning_version', 'state_dict' (keys 'model.*'), 'optimizer_states'
                    (an AdamW state_dict: tensors, tuples, floats), 'lr_schedulers', 'callbacks',
                    'hyper_parameters' (plain dict)}
+  attrdict.ckpt    a Lightning checkpoint whose hyper_parameters is an AttributeDict (a class outside the allow-list)
   dtypes.pt        tensors of other dtypes and layouts: float64, float16, bfloat16, int64, int32,
                    bool, a transposed (strided) view, a slice with a storage offset, two views of one storage
   expected.json    configs, inputs and the official eval outputs of block.pt and model.ckpt, and
@@ -94,6 +95,17 @@ ckpt = {
     "hyper_parameters": {"model": model_cfg, "lr": 0.01, "name": "example", "tags": ["s4", "small"], "dt": None, "flag": True},
 }
 torch.save(ckpt, os.path.join(out, "model.ckpt"))
+
+# A Lightning checkpoint as Lightning writes hyper_parameters: an AttributeDict (a dict subclass,
+# pickled by reference to its class), so that a reader must skip a class it does not know.
+parsing = types.ModuleType("pytorch_lightning.utilities.parsing")
+class AttributeDict(dict):
+    pass
+AttributeDict.__module__ = "pytorch_lightning.utilities.parsing"
+parsing.AttributeDict = AttributeDict
+sys.modules["pytorch_lightning.utilities.parsing"] = parsing
+torch.save({"epoch": 1, "global_step": 7, "state_dict": OrderedDict([("model.w", torch.ones(2, 3))]),
+            "hyper_parameters": AttributeDict(lr=0.01, d_model=H)}, os.path.join(out, "attrdict.ckpt"))
 
 base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 7
 dtypes = OrderedDict([
