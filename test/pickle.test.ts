@@ -103,3 +103,48 @@ describe('pickle: anything beyond a state_dict is refused and nothing runs', () 
     expect(fs.existsSync(marker)).toBe(false);
   });
 });
+
+describe('pickle: corrupted torch files', () => {
+  it('random byte flips and truncations of a real .pt end in a thrown error or a valid read, never a crash or a hang', () => {
+    const original = fs.readFileSync(path.join(__dirname, 'data/torch/block.pt'));
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % n;
+    };
+    const pklEnd = 1400; // data.pkl lies in the first ~1.3 KB: flip there most of the time
+    const kinds = new Set<string>();
+    for (let trial = 0; trial < 400; trial++) {
+      const bytes = Buffer.from(original);
+      const flips = 1 + rand(4);
+      for (let i = 0; i < flips; i++) bytes[trial % 4 === 0 ? rand(bytes.length) : 44 + rand(pklEnd - 44)] = rand(256);
+      const input = trial % 10 === 9 ? bytes.subarray(0, rand(bytes.length)) : bytes;
+      try {
+        s4.interop.stateDictFromBytes(input, 'fuzz.pt');
+        kinds.add('read');
+      } catch (err) {
+        expect(err).toBeInstanceOf(Error);
+        expect((err as Error).message).toMatch(/fuzz\.pt/);
+        kinds.add((err as Error).name);
+      }
+    }
+    expect(kinds.size).toBeGreaterThan(1);
+  });
+});
+
+describe('pickle: tensor views that would only allocate memory', () => {
+  it('refuses a stride-0 view far larger than its storage, and a view outside its storage', () => {
+    // {'w': _rebuild_tensor_v2(storage(float, key '0', numel 1), 0, size, stride, False, OrderedDict())}
+    const view = (size: number[], stride: number[], offset = 0): Buffer => {
+      const ints = (xs: number[]) => Buffer.concat([Buffer.from([0x28]), ...xs.map((x) => { const b = Buffer.alloc(5); b[0] = 0x4a; b.writeInt32LE(x, 1); return b; }), Buffer.from([0x74])]);
+      const pkl = bytes(0x80, 2, 0x7d, binunicode('w'), 'ctorch._utils\n_rebuild_tensor_v2\n', 0x28,
+        0x28, binunicode('storage'), 'ctorch\nFloatStorage\n', binunicode('0'), binunicode('cpu'), 0x4b, 1, 0x74, 0x51,
+        0x4a, Buffer.from(new Int32Array([offset]).buffer), ints(size), ints(stride), 0x89, 'ccollections\nOrderedDict\n', 0x29, 0x52, 0x74, 0x52, 0x73, '.');
+      return writeZip([{ name: 'a/data.pkl', data: pkl }, { name: 'a/data/0', data: Buffer.alloc(4) }]);
+    };
+    expect(s4.interop.stateDictFromBytes(view([3], [0]), 'ok.pt').stateDict.w.shape).toEqual([3]);
+    expect(() => s4.interop.stateDictFromBytes(view([100000, 100000], [0, 0]), 'big.pt')).toThrow(/big\.pt: .*a tensor view of shape \[100000, 100000\] over a storage of 1 elements/);
+    expect(() => s4.interop.stateDictFromBytes(view([2], [1]), 'out.pt')).toThrow(/out\.pt: .*reaches element 1 of a storage of 1/);
+    expect(() => s4.interop.stateDictFromBytes(view([1], [1], 3), 'off.pt')).toThrow(/off\.pt: .*reaches element 3/);
+  });
+});

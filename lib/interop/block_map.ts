@@ -99,48 +99,46 @@ export function layerFromOfficial(r: StateReader, spec: BlockSpec): { shape: Lay
   const cOf = (j: number): Float64Array => cAll.subarray(j * H * N2 * 2, (j + 1) * H * N2 * 2);
   const complex = (data: ArrayLike<number>): StateValue => ({ shape: shapeHN, dtype: 'complex64', data: f32(data) });
 
+  let lMax = spec.lMax;
   if (kernel === 'dplr') {
     const p = r.floats('layer.kernel.P', [1, S, N2, 2], dims.c);
-    const pH = broadcastRows(p, S, H, 2 * N2);
     const { key, t } = r.take('layer.kernel.l_kernel', []);
     const lKernel = valueAt(t, 0);
     if (!Number.isInteger(lKernel) || lKernel < 0) throw new RangeError(`${r.fn}: key '${key}' must be a length >= 0 (got ${lKernel})`);
-    const lMax = spec.lMax ?? (lKernel > 0 ? lKernel : null);
+    lMax = spec.lMax ?? (lKernel > 0 ? lKernel : null);
     if (lMax === null) throw new RangeError(`${r.fn}: config 'l_max' is needed: '${key}' is 0 (C was never converted to C~) and no l_max is given`);
-    values.p = complex(pH);
+    values.p = complex(broadcastRows(p, S, H, 2 * N2));
     values.b = complex(bH);
     // The float32 parameters as the layer will hold them, in float64, for the C~ conversion.
-    const lambda = {
-      re: Float64Array.from(values.logNegRe.data as Float32Array, (x) => -Math.exp(x)),
-      im: Float64Array.from(values.imLambda.data as Float32Array),
-    };
     const params: Omit<DplrParams64, 'cTilde'> = {
-      H, N2, lambda,
+      H,
+      N2,
+      lambda: {
+        re: Float64Array.from(values.logNegRe.data as Float32Array, (x) => -Math.exp(x)),
+        im: Float64Array.from(values.imLambda.data as Float32Array),
+      },
       p: split(Float64Array.from(values.p.data as Float32Array)),
       b: split(Float64Array.from(values.b.data as Float32Array)),
       dt: Float64Array.from(f32(logDt), Math.exp),
     };
+    const target = lMax;
     const toOurs = (c: Float64Array): Float32Array => {
-      if (lKernel === lMax) return f32(c);
-      const cc = lKernel === 0 ? split(c) : cTildeToC({ ...params, cTilde: split(c) }, lKernel);
-      return interleave(cToCTilde(params, cc, lMax));
+      if (lKernel === target) return f32(c);
+      const plain = lKernel === 0 ? split(c) : cTildeToC({ ...params, cTilde: split(c) }, lKernel);
+      return interleave(cToCTilde(params, plain, target));
     };
     values.cTilde = complex(toOurs(cOf(0)));
     if (bidirectional) values.cTildeBwd = complex(toOurs(cOf(1)));
-    values.logDt = { shape: [H], data: f32(logDt) };
-    values.d = { shape: [H], data: f32(d) };
-    values['output.weight'] = { shape: [2 * H, H], data: f32(w) };
-    values['output.bias'] = { shape: [2 * H], data: f32(bias) };
-    return { shape: { H, N2, kernel, bidirectional, lMax }, values };
+  } else {
+    values.b = complex(bH);
+    values.c = complex(cOf(0));
+    if (bidirectional) values.cBwd = complex(cOf(1));
   }
-  values.b = complex(bH);
-  values.c = complex(cOf(0));
-  if (bidirectional) values.cBwd = complex(cOf(1));
   values.logDt = { shape: [H], data: f32(logDt) };
   values.d = { shape: [H], data: f32(d) };
   values['output.weight'] = { shape: [2 * H, H], data: f32(w) };
   values['output.bias'] = { shape: [2 * H], data: f32(bias) };
-  return { shape: { H, N2, kernel, bidirectional, lMax: spec.lMax }, values };
+  return { shape: { H, N2, kernel, bidirectional, lMax }, values };
 }
 
 /** Rows [H, W] -> [S, W], checking that the rows sharing copy t (h mod S = t) are equal. */

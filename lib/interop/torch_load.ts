@@ -75,6 +75,11 @@ export function loadTorch(bytes: Uint8Array, opts: TorchLoadOptions = {}): Torch
       if (t.shape[d] > 0) last += (t.shape[d] - 1) * t.stride[d];
     }
     if (count > 0 && (t.offset < 0 || last >= t.storage.numel)) throw new PickleFormatError(source, `a tensor view reaches element ${last} of a storage of ${t.storage.numel}`);
+    // A view may repeat elements (stride 0, as expand()); one far larger than its storage would
+    // only allocate memory, so it is refused.
+    if (!Number.isSafeInteger(count) || (count > t.storage.numel && count > 2 ** 24)) {
+      throw new PickleFormatError(source, `a tensor view of shape [${t.shape.join(', ')}] over a storage of ${t.storage.numel} elements`);
+    }
     const bytesOf = storageData(t.storage);
     const rank = t.shape.length;
     const index = (i: number): number => {
