@@ -62,6 +62,9 @@ describe('pickle: plain data', () => {
     expect(() => unpickle(bytes(0x80, 2, 0x68, 3, '.'), noStorage)).toThrow(/memo entry 3 is not set/);
     expect(() => unpickle(bytes(0x80, 2, 0x52, '.'), noStorage)).toThrow(/stack underflow/);
     expect(() => unpickle(bytes(0x80, 2, 0x4e, 0x4e, '.'), noStorage)).toThrow(/STOP with 2 values/);
+    // A list that holds itself (EMPTY_LIST, BINPUT 0, BINGET 0, APPEND) reads, but is refused as data.
+    const selfList = bytes(0x80, 2, 0x5d, 0x71, 0, 0x68, 0, 0x61, '.');
+    expect(() => s4.interop.stateDictFromBytes(writeZip([{ name: 'a/data.pkl', data: selfList }]), 'loop.pt')).toThrow(/loop\.pt: not a valid pickle \(a container that holds itself/);
   });
 });
 

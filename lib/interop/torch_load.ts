@@ -95,14 +95,22 @@ export function loadTorch(bytes: Uint8Array, opts: TorchLoadOptions = {}): Torch
     Object.defineProperty(out, TENSOR, { value: true });
     return out;
   };
+  // Containers being converted: the memo lets a pickle make a list hold itself.
+  const open = new Set<object>();
   const plain = (v: PyValue): TorchValue => {
     if (v instanceof TorchTensorRef) return tensor(v);
-    if (v instanceof PyTuple) return v.items.map(plain);
-    if (Array.isArray(v)) return v.map(plain);
-    if (v instanceof PyDict) {
-      const o: { [key: string]: TorchValue } = {};
-      for (const [k, x] of v.map) Object.defineProperty(o, keyText(k), { value: plain(x), enumerable: true, writable: true, configurable: true });
-      return o;
+    if (v instanceof PyTuple || Array.isArray(v) || v instanceof PyDict) {
+      if (open.has(v)) throw new PickleFormatError(source, 'a container that holds itself');
+      open.add(v);
+      try {
+        if (v instanceof PyTuple) return v.items.map(plain);
+        if (Array.isArray(v)) return v.map(plain);
+        const o: { [key: string]: TorchValue } = {};
+        for (const [k, x] of v.map) Object.defineProperty(o, keyText(k), { value: plain(x), enumerable: true, writable: true, configurable: true });
+        return o;
+      } finally {
+        open.delete(v);
+      }
     }
     if (v instanceof PyGlobal || v instanceof TorchStorage) return new PyOpaque(v instanceof PyGlobal ? `global ${v.fullName}` : 'a bare storage');
     return v;
