@@ -83,7 +83,7 @@ export function modelErrors(c: FixtureCase, device: s4.DeviceName): { forward: n
     const y = s4.tidy(() => model.forward(s4.tensor(x.data, x.shape, { device })).dataSync());
     const [B, D, L] = x.shape;
     const st = model.stepper({ batch: B });
-    let last = new Float32Array(0);
+    let last: Float32Array = new Float32Array(0);
     try {
       for (let t = 0; t < L; t++) last = s4.tidy(() => st.step(s4.tensor(column(x, t), [B, D], { device })).dataSync());
     } finally {
