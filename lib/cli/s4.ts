@@ -5,6 +5,8 @@ import { registerInfo } from './info';
 import { registerTrain } from './train';
 import { registerEval } from './eval';
 import { registerGenerate } from './generate';
+import { registerImport } from './import';
+import { registerExport } from './export';
 
 const program = new Command();
 program
@@ -16,6 +18,8 @@ registerInfo(program);
 registerTrain(program);
 registerEval(program);
 registerGenerate(program);
+registerImport(program);
+registerExport(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`s4: ${err instanceof Error ? err.message : String(err)}`);
