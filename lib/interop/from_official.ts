@@ -63,6 +63,9 @@ export function modelFromOfficial(stateDict: OfficialStateDict, config: Official
   values['encoder.weight'] = { shape: [H, spec.dInput], data: Float32Array.from(r.floats('encoder.weight', [H, spec.dInput], ['d_model', 'd_input'])) };
   values['encoder.bias'] = { shape: [H], data: Float32Array.from(r.floats('encoder.bias', [H], ['d_model'])) };
   let first: LayerShape | null = null;
+  // The example model's norms are LayerNorms; a state_dict with running statistics comes
+  // from the same model built with BatchNorm1d.
+  const batchNorm = 'norms.0.running_mean' in sd;
   for (let i = 0; i < spec.nLayers; i++) {
     const { shape, values: lv } = layerFromOfficial(r.child(`s4_layers.${i}.`), spec.block);
     if (first && shape.lMax !== first.lMax) {
@@ -72,6 +75,12 @@ export function modelFromOfficial(stateDict: OfficialStateDict, config: Official
     for (const [k, v] of Object.entries(lv)) values[`layers.${i}.s4.${k}`] = v;
     values[`layers.${i}.norm.weight`] = { shape: [H], data: Float32Array.from(r.floats(`norms.${i}.weight`, [H], ['d_model'])) };
     values[`layers.${i}.norm.bias`] = { shape: [H], data: Float32Array.from(r.floats(`norms.${i}.bias`, [H], ['d_model'])) };
+    if (batchNorm) {
+      for (const b of ['running_mean', 'running_var'])
+        values[`layers.${i}.norm.${b}`] = { shape: [H], data: Float32Array.from(r.floats(`norms.${i}.${b}`, [H], ['d_model'])) };
+      if (`norms.${i}.num_batches_tracked` in sd)
+        values[`layers.${i}.norm.num_batches_tracked`] = { shape: [], data: Float32Array.from(r.floats(`norms.${i}.num_batches_tracked`, [], [])) };
+    }
   }
   values['decoder.weight'] = { shape: [spec.dOutput, H], data: Float32Array.from(r.floats('decoder.weight', [spec.dOutput, H], ['d_output', 'd_model'])) };
   values['decoder.bias'] = { shape: [spec.dOutput], data: Float32Array.from(r.floats('decoder.bias', [spec.dOutput], ['d_output'])) };
@@ -84,6 +93,7 @@ export function modelFromOfficial(stateDict: OfficialStateDict, config: Official
     dState: 2 * spec.block.N2,
     dOutput: spec.dOutput,
     prenorm: spec.prenorm,
+    norm: batchNorm ? 'batch' : 'layer',
     pool: spec.pool,
     dropout: spec.block.dropout,
     kernel: spec.block.kernel,

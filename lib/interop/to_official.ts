@@ -4,6 +4,7 @@
  * `load_state_dict(sd, strict=True)` takes it), and officialConfig: the constructor
  * arguments that build that official module.
  */
+import { BatchNorm } from '../nn/batch_norm';
 import { Embedding } from '../nn/embedding';
 import { S4Layer } from '../nn/s4_layer';
 import { SequenceModel } from '../nn/sequence_model';
@@ -55,9 +56,17 @@ export function toOfficialStateDict(module: S4Layer | SequenceModel, opts?: ToOf
   out['encoder.weight'] = floats(module.encoder.param('weight'));
   if (!(module.encoder instanceof Embedding)) out['encoder.bias'] = floats(module.encoder.param('bias'));
   module.layers.forEach((layer, i) => Object.assign(out, layerToOfficial(fn, layerShape(layer), layerValues(layer), spec, `s4_layers.${i}.`)));
+  // LayerNorm: weight, bias; BatchNorm1d adds its running statistics (the batch count is
+  // int64 in torch); norm 'none' has no entries.
   module.norms.forEach((norm, i) => {
+    if (norm === null) return;
     out[`norms.${i}.weight`] = floats(norm.param('weight'));
     out[`norms.${i}.bias`] = floats(norm.param('bias'));
+    if (norm instanceof BatchNorm) {
+      out[`norms.${i}.running_mean`] = floats(norm.runningMean);
+      out[`norms.${i}.running_var`] = floats(norm.runningVar);
+      out[`norms.${i}.num_batches_tracked`] = { shape: [], dtype: 'int64', data: [Math.round(norm.numBatchesTracked.item())] };
+    }
   });
   out['decoder.weight'] = floats(module.decoder.weight);
   out['decoder.bias'] = floats(module.decoder.bias!);
