@@ -5,5 +5,6 @@ export { LayerNorm, type LayerNormOptions } from './layer_norm';
 export { Dropout, type DropoutOptions } from './dropout';
 export { Embedding, type EmbeddingOptions } from './embedding';
 export { S4Layer, type S4LayerOptions, type S4Kernel, type S4Init, type LayerStepper } from './s4_layer';
-export { SequenceModel, type SequenceModelOptions, type Pooling, type ModelStepper } from './sequence_model';
+export { SequenceModel, type SequenceModelOptions, type Pooling, type ModelStepper, type ForwardOptions } from './sequence_model';
+export { checkLengths, type SequenceLengths } from './lengths';
 export { Rng } from './random';
