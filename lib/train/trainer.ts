@@ -5,19 +5,24 @@
  *   trainer.on('step', (e) => ...);  trainer.on('eval', (e) => ...);
  *   const result = await trainer.fit();
  *
- * Each epoch visits the training set in an order drawn from (seed, epoch), so a run is
- * repeatable and a resumed run sees the same batches as an uninterrupted one. A step is
+ * Each epoch visits the training set in batches drawn from (seed, epoch), so a run is
+ * repeatable and a resumed run sees the same batches as an uninterrupted one; the batches
+ * of a variable-length dataset group sequences of similar length (lib/train/batching.ts),
+ * and the model gets their true lengths. A step is
  * forward, loss, backward, optional gradient clipping, optimizer update, schedule update.
  * A non-finite loss (or gradient norm) stops the run with TrainingDivergedError before the
  * parameters change. Checkpoints hold everything the next step depends on (parameters,
  * optimizer moments and counts, schedule position, dropout counters, epoch and batch).
+ *
+ * With a validation split (task.val), each evaluation scores the validation set instead of
+ * the test set, the best one so far (accuracy, or loss without accuracy) is also saved as
+ * `bestCheckpoint`, and the test set is scored once, at the end of the run.
  */
 import { EventEmitter } from 'node:events';
 import { backend, type DeviceName } from '../backend';
 import { noGrad } from '../autograd/tape';
 import { Dropout } from '../nn/dropout';
 import type { Module, StateValue } from '../nn/module';
-import { Rng } from '../nn/random';
 import { AdamW } from '../optim/adamw';
 import { clipGradNorm } from '../optim/clip';
 import { CosineWarmupSchedule } from '../optim/schedule';
@@ -27,6 +32,7 @@ import { expectInteger, expectNumber } from '../util/validate';
 import { runScope } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState, type DropoutState, type ParamValue } from './checkpoint';
+import { epochBatches, evalBatches } from './batching';
 import type { Batch, Dataset } from './data/dataset';
 import { JsonlLog } from './log';
 import { taskLoss } from './loss';
@@ -34,8 +40,11 @@ import { MetricAccumulator, batchAccuracy, scorePredictions, type Metrics } from
 import { readOptimizerState, restoreOptimizerState } from './optim_state';
 import type { Task } from './tasks';
 
+export { epochOrder } from './batching';
+
 export interface TrainableModel extends Module {
-  forward(x: Tensor): Tensor;
+  /** `lengths`: the true lengths of a padded batch of sequences (see Batch.lengths). */
+  forward(x: Tensor, opts?: { lengths?: ArrayLike<number> }): Tensor;
 }
 
 export interface TrainerOptions {
@@ -70,6 +79,8 @@ export interface TrainerOptions {
   /** Checkpoint file, written atomically at each epoch end, at the end, and every checkpointEvery steps. */
   checkpoint?: string;
   checkpointEvery?: number;
+  /** With a validation split: where the best checkpoint goes (default: none is written). */
+  bestCheckpoint?: string;
   /** JSON-able descriptions stored in checkpoints (e.g. the model options, to rebuild it). */
   info?: Record<string, unknown>;
 }
@@ -104,7 +115,8 @@ export interface StepEvent {
 export interface EvalEvent {
   step: number;
   epoch: number;
-  split: 'test';
+  /** 'val' when the task has a validation split (the test set is then scored at the end only). */
+  split: 'test' | 'val';
   metrics: Metrics;
   seconds: number;
 }
@@ -116,6 +128,9 @@ export interface FitResult {
   train: Metrics;
   /** The last evaluation on the test split. */
   test: Metrics | null;
+  /** With a validation split: the last evaluation on it, and the best one with its step. */
+  val?: Metrics | null;
+  best?: { step: number; epoch: number; metrics: Metrics } | null;
   stopped: boolean;
   seconds: number;
 }
@@ -152,20 +167,6 @@ export declare interface Trainer {
   on(event: 'start', fn: (e: { step: number; totalSteps: number; batchesPerEpoch: number; resumed: boolean }) => void): this;
 }
 
-/** The order of epoch `epoch`'s examples: a Fisher-Yates shuffle seeded by (seed, epoch). */
-export function epochOrder(size: number, seed: number, epoch: number): Uint32Array {
-  const rng = new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca77)) >>> 0);
-  const order = new Uint32Array(size);
-  for (let i = 0; i < size; i++) order[i] = i;
-  for (let i = size - 1; i > 0; i--) {
-    const j = Math.floor(rng.uniform() * (i + 1));
-    const t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
-  return order;
-}
-
 export class Trainer extends EventEmitter {
   readonly model: TrainableModel;
   readonly task: Task;
@@ -189,6 +190,8 @@ export class Trainer extends EventEmitter {
   private resumed = false;
   private lastCheckpoint: string | null = null;
   private lastTest: Metrics | null = null;
+  private lastVal: Metrics | null = null;
+  private best: { step: number; epoch: number; metrics: Metrics } | null = null;
 
   constructor(opts: TrainerOptions) {
     super();
@@ -238,7 +241,7 @@ export class Trainer extends EventEmitter {
     try {
       res = runScope(() => {
         const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
-        const out = this.model.forward(x);
+        const out = this.model.forward(x, batch.lengths ? { lengths: batch.lengths } : undefined);
         const loss = taskLoss(this.task.kind, out, batch, this.device);
         // Queued before the loss is read, so the wait for the loss covers it and the small
         // download below does not wait for the backward.
@@ -311,12 +314,12 @@ export class Trainer extends EventEmitter {
     const wasTraining = this.model.training;
     this.model.eval();
     try {
-      for (let start = 0; start < n; start += bs) {
-        const idx = Array.from({ length: Math.min(bs, n - start) }, (_, i) => start + i);
+      for (const idx of evalBatches(dataset, n, bs)) {
         const batch = dataset.batch(idx);
         noGrad(() =>
           runScope(() => {
-            const out = this.model.forward(Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device));
+            const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
+            const out = this.model.forward(x, batch.lengths ? { lengths: batch.lengths } : undefined);
             const lossT = taskLoss(this.task.kind, out, batch, this.device);
             const pred = byIndex ? argmaxChannels(out) : null;
             const loss = lossT.item();
@@ -357,20 +360,37 @@ export class Trainer extends EventEmitter {
     const recent: { t: number; n: number }[] = [];
     let evaluatedAt = -1;
     let lastTrain: Metrics = trainAcc.result();
-    const runEval = (): void => {
+    const val = this.task.val ?? null;
+    const scoreSplit = (split: 'test' | 'val'): Metrics => {
       const te = Date.now();
-      const metrics = this.evaluate();
-      this.lastTest = metrics;
-      evaluatedAt = this.step;
-      const ev: EvalEvent = { step: this.step, epoch: this.epoch, split: 'test', metrics, seconds: (Date.now() - te) / 1000 };
+      const metrics = this.evaluate(split === 'val' ? val! : this.task.test);
+      const ev: EvalEvent = { step: this.step, epoch: this.epoch, split, metrics, seconds: (Date.now() - te) / 1000 };
       this.emit('eval', ev);
       this.log?.write({ type: 'eval', ...ev, ...metrics, metrics: undefined });
+      return metrics;
+    };
+    const runEval = (): void => {
+      evaluatedAt = this.step;
+      if (!val) {
+        this.lastTest = scoreSplit('test');
+        return;
+      }
+      const metrics = scoreSplit('val');
+      this.lastVal = metrics;
+      if (this.best === null || isBetter(metrics, this.best.metrics)) {
+        this.best = { step: this.step, epoch: this.epoch, metrics };
+        if (o.bestCheckpoint) {
+          // Written directly: the resumable checkpoint (lastCheckpoint) stays the last one.
+          saveCheckpoint(o.bestCheckpoint, this.state());
+          this.emit('checkpoint', { path: o.bestCheckpoint, step: this.step });
+          this.log?.write({ type: 'checkpoint', path: o.bestCheckpoint, step: this.step, best: true });
+        }
+      }
     };
     while (this.step < this.totalSteps && this.epoch < this.epochs && !this.stopRequested) {
-      const order = epochOrder(this.task.train.size, this.seed, this.epoch);
+      const batches = epochBatches(this.task.train, this.batchSize, this.seed, this.epoch);
       while (this.batch < this.batchesPerEpoch && this.step < this.totalSteps && !this.stopRequested) {
-        const from = this.batch * this.batchSize;
-        const idx = Array.from(order.subarray(from, Math.min(from + this.batchSize, order.length)));
+        const idx = batches[this.batch];
         const batch = this.task.train.batch(idx);
         let res;
         try {
@@ -421,11 +441,14 @@ export class Trainer extends EventEmitter {
     }
     if (evaluatedAt !== this.step && !this.stopRequested) runEval();
     if (o.checkpoint) this.saveCheckpointFile();
+    // With a validation split the test set is scored once, by the model as the run ends.
+    if (val && !this.stopRequested) this.lastTest = scoreSplit('test');
     const result: FitResult = {
       step: this.step,
       epoch: this.epoch,
       train: trainAcc.result().count > 0 ? trainAcc.result() : lastTrain,
       test: this.lastTest,
+      ...(val ? { val: this.lastVal, best: this.best } : {}),
       stopped: this.stopRequested,
       seconds: (Date.now() - t0) / 1000,
     };
@@ -454,7 +477,13 @@ export class Trainer extends EventEmitter {
       },
       scheduleStep: this.schedule?.stepCount ?? 0,
       dropout,
-      info: { task: { name: this.task.name, options: this.task.options }, batchSize: this.batchSize, epochs: this.epochs, ...(this.opts.info ?? {}) },
+      info: {
+        task: { name: this.task.name, options: this.task.options },
+        batchSize: this.batchSize,
+        epochs: this.epochs,
+        ...(this.best ? { best: this.best } : {}),
+        ...(this.opts.info ?? {}),
+      },
     };
   }
 
@@ -506,7 +535,15 @@ export class Trainer extends EventEmitter {
     this.epoch = st.epoch;
     this.batch = st.batch;
     this.seed = st.seed;
+    const best = st.info.best as Trainer['best'] | undefined;
+    if (best && typeof best === 'object' && typeof best.step === 'number' && best.metrics) this.best = best;
     this.resumed = true;
     if (typeof from === 'string') this.lastCheckpoint = from;
   }
+}
+
+/** Whether validation metrics a beat b: higher accuracy, or lower loss when there is none. */
+function isBetter(a: Metrics, b: Metrics): boolean {
+  if (a.accuracy !== undefined && b.accuracy !== undefined) return a.accuracy > b.accuracy || (a.accuracy === b.accuracy && a.loss < b.loss);
+  return a.loss < b.loss;
 }
