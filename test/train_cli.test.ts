@@ -49,9 +49,9 @@ describe('s4 train / eval', () => {
   });
 
   it('explains bad flags, missing data, corrupt checkpoints and divergence', () => {
-    const badTask = s4cli(['train', '--task', 'mnist']);
+    const badTask = s4cli(['train', '--task', 'mnist-x']);
     expect(badTask.code).not.toBe(0);
-    expect(badTask.stderr).toMatch(/--task.*expected one of fmnist, fmnist-gen, sine, adding, copy/);
+    expect(badTask.stderr).toMatch(/--task.*expected one of fmnist, fmnist-gen, sine, adding, copy, mnist, cifar, listops, imdb, jsonl/);
     const badNum = s4cli(['train', '--task', 'sine', '--batch-size', '0']);
     expect(badNum.stderr).toMatch(/--batch-size.*expected an integer >= 1/);
     const noData = s4cli(['train', '--task', 'fmnist', '--data-dir', join(tmpdir(), 'no-such-folder')]);

@@ -8,7 +8,7 @@ import type { S4Kernel } from '../nn/s4_layer';
 import type { CheckpointState } from './checkpoint';
 import { createTask, isTaskName, type Recipe, type Task, type TaskOptions } from './tasks';
 
-export interface ModelOverrides extends Partial<Pick<Recipe, 'nLayers' | 'dModel' | 'dState' | 'dropout' | 'prenorm'>> {
+export interface ModelOverrides extends Partial<Pick<Recipe, 'nLayers' | 'dModel' | 'dState' | 'dropout' | 'prenorm' | 'bidirectional'>> {
   kernel?: S4Kernel;
   seed?: number;
   device?: DeviceName;
@@ -24,6 +24,7 @@ export function modelOptions(task: Task, o: ModelOverrides = {}): SequenceModelO
     dState: o.dState ?? r.dState,
     dropout: o.dropout ?? r.dropout,
     prenorm: o.prenorm ?? r.prenorm,
+    ...((o.bidirectional ?? r.bidirectional) ? { bidirectional: true } : {}),
     kernel: o.kernel ?? 'dplr',
     seed: o.seed ?? 0,
   };
