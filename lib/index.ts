@@ -40,3 +40,4 @@ export * as nn from './nn/index';
 export * as optim from './optim/index';
 export { Trainer } from './train/index';
 export * as train from './train/index';
+export * as data from './train/data/index';
