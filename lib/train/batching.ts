@@ -66,11 +66,13 @@ export function evalBatches(ds: Dataset, count: number, batchSize: number): numb
 
 /**
  * The share of a set of batches' positions that is padding: 1 - sum of lengths / sum over
- * batches of (batch size x longest in the batch). 0 for datasets of one length.
+ * batches of (batch size x padded length). The padded length is the batch's longest, rounded
+ * up to the dataset's padMultiple when it has one. 0 for datasets of one length.
  */
 export function paddingShare(ds: Dataset, batches: readonly (readonly number[])[]): number {
   const lengths = ds.lengths;
   if (!lengths) return 0;
+  const m = (ds as { padMultiple?: number }).padMultiple ?? 1;
   let valid = 0;
   let total = 0;
   for (const b of batches) {
@@ -79,7 +81,7 @@ export function paddingShare(ds: Dataset, batches: readonly (readonly number[])[
       valid += lengths[i];
       longest = Math.max(longest, lengths[i]);
     }
-    total += longest * b.length;
+    total += Math.ceil(longest / m) * m * b.length;
   }
   return total > 0 ? 1 - valid / total : 0;
 }

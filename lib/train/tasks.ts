@@ -178,9 +178,17 @@ function needDir(task: string, opts: TaskOptions, what: string): string {
   return opts.dataDir;
 }
 
-/** The longest sequence of any split: the model's lMax. */
+/** Padded batch lengths of the variable-length tasks are multiples of this (see padMultiple). */
+export const LENGTH_MULTIPLE = 64;
+
+/**
+ * The model's lMax: the longest sequence of any split, rounded up to LENGTH_MULTIPLE, which
+ * every split then pads its batches to a multiple of.
+ */
 function longest(...sets: (SequenceDataset | undefined)[]): number {
-  return Math.max(...sets.map((d) => (d ? d.maxLength() : 0)));
+  for (const d of sets) if (d) d.padMultiple = LENGTH_MULTIPLE;
+  const L = Math.max(...sets.map((d) => (d ? d.maxLength() : 0)));
+  return Math.ceil(L / LENGTH_MULTIPLE) * LENGTH_MULTIPLE;
 }
 
 /** A sequence dataset's model shape: tokens embedded or features, classes or one value. */

@@ -31,6 +31,12 @@ export abstract class SequenceDataset implements Dataset {
   /** The length of each example. */
   abstract readonly lengths: Int32Array;
   abstract readonly shape: SequenceShape;
+  /**
+   * A batch is padded to its longest example rounded up to a multiple of this (default 1).
+   * Tasks use 64: a few distinct lengths keep the number of FFT sizes (and cached cuFFT
+   * plans) small, for a little more padding.
+   */
+  padMultiple = 1;
   /** The examples with these indices (already checked), in that order. */
   protected abstract examples(indices: readonly number[]): SequenceExample[];
 
@@ -46,7 +52,8 @@ export abstract class SequenceDataset implements Dataset {
     const B = indices.length;
     const ex = this.examples(indices);
     const lengths = Int32Array.from(indices, (i) => this.lengths[i]);
-    const L = Math.max(...lengths);
+    const m = this.padMultiple;
+    const L = Math.ceil(Math.max(...lengths) / m) * m;
     const C = this.shape.input.kind === 'tokens' ? 1 : this.shape.input.dInput;
     const x = new Float32Array(B * C * L);
     ex.forEach((e, b) => {
