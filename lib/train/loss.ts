@@ -21,6 +21,11 @@ function reshapeWithGrad(x: Tensor, shape: number[]): Tensor {
 
 /** The scalar loss of a batch; `out` is the model output for batch.x. */
 export function taskLoss(kind: TaskKind, out: Tensor, batch: Batch, device: DeviceName): Tensor {
+  // A per-position loss would count the padding of a variable-length batch: refused rather
+  // than silently wrong (the variable-length tasks pool to one output per sequence).
+  if (batch.lengths && out.rank === 3) {
+    throw new RangeError('taskLoss: per-position targets of variable-length sequences are not supported (pool the outputs: one target per sequence)');
+  }
   const target = Tensor.fromFloats(batch.y, batch.yShape, 'float32', device);
   switch (kind) {
     case 'classify':
