@@ -2,7 +2,7 @@
  * The Trainer on variable-length data (s4.data.fromArrays): it learns through padded,
  * bucketed batches; a resumed run takes the same batches and losses as an uninterrupted one;
  * a validation split is scored each epoch, the best checkpoint is written, the test set is
- * scored once at the end; per-position losses of padded batches are refused.
+ * scored once at the end; a time limit ends a run with its final evaluation; per-position losses of padded batches are refused.
  */
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -78,6 +78,15 @@ describe('Trainer on variable-length sequences', () => {
     expect(best.step).toBe(res.best!.step);
     expect(s4.train.loadCheckpoint(join(dir, 'last.safetensors')).info.best).toMatchObject({ step: res.best!.step });
     t.model.dispose();
+  });
+
+  it('timeLimit ends the run after the step that passes it, then evaluates as at the end', async () => {
+    const t = trainer(signTask(64, 4), { timeLimit: 0 });
+    const res = await t.fit();
+    expect(res).toMatchObject({ step: 1, timedOut: true, stopped: false });
+    expect(res.test!.count).toBe(32);
+    t.model.dispose();
+    expect(() => trainer(signTask(8, 4), { timeLimit: -1 })).toThrow(/Trainer: .*'timeLimit'/);
   });
 
   it('refuses per-position losses of padded batches', () => {

@@ -41,6 +41,7 @@ interface TrainFlags {
   length?: number;
   dataDir?: string;
   maxSteps?: number;
+  timeLimit?: number;
   evalEvery?: number;
   evalLimit?: number;
   seed: number;
@@ -104,6 +105,7 @@ export function registerTrain(program: Command): void {
     .option('--test <file>', 'jsonl: the test file')
     .option('--val-split <x>', 'hold out this share of the training set for validation each epoch (best checkpoint kept; test scored at the end)', num(0.0001, 0.9999))
     .option('--max-steps <n>', 'stop after this many steps in total', int(1))
+    .option('--time-limit <s>', 'end the run after the step that passes s seconds of training (then evaluate and save as at the end)', num(0))
     .option('--eval-every <n>', 'evaluate every n steps (default: each epoch)', int(1))
     .option('--eval-limit <n>', 'evaluate on at most n test examples', int(1))
     .option('--seed <n>', 'seed of the initialization and the shuffling', int(0), 0)
@@ -133,6 +135,7 @@ async function runTrain(f: TrainFlags & { task: TaskName }): Promise<void> {
   // the Trainer is made once below.
   const common = {
     maxSteps: f.maxSteps,
+    timeLimit: f.timeLimit,
     evalEvery: f.evalEvery,
     evalLimit: f.evalLimit,
     logFile: join(out, 'log.jsonl'),
@@ -227,7 +230,7 @@ async function runTrain(f: TrainFlags & { task: TaskName }): Promise<void> {
       console.log(JSON.stringify({ task: task.name, ...res, checkpoint: ckPath, log: join(out, 'log.jsonl') }));
     } else {
       console.log(
-        `${res.stopped ? 'stopped' : 'done'} at step ${res.step} in ${res.seconds.toFixed(1)} s: ` +
+        `${res.stopped ? 'stopped' : res.timedOut ? 'time limit reached' : 'done'} at step ${res.step} in ${res.seconds.toFixed(1)} s: ` +
           `train loss ${res.train.loss.toFixed(4)}${res.train.accuracy !== undefined ? ` (accuracy ${pct(res.train.accuracy)})` : ''}` +
           (test ? `, test loss ${test.loss.toFixed(4)}${test.accuracy !== undefined ? `, test accuracy ${pct(test.accuracy)}` : ''}` : ''),
       );

@@ -58,6 +58,11 @@ export interface TrainerOptions {
   epochs?: number;
   /** Stop after this many optimizer updates in total (counting those before a resume). */
   maxSteps?: number;
+  /**
+   * End the run after the step during which this many seconds of fit() have passed: it then
+   * finishes as at its last step (final evaluation, checkpoint); result.timedOut says so.
+   */
+  timeLimit?: number;
   /** Seed of the shuffling (default 0). */
   seed?: number;
   /** Evaluate on the test split every n steps (default 0: at the end of each epoch). */
@@ -132,6 +137,8 @@ export interface FitResult {
   val?: Metrics | null;
   best?: { step: number; epoch: number; metrics: Metrics } | null;
   stopped: boolean;
+  /** The run ended at the time limit (timeLimit) before its last step. */
+  timedOut?: boolean;
   seconds: number;
 }
 
@@ -210,6 +217,7 @@ export class Trainer extends EventEmitter {
     this.seed = expectInteger(fn, 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
     this.clip = expectNumber(fn, 'clipGradNorm', opts.clipGradNorm ?? r.clip, 0);
     if (opts.maxSteps !== undefined) expectInteger(fn, 'maxSteps', opts.maxSteps, 1, Number.MAX_SAFE_INTEGER);
+    if (opts.timeLimit !== undefined) expectNumber(fn, 'timeLimit', opts.timeLimit, 0);
     if (opts.evalEvery !== undefined) expectInteger(fn, 'evalEvery', opts.evalEvery, 0);
     if (opts.evalLimit !== undefined) expectInteger(fn, 'evalLimit', opts.evalLimit, 1);
     if (opts.evalBatchSize !== undefined) expectInteger(fn, 'evalBatchSize', opts.evalBatchSize, 1);
@@ -342,6 +350,8 @@ export class Trainer extends EventEmitter {
     const evalEvery = o.evalEvery ?? 0;
     const ckEvery = o.checkpointEvery ?? 0;
     this.stopRequested = false;
+    let timedOut = false;
+    const deadline = o.timeLimit !== undefined ? t0 + 1000 * o.timeLimit : Infinity;
     this.emit('start', { step: this.step, totalSteps: this.totalSteps, batchesPerEpoch: this.batchesPerEpoch, resumed: this.resumed });
     this.log?.write({
       type: 'start',
@@ -387,9 +397,9 @@ export class Trainer extends EventEmitter {
         }
       }
     };
-    while (this.step < this.totalSteps && this.epoch < this.epochs && !this.stopRequested) {
+    while (this.step < this.totalSteps && this.epoch < this.epochs && !this.stopRequested && !timedOut) {
       const batches = epochBatches(this.task.train, this.batchSize, this.seed, this.epoch);
-      while (this.batch < this.batchesPerEpoch && this.step < this.totalSteps && !this.stopRequested) {
+      while (this.batch < this.batchesPerEpoch && this.step < this.totalSteps && !this.stopRequested && !timedOut) {
         const idx = batches[this.batch];
         const batch = this.task.train.batch(idx);
         let res;
@@ -424,6 +434,7 @@ export class Trainer extends EventEmitter {
         this.log?.write({ type: 'step', ...e });
         if (ckEvery > 0 && this.step % ckEvery === 0) this.saveCheckpointFile();
         if (evalEvery > 0 && this.step % evalEvery === 0) runEval();
+        if (Date.now() >= deadline && this.step < this.totalSteps) timedOut = true;
         // Let timers, signals and the progress bar run between steps.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
@@ -450,6 +461,7 @@ export class Trainer extends EventEmitter {
       test: this.lastTest,
       ...(val ? { val: this.lastVal, best: this.best } : {}),
       stopped: this.stopRequested,
+      ...(timedOut ? { timedOut } : {}),
       seconds: (Date.now() - t0) / 1000,
     };
     this.log?.write({ type: 'end', step: this.step, epoch: this.epoch, stopped: result.stopped, seconds: result.seconds, test: result.test });
