@@ -54,6 +54,36 @@ describe('variable-length batches on CUDA', () => {
     }
   });
 
+  it('a Trainer epoch on variable-length data gives the CPU losses on CUDA', async () => {
+    const inputs = Array.from({ length: 96 }, (_, i) => Array.from(randomValues(1 + ((i * 29) % 300), i)));
+    const labels = inputs.map((v) => (v[0] > 0 ? 1 : 0));
+    const ds = s4.data.fromArrays(inputs, labels);
+    const task: s4.train.Task = {
+      name: 'jsonl',
+      kind: 'classify',
+      train: ds,
+      test: ds,
+      model: { dInput: 1, dOutput: 2, pool: 'mean', lMax: 320 },
+      recipe: { ...s4.train.RECIPES.jsonl, nLayers: 2, dModel: 16, dState: 8, bidirectional: true },
+      options: {},
+    };
+    const run = async (device: 'cpu' | 'cuda') => {
+      const { model } = s4.train.buildModel(task, { seed: 1, device });
+      const t = new s4.Trainer({ model, task, batchSize: 16, epochs: 1, seed: 2 });
+      const losses: number[] = [];
+      t.on('step', (e) => losses.push(e.loss));
+      const res = await t.fit();
+      model.dispose();
+      t.optimizer.dispose();
+      return { losses, test: res.test!.loss };
+    };
+    const cpu = await run('cpu');
+    const gpu = await run('cuda');
+    expect(gpu.losses.length).toBe(6);
+    gpu.losses.forEach((l, i) => expect(Math.abs(l - cpu.losses[i]), `step ${i + 1}`).toBeLessThan(1e-3 * Math.abs(cpu.losses[i]) + 1e-5));
+    expect(Math.abs(gpu.test - cpu.test)).toBeLessThan(1e-3 * Math.abs(cpu.test) + 1e-5);
+  });
+
   for (const c of PADDED_CASES) {
     it(`a padded batch equals each example run alone: ${c.name}`, () => {
       expect(paddedVersusAlone(c, 'cuda')).toBeLessThan(1e-4);
