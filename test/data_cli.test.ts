@@ -71,6 +71,10 @@ describe('s4 train on data tasks', () => {
     expect(existsSync(join(out, 'best.safetensors'))).toBe(true);
     const log = s4.train.parseJsonl(readFileSync(join(out, 'log.jsonl'), 'utf8'));
     expect(log.filter((l) => l.type === 'eval').map((l) => l.split)).toEqual(['val', 'test']);
+    // The checkpoint rebuilds the same validation split.
+    const ev = await s4cli(['eval', join(out, 'best.safetensors'), '--split', 'val', '--json']);
+    expect(ev.code, ev.stderr).toBe(0);
+    expect(JSON.parse(ev.stdout)).toMatchObject({ split: 'val', count: 10, loss: (res.best as { metrics: { loss: number } }).metrics.loss });
 
     const lo = await trainOk(['--task', 'listops', '--train-size', '24', '--test-size', '8', '--max-length', '80', '--out', join(dir, 'listops')]);
     expect(lo.test.count).toBe(8);
@@ -92,6 +96,7 @@ describe('s4 train on data tasks', () => {
     expect(await trainError(['--task', 'imdb', '--data-dir', join(dir, 'nothing')])).toMatch(/IMDB not found: .*train\/neg is missing/);
     expect(await trainError(['--task', 'cifar'])).toMatch(/task cifar: --data-dir is required/);
     expect(await trainError(['--task', 'jsonl'])).toMatch(/task jsonl: --train FILE and --test FILE are required/);
+    expect(await trainError(['--task', 'sine', '--grayscale'])).toMatch(/--grayscale applies to --task cifar, not sine/);
   });
 
   it('--config: keys are the long flags, the command line wins, unknown keys and bad values are named', async () => {

@@ -124,7 +124,18 @@ export function registerTrain(program: Command): void {
     });
 }
 
+/** Flags that belong to one task: given with another, they would be ignored in silence. */
+const TASK_FLAGS: [keyof TrainFlags, string, readonly TaskName[]][] = [
+  ['train', '--train', ['jsonl']],
+  ['test', '--test', ['jsonl']],
+  ['grayscale', '--grayscale', ['cifar']],
+  ['maxLength', '--max-length', ['listops', 'imdb', 'jsonl']],
+];
+
 async function runTrain(f: TrainFlags & { task: TaskName }): Promise<void> {
+  for (const [key, flag, tasks] of TASK_FLAGS) {
+    if (f[key] !== undefined && f[key] !== false && !tasks.includes(f.task)) throw new Error(`${flag} applies to --task ${tasks.join(' | ')}, not ${f.task}`);
+  }
   applyDevice(f.device);
   const out = f.out ?? join('runs', f.task);
   const ckPath = join(out, 'checkpoint.safetensors');
