@@ -5,28 +5,16 @@
  * unknown config keys, --val-split with its best checkpoint. The shipped configs/ use only
  * flags of `s4 train`, or the ones other work adds (listed below).
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
 import { registerTrain } from '../lib/cli/train';
+import { root, s4cli } from './helpers/cli';
 import { jsonlLines, tempDir, writeCifar, writeImdb, writeMnist } from './helpers/data_fixtures';
 
-const root = join(__dirname, '..');
 
-/** `s4 ...` in a child process (asynchronous: the test worker keeps answering meanwhile). */
-function s4cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(root, 'node_modules/vite-node/vite-node.mjs'), join(root, 'lib/cli/s4.ts'), ...args],
-      { cwd: root, env: { ...process.env, S4_BACKEND: 'cpu' }, encoding: 'utf8', timeout: 120_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 /** `s4 train ...` in this process, for the errors raised before any training. */
 async function trainError(args: string[]): Promise<string> {
