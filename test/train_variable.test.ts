@@ -2,14 +2,16 @@
  * The Trainer on variable-length data (s4.data.fromArrays): it learns through padded,
  * bucketed batches; a resumed run takes the same batches and losses as an uninterrupted one;
  * a validation split is scored each epoch, the best checkpoint is written, the test set is
- * scored once at the end; a time limit ends a run with its final evaluation; per-position losses of padded batches are refused.
+ * scored once at the end; a time limit ends a run with its final evaluation; per-position
+ * losses and accuracy of padded batches count the valid positions only.
  */
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
-import { onGpu, randomValues } from './helpers/device';
+import { onGpu, randomValues, relL2 } from './helpers/device';
+import { finiteDiff } from './helpers/nn_reference';
 
 /** Sequences of lengths 1..60 whose label is the sign of their mean: mean pooling learns it. */
 function signTask(size: number, seed: number, valSplit?: number): s4.train.Task {
@@ -89,10 +91,61 @@ describe('Trainer on variable-length sequences', () => {
     expect(() => trainer(signTask(8, 4), { timeLimit: -1 })).toThrow(/Trainer: .*'timeLimit'/);
   });
 
-  it('refuses per-position losses of padded batches', () => {
-    const out = s4.zeros([2, 3, 4]);
-    const batch = { x: new Float32Array(8), xShape: [2, 1, 4], y: new Float32Array(8), yShape: [8], lengths: Int32Array.from([4, 2]) };
-    expect(() => s4.train.taskLoss('sequence', out, batch, 'cpu')).toThrow(/per-position targets of variable-length sequences are not supported/);
-    out.dispose();
+  it('per-position losses of padded batches count the valid positions only (value and gradient)', () => {
+    const [B, C, L] = [3, 4, 6];
+    const lengths = Int32Array.from([6, 2, 4]);
+    const logits = randomValues(B * C * L, 21).map((v) => 3 * v);
+    const labels = Float32Array.from({ length: B * L }, (_, i) => (i * 7) % C);
+    // Padding positions hold any valid class id (the datasets write 0).
+    const ceRef = (x: ArrayLike<number>): number => {
+      let sum = 0;
+      let n = 0;
+      for (let b = 0; b < B; b++) {
+        for (let l = 0; l < lengths[b]; l++) {
+          const col = Array.from({ length: C }, (_, c) => x[(b * C + c) * L + l]);
+          const m = Math.max(...col);
+          const lse = m + Math.log(col.reduce((a, v) => a + Math.exp(v - m), 0));
+          sum += lse - col[labels[b * L + l]];
+          n++;
+        }
+      }
+      return sum / n;
+    };
+    const out = s4.tensor(logits, [B, C, L], { requiresGrad: true });
+    const batch = { x: new Float32Array(B * L), xShape: [B, L], y: labels, yShape: [B * L], lengths };
+    const lv = s4.tidy(() => {
+      const loss = s4.train.taskLoss('sequence', out, batch, 'cpu');
+      loss.backward();
+      return loss.item();
+    });
+    expect(Math.abs(lv - ceRef(logits)) / ceRef(logits)).toBeLessThan(1e-5);
+    expect(relL2(out.grad!.dataSync(), finiteDiff(ceRef, Float64Array.from(logits)))).toBeLessThan(1e-4);
+    const pred = Float32Array.from(labels, (y, i) => (i % L < 2 ? y : (y + 1) % C)); // right on the first 2 positions
+    expect(s4.train.scorePredictions('sequence', pred, batch)).toEqual({ correct: 6, total: 12 });
+
+    // Regression over positions.
+    const o = randomValues(2 * 2 * 5, 4);
+    const t = randomValues(2 * 2 * 5, 5);
+    const lens = Int32Array.from([5, 3]);
+    const mseRef = (x: ArrayLike<number>): number => {
+      let sum = 0;
+      let n = 0;
+      for (let i = 0; i < x.length; i++) {
+        if (i % 5 >= lens[Math.floor(i / 10)]) continue;
+        sum += (x[i] - t[i]) ** 2;
+        n++;
+      }
+      return sum / n;
+    };
+    const ot = s4.tensor(o, [2, 2, 5], { requiresGrad: true });
+    const rv = s4.tidy(() => {
+      const loss = s4.train.taskLoss('regress', ot, { x: new Float32Array(10), xShape: [2, 1, 5], y: t, yShape: [2, 2, 5], lengths: lens }, 'cpu');
+      loss.backward();
+      return loss.item();
+    });
+    expect(Math.abs(rv - mseRef(o)) / mseRef(o)).toBeLessThan(1e-5);
+    expect(relL2(ot.grad!.dataSync(), finiteDiff(mseRef, Float64Array.from(o)))).toBeLessThan(1e-4);
+    s4.dispose(out, ot);
   });
+
 });
