@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
-import { onGpu, randomValues, relL2 } from './helpers/device';
+import { device, onGpu, randomValues, relL2 } from './helpers/device';
 import { finiteDiff } from './helpers/nn_reference';
 
 /** Sequences of lengths 1..60 whose label is the sign of their mean: mean pooling learns it. */
@@ -114,7 +114,7 @@ describe('Trainer on variable-length sequences', () => {
     const out = s4.tensor(logits, [B, C, L], { requiresGrad: true });
     const batch = { x: new Float32Array(B * L), xShape: [B, L], y: labels, yShape: [B * L], lengths };
     const lv = s4.tidy(() => {
-      const loss = s4.train.taskLoss('sequence', out, batch, 'cpu');
+      const loss = s4.train.taskLoss('sequence', out, batch, device);
       loss.backward();
       return loss.item();
     });
@@ -139,7 +139,7 @@ describe('Trainer on variable-length sequences', () => {
     };
     const ot = s4.tensor(o, [2, 2, 5], { requiresGrad: true });
     const rv = s4.tidy(() => {
-      const loss = s4.train.taskLoss('regress', ot, { x: new Float32Array(10), xShape: [2, 1, 5], y: t, yShape: [2, 2, 5], lengths: lens }, 'cpu');
+      const loss = s4.train.taskLoss('regress', ot, { x: new Float32Array(10), xShape: [2, 1, 5], y: t, yShape: [2, 2, 5], lengths: lens }, device);
       loss.backward();
       return loss.item();
     });
