@@ -64,6 +64,14 @@ describe('s4 train on data tasks', () => {
     expect(ev.code, ev.stderr).toBe(0);
     expect(JSON.parse(ev.stdout)).toMatchObject({ split: 'val', count: 10, loss: (res.best as { metrics: { loss: number } }).metrics.loss });
 
+    // The curves of bench/curves.js read the log: the validation evaluations, a PNG.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const curves = require('../bench/curves.js') as { readRun(spec: string): { split: string; points: unknown[]; label: string }; png(runs: unknown[]): Buffer };
+    const run = curves.readRun(`${join(out, 'log.jsonl')}:jsonl`);
+    expect(run).toMatchObject({ split: 'val', label: 'jsonl' });
+    expect(run.points.length).toBe(1);
+    expect(curves.png([run]).subarray(1, 4).toString('ascii')).toBe('PNG');
+
     const lo = await trainOk(['--task', 'listops', '--train-size', '24', '--test-size', '8', '--max-length', '80', '--out', join(dir, 'listops')]);
     expect(lo.test.count).toBe(8);
   });
