@@ -114,6 +114,17 @@ describe('s4 train on data tasks', () => {
     writeFileSync(cfg, '{"task": ');
     expect(await trainError(['--config', cfg])).toMatch(/not valid JSON/);
     expect(await trainError(['--layers', '2'])).toMatch(/--task is required/);
+    // --no-bidirectional and --no-prenorm turn off what a task's recipe turns on; neither flag: the recipe's.
+    const parsed = async (args: string[]) => {
+      const cmd = new Command();
+      registerTrain(cmd);
+      const train = cmd.commands[0].action(() => undefined);
+      await cmd.parseAsync(['train', ...args], { from: 'user' });
+      return train.opts();
+    };
+    expect(await parsed(['--task', 'imdb', '--no-bidirectional', '--no-prenorm'])).toMatchObject({ bidirectional: false, prenorm: false });
+    const plain = await parsed(['--task', 'imdb']);
+    expect([plain.bidirectional, plain.prenorm]).toEqual([undefined, undefined]);
 
     // The shipped configs: every key is a flag of s4 train, or one that other work adds.
     const program = new Command();
