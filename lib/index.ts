@@ -41,3 +41,4 @@ export * as optim from './optim/index';
 export { Trainer } from './train/index';
 export * as train from './train/index';
 export * as interop from './interop/index';
+export * as data from './train/data/index';

@@ -128,7 +128,7 @@ describe('Trainer on synthetic tasks', () => {
     expect(() => new s4.Trainer({ model: {} as s4.train.TrainableModel, task })).toThrow(/'model' must be a Module/);
     expect(() => new s4.Trainer({ model, task: {} as s4.train.Task })).toThrow(/'task' must be a Task/);
     expect(() => new s4.Trainer({ model, task }).save()).toThrow(/'path' is required/);
-    expect(() => createTask('mnist' as 'sine')).toThrow(/must be one of fmnist, fmnist-gen, sine, adding, copy/);
+    expect(() => createTask('mnist-x' as 'sine')).toThrow(/must be one of fmnist, fmnist-gen, sine, adding, copy, mnist, cifar, listops, imdb, jsonl/);
     // Checkpoints store the task options; the data folder is the machine's, not the run's.
     expect(createTask('sine', { dataDir: '/somewhere', length: 8 }).options).toEqual({ length: 8 });
     model.dispose();

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { applyConfig } from './config';
 import { backend } from '../backend';
 import { AdamW } from '../optim/adamw';
 import { S4_INITS, type BidirectionalConvention, type S4Init } from '../nn/s4_layer';
@@ -15,7 +16,13 @@ import { Trainer, TrainingDivergedError, type TrainerOptions } from '../train/tr
 import { applyDevice, int, num, oneOf, pct } from './parse';
 
 interface TrainFlags {
-  task: TaskName;
+  task?: TaskName;
+  config?: string;
+  valSplit?: number;
+  maxLength?: number;
+  grayscale?: boolean;
+  train?: string;
+  test?: string;
   epochs?: number;
   batchSize?: number;
   lr?: number;
@@ -42,6 +49,7 @@ interface TrainFlags {
   length?: number;
   dataDir?: string;
   maxSteps?: number;
+  timeLimit?: number;
   evalEvery?: number;
   evalLimit?: number;
   seed: number;
@@ -61,17 +69,26 @@ function recipeTable(): string {
   return `\nTask defaults (the flags above override them):\n${rows.join('\n')}\n\n` +
     'Tasks: fmnist (Fashion-MNIST classification, pixels as a sequence of 784), fmnist-gen (next-pixel\n' +
     'prediction over 256 values, for `s4 generate`), sine (forecasting), adding (the adding problem),\n' +
-    'copy (copying memory). Fashion-MNIST: `sudo apt-get install dataset-fashion-mnist`.\n\n' +
+    'copy (copying memory). Fashion-MNIST: `sudo apt-get install dataset-fashion-mnist`.\n' +
+    'mnist and cifar (--data-dir: the IDX files; the CIFAR-10 binary files, --grayscale for one channel),\n' +
+    'listops (LRA ListOps, generated from --seed, or the LRA TSV files in --data-dir), imdb (--data-dir:\n' +
+    'aclImdb, byte level), jsonl (--train FILE --test FILE: your own sequences, one JSON object a line,\n' +
+    '{"input": [..] | [[..]], "label": n} or {"text": "..", "label": n}; any lengths).\n' +
+    '--config FILE reads flags from JSON ({"d-model": 128}); the command line wins. configs/ holds the\n' +
+    'official LRA S4 settings for listops, imdb and cifar.\n\n' +
     'Examples:\n  s4 train --task sine                     # about a minute on 2 CPU cores\n' +
     '  s4 train --task fmnist                   # the official S4 example recipe (GPU)\n' +
-    '  s4 train --task fmnist --resume          # continue from runs/fmnist/checkpoint.safetensors\n';
+    '  s4 train --task fmnist --resume          # continue from runs/fmnist/checkpoint.safetensors\n' +
+    '  s4 train --config configs/listops.json   # LRA ListOps, the official S4 recipe (GPU)\n' +
+    '  s4 train --task jsonl --train train.jsonl --test test.jsonl --val-split 0.1\n';
 }
 
 export function registerTrain(program: Command): void {
   program
     .command('train')
     .description('train an S4 model on a task (progress bar, JSONL log, resumable safetensors checkpoints)')
-    .requiredOption('--task <name>', `task: ${TASK_NAMES.join(' | ')}`, oneOf(TASK_NAMES))
+    .option('--task <name>', `task: ${TASK_NAMES.join(' | ')}`, oneOf(TASK_NAMES))
+    .option('--config <file>', 'JSON file of flags ({"d-model": 128, ...}); flags on the command line win')
     .option('--epochs <n>', 'epochs', int(1))
     .option('--batch-size <n>', 'batch size', int(1))
     .option('--lr <x>', 'learning rate', num(0))
@@ -84,9 +101,11 @@ export function registerTrain(program: Command): void {
     .option('--dropout <x>', 'dropout rate', num(0, 0.99))
     .option('--prenorm', 'normalize before each block (default: after, as the official example)')
     .option('--norm <kind>', 'block norm: layer (LayerNorm over channels) | batch (BatchNorm over batch and length, per channel) | none (default layer)', oneOf(['layer', 'batch', 'none'] as const))
+    .option('--no-prenorm', 'normalize after each block (for tasks whose default is pre-norm)')
+    .option('--bidirectional', 'bidirectional S4 layers (the official LRA setting)')
+    .option('--no-bidirectional', 'causal S4 layers (for tasks whose default is bidirectional)')
     .option('--kernel <kind>', 'S4 kernel: dplr (S4) | diag (S4D)', oneOf(['dplr', 'diag'] as const), 'dplr')
     .option('--init <name>', `initialization of A, B: ${S4_INITS.join(' | ')} (default legs; lin, inv, legt, diag-*: --kernel diag)`, oneOf(S4_INITS))
-    .option('--bidirectional', 'two-sided kernels (a second C per layer; no recurrent view)')
     .option('--bidirectional-convention <c>', "official (backward kernel from lag 1) | lag0", oneOf(['official', 'lag0'] as const))
     .option('--channels <n>', 'output channels per SSM (the output linear takes channels * d_model)', int(1))
     .option('--n-ssm <n>', 'independent (A, B, P) copies per layer, a divisor of d_model (default d_model)', int(1))
@@ -96,8 +115,14 @@ export function registerTrain(program: Command): void {
     .option('--train-size <n>', 'training examples (Fashion-MNIST: the first n)', int(1))
     .option('--test-size <n>', 'test examples', int(1))
     .option('--length <n>', 'sequence length (sine, adding) or delay (copy)', int(2))
-    .option('--data-dir <path>', 'Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)')
+    .option('--data-dir <path>', 'data folder: Fashion-MNIST (default /usr/share/datasets/fashion-mnist), MNIST, CIFAR-10, aclImdb, ListOps TSV')
+    .option('--max-length <n>', 'listops: longest generated sequence (default 2000); imdb (default 4096), jsonl: truncate to n', int(6))
+    .option('--grayscale', 'cifar: one gray channel instead of RGB')
+    .option('--train <file>', 'jsonl: the training file')
+    .option('--test <file>', 'jsonl: the test file')
+    .option('--val-split <x>', 'hold out this share of the training set for validation each epoch (best checkpoint kept; test scored at the end)', num(0.0001, 0.9999))
     .option('--max-steps <n>', 'stop after this many steps in total', int(1))
+    .option('--time-limit <s>', 'end the run after the step that passes s seconds of training (then evaluate and save as at the end)', num(0))
     .option('--eval-every <n>', 'evaluate every n steps (default: each epoch)', int(1))
     .option('--eval-limit <n>', 'evaluate on at most n test examples', int(1))
     .option('--seed <n>', 'seed of the initialization and the shuffling', int(0), 0)
@@ -108,26 +133,43 @@ export function registerTrain(program: Command): void {
     .option('--no-progress', 'no progress bar (print one line per evaluation)')
     .option('--json', 'print the final result as JSON')
     .addHelpText('after', recipeTable())
-    .action(async (flags: TrainFlags) => {
-      await runTrain(flags);
+    .action(async (flags: TrainFlags, cmd: Command) => {
+      if (flags.config) applyConfig(cmd, flags.config);
+      const f = cmd.opts<TrainFlags>();
+      if (!f.task) throw new Error(`--task is required (${TASK_NAMES.join(' | ')}), on the command line or as "task" in --config`);
+      await runTrain(f as TrainFlags & { task: TaskName });
     });
 }
 
-async function runTrain(f: TrainFlags): Promise<void> {
+/** Flags that belong to one task: given with another, they would be ignored in silence. */
+const TASK_FLAGS: [keyof TrainFlags, string, readonly TaskName[]][] = [
+  ['train', '--train', ['jsonl']],
+  ['test', '--test', ['jsonl']],
+  ['grayscale', '--grayscale', ['cifar']],
+  ['maxLength', '--max-length', ['listops', 'imdb', 'jsonl']],
+];
+
+async function runTrain(f: TrainFlags & { task: TaskName }): Promise<void> {
+  for (const [key, flag, tasks] of TASK_FLAGS) {
+    if (f[key] !== undefined && f[key] !== false && !tasks.includes(f.task)) throw new Error(`${flag} applies to --task ${tasks.join(' | ')}, not ${f.task}`);
+  }
   applyDevice(f.device);
   const out = f.out ?? join('runs', f.task);
   const ckPath = join(out, 'checkpoint.safetensors');
+  const bestPath = join(out, 'best.safetensors');
   const resumePath = f.resume === undefined || f.resume === false ? null : f.resume === true ? ckPath : f.resume;
 
   // Per branch: the task and the Trainer options (and, resuming, the checkpoint to restore);
   // the Trainer is made once below.
   const common = {
     maxSteps: f.maxSteps,
+    timeLimit: f.timeLimit,
     evalEvery: f.evalEvery,
     evalLimit: f.evalLimit,
     logFile: join(out, 'log.jsonl'),
     checkpoint: ckPath,
     checkpointEvery: f.checkpointEvery,
+    bestCheckpoint: bestPath,
   };
   let task: Task;
   let options: TrainerOptions;
@@ -136,7 +178,11 @@ async function runTrain(f: TrainFlags): Promise<void> {
   if (resumePath) {
     // Everything that shapes the run comes from the checkpoint; flags may only extend it.
     state = loadCheckpoint(resumePath);
-    task = taskFromCheckpoint(state, f.dataDir ? { dataDir: f.dataDir } : {});
+    task = taskFromCheckpoint(state, {
+      ...(f.dataDir ? { dataDir: f.dataDir } : {}),
+      ...(f.train ? { trainFile: f.train } : {}),
+      ...(f.test ? { testFile: f.test } : {}),
+    });
     if (task.name !== f.task) throw new Error(`${resumePath} is a checkpoint of task '${task.name}', not '${f.task}'`);
     const stored = (state.info.model ?? {}) as { norm?: NormKind };
     if (f.norm !== undefined && f.norm !== (stored.norm ?? 'layer')) {
@@ -156,7 +202,18 @@ async function runTrain(f: TrainFlags): Promise<void> {
       info: { model: state.info.model, run: { recipe } },
     };
   } else {
-    task = createTask(f.task, { dataDir: f.dataDir, trainSize: f.trainSize, testSize: f.testSize, length: f.length, dataSeed: f.seed });
+    task = createTask(f.task, {
+      dataDir: f.dataDir,
+      trainSize: f.trainSize,
+      testSize: f.testSize,
+      length: f.length,
+      dataSeed: f.seed,
+      valSplit: f.valSplit,
+      maxLength: f.maxLength,
+      grayscale: f.grayscale,
+      trainFile: f.train,
+      testFile: f.test,
+    });
     const r = task.recipe;
     const recipe: Recipe = {
       nLayers: f.layers ?? r.nLayers,
@@ -172,9 +229,10 @@ async function runTrain(f: TrainFlags): Promise<void> {
       epochs: f.epochs ?? r.epochs,
       warmupSteps: f.warmup ?? r.warmupSteps,
       clip: f.clip ?? r.clip,
+      bidirectional: f.bidirectional ?? r.bidirectional ?? false,
     };
     task = { ...task, recipe };
-    if (f.bidirectionalConvention !== undefined && !f.bidirectional) throw new Error('--bidirectional-convention needs --bidirectional');
+    if (f.bidirectionalConvention !== undefined && !recipe.bidirectional) throw new Error('--bidirectional-convention needs --bidirectional');
     const built = buildModel(task, {
       kernel: f.kernel,
       norm: f.norm,
@@ -196,12 +254,12 @@ async function runTrain(f: TrainFlags): Promise<void> {
   }
   const r = trainer.task.recipe;
   console.error(
-    `task ${task.name}: ${task.train.size} train / ${task.test.size} test examples; model ${trainer.model.parameterCount()} parameters ` +
+    `task ${task.name}: ${task.train.size} train${task.val ? ` / ${task.val.size} validation` : ''} / ${task.test.size} test examples; model ${trainer.model.parameterCount()} parameters ` +
       `(${r.nLayers} layers, d_model ${r.dModel}, d_state ${r.dState}, ${norm} norm); ${trainer.epochs} epochs of ${trainer.batchesPerEpoch} steps, batch ${trainer.batchSize}; backend ${backend()}`,
   );
   const close = f.progress ? attachProgress(trainer) : null;
   if (!f.progress) {
-    trainer.on('eval', (e) => console.error(`step ${e.step}/${trainer.totalSteps}: test loss ${e.metrics.loss.toFixed(4)}${e.metrics.accuracy !== undefined ? `, accuracy ${pct(e.metrics.accuracy)}` : ''}`));
+    trainer.on('eval', (e) => console.error(`step ${e.step}/${trainer.totalSteps}: ${e.split} loss ${e.metrics.loss.toFixed(4)}${e.metrics.accuracy !== undefined ? `, accuracy ${pct(e.metrics.accuracy)}` : ''}`));
   }
   let interrupts = 0;
   const onSigint = (): void => {
@@ -219,10 +277,14 @@ async function runTrain(f: TrainFlags): Promise<void> {
       console.log(JSON.stringify({ task: task.name, ...res, checkpoint: ckPath, log: join(out, 'log.jsonl') }));
     } else {
       console.log(
-        `${res.stopped ? 'stopped' : 'done'} at step ${res.step} in ${res.seconds.toFixed(1)} s: ` +
+        `${res.stopped ? 'stopped' : res.timedOut ? 'time limit reached' : 'done'} at step ${res.step} in ${res.seconds.toFixed(1)} s: ` +
           `train loss ${res.train.loss.toFixed(4)}${res.train.accuracy !== undefined ? ` (accuracy ${pct(res.train.accuracy)})` : ''}` +
           (test ? `, test loss ${test.loss.toFixed(4)}${test.accuracy !== undefined ? `, test accuracy ${pct(test.accuracy)}` : ''}` : ''),
       );
+      if (res.best) {
+        const b = res.best.metrics;
+        console.log(`best validation at step ${res.best.step}: loss ${b.loss.toFixed(4)}${b.accuracy !== undefined ? `, accuracy ${pct(b.accuracy)}` : ''} (${bestPath})`);
+      }
       console.log(`checkpoint ${ckPath}, log ${join(out, 'log.jsonl')}`);
       if (res.stopped) console.log(`resume with: s4 train --task ${task.name} --out ${out} --resume`);
     }

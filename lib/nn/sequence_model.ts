@@ -17,7 +17,11 @@
  * example).
  *
  * Input: [B, dInput, L] float32, or token indices [B, L] (float32 integers) when
- * `embedding` (the vocabulary size) is set. stepper() gives the recurrent view for
+ * `embedding` (the vocabulary size) is set. A batch of sequences of different lengths,
+ * padded to its longest, passes their true lengths (forward(x, { lengths })): as the
+ * official S4's `lengths` argument, each layer's input is zeroed at the padding before its
+ * convolution, and pooling takes the mean or the last element of the valid positions only,
+ * so each sequence's output is the one it would get alone, without padding. stepper() gives the recurrent view for
  * generation: step(x_t) -> output_t, equal to forward() on the prefix fed so far (for
  * 'mean' pooling it keeps a running mean, so output_t is the pooled output of the prefix).
  */
@@ -25,7 +29,7 @@ import { backend, type DeviceName } from '../backend';
 import { noGrad } from '../autograd/tape';
 import { core, ops, type NativeGraph } from '../native/binding';
 import { OpTrace } from '../native/trace';
-import { batchNorm, embedding, lastPool, linear, meanPool, transpose12 } from '../ops/index';
+import { batchNorm, embedding, lastPool, lengthMask, linear, maskedLastPool, maskedMeanPool, meanPool, transpose12 } from '../ops/index';
 import { expectInteger, expectNumber, expectTensor } from '../util/validate';
 import { keep } from '../tensor/scope';
 import { sharedView, Tensor } from '../tensor/tensor';
@@ -34,6 +38,7 @@ import { residualBlock, type BlockBuffers, type BlockNorm, type BlockParts, type
 import { Dropout } from './dropout';
 import { Embedding } from './embedding';
 import { LayerNorm } from './layer_norm';
+import { checkLengths, isFull, type SequenceLengths } from './lengths';
 import { Linear } from './linear';
 import { Module } from './module';
 import { Rng } from './random';
@@ -87,6 +92,11 @@ export interface SequenceModelOptions {
 }
 
 /** The recurrent view of a SequenceModel (see SequenceModel.stepper). */
+export interface ForwardOptions {
+  /** The true length of each sequence of a padded batch: B integers in [1, L]. */
+  lengths?: SequenceLengths;
+}
+
 export interface ModelStepper {
   /** x_t: [B, dInput] features, or [B] token indices -> [B, dOutput] (into `out` when given). */
   step(x: Tensor, out?: Tensor): Tensor;
@@ -183,9 +193,14 @@ export class SequenceModel extends Module {
     this.decoder = this.registerModule('decoder', new Linear(this.dModel, this.dOutput, { seed: rng.fork(), device }));
   }
 
-  /** input [B, dInput, L] (or tokens [B, L]) -> [B, dOutput] (pool mean | last) or [B, dOutput, L] (none). */
-  forward(input: Tensor): Tensor {
+  /**
+   * input [B, dInput, L] (or tokens [B, L]) -> [B, dOutput] (pool mean | last) or
+   * [B, dOutput, L] (none). With `lengths`, positions past a sequence's length are padding
+   * (see the class comment); their outputs under pool 'none' are not meaningful.
+   */
+  forward(input: Tensor, opts: ForwardOptions = {}): Tensor {
     const fn = 'SequenceModel.forward';
+    if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object ({ lengths })`);
     let x: Tensor;
     if (this.vocab !== null) {
       const idx = expectTensor(fn, 'input', input, { dtype: 'float32', rank: 2 });
@@ -197,11 +212,16 @@ export class SequenceModel extends Module {
       }
       x = (this.encoder as Linear).forwardChannels(u);
     }
+    const [B, , L] = x.shape;
+    // Lengths that are all L change nothing: such a batch takes the unmasked path.
+    const checked = opts.lengths === undefined ? null : checkLengths(fn, opts.lengths, B, L);
+    const lengths = checked === null || isFull(checked, L) ? null : Tensor.fromFloats(checked, [B], 'float32', x.device);
     for (let i = 0; i < this.nLayers; i++) {
       const layer = this.layers[i];
-      x = residualBlock(x, this.blockParts(i), (u) => layer.mix(u));
+      x = residualBlock(x, this.blockParts(i), lengths ? (u) => layer.mix(lengthMask(u, lengths)) : (u) => layer.mix(u));
     }
     if (this.pool === 'none') return this.decoder.forwardChannels(x);
+    if (lengths) return this.decoder.forward(this.pool === 'mean' ? maskedMeanPool(x, lengths) : maskedLastPool(x, lengths));
     return this.decoder.forward(this.pool === 'mean' ? meanPool(x) : lastPool(x));
   }
 

@@ -9,7 +9,7 @@ export { gelu, glu, dropout, type GeluOptions, type DropoutOptions } from './act
 export { crossEntropy, mse, argmaxChannels } from './loss';
 export { adamwStep, type AdamWStepOptions } from './optim';
 export { transpose12, flip, slice, pad, tile, reshape } from './layout';
-export { meanPool, lastPool } from './pool';
+export { meanPool, lastPool, lengthMask, maskedMeanPool, maskedLastPool } from './pool';
 export { embedding } from './embedding';
 export { exp, complexFromParts, realPart, imagPart } from './pointwise';
 export { dplrKernel, diagKernel, type DplrKernelParams, type DiagKernelParams } from './ssm_kernel';

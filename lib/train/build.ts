@@ -11,7 +11,7 @@ import type { BidirectionalConvention, S4Init, S4Kernel } from '../nn/s4_layer';
 import type { CheckpointState } from './checkpoint';
 import { createTask, isTaskName, type Recipe, type Task, type TaskOptions } from './tasks';
 
-export interface ModelOverrides extends Partial<Pick<Recipe, 'nLayers' | 'dModel' | 'dState' | 'dropout' | 'prenorm'>> {
+export interface ModelOverrides extends Partial<Pick<Recipe, 'nLayers' | 'dModel' | 'dState' | 'dropout' | 'prenorm' | 'bidirectional'>> {
   kernel?: S4Kernel;
   /** The norm of each block (default 'layer'). */
   norm?: NormKind;
@@ -30,6 +30,7 @@ export interface ModelOverrides extends Partial<Pick<Recipe, 'nLayers' | 'dModel
 /** The SequenceModel options of a task: its shape, the recipe's size, then the overrides. */
 export function modelOptions(task: Task, o: ModelOverrides = {}): SequenceModelOptions {
   const r = task.recipe;
+  const bidirectional = o.bidirectional ?? r.bidirectional ?? false;
   return {
     ...task.model,
     nLayers: o.nLayers ?? r.nLayers,
@@ -37,6 +38,7 @@ export function modelOptions(task: Task, o: ModelOverrides = {}): SequenceModelO
     dState: o.dState ?? r.dState,
     dropout: o.dropout ?? r.dropout,
     prenorm: o.prenorm ?? r.prenorm,
+    ...(bidirectional ? { bidirectional: true } : {}),
     kernel: o.kernel ?? 'dplr',
     norm: o.norm ?? 'layer',
     seed: o.seed ?? 0,
@@ -45,7 +47,7 @@ export function modelOptions(task: Task, o: ModelOverrides = {}): SequenceModelO
       init: o.init,
       bidirectional: o.bidirectional,
       // Stored explicitly: checkpoints without it predate the official convention (below).
-      bidirectionalConvention: o.bidirectional ? (o.bidirectionalConvention ?? 'official') : undefined,
+      bidirectionalConvention: bidirectional ? (o.bidirectionalConvention ?? 'official') : undefined,
       channels: o.channels,
       nSsm: o.nSsm,
       tieDropout: o.tieDropout,

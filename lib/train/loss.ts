@@ -3,9 +3,16 @@
  *   classify  out [B, C], labels [B]              -> cross-entropy
  *   sequence  out [B, C, L], labels [B * L]       -> cross-entropy over every position
  *   regress   out and targets of the same shape   -> mean squared error
+ *
+ * A padded batch of sequences (batch.lengths) with per-position outputs counts only the
+ * valid positions: the mean over them, as each sequence's own positions would give. The
+ * padding's logits (and regression outputs and targets) are zeroed by lengthMask, whose
+ * backward also zeroes their gradients; each zeroed logit column adds exactly log C to the
+ * cross-entropy sum (a uniform softmax), which is taken off, and the mean is rescaled from
+ * all positions to the valid ones.
  */
 import { record } from '../autograd/tape';
-import { crossEntropy, mse, transpose12 } from '../ops/index';
+import { add, crossEntropy, lengthMask, mse, scale, transpose12 } from '../ops/index';
 import { Tensor } from '../tensor/tensor';
 import type { DeviceName } from '../backend';
 import type { Batch } from './data/dataset';
@@ -21,6 +28,7 @@ function reshapeWithGrad(x: Tensor, shape: number[]): Tensor {
 
 /** The scalar loss of a batch; `out` is the model output for batch.x. */
 export function taskLoss(kind: TaskKind, out: Tensor, batch: Batch, device: DeviceName): Tensor {
+  if (batch.lengths && out.rank === 3 && kind !== 'classify') return maskedLoss(kind, out, batch, device);
   const target = Tensor.fromFloats(batch.y, batch.yShape, 'float32', device);
   switch (kind) {
     case 'classify':
@@ -34,4 +42,28 @@ export function taskLoss(kind: TaskKind, out: Tensor, batch: Batch, device: Devi
     default:
       throw new TypeError(`taskLoss: argument 'kind' must be 'classify', 'sequence' or 'regress' (got ${String(kind)})`);
   }
+}
+
+/** The per-position loss of a padded batch over its valid positions (see the file comment). */
+function maskedLoss(kind: TaskKind, out: Tensor, batch: Batch, device: DeviceName): Tensor {
+  const [B, C, L] = out.shape;
+  const lengths = batch.lengths!;
+  if (lengths.length !== B) throw new RangeError(`taskLoss: batch.lengths must hold ${B} lengths (got ${lengths.length})`);
+  let valid = 0;
+  for (const n of lengths) {
+    if (!Number.isInteger(n) || n < 1 || n > L) throw new RangeError(`taskLoss: batch.lengths must hold integers in [1, ${L}] (got ${n})`);
+    valid += n;
+  }
+  const n = Tensor.fromFloats(Float32Array.from(lengths), [B], 'float32', device);
+  const masked = lengthMask(out, n);
+  const target = Tensor.fromFloats(batch.y, batch.yShape, 'float32', device);
+  if (kind === 'sequence') {
+    const ce = crossEntropy(reshapeWithGrad(transpose12(masked), [B * L, C]), target);
+    const padding = B * L - valid;
+    const offset = Tensor.fromFloats(Float32Array.of((-padding * Math.log(C)) / valid), [], 'float32', device);
+    return add(scale(ce, (B * L) / valid), offset);
+  }
+  if (kind !== 'regress') throw new TypeError(`taskLoss: argument 'kind' must be 'classify', 'sequence' or 'regress' (got ${String(kind)})`);
+  const t = target.shape.length === out.shape.length ? target : target.reshape(out.shape);
+  return scale(mse(masked, lengthMask(t, n)), L / (valid / B));
 }

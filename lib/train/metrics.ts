@@ -59,13 +59,18 @@ export function batchAccuracy(
     for (let b = 0; b < B; b++) {
       for (let l = 0; l < L; l++) {
         if (batch.mask && !batch.mask[b * L + l]) continue;
+        if (batch.lengths && l >= batch.lengths[b]) continue; // padding
         total++;
         if (argmax(out, b * C * L + l, C, L) === batch.y[b * L + l]) correct++;
       }
     }
   } else {
     if (tolerance === undefined) return null;
+    // Per-position outputs [B, C, L] of a padded batch: only the valid positions count.
+    const L = outShape.length === 3 && batch.lengths ? outShape[2] : 0;
+    const C = L ? outShape[1] : 0;
     for (let i = 0; i < out.length; i++) {
+      if (L && i % L >= batch.lengths![Math.floor(i / (C * L))]) continue;
       total++;
       if (Math.abs(out[i] - batch.y[i]) < tolerance) correct++;
     }
@@ -77,7 +82,8 @@ export function batchAccuracy(
  * Correct and counted predictions of one batch from predicted class indices: pred [B] for
  * 'classify' and [B * L] (position b * L + l) for 'sequence', as ops.argmaxChannels gives
  * them for the output [B, C] or [B, C, L] (-1, from a NaN output, is never correct).
- * 'sequence' counts only the positions the batch's mask keeps. The same score as
+ * 'sequence' counts only the positions the batch's mask keeps, and none of the padding of
+ * a batch with lengths. The same score as
  * batchAccuracy on the full output. 'regress' has no predicted indices: use batchAccuracy.
  */
 export function scorePredictions(kind: TaskKind, pred: ArrayLike<number>, batch: Batch): { correct: number; total: number } {
@@ -90,10 +96,13 @@ export function scorePredictions(kind: TaskKind, pred: ArrayLike<number>, batch:
     throw new RangeError(`${fn}: argument 'pred' must have one prediction per target (${y.length}), got ${pred.length}`);
   }
   const mask = kind === 'sequence' ? batch.mask : undefined;
+  const lengths = kind === 'sequence' ? batch.lengths : undefined;
+  const L = lengths ? y.length / lengths.length : 0;
   let correct = 0;
   let total = 0;
   for (let i = 0; i < y.length; i++) {
     if (mask && !mask[i]) continue;
+    if (lengths && i % L >= lengths[Math.floor(i / L)]) continue;
     total++;
     if (pred[i] === y[i]) correct++;
   }

@@ -50,7 +50,7 @@ export function attachProgress(trainer: Trainer, opts: { stream?: NodeJS.WriteSt
     bar.update(e.step, payload);
   });
   trainer.on('eval', (e: EvalEvent) => {
-    const line = `step ${e.step}: test loss ${fmt(e.metrics.loss)}${e.metrics.accuracy !== undefined ? `, accuracy ${pct(e.metrics.accuracy)}` : ''} (${e.metrics.count} examples, ${e.seconds.toFixed(1)} s)`;
+    const line = `step ${e.step}: ${e.split} loss ${fmt(e.metrics.loss)}${e.metrics.accuracy !== undefined ? `, accuracy ${pct(e.metrics.accuracy)}` : ''} (${e.metrics.count} examples, ${e.seconds.toFixed(1)} s)`;
     if (started && stream.isTTY) bar.stop();
     stream.write(`${line}\n`);
     if (started && stream.isTTY) bar.start(trainer.totalSteps, e.step, payload);

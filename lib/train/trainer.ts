@@ -5,19 +5,24 @@
  *   trainer.on('step', (e) => ...);  trainer.on('eval', (e) => ...);
  *   const result = await trainer.fit();
  *
- * Each epoch visits the training set in an order drawn from (seed, epoch), so a run is
- * repeatable and a resumed run sees the same batches as an uninterrupted one. A step is
+ * Each epoch visits the training set in batches drawn from (seed, epoch), so a run is
+ * repeatable and a resumed run sees the same batches as an uninterrupted one; the batches
+ * of a variable-length dataset group sequences of similar length (lib/train/batching.ts),
+ * and the model gets their true lengths. A step is
  * forward, loss, backward, optional gradient clipping, optimizer update, schedule update.
  * A non-finite loss (or gradient norm) stops the run with TrainingDivergedError before the
  * parameters change. Checkpoints hold everything the next step depends on (parameters,
  * optimizer moments and counts, schedule position, dropout counters, epoch and batch).
+ *
+ * With a validation split (task.val), each evaluation scores the validation set instead of
+ * the test set, the best one so far (accuracy, or loss without accuracy) is also saved as
+ * `bestCheckpoint`, and the test set is scored once, at the end of the run.
  */
 import { EventEmitter } from 'node:events';
 import { backend, type DeviceName } from '../backend';
 import { noGrad } from '../autograd/tape';
 import { Dropout } from '../nn/dropout';
 import type { Module, StateValue } from '../nn/module';
-import { Rng } from '../nn/random';
 import { AdamW } from '../optim/adamw';
 import { clipGradNorm } from '../optim/clip';
 import { CosineWarmupSchedule } from '../optim/schedule';
@@ -27,6 +32,7 @@ import { expectInteger, expectNumber } from '../util/validate';
 import { runScope } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState, type DropoutState, type ParamValue } from './checkpoint';
+import { epochBatches, evalBatches } from './batching';
 import type { Batch, Dataset } from './data/dataset';
 import { JsonlLog } from './log';
 import { taskLoss } from './loss';
@@ -34,8 +40,11 @@ import { MetricAccumulator, batchAccuracy, scorePredictions, type Metrics } from
 import { readOptimizerState, restoreOptimizerState } from './optim_state';
 import type { Task } from './tasks';
 
+export { epochOrder } from './batching';
+
 export interface TrainableModel extends Module {
-  forward(x: Tensor): Tensor;
+  /** `lengths`: the true lengths of a padded batch of sequences (see Batch.lengths). */
+  forward(x: Tensor, opts?: { lengths?: ArrayLike<number> }): Tensor;
   /** The kernel length each S4 layer holds (it grows with longer inputs); stored in checkpoints. */
   kernelLengths?(): (number | null)[];
 }
@@ -51,6 +60,11 @@ export interface TrainerOptions {
   epochs?: number;
   /** Stop after this many optimizer updates in total (counting those before a resume). */
   maxSteps?: number;
+  /**
+   * End the run after the step during which this many seconds of fit() have passed: it then
+   * finishes as at its last step (final evaluation, checkpoint); result.timedOut says so.
+   */
+  timeLimit?: number;
   /** Seed of the shuffling (default 0). */
   seed?: number;
   /** Evaluate on the test split every n steps (default 0: at the end of each epoch). */
@@ -72,6 +86,8 @@ export interface TrainerOptions {
   /** Checkpoint file, written atomically at each epoch end, at the end, and every checkpointEvery steps. */
   checkpoint?: string;
   checkpointEvery?: number;
+  /** With a validation split: where the best checkpoint goes (default: none is written). */
+  bestCheckpoint?: string;
   /** JSON-able descriptions stored in checkpoints (e.g. the model options, to rebuild it). */
   info?: Record<string, unknown>;
 }
@@ -106,7 +122,8 @@ export interface StepEvent {
 export interface EvalEvent {
   step: number;
   epoch: number;
-  split: 'test';
+  /** 'val' when the task has a validation split (the test set is then scored at the end only). */
+  split: 'test' | 'val';
   metrics: Metrics;
   seconds: number;
 }
@@ -118,7 +135,12 @@ export interface FitResult {
   train: Metrics;
   /** The last evaluation on the test split. */
   test: Metrics | null;
+  /** With a validation split: the last evaluation on it, and the best one with its step. */
+  val?: Metrics | null;
+  best?: { step: number; epoch: number; metrics: Metrics } | null;
   stopped: boolean;
+  /** The run ended at the time limit (timeLimit) before its last step. */
+  timedOut?: boolean;
   seconds: number;
 }
 
@@ -154,20 +176,6 @@ export declare interface Trainer {
   on(event: 'start', fn: (e: { step: number; totalSteps: number; batchesPerEpoch: number; resumed: boolean }) => void): this;
 }
 
-/** The order of epoch `epoch`'s examples: a Fisher-Yates shuffle seeded by (seed, epoch). */
-export function epochOrder(size: number, seed: number, epoch: number): Uint32Array {
-  const rng = new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca77)) >>> 0);
-  const order = new Uint32Array(size);
-  for (let i = 0; i < size; i++) order[i] = i;
-  for (let i = size - 1; i > 0; i--) {
-    const j = Math.floor(rng.uniform() * (i + 1));
-    const t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
-  return order;
-}
-
 export class Trainer extends EventEmitter {
   readonly model: TrainableModel;
   readonly task: Task;
@@ -191,6 +199,8 @@ export class Trainer extends EventEmitter {
   private resumed = false;
   private lastCheckpoint: string | null = null;
   private lastTest: Metrics | null = null;
+  private lastVal: Metrics | null = null;
+  private best: { step: number; epoch: number; metrics: Metrics } | null = null;
 
   constructor(opts: TrainerOptions) {
     super();
@@ -209,6 +219,7 @@ export class Trainer extends EventEmitter {
     this.seed = expectInteger(fn, 'seed', opts.seed ?? 0, 0, 2 ** 32 - 1);
     this.clip = expectNumber(fn, 'clipGradNorm', opts.clipGradNorm ?? r.clip, 0);
     if (opts.maxSteps !== undefined) expectInteger(fn, 'maxSteps', opts.maxSteps, 1, Number.MAX_SAFE_INTEGER);
+    if (opts.timeLimit !== undefined) expectNumber(fn, 'timeLimit', opts.timeLimit, 0);
     if (opts.evalEvery !== undefined) expectInteger(fn, 'evalEvery', opts.evalEvery, 0);
     if (opts.evalLimit !== undefined) expectInteger(fn, 'evalLimit', opts.evalLimit, 1);
     if (opts.evalBatchSize !== undefined) expectInteger(fn, 'evalBatchSize', opts.evalBatchSize, 1);
@@ -240,7 +251,7 @@ export class Trainer extends EventEmitter {
     try {
       res = runScope(() => {
         const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
-        const out = this.model.forward(x);
+        const out = this.model.forward(x, batch.lengths ? { lengths: batch.lengths } : undefined);
         const loss = taskLoss(this.task.kind, out, batch, this.device);
         // Queued before the loss is read, so the wait for the loss covers it and the small
         // download below does not wait for the backward.
@@ -313,12 +324,12 @@ export class Trainer extends EventEmitter {
     const wasTraining = this.model.training;
     this.model.eval();
     try {
-      for (let start = 0; start < n; start += bs) {
-        const idx = Array.from({ length: Math.min(bs, n - start) }, (_, i) => start + i);
+      for (const idx of evalBatches(dataset, n, bs)) {
         const batch = dataset.batch(idx);
         noGrad(() =>
           runScope(() => {
-            const out = this.model.forward(Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device));
+            const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
+            const out = this.model.forward(x, batch.lengths ? { lengths: batch.lengths } : undefined);
             const lossT = taskLoss(this.task.kind, out, batch, this.device);
             const pred = byIndex ? argmaxChannels(out) : null;
             const loss = lossT.item();
@@ -341,6 +352,8 @@ export class Trainer extends EventEmitter {
     const evalEvery = o.evalEvery ?? 0;
     const ckEvery = o.checkpointEvery ?? 0;
     this.stopRequested = false;
+    let timedOut = false;
+    const deadline = o.timeLimit !== undefined ? t0 + 1000 * o.timeLimit : Infinity;
     this.emit('start', { step: this.step, totalSteps: this.totalSteps, batchesPerEpoch: this.batchesPerEpoch, resumed: this.resumed });
     this.log?.write({
       type: 'start',
@@ -359,20 +372,37 @@ export class Trainer extends EventEmitter {
     const recent: { t: number; n: number }[] = [];
     let evaluatedAt = -1;
     let lastTrain: Metrics = trainAcc.result();
-    const runEval = (): void => {
+    const val = this.task.val ?? null;
+    const scoreSplit = (split: 'test' | 'val'): Metrics => {
       const te = Date.now();
-      const metrics = this.evaluate();
-      this.lastTest = metrics;
-      evaluatedAt = this.step;
-      const ev: EvalEvent = { step: this.step, epoch: this.epoch, split: 'test', metrics, seconds: (Date.now() - te) / 1000 };
+      const metrics = this.evaluate(split === 'val' ? val! : this.task.test);
+      const ev: EvalEvent = { step: this.step, epoch: this.epoch, split, metrics, seconds: (Date.now() - te) / 1000 };
       this.emit('eval', ev);
       this.log?.write({ type: 'eval', ...ev, ...metrics, metrics: undefined });
+      return metrics;
     };
-    while (this.step < this.totalSteps && this.epoch < this.epochs && !this.stopRequested) {
-      const order = epochOrder(this.task.train.size, this.seed, this.epoch);
-      while (this.batch < this.batchesPerEpoch && this.step < this.totalSteps && !this.stopRequested) {
-        const from = this.batch * this.batchSize;
-        const idx = Array.from(order.subarray(from, Math.min(from + this.batchSize, order.length)));
+    const runEval = (): void => {
+      evaluatedAt = this.step;
+      if (!val) {
+        this.lastTest = scoreSplit('test');
+        return;
+      }
+      const metrics = scoreSplit('val');
+      this.lastVal = metrics;
+      if (this.best === null || isBetter(metrics, this.best.metrics)) {
+        this.best = { step: this.step, epoch: this.epoch, metrics };
+        if (o.bestCheckpoint) {
+          // Written directly: the resumable checkpoint (lastCheckpoint) stays the last one.
+          saveCheckpoint(o.bestCheckpoint, this.state());
+          this.emit('checkpoint', { path: o.bestCheckpoint, step: this.step });
+          this.log?.write({ type: 'checkpoint', path: o.bestCheckpoint, step: this.step, best: true });
+        }
+      }
+    };
+    while (this.step < this.totalSteps && this.epoch < this.epochs && !this.stopRequested && !timedOut) {
+      const batches = epochBatches(this.task.train, this.batchSize, this.seed, this.epoch);
+      while (this.batch < this.batchesPerEpoch && this.step < this.totalSteps && !this.stopRequested && !timedOut) {
+        const idx = batches[this.batch];
         const batch = this.task.train.batch(idx);
         let res;
         try {
@@ -406,6 +436,7 @@ export class Trainer extends EventEmitter {
         this.log?.write({ type: 'step', ...e });
         if (ckEvery > 0 && this.step % ckEvery === 0) this.saveCheckpointFile();
         if (evalEvery > 0 && this.step % evalEvery === 0) runEval();
+        if (Date.now() >= deadline && this.step < this.totalSteps) timedOut = true;
         // Let timers, signals and the progress bar run between steps.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
@@ -423,12 +454,16 @@ export class Trainer extends EventEmitter {
     }
     if (evaluatedAt !== this.step && !this.stopRequested) runEval();
     if (o.checkpoint) this.saveCheckpointFile();
+    // With a validation split the test set is scored once, by the model as the run ends.
+    if (val && !this.stopRequested) this.lastTest = scoreSplit('test');
     const result: FitResult = {
       step: this.step,
       epoch: this.epoch,
       train: trainAcc.result().count > 0 ? trainAcc.result() : lastTrain,
       test: this.lastTest,
+      ...(val ? { val: this.lastVal, best: this.best } : {}),
       stopped: this.stopRequested,
+      ...(timedOut ? { timedOut } : {}),
       seconds: (Date.now() - t0) / 1000,
     };
     this.log?.write({ type: 'end', step: this.step, epoch: this.epoch, stopped: result.stopped, seconds: result.seconds, test: result.test });
@@ -461,6 +496,7 @@ export class Trainer extends EventEmitter {
         task: { name: this.task.name, options: this.task.options },
         batchSize: this.batchSize,
         epochs: this.epochs,
+        ...(this.best ? { best: this.best } : {}),
         ...(this.opts.info ?? {}),
         ...(this.model.kernelLengths ? { kernelLengths: this.model.kernelLengths() } : {}),
       },
@@ -515,7 +551,15 @@ export class Trainer extends EventEmitter {
     this.epoch = st.epoch;
     this.batch = st.batch;
     this.seed = st.seed;
+    const best = st.info.best as Trainer['best'] | undefined;
+    if (best && typeof best === 'object' && typeof best.step === 'number' && best.metrics) this.best = best;
     this.resumed = true;
     if (typeof from === 'string') this.lastCheckpoint = from;
   }
+}
+
+/** Whether validation metrics a beat b: higher accuracy, or lower loss when there is none. */
+function isBetter(a: Metrics, b: Metrics): boolean {
+  if (a.accuracy !== undefined && b.accuracy !== undefined) return a.accuracy > b.accuracy || (a.accuracy === b.accuracy && a.loss < b.loss);
+  return a.loss < b.loss;
 }

@@ -9,6 +9,11 @@ export interface Batch {
   yShape: number[];
   /** For per-position targets: 1 where a position counts for accuracy (all when absent). */
   mask?: Uint8Array;
+  /**
+   * Sequences of different lengths, padded to the batch's longest (the last dimension of
+   * xShape): the true length of each, in [1, L]. The model masks the padding with them.
+   */
+  lengths?: Int32Array;
 }
 
 export interface Dataset {
@@ -17,6 +22,11 @@ export interface Dataset {
   readonly size: number;
   /** Stacks the examples with these indices (each in [0, size)). */
   batch(indices: readonly number[]): Batch;
+  /**
+   * Variable-length datasets: the length of each example. The trainer then groups examples
+   * of similar length into batches (lib/train/batching.ts), so that little is padding.
+   */
+  readonly lengths?: ArrayLike<number>;
 }
 
 /** Throws a RangeError unless every index is an integer in [0, size). */

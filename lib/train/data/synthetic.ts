@@ -21,7 +21,7 @@ function positiveInt(fn: string, name: string, v: unknown, min = 1): number {
 }
 
 /** A generator for example `index` of a dataset seeded with `seed`. */
-function exampleRng(seed: number, index: number): Rng {
+export function exampleRng(seed: number, index: number): Rng {
   // Mix so that neighbouring (seed, index) pairs give unrelated streams.
   let h = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35);
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
