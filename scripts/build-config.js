@@ -3,11 +3,12 @@
 // binding.gyp (its `<!(...)` command expansions) and for tests. CMakeLists.txt reads the
 // same file through scripts/build-config.cmake. Run from the package root:
 //   node scripts/build-config.js sources cpu|cuda   the files, relative, one per line
-//   node scripts/build-config.js defines|release-defines|cxx-flags
+//   node scripts/build-config.js defines|release-defines|cxx-flags|cuda-defines
 //   node scripts/build-config.js version            package.json's version (S4_VERSION)
 //   node scripts/build-config.js nvcc               nvcc's path, or nothing when not found
 //   node scripts/build-config.js cuda-archs         the architectures, comma-separated (S4_CUDA_ARCHS)
 //   node scripts/build-config.js nvcc-flags         standard, -gencode options and flags for nvcc
+//   node scripts/build-config.js nvcc-args          all of nvcc's options for one .cu file, quoted for gyp
 //   node scripts/build-config.js cuda-include|cuda-libdir
 //   node scripts/build-config.js addon-api-include  node-addon-api's include folder
 'use strict';
@@ -103,6 +104,29 @@ function nvccFlags(config = readConfig()) {
   return [`-std=c++${config.cuda.standard}`, ...gencodeFlags(config.cuda.architectures), ...config.cuda.flags];
 }
 
+/**
+ * Everything nvcc is given for one .cu file in the node-gyp build, as CMake gives it: the
+ * flags, position-independent code, the defines (release ones too: the Release build type
+ * is the one node-gyp and prebuildify build) and the include folders. Quoted the way gyp
+ * splits a command's output (shlex), so S4_VERSION keeps its double quotes.
+ */
+function nvccArgs(config = readConfig()) {
+  const defines = [
+    ...config.defines,
+    ...config.releaseDefines,
+    `S4_VERSION="${version()}"`,
+    ...config.cuda.defines,
+    `S4_CUDA_ARCHS="${config.cuda.architectures.join(',')}"`,
+  ];
+  const includes = [require('node-api-headers').include_dir, require('node-addon-api').include_dir];
+  return [
+    ...nvccFlags(config),
+    '-Xcompiler=-fPIC',
+    ...defines.map((d) => `-D${d}`),
+    ...includes.map((i) => `-I${i}`),
+  ].map((a) => `'${a.replace(/'/g, `'\\''`)}'`);
+}
+
 function print(what, arg) {
   const config = readConfig();
   switch (what) {
@@ -120,10 +144,14 @@ function print(what, arg) {
       const nvcc = findNvcc();
       return nvcc ? [nvcc] : [];
     }
+    case 'cuda-defines':
+      return config.cuda.defines;
     case 'cuda-archs':
       return [config.cuda.architectures.join(',')];
     case 'nvcc-flags':
       return nvccFlags(config);
+    case 'nvcc-args':
+      return nvccArgs(config);
     case 'cuda-include':
       return [toolkitDir(findNvcc() || 'nvcc', 'include', 'cuda_runtime.h')];
     case 'cuda-libdir':
@@ -145,4 +173,4 @@ if (require.main === module) {
   }
 }
 
-module.exports = { readConfig, sources, findNvcc, gencodeFlags, nvccFlags, version };
+module.exports = { readConfig, sources, findNvcc, gencodeFlags, nvccFlags, nvccArgs, version };
