@@ -16,6 +16,7 @@
   'targets': [
     {
       'target_name': 's4',
+      'type': 'loadable_module',
       'sources': ['<!@(node scripts/build-config.js sources cpu)'],
       # Node-API only: the same headers cmake-js builds against (node-api-headers).
       'include_dirs': [

@@ -118,7 +118,7 @@ function nvccArgs(config = readConfig()) {
     ...config.cuda.defines,
     `S4_CUDA_ARCHS="${config.cuda.architectures.join(',')}"`,
   ];
-  const includes = [require('node-api-headers').include_dir, require('node-addon-api').include_dir];
+  const includes = [require('node-api-headers').include_dir, path.resolve(require('node-addon-api').include_dir)];
   return [
     ...nvccFlags(config),
     '-Xcompiler=-fPIC',
@@ -157,7 +157,7 @@ function print(what, arg) {
     case 'cuda-libdir':
       return [toolkitDir(findNvcc() || 'nvcc', 'lib', 'libcudart_static.a')];
     case 'addon-api-include':
-      return [require('node-addon-api').include_dir];
+      return [path.resolve(require('node-addon-api').include_dir)];
     default:
       throw new Error(`build-config: unknown query '${what}'`);
   }
