@@ -1,5 +1,5 @@
 # The node-gyp build of the addon (`npx node-gyp rebuild`, `npm run build:gyp`,
-# `npm run prebuild`): the same build/Release/s4.node as the cmake-js build of
+# `npm run build:prebuild`): the same build/Release/s4.node as the cmake-js build of
 # CMakeLists.txt. Sources, defines and flags come from native/build.json through
 # scripts/build-config.js (CMakeLists.txt reads the same file); name no file or flag here
 # that CMakeLists.txt does not also get from there: test/build_sources.test.ts compares
