@@ -7,7 +7,7 @@
 #
 # The CUDA backend is built when nvcc is found ($CUDACXX, PATH, /usr/local/cuda/bin), as
 # CMake's check_language(CUDA) finds it; `GYP_DEFINES=s4_nvcc=` builds the CPU backend
-# only. The CUDA run time is linked statically; cuFFT, cuBLAS and NCCL are opened at run
+# only. The CUDA run time is linked statically; cuFFT and cuBLAS are opened at run
 # time (dlopen), so the addon needs only the driver.
 {
   'variables': {
