@@ -7,7 +7,6 @@
 //   node scripts/build-config.js version            package.json's version (S4_VERSION)
 //   node scripts/build-config.js nvcc               nvcc's path, or nothing when not found
 //   node scripts/build-config.js cuda-archs         the architectures, comma-separated (S4_CUDA_ARCHS)
-//   node scripts/build-config.js nvcc-flags         standard, -gencode options and flags for nvcc
 //   node scripts/build-config.js nvcc-args          all of nvcc's options for one .cu file, quoted for gyp
 //   node scripts/build-config.js cuda-include|cuda-libdir
 //   node scripts/build-config.js addon-api-include  node-addon-api's include folder
@@ -148,8 +147,6 @@ function print(what, arg) {
       return config.cuda.defines;
     case 'cuda-archs':
       return [config.cuda.architectures.join(',')];
-    case 'nvcc-flags':
-      return nvccFlags(config);
     case 'nvcc-args':
       return nvccArgs(config);
     case 'cuda-include':
