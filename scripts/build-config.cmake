@@ -22,7 +22,8 @@ function(s4_json_list out)
   set(${out} "${items}" PARENT_SCOPE)
 endfunction()
 
-# s4_sources(<out> cpu|cuda): the files matched by that list's '<folder>/*.<ext>' patterns.
+# s4_sources(<out> cpu|cuda): the files matched by that list's '<folder>/*.<ext>' patterns,
+# sorted as one list (the link order, the same in both builds).
 function(s4_sources out kind)
   s4_json_list(patterns sources ${kind})
   set(files "")
@@ -31,9 +32,9 @@ function(s4_sources out kind)
       message(FATAL_ERROR "native/build.json: source pattern '${pattern}' is not '<folder>/*.<ext>'")
     endif()
     file(GLOB matched CONFIGURE_DEPENDS ${S4_ROOT}/${pattern})
-    list(SORT matched)
     list(APPEND files ${matched})
   endforeach()
+  list(SORT files)
   set(${out} "${files}" PARENT_SCOPE)
 endfunction()
 

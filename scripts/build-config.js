@@ -22,7 +22,7 @@ function readConfig() {
 
 /**
  * Expands one pattern of build.json: a folder and '*.<ext>' (what CMake's file(GLOB) and
- * this script both understand the same way), to the sorted relative paths of its files.
+ * this script both understand the same way), to the relative paths of its files.
  */
 function expandPattern(pattern) {
   const m = /^([A-Za-z0-9_./-]+)\/\*(\.[A-Za-z0-9]+)$/.exec(pattern);
@@ -31,15 +31,17 @@ function expandPattern(pattern) {
   return fs
     .readdirSync(path.join(root, dir), { withFileTypes: true })
     .filter((e) => e.isFile() && e.name.endsWith(ext))
-    .map((e) => `${dir}/${e.name}`)
-    .sort();
+    .map((e) => `${dir}/${e.name}`);
 }
 
-/** The source files of one backend ('cpu' or 'cuda'), relative to the package root. */
+/**
+ * The source files of one backend ('cpu' or 'cuda'), relative to the package root, sorted
+ * as one list as CMake sorts them (the link order, the same in both builds).
+ */
 function sources(kind, config = readConfig()) {
   const patterns = config.sources[kind];
   if (!Array.isArray(patterns)) throw new Error(`native/build.json: no source list '${kind}' (expected cpu or cuda)`);
-  return patterns.flatMap(expandPattern);
+  return patterns.flatMap(expandPattern).sort();
 }
 
 function version() {
