@@ -7,11 +7,14 @@
 #
 # The CUDA backend is built when nvcc is found ($CUDACXX, PATH, /usr/local/cuda/bin), as
 # CMake's check_language(CUDA) finds it; `GYP_DEFINES=s4_nvcc=` builds the CPU backend
-# only. The CUDA run time is linked statically; cuFFT and cuBLAS are opened at run
-# time (dlopen), so the addon needs only the driver.
+# only, `GYP_DEFINES=s4_ptxas_verbose=1` prints ptxas's resource report. The CUDA run
+# time is linked statically; cuFFT and cuBLAS are opened at run time (dlopen), so the
+# addon needs only the driver.
 {
   'variables': {
     's4_nvcc%': '<!(node scripts/build-config.js nvcc)',
+    # 1: ptxas reports each kernel's registers and spills (CMake: -DS4_PTXAS_VERBOSE=ON).
+    's4_ptxas_verbose%': 0,
   },
   'targets': [
     {
@@ -62,7 +65,7 @@
               'message': 'nvcc <(RULE_INPUT_PATH)',
               'action': [
                 '<(s4_nvcc)',
-                '<!@(node scripts/build-config.js nvcc-args)',
+                '<!@(node scripts/build-config.js nvcc-args <(s4_ptxas_verbose))',
                 '-c', '<(RULE_INPUT_PATH)',
                 '-o', '<(INTERMEDIATE_DIR)/<(RULE_INPUT_ROOT).cu.o',
               ],

@@ -7,7 +7,7 @@
 //   node scripts/build-config.js version            package.json's version (S4_VERSION)
 //   node scripts/build-config.js nvcc               nvcc's path, or nothing when not found
 //   node scripts/build-config.js cuda-archs         the architectures, comma-separated (S4_CUDA_ARCHS)
-//   node scripts/build-config.js nvcc-args          all of nvcc's options for one .cu file, quoted for gyp
+//   node scripts/build-config.js nvcc-args [1]      all of nvcc's options for one .cu file, quoted for gyp (1: -Xptxas=-v)
 //   node scripts/build-config.js cuda-include|cuda-libdir
 //   node scripts/build-config.js addon-api-include  node-addon-api's include folder
 'use strict';
@@ -111,7 +111,7 @@ function nvccFlags(config = readConfig()) {
  * is the one node-gyp and prebuildify build) and the include folders. Quoted the way gyp
  * splits a command's output (shlex), so S4_VERSION keeps its double quotes.
  */
-function nvccArgs(config = readConfig()) {
+function nvccArgs(config = readConfig(), ptxasVerbose = false) {
   const defines = [
     ...config.defines,
     ...config.releaseDefines,
@@ -123,6 +123,7 @@ function nvccArgs(config = readConfig()) {
   return [
     ...nvccFlags(config),
     '-Xcompiler=-fPIC',
+    ...(ptxasVerbose ? ['-Xptxas=-v'] : []),
     ...defines.map((d) => `-D${d}`),
     ...includes.map((i) => `-I${i}`),
   ].map((a) => `'${a.replace(/'/g, `'\\''`)}'`);
@@ -150,7 +151,7 @@ function print(what, arg) {
     case 'cuda-archs':
       return [config.cuda.architectures.join(',')];
     case 'nvcc-args':
-      return nvccArgs(config);
+      return nvccArgs(config, arg === '1');
     case 'cuda-include':
       return [toolkitDir(findNvcc() || 'nvcc', 'include', 'cuda_runtime.h')];
     case 'cuda-libdir':
