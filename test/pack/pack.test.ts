@@ -20,7 +20,7 @@ function run(cmd: string, args: string[], cwd: string): string {
 }
 
 beforeAll(() => {
-  expect(fs.existsSync(path.join(repo, 'prebuilds')), 'run `npm run prebuild` first').toBe(true);
+  expect(fs.existsSync(path.join(repo, 'prebuilds')), 'run `npm run build:prebuild` first').toBe(true);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 's4-pack-'));
   const out = run(npm, ['pack', '--pack-destination', dir, '--json'], repo);
   tarball = path.join(dir, JSON.parse(out.slice(out.indexOf('[')))[0].filename);
@@ -46,9 +46,14 @@ describe('packed package', () => {
     expect(list).toMatch(/package\/dist\/index\.js/);
     expect(list).toMatch(/package\/dist\/index\.mjs/);
     expect(list).toMatch(/package\/prebuilds\/linux-x64\/.*\.node/);
+    // Both builds from source: CMakeLists.txt and binding.gyp, the list they read
+    // (native/build.json) and the scripts they run.
     expect(list).toMatch(/package\/CMakeLists\.txt/);
-    // CMakeLists.txt runs it after linking: a build from source needs it.
-    expect(list).toMatch(/package\/scripts\/check-undefined\.cmake/);
+    expect(list).toMatch(/package\/binding\.gyp/);
+    expect(list).toMatch(/package\/native\/build\.json/);
+    expect(list).toMatch(/package\/scripts\/build-config\.js/);
+    expect(list).toMatch(/package\/scripts\/build-config\.cmake/);
+    expect(list).toMatch(/package\/scripts\/check-undefined\.js/);
     expect(list).not.toMatch(/package\/test\//);
   });
 
