@@ -98,7 +98,7 @@ describe('s4 train on data tasks', () => {
     writeFileSync(cfg, JSON.stringify({ task: 'listops', 'train-size': 16, 'test-size': 4, 'max-length': 60, 'd-model': 16, layers: 1, 'd-state': 4, epochs: 3, 'batch-size': 8, bidirectional: true, prenorm: false }));
     const r = await s4cli(['train', '--config', cfg, '--d-model', '8', '--epochs', '1', '--no-progress', '--json', '--out', join(dir, 'run')]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/task listops: 16 train \/ 4 test examples; .*\(1 layers, d_model 8, d_state 4\); 1 epochs of 2 steps, batch 8/);
+    expect(r.stderr).toMatch(/task listops: 16 train \/ 4 test examples; .*\(1 layers, d_model 8, d_state 4, layer norm\); 1 epochs of 2 steps, batch 8/);
     const ck = s4.train.loadCheckpoint(join(dir, 'run', 'checkpoint.safetensors'));
     expect(ck.info.model).toMatchObject({ dModel: 8, bidirectional: true, embedding: 18 });
 
