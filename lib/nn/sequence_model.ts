@@ -20,6 +20,7 @@ import { core, ops } from '../native/binding';
 import { OpTrace } from '../native/trace';
 import { embedding, lastPool, linear, meanPool, transpose12 } from '../ops/index';
 import { expectInteger, expectNumber, expectTensor } from '../util/validate';
+import { runAsync, type AsyncOptions } from '../tensor/async';
 import { keep } from '../tensor/scope';
 import { sharedView, Tensor } from '../tensor/tensor';
 import { residualBlock, type BlockBuffers, type BlockParts } from './block';
@@ -63,6 +64,11 @@ export interface SequenceModelOptions {
 export interface ModelStepper {
   /** x_t: [B, dInput] features, or [B] token indices -> [B, dOutput] (into `out` when given). */
   step(x: Tensor, out?: Tensor): Tensor;
+  /**
+   * step(x) without blocking the event loop (lib/tensor/async.ts): steps queued one after
+   * another run in order. After a cancelled step the state is undefined: reset() it.
+   */
+  stepAsync(x: Tensor, opts?: AsyncOptions & { out?: Tensor }): Promise<Tensor>;
   /** Tokens fed since the last reset. */
   readonly position: number;
   reset(): void;
@@ -287,6 +293,9 @@ export class SequenceModel extends Module {
           y.dispose();
           throw err;
         }
+      },
+      stepAsync(xt: Tensor, opts: AsyncOptions & { out?: Tensor } = {}): Promise<Tensor> {
+        return runAsync(() => this.step(xt, opts?.out), opts, `${fn}.stepAsync`);
       },
       get position(): number {
         return position;
