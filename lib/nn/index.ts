@@ -7,3 +7,5 @@ export { Embedding, type EmbeddingOptions } from './embedding';
 export { S4Layer, type S4LayerOptions, type S4Kernel, type S4Init, type LayerStepper } from './s4_layer';
 export { SequenceModel, type SequenceModelOptions, type Pooling, type ModelStepper } from './sequence_model';
 export { Rng } from './random';
+export { type GenerateOptions, type GenerationStep } from './generate';
+export { sampleIndex } from './sampling';

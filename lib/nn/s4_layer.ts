@@ -46,7 +46,7 @@ import type { Measure } from '../ssm/hippo';
 import { initDiag, initDplr } from '../ssm/init';
 import type { Complex64Array } from '../ssm/types';
 import { runAsync, type AsyncOptions } from '../tensor/async';
-import { keep } from '../tensor/scope';
+import { keep, runScope } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 import { Dropout } from './dropout';
 import { Linear } from './linear';
@@ -251,18 +251,16 @@ export class S4Layer extends Module {
    */
   recurrence(fn: string, batch: number): Stepper {
     if (this.bidirectional) throw new Error(`${fn}: a bidirectional layer has no recurrent view (it reads the future)`);
-    return noGrad(() => {
-      const lambda = this.lambda();
-      const dt = this.dt();
-      try {
+    // A scope frees lambda, dt and the intermediates that make them (the stepper keeps its own).
+    return noGrad(() =>
+      runScope(() => {
+        const lambda = this.lambda();
+        const dt = this.dt();
         return this.kernel === 'dplr'
           ? dplrStepper({ lambda, p: this.param('p'), b: this.param('b'), cTilde: this.param('cTilde'), dt, d: this.param('d') }, { batch, L: this.lMax! })
           : diagStepper({ lambda, b: this.param('b'), c: this.param('c'), dt, d: this.param('d') }, { batch });
-      } finally {
-        lambda.dispose();
-        dt.dispose();
-      }
-    });
+      }, Tensor),
+    );
   }
 
   /**

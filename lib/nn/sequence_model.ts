@@ -24,6 +24,7 @@ import { runAsync, type AsyncOptions } from '../tensor/async';
 import { keep } from '../tensor/scope';
 import { sharedView, Tensor } from '../tensor/tensor';
 import { residualBlock, type BlockBuffers, type BlockParts } from './block';
+import { generate, type GenerateOptions, type GenerationStep } from './generate';
 import { Dropout } from './dropout';
 import { Embedding } from './embedding';
 import { LayerNorm } from './layer_norm';
@@ -171,6 +172,15 @@ export class SequenceModel extends Module {
   /** The parts of block i as residualBlock takes them (live modules: forward and training). */
   private blockParts(i: number): BlockParts {
     return { prenorm: this.prenorm, norm: this.norms[i], output: this.layers[i].output, dropout: this.dropouts[i] };
+  }
+
+  /**
+   * Streams generated positions for every sequence of `prompt` (token ids [B][P] or a
+   * tensor [B, P]; continuous models: a tensor [B, dInput, P]) in recurrent mode, off the
+   * JS thread; see lib/nn/generate.ts. Breaking out of the loop frees the stepper.
+   */
+  generate(prompt: number[][] | Tensor, opts: GenerateOptions): AsyncGenerator<GenerationStep, void, undefined> {
+    return generate(this, prompt, opts);
   }
 
   /**
