@@ -190,6 +190,13 @@ function parseGenerate(body) {
   return { prompt, maxTokens, temperature, topK, seed };
 }
 
+// One stepper per batch size, made at start and reused (generate resets it): making one
+// reads the parameters synchronously, which would wait on the JS thread for the batches
+// already computing.
+const steppers = new Map();
+if (canGenerate) for (let B = 1; B <= batchOpts.maxBatch; B++) steppers.set(B, model.stepper({ batch: B }));
+const stepperFor = (B) => steppers.get(B);
+
 /** One generate() for the batch; each request gets its own tokens (own seed) until its maxTokens. */
 async function runGenerate(batch) {
   const ac = new AbortController();
@@ -203,7 +210,7 @@ async function runGenerate(batch) {
   const maxTokens = Math.max(...batch.map((j) => j.maxTokens));
   const { temperature, topK } = batch[0];
   try {
-    for await (const step of model.generate(batch.map((j) => j.prompt), { maxTokens, temperature, topK, seed: batch.map((j) => j.seed), signal: ac.signal })) {
+    for await (const step of model.generate(batch.map((j) => j.prompt), { maxTokens, temperature, topK, seed: batch.map((j) => j.seed), signal: ac.signal, stepper: stepperFor(batch.length) })) {
       batch.forEach((j, b) => {
         if (!j.closed && step.index < j.maxTokens) j.send('token', { index: step.index, token: step.tokens[b] });
       });
@@ -312,6 +319,10 @@ const server = http.createServer((req, res) => {
   });
 });
 
+// Clients (fetch, load balancers) reuse connections; a keep-alive longer than theirs
+// avoids closing a socket just as a client sends on it.
+server.keepAliveTimeout = 65_000;
+
 let shuttingDown = false;
 function onIdle() {
   if (shuttingDown && predictBatcher.idle && generateBatcher.idle) server.closeIdleConnections();
@@ -321,6 +332,7 @@ process.on('SIGTERM', () => {
   shuttingDown = true;
   // Stop accepting; the close callback runs when the last connection has ended.
   server.close(() => {
+    for (const st of steppers.values()) st.dispose();
     model.dispose();
     process.exit(0);
   });

@@ -32,6 +32,12 @@ export interface GenerateOptions extends AsyncOptions {
    * sequence's tokens do not depend on the others of its batch).
    */
   seed?: number | readonly number[];
+  /**
+   * A stepper of this model for the prompt's batch size to use instead of a new one (it is
+   * reset first and left open). Making a stepper reads the parameters synchronously; a
+   * server that keeps one per batch size never waits for that on the JS thread.
+   */
+  stepper?: ModelStepper;
 }
 
 export interface GenerationStep {
@@ -134,7 +140,22 @@ export async function* generate(model: GenerativeModel, prompt: unknown, opts: G
   }
   if (signal?.aborted) throw abortReason(signal);
   const D = model.dOutput;
-  const stepper = model.stepper({ batch: B });
+  const given = opts.stepper;
+  if (given !== undefined && (given === null || typeof given.stepAsync !== 'function' || typeof given.reset !== 'function')) {
+    throw new TypeError(`${fn}: option 'stepper' must be a stepper of the model (model.stepper({ batch }))`);
+  }
+  let stepper: ModelStepper;
+  if (given) {
+    stepper = given;
+    // Recorded, so that it runs after the steps already queued on this stepper.
+    await runAsync(() => stepper.reset(), { signal }, fn);
+  } else {
+    // Making a stepper reads the parameters synchronously, which waits for every CPU job
+    // issued before it (other requests' steps, in a server): wait for them off the JS
+    // thread first, so that the read finds the stream (nearly) idle.
+    await runAsync(() => undefined, { signal }, fn);
+    stepper = model.stepper({ batch: B });
+  }
   let out: Tensor | null = null;
   try {
     // The whole prompt as one job; its last output scores the first new position.
@@ -179,6 +200,6 @@ export async function* generate(model: GenerativeModel, prompt: unknown, opts: G
     }
   } finally {
     out?.dispose();
-    stepper.dispose();
+    if (!given) stepper.dispose();
   }
 }

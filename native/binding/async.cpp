@@ -75,7 +75,10 @@ class ProgramWorker : public Napi::AsyncWorker {
         deferred_(Napi::Promise::Deferred::New(env)),
         program_(std::move(program)),
         cancelled_(std::make_shared<std::atomic<bool>>(false)) {
-    if (!program_->tasks.empty()) ticket_ = cpuStream().issue();
+    // A call with no CPU work still takes a ticket, unless it issued CUDA work: it then
+    // resolves after the CPU jobs issued before it (a barrier, e.g. before reading
+    // parameters synchronously).
+    if (!program_->tasks.empty() || !program_->usedCuda) ticket_ = cpuStream().issue();
 #ifdef S4_WITH_CUDA
     if (program_->usedCuda) mark_.record();
 #endif
