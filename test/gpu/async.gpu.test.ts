@@ -59,4 +59,23 @@ describe('async calls on CUDA', () => {
     cpu.dispose();
     cuda.dispose();
   });
+
+  it('generate on CUDA gives the tokens of generate on the CPU (greedy, batch of 3)', async () => {
+    const opts = { embedding: 13, dModel: 32, nLayers: 2, dState: 16, dOutput: 13, lMax: 64, dropout: 0, pool: 'none' as const, seed: 6 };
+    const cpu = new s4.nn.SequenceModel(opts);
+    const cuda = new s4.nn.SequenceModel({ ...opts, device: 'cuda' });
+    cpu.eval();
+    cuda.eval();
+    const prompt = [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12, 0, 1, 2]];
+    const run = async (m: s4.nn.SequenceModel): Promise<number[][]> => {
+      const out: number[][] = [];
+      for await (const s of m.generate(prompt, { maxTokens: 12, temperature: 0 })) out.push(s.tokens!);
+      return out;
+    };
+    const start = s4.memory().cuda.tensors;
+    expect(await run(cuda)).toEqual(await run(cpu));
+    expect(s4.memory().cuda.tensors).toBe(start);
+    cpu.dispose();
+    cuda.dispose();
+  });
 });
