@@ -3,7 +3,7 @@
  *
  *   node examples/server.mjs runs/sine/checkpoint.safetensors      (or S4_CHECKPOINT=...)
  *
- *   POST /predict   {"input": ...}  -> {"output", "label", "probs"}     one forward pass
+ *   POST /predict   {"input": ...}  -> {"label", "probs", "output"}     one forward pass
  *   POST /generate  {"prompt": [token ids], "maxTokens", "temperature", "topK", "seed"}
  *                   -> server-sent events: "token" per position, then "done"
  *   GET  /stats     requests, batches, queue, event-loop delay (perf_hooks)
@@ -11,7 +11,9 @@
  *
  * `input` is token ids [L] for a model with an embedding, else features [dInput][L]
  * (channel-major, as the model's [B, dInput, L]). A pooled model (pool mean or last) gives
- * one class distribution; a per-position model (pool none) an output per position.
+ * one class distribution; a per-position model (pool none) the largest class at each
+ * position ("labels"), and its outputs [dOutput][L] too when the body says "output": true
+ * (large: serializing them costs the event loop more than the forward pass costs it).
  *
  * Requests that arrive within S4_BATCH_WINDOW_MS (default 5 ms) of each other, with inputs
  * of one length, run as one batch (dynamic batching, up to S4_MAX_BATCH rows). Compute runs
@@ -168,10 +170,15 @@ async function runPredict(batch) {
       const probs = softmax(scores);
       return { output: scores, label: probs.indexOf(Math.max(...probs)), probs };
     }
-    // Per position: output [C][L] and the largest class at each position.
-    const output = Array.from({ length: C }, (_, c) => Array.from(out.subarray((b * C + c) * L, (b * C + c + 1) * L)));
-    const labels = Array.from({ length: L }, (_, l) => output.reduce((best, row, c) => (row[l] > output[best][l] ? c : best), 0));
-    return { output, labels };
+    // Per position: the largest class at each position (and the outputs [C][L] if asked).
+    const at = (c, l) => out[(b * C + c) * L + l];
+    const labels = Array.from({ length: L }, (_, l) => {
+      let best = 0;
+      for (let c = 1; c < C; c++) if (at(c, l) > at(best, l)) best = c;
+      return best;
+    });
+    if (!batch[b].output) return { labels };
+    return { labels, output: Array.from({ length: C }, (_, c) => Array.from(out.subarray((b * C + c) * L, (b * C + c + 1) * L))) };
   });
 }
 
@@ -283,8 +290,9 @@ async function handle(req, res) {
   const body = await readJson(req);
   if (url.pathname === '/predict') {
     const { L, values } = parseInput(body.input);
+    if (body.output !== undefined && typeof body.output !== 'boolean') throw new HttpError(400, "'output' must be true or false");
     const key = `${L}`;
-    return sendJson(res, 200, await predictBatcher.submit(key, { L, values }));
+    return sendJson(res, 200, await predictBatcher.submit(key, { L, values, output: body.output === true }));
   }
   const g = parseGenerate(body);
   const key = `${g.prompt.length}/${g.temperature}/${g.topK}`;

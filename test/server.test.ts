@@ -45,7 +45,7 @@ afterAll(() => {
 describe('examples/server.mjs', () => {
   it('POST /predict answers what forward gives, for requests batched together', async () => {
     const inputs = [tokens(5, 1), tokens(5, 2), tokens(9, 3), tokens(5, 4)];
-    const answers = await Promise.all(inputs.map((input) => post('/predict', { input }).then(async (r) => ({ status: r.status, body: await r.json() }))));
+    const answers = await Promise.all(inputs.map((input) => post('/predict', { input, output: true }).then(async (r) => ({ status: r.status, body: await r.json() }))));
     for (const [i, input] of inputs.entries()) {
       expect(answers[i].status, JSON.stringify(answers[i].body)).toBe(200);
       const L = input.length;
@@ -92,6 +92,7 @@ describe('examples/server.mjs', () => {
       ['/predict', [1, 2], /JSON object/],
       ['/predict', {}, /'input' must be a non-empty array of token ids/],
       ['/predict', { input: [1, 12] }, /'input'\[1\] must be a token id in \[0, 12\)/],
+      ['/predict', { input: [1], output: 'yes' }, /'output' must be true or false/],
       ['/generate', { prompt: [1], maxTokens: 0 }, /'maxTokens' must be an integer/],
       ['/generate', { prompt: [1], temperature: -1 }, /'temperature'/],
       ['/generate', { prompt: [1], topK: 1.5 }, /'topK'/],
@@ -108,7 +109,7 @@ describe('examples/server.mjs', () => {
 
   it('a full queue answers 503; the requests it took are answered right', async () => {
     const input = tokens(33, 5);
-    const res = await Promise.all(Array.from({ length: 24 }, () => post('/predict', { input }).then(async (r) => ({ status: r.status, body: await r.json() }))));
+    const res = await Promise.all(Array.from({ length: 24 }, () => post('/predict', { input, output: true }).then(async (r) => ({ status: r.status, body: await r.json() }))));
     const ok = res.filter((r) => r.status === 200);
     const full = res.filter((r) => r.status === 503);
     expect(ok.length + full.length).toBe(24);

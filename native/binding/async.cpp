@@ -78,10 +78,12 @@ class ProgramWorker : public Napi::AsyncWorker {
     // A call with no CPU work still takes a ticket, unless it issued CUDA work: it then
     // resolves after the CPU jobs issued before it (a barrier, e.g. before reading
     // parameters synchronously).
-    if (!program_->tasks.empty() || !program_->usedCuda) ticket_ = cpuStream().issue();
 #ifdef S4_WITH_CUDA
     if (program_->usedCuda) mark_.record();
 #endif
+    // Last: once a ticket is issued, nothing may throw before Queue() (an unserved ticket
+    // would stop every later job).
+    if (!program_->tasks.empty() || !program_->usedCuda) ticket_ = cpuStream().issue();
   }
   Napi::Promise promise() { return deferred_.Promise(); }
   std::shared_ptr<std::atomic<bool>> cancelFlag() const { return cancelled_; }
@@ -142,13 +144,14 @@ Napi::Value endQueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto* worker = new ProgramWorker(env, endRecording("endQueue"));
   auto flag = worker->cancelFlag();
+  Napi::Promise promise = worker->promise();
+  worker->Queue();  // at once: the worker holds a ticket (see its constructor)
   Napi::Object o = Napi::Object::New(env);
-  o.Set("promise", worker->promise());
+  o.Set("promise", promise);
   o.Set("cancel", Napi::Function::New(env, [flag](const Napi::CallbackInfo& i) -> Napi::Value {
           flag->store(true);
           return i.Env().Undefined();
         }, "cancel"));
-  worker->Queue();
   return o;
 }
 
