@@ -37,7 +37,7 @@ describe('autograd faults', () => {
   it('retainGraph keeps the tensors an op saved (crossEntropy probabilities)', () => {
     const logits = s4.tensor(randomValues(3 * 5, 2), [3, 5], { requiresGrad: true });
     const labels = s4.tensor([0, 4, 2], [3]);
-    const before = s4.memory().cpu.buffers;
+    const before = s4.memory().cpu.tensors;
     s4.tidy(() => {
       const loss = s4.ops.crossEntropy(logits, labels);
       loss.backward(undefined, { retainGraph: true });
@@ -46,7 +46,7 @@ describe('autograd faults', () => {
       expect(relL2(logits.grad!.dataSync(), g1.map((v) => 2 * v))).toBeLessThan(1e-6);
     });
     s4.zeroGrad([logits]);
-    expect(s4.memory().cpu.buffers).toBe(before);
+    expect(s4.memory().cpu.tensors).toBe(before);
     s4.dispose(logits, labels);
   });
 

@@ -76,7 +76,7 @@ describe('model.generate', () => {
     const prompt = s4.tensor(pv, [2, 3, P]);
     const got = await collect(m.generate(prompt, { maxTokens: 4 }));
     const st = m.stepper({ batch: 2 });
-    let y = new Float32Array(6);
+    let y: Float32Array<ArrayBufferLike> = new Float32Array(6);
     for (let t = 0; t < P; t++) {
       const col = Float32Array.from({ length: 6 }, (_, i) => pv[i * P + t]);
       y = s4.tidy(() => st.step(s4.tensor(col, [2, 3])).dataSync());
