@@ -13,6 +13,7 @@ export { tensor, complex, zeros, ones, full, zerosLike, type TensorOptions } fro
 export { noGrad, isGradEnabled, zeroGrad } from './autograd/tape';
 export { info, memory, emptyCache, resetPeakMemory, synchronize, synchronizeAsync, type Info, type MemoryReport } from './info';
 export * as ops from './ops/index';
+export { runAsync, type AsyncOptions } from './tensor/async';
 
 /** Runs fn and disposes every tensor it made except those it returns (synchronous). */
 export function tidy<T>(fn: () => T): T {

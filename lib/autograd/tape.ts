@@ -4,11 +4,13 @@
  * topologically from the root, calls each node's backward with the gradient of its
  * output, sums gradients that meet at a tensor, and accumulates into leaf.grad.
  * Intermediate gradients are freed as soon as they are used, and the graph is released
- * after a backward pass (a second backward through it throws).
+ * after a backward pass, with the tensors its ops saved: a second backward through it
+ * throws, unless the first one was told { retainGraph: true } (which keeps both). A graph
+ * that reaches a disposed tensor throws and names it instead of running.
  */
 import { ops } from '../native/binding';
 import * as scope from '../tensor/scope';
-import { Tensor, setBackwardImpl } from '../tensor/tensor';
+import { Tensor, setBackwardImpl, type BackwardOptions } from '../tensor/tensor';
 
 let gradEnabled = true;
 
@@ -35,7 +37,7 @@ export function noGrad<T>(fn: () => T): T {
 export function record(
   out: Tensor,
   inputs: readonly (Tensor | null | undefined)[],
-  backward: (gradOut: Tensor) => readonly (Tensor | null | undefined)[],
+  backward: (gradOut: Tensor, retain: boolean) => readonly (Tensor | null | undefined)[],
   name = 'op',
 ): void {
   if (!gradEnabled) return;
@@ -67,7 +69,21 @@ function topoOrder(root: Tensor): Tensor[] {
   return order.reverse();
 }
 
-function runBackward(root: Tensor, seed?: Tensor): void {
+
+function describe(t: Tensor): string {
+  return `tensor${t.name ? ` '${t.name}'` : ''} [${t.shape.join(', ')}]`;
+}
+
+function runBackward(root: Tensor, seed?: Tensor | null, opts?: BackwardOptions): void {
+  if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
+    throw new TypeError(`backward: argument 'opts' must be an object such as { retainGraph: true } (got ${String(opts)})`);
+  }
+  const retain = opts?.retainGraph === true;
+  if (root.released) {
+    throw new Error(
+      'backward: the graph of this tensor was freed by an earlier backward pass; pass { retainGraph: true } to the first backward to run another',
+    );
+  }
   if (!root.requiresGrad) {
     throw new Error('backward: the tensor does not require grad (no input of its computation has requiresGrad set)');
   }
@@ -75,9 +91,11 @@ function runBackward(root: Tensor, seed?: Tensor): void {
   let start: Tensor;
   if (seed) {
     if (!(seed instanceof Tensor)) throw new TypeError("backward: argument 'grad' must be a Tensor");
-    if (seed.size !== root.size || seed.dtype !== root.dtype || seed.device !== root.device) {
+    const sameShape = seed.rank === root.rank && seed.shape.every((d, i) => d === root.shape[i]);
+    if (!sameShape || seed.dtype !== root.dtype || seed.device !== root.device) {
       throw new RangeError(
-        `backward: argument 'grad' must match the tensor (shape [${root.shape.join(', ')}], ${root.dtype}, ${root.device})`,
+        `backward: argument 'grad' must match the tensor (shape [${root.shape.join(', ')}], ${root.dtype}, ${root.device}; ` +
+          `got [${seed.shape.join(', ')}], ${seed.dtype}, ${seed.device})`,
       );
     }
     // The caller's tensor is used as it is (no copy of a possibly large gradient): it is
@@ -93,8 +111,22 @@ function runBackward(root: Tensor, seed?: Tensor): void {
     start = Tensor.empty(root.shape, root.dtype, root.device);
     ops.fill({ out: start.handle, value: 1, n: 1 });
   }
-  const grads = new Map<Tensor, Tensor>([[root, start]]);
   const order = topoOrder(root);
+  // Check the whole graph before any gradient is computed: a disposed tensor has lost its
+  // node (it would pass for a leaf and get a .grad), and a released node its backward.
+  for (const t of order) {
+    if (t.isDisposed) {
+      if (start !== seed) start.dispose();
+      throw new Error(`backward: ${describe(t)} of the graph was disposed before backward; keep it alive (or out of a finished tidy) until backward has run`);
+    }
+    if (t.released) {
+      if (start !== seed) start.dispose();
+      throw new Error(
+        `backward: the graph through ${describe(t)} was freed by an earlier backward pass; pass { retainGraph: true } to the first backward to run another`,
+      );
+    }
+  }
+  const grads = new Map<Tensor, Tensor>([[root, start]]);
   for (const t of order) {
     const g = grads.get(t);
     if (!g) continue;
@@ -112,7 +144,7 @@ function runBackward(root: Tensor, seed?: Tensor): void {
     }
     let inputGrads: readonly (Tensor | null | undefined)[];
     try {
-      inputGrads = node.backward(g);
+      inputGrads = node.backward(g, retain);
     } finally {
       if (g !== seed) g.dispose();
     }
@@ -136,8 +168,15 @@ function runBackward(root: Tensor, seed?: Tensor): void {
     });
   }
   for (const g of grads.values()) g.dispose();
-  // Release the graph so that saved tensors can be freed.
-  for (const t of order) t.gradNode = null;
+  if (retain) return;
+  // Release the graph (the saved tensors were freed by the node backwards); a tensor that
+  // had a node remembers it, so that a second backward through it throws.
+  for (const t of order) {
+    if (t.gradNode) {
+      t.gradNode = null;
+      t.released = true;
+    }
+  }
 }
 
 setBackwardImpl(runBackward);

@@ -261,14 +261,17 @@ async function runTrain(f: TrainFlags & { task: TaskName }): Promise<void> {
   if (!f.progress) {
     trainer.on('eval', (e) => console.error(`step ${e.step}/${trainer.totalSteps}: ${e.split} loss ${e.metrics.loss.toFixed(4)}${e.metrics.accuracy !== undefined ? `, accuracy ${pct(e.metrics.accuracy)}` : ''}`));
   }
+  // SIGINT (Ctrl-C) and SIGTERM (a scheduler or `kill`) both stop after the current step
+  // and save; a second signal quits at once, without a checkpoint.
   let interrupts = 0;
-  const onSigint = (): void => {
+  const onSignal = (signal: NodeJS.Signals): void => {
     interrupts++;
-    if (interrupts > 1) process.exit(130);
-    console.error('\nstopping after this step (press Ctrl-C again to quit without a checkpoint)');
+    if (interrupts > 1) process.exit(signal === 'SIGTERM' ? 143 : 130);
+    console.error(`\n${signal}: stopping after this step (a second signal quits without a checkpoint)`);
     trainer.stop();
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const res = await trainer.fit();
     close?.();
@@ -297,7 +300,8 @@ async function runTrain(f: TrainFlags & { task: TaskName }): Promise<void> {
     }
     throw err;
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     trainer.model.dispose();
     trainer.optimizer.dispose();
   }

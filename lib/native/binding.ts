@@ -62,6 +62,12 @@ export interface CoreBinding {
   write(buffer: NativeBuffer, data: Float32Array): void;
   download(buffer: NativeBuffer): Float32Array;
   downloadAsync(buffer: NativeBuffer): Promise<Float32Array>;
+  /** Starts recording the CPU ops of an async call (lib/tensor/async.ts; native/binding/cpu_stream.h). */
+  beginQueue(): void;
+  /** Queues the recorded ops as one job on a worker thread; cancel() stops it between ops. */
+  endQueue(): { promise: Promise<void>; cancel(): void };
+  /** Drops the recording (nothing of it runs). */
+  abandonQueue(): void;
   copy(dst: NativeBuffer, src: NativeBuffer): void;
   cudaInfo(): CudaInfo;
   memory(): { cpu: DeviceMemory; cuda: DeviceMemory };
@@ -83,8 +89,8 @@ export interface CoreBinding {
 
 /** The names of CoreBinding, checked against the addon at load. */
 export const CORE_NAMES: readonly (keyof CoreBinding)[] = [
-  'alloc', 'upload', 'write', 'download', 'downloadAsync', 'copy', 'cudaInfo', 'memory', 'emptyCache',
-  'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'nnInfo', 'captureGraph', 'launchGraph',
+  'alloc', 'upload', 'write', 'download', 'downloadAsync', 'beginQueue', 'endQueue', 'abandonQueue', 'copy', 'cudaInfo', 'memory',
+  'emptyCache', 'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'nnInfo', 'captureGraph', 'launchGraph',
   'opSpecs',
 ];
 

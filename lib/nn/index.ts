@@ -9,3 +9,5 @@ export { S4Layer, S4_INITS, type S4LayerOptions, type S4Kernel, type S4Init, typ
 export { SequenceModel, type SequenceModelOptions, type Pooling, type ModelStepper, type ForwardOptions } from './sequence_model';
 export { checkLengths, type SequenceLengths } from './lengths';
 export { Rng } from './random';
+export { type GenerateOptions, type GenerationStep } from './generate';
+export { sampleIndex } from './sampling';

@@ -10,6 +10,8 @@
  */
 import { isDeviceName, type DeviceName } from '../backend';
 import { core } from '../native/binding';
+import { noGrad } from '../autograd/tape';
+import { runAsync, type AsyncOptions } from '../tensor/async';
 import { keep } from '../tensor/scope';
 import { Tensor, type DType } from '../tensor/tensor';
 
@@ -68,6 +70,15 @@ export class Module {
   private readonly ownBuffers = new Map<string, Tensor>();
   private readonly childModules = new Map<string, Module>();
   private disposed = false;
+
+  /**
+   * forward(x) without blocking the event loop and without recording gradients: the CPU
+   * work runs on a worker thread (CUDA: the wait for the stream does). Resolves to the
+   * output; `signal` cancels between ops (an AbortError). See lib/tensor/async.ts.
+   */
+  forwardAsync(this: Module & { forward(x: Tensor): Tensor }, x: Tensor, opts: AsyncOptions = {}): Promise<Tensor> {
+    return runAsync(() => noGrad(() => this.forward(x)), opts, `${this.constructor.name}.forwardAsync`);
+  }
 
   /** Registers (and takes ownership of) a parameter tensor; it gets requiresGrad. */
   protected registerParameter(name: string, t: Tensor, opts: ParamOptions = {}): Tensor {

@@ -69,6 +69,7 @@ import { cToCTilde } from '../ssm/discretize';
 import type { Measure } from '../ssm/hippo';
 import { initDiag, initDplr, MIN_NEG_RE, type DiagInit } from '../ssm/init';
 import type { Complex64Array, DplrParams64 } from '../ssm/types';
+import { runAsync, type AsyncOptions } from '../tensor/async';
 import { keep, runScope } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 import { Dropout } from './dropout';
@@ -178,6 +179,8 @@ export interface LayerStepper {
   step(u: Tensor): Tensor;
   /** u_t [B, H] -> y_t written into `out` (float32 [B, H], not `u`): no allocation. */
   stepInto(u: Tensor, out: Tensor): Tensor;
+  /** step(u) without blocking the event loop (lib/tensor/async.ts); steps run in issue order. */
+  stepAsync(u: Tensor, opts?: AsyncOptions): Promise<Tensor>;
   reset(): void;
   dispose(): void;
 }
@@ -561,6 +564,9 @@ export class S4Layer extends Module {
         }
       },
       stepInto,
+      stepAsync(u: Tensor, opts: AsyncOptions = {}): Promise<Tensor> {
+        return runAsync(() => this.step(u), opts, `${fn}.stepAsync`);
+      },
       reset(): void {
         ssm.reset();
       },

@@ -31,10 +31,12 @@ import { core, ops, type NativeGraph } from '../native/binding';
 import { OpTrace } from '../native/trace';
 import { batchNorm, embedding, lastPool, lengthMask, linear, maskedLastPool, maskedMeanPool, meanPool, transpose12 } from '../ops/index';
 import { expectInteger, expectNumber, expectTensor } from '../util/validate';
+import { runAsync, type AsyncOptions } from '../tensor/async';
 import { keep } from '../tensor/scope';
 import { sharedView, Tensor } from '../tensor/tensor';
 import { BatchNorm } from './batch_norm';
 import { residualBlock, type BlockBuffers, type BlockNorm, type BlockParts, type NormKind } from './block';
+import { generate, type GenerateOptions, type GenerationStep } from './generate';
 import { Dropout } from './dropout';
 import { Embedding } from './embedding';
 import { LayerNorm } from './layer_norm';
@@ -100,6 +102,11 @@ export interface ForwardOptions {
 export interface ModelStepper {
   /** x_t: [B, dInput] features, or [B] token indices -> [B, dOutput] (into `out` when given). */
   step(x: Tensor, out?: Tensor): Tensor;
+  /**
+   * step(x) without blocking the event loop (lib/tensor/async.ts): steps queued one after
+   * another run in order. After a cancelled step the state is undefined: reset() it.
+   */
+  stepAsync(x: Tensor, opts?: AsyncOptions & { out?: Tensor }): Promise<Tensor>;
   /** Tokens fed since the last reset. */
   readonly position: number;
   /** Whether tokens run as one captured CUDA graph (CUDA, from the second token on). */
@@ -265,6 +272,15 @@ export class SequenceModel extends Module {
     const [weight, bias, runningMean, runningVar] = [n.weight, n.bias, n.runningMean, n.runningVar].map(snap);
     const eps = n.eps;
     return { kind: 'batch', forwardChannels: (x, o) => batchNorm(x, weight, bias, { training: false, runningMean, runningVar, eps }, o) };
+  }
+
+  /**
+   * Streams generated positions for every sequence of `prompt` (token ids [B][P] or a
+   * tensor [B, P]; continuous models: a tensor [B, dInput, P]) in recurrent mode, off the
+   * JS thread; see lib/nn/generate.ts. Breaking out of the loop frees the stepper.
+   */
+  generate(prompt: number[][] | Tensor, opts: GenerateOptions): AsyncGenerator<GenerationStep, void, undefined> {
+    return generate(this, prompt, opts);
   }
 
   /**
@@ -442,6 +458,9 @@ export class SequenceModel extends Module {
           y.dispose();
           throw err;
         }
+      },
+      stepAsync(xt: Tensor, opts: AsyncOptions & { out?: Tensor } = {}): Promise<Tensor> {
+        return runAsync(() => this.step(xt, opts?.out), opts, `${fn}.stepAsync`);
       },
       get position(): number {
         return position;

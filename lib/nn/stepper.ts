@@ -221,13 +221,39 @@ function resolveParams<P extends DplrParams64 | DiagParams64>(
   return r;
 }
 
+/**
+ * The step coefficients of the last few parameter sets. Setting them up is float64 matrix
+ * work in JS (C = C~ (I - Ab^L)^-1 per channel: seconds for a model of a few layers of 128
+ * channels), and a server makes a stepper for every generation batch from the same
+ * parameters; a lookup compares the parameter values themselves (O(H N)), so a changed
+ * parameter never finds stale coefficients.
+ */
+const coefficientCache: { key: Float64Array[]; coef: Float32Array }[] = [];
+const COEFFICIENT_CACHE_SIZE = 16;
+
+function cachedCoefficients(parts: readonly ArrayLike<number>[], compute: () => Float32Array): Float32Array {
+  const key = parts.map((a) => Float64Array.from(a));
+  const same = (k: Float64Array[]): boolean => k.length === key.length && k.every((a, i) => a.length === key[i].length && a.every((v, j) => Object.is(v, key[i][j])));
+  const hit = coefficientCache.findIndex((e) => same(e.key));
+  if (hit >= 0) {
+    const [e] = coefficientCache.splice(hit, 1);
+    coefficientCache.push(e);
+    return e.coef;
+  }
+  const coef = compute();
+  coefficientCache.push({ key, coef });
+  if (coefficientCache.length > COEFFICIENT_CACHE_SIZE) coefficientCache.shift();
+  return coef;
+}
+
 /** A stepper of a DPLR (S4, bilinear) layer whose C~ was set up for length opts.L. */
 export function stepper(params: DplrTensorParams | DplrParams64, opts: DplrStepperOptions): Stepper {
   const fn = 'stepper';
   const o = checkOptions(fn, opts);
   const L = expectInteger(fn, 'L', (opts as DplrStepperOptions).L, 1);
   const { p64, d, device } = resolveParams(fn, params, o, dplrParams64);
-  return new Stepper('stepper', dplrStepCoefficients(p64, L, d), o.batch, p64.H, p64.N2, device);
+  const parts = [[0, p64.H, p64.N2, L], ...[p64.lambda, p64.p, p64.b, p64.cTilde].flatMap((c) => [c.re, c.im]), p64.dt, d ?? []];
+  return new Stepper('stepper', cachedCoefficients(parts, () => dplrStepCoefficients(p64, L, d)), o.batch, p64.H, p64.N2, device);
 }
 
 /** A stepper of a diagonal (S4D, ZOH) layer; C is used directly. */
@@ -235,5 +261,6 @@ export function diagStepper(params: DiagTensorParams | DiagParams64, opts: Stepp
   const fn = 'diagStepper';
   const o = checkOptions(fn, opts);
   const { p64, d, device } = resolveParams(fn, params, o, diagParams64);
-  return new Stepper('diagStepper', diagStepCoefficients(p64, d), o.batch, p64.H, p64.N2, device);
+  const parts = [[1, p64.H, p64.N2], ...[p64.lambda, p64.b, p64.c].flatMap((c) => [c.re, c.im]), p64.dt, d ?? []];
+  return new Stepper('diagStepper', cachedCoefficients(parts, () => diagStepCoefficients(p64, d)), o.batch, p64.H, p64.N2, device);
 }

@@ -152,7 +152,7 @@ export function defineOp<S extends Record<string, InputKind>, A, P extends Plan>
     record(
       out,
       list,
-      (g) => {
+      (g, retain) => {
         const grads = {} as Record<string, Tensor | null>;
         try {
           for (const n of names) {
@@ -170,7 +170,9 @@ export function defineOp<S extends Record<string, InputKind>, A, P extends Plan>
           for (const t of Object.values(grads)) t?.dispose();
           throw err;
         } finally {
-          for (const s of saved) s.dispose();
+          // A retained graph runs this backward again: its saved tensors stay (the tidy
+          // scope of the forward, or the backward that releases the graph, frees them).
+          if (!retain) for (const s of saved) s.dispose();
         }
         return names.map((n) => {
           const t = grads[n];

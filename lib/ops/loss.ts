@@ -36,6 +36,9 @@ const crossEntropyOp = defineOp({
 /**
  * Mean softmax cross-entropy of logits [M, C] against labels [M] (float32 holding class
  * ids in [0, C); anything else throws a RangeError naming 'labels'). Gradient to logits.
+ * A -Infinity logit masks its class; a +Infinity logit has no softmax and throws a
+ * RangeError naming 'logits' whose code is 'S4_NON_FINITE' (isNonFiniteError); NaN
+ * logits give a NaN loss.
  */
 export function crossEntropy(logits: Tensor, labels: Tensor, opts?: OpOptions): Tensor {
   return crossEntropyOp({ logits, labels }, undefined, opts);

@@ -34,7 +34,8 @@ function collect(value: unknown, out: Set<Tensor>, seen: Set<unknown>, TensorCla
   }
 }
 
-export function runScope<T>(fn: () => T, TensorClass: Function): T {
+/** `made`, when given, receives the tensors made in the scope that fn returned. */
+export function runScope<T>(fn: () => T, TensorClass: Function, made?: Tensor[]): T {
   if (typeof fn !== 'function') throw new TypeError('tidy: argument fn must be a function');
   const scope = new Set<Tensor>();
   scopes.push(scope);
@@ -56,6 +57,7 @@ export function runScope<T>(fn: () => T, TensorClass: Function): T {
   for (const t of scope) {
     if (returned.has(t)) {
       if (parent) parent.add(t);
+      made?.push(t);
     } else {
       t.dispose();
     }

@@ -40,8 +40,15 @@ export function checkShape(shape: unknown, name = 'shape', fn = 'tensor'): numbe
 /** Autograd bookkeeping of a tensor made by an op (see autograd/tape.ts). */
 export interface GradNode {
   inputs: readonly (Tensor | null | undefined)[];
-  backward: (gradOut: Tensor) => readonly (Tensor | null | undefined)[];
+  /** `retain`: the graph is kept for another backward (saved tensors must not be freed). */
+  backward: (gradOut: Tensor, retain: boolean) => readonly (Tensor | null | undefined)[];
   name: string;
+}
+
+/** Options of Tensor.backward (see autograd/tape.ts). */
+export interface BackwardOptions {
+  /** Keep the graph and the tensors its ops saved, so that another backward can run through it. */
+  retainGraph?: boolean;
 }
 
 export class Tensor {
@@ -56,6 +63,8 @@ export class Tensor {
   grad: Tensor | null = null;
   /** Set by autograd for tensors produced by a recorded op. */
   gradNode: GradNode | null = null;
+  /** Set when a backward pass released this tensor's node: another backward through it throws. */
+  released = false;
   /** Optional name (parameters). */
   name?: string;
 
@@ -182,9 +191,17 @@ export class Tensor {
     this.dispose();
   }
 
-  /** Backpropagates from this tensor (a scalar unless `grad` is given); see autograd/tape.ts. */
-  backward(grad?: Tensor): void {
-    backwardImpl(this, grad);
+  /**
+   * Backpropagates from this tensor (a scalar unless `grad` is given); see autograd/tape.ts.
+   * `backward({ retainGraph: true })` or `backward(grad, { retainGraph: true })` keeps the
+   * graph for another pass.
+   */
+  backward(grad?: Tensor | BackwardOptions | null, opts?: BackwardOptions): void {
+    if (grad !== null && grad !== undefined && !(grad instanceof Tensor) && typeof grad === 'object' && opts === undefined) {
+      backwardImpl(this, null, grad);
+      return;
+    }
+    backwardImpl(this, grad as Tensor | null | undefined, opts);
   }
 
   toString(): string {
@@ -203,9 +220,10 @@ export function sharedView(t: Tensor, shape: readonly number[]): Tensor {
 }
 
 // Set by autograd/tape.ts (breaks the import cycle).
-let backwardImpl: (root: Tensor, grad?: Tensor) => void = () => {
+type BackwardFn = (root: Tensor, grad?: Tensor | null, opts?: BackwardOptions) => void;
+let backwardImpl: BackwardFn = () => {
   throw new Error('autograd is not loaded');
 };
-export function setBackwardImpl(fn: (root: Tensor, grad?: Tensor) => void): void {
+export function setBackwardImpl(fn: BackwardFn): void {
   backwardImpl = fn;
 }

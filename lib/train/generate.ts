@@ -7,6 +7,7 @@
  */
 import type { SequenceModel } from '../nn/sequence_model';
 import { Rng } from '../nn/random';
+import { sampleIndex } from '../nn/sampling';
 import { expectInteger, expectNumber } from '../util/validate';
 import { runScope } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
@@ -22,23 +23,6 @@ export interface SampleOptions {
   prompts?: Uint8Array[];
   /** Called after each pixel with the number done. */
   onPixel?: (t: number) => void;
-}
-
-/** Draws one index from softmax(logits / temperature). */
-function sample(logits: Float32Array, offset: number, n: number, temperature: number, rng: Rng): number {
-  let best = 0;
-  for (let c = 1; c < n; c++) if (logits[offset + c] > logits[offset + best]) best = c;
-  if (temperature === 0) return best;
-  const max = logits[offset + best];
-  let total = 0;
-  const p = new Float64Array(n);
-  for (let c = 0; c < n; c++) total += p[c] = Math.exp((logits[offset + c] - max) / temperature);
-  let u = rng.uniform() * total;
-  for (let c = 0; c < n; c++) {
-    u -= p[c];
-    if (u < 0) return c;
-  }
-  return best;
 }
 
 /** Samples `count` images as byte arrays of `length` pixels. */
@@ -64,7 +48,7 @@ export function sampleImages(model: SequenceModel, opts: SampleOptions): Uint8Ar
     for (let t = 0; t < length; t++) {
       const logits = runScope(() => stepper.step(Tensor.fromFloats(input, [count, 1], 'float32', model.device)).dataSync(), Tensor);
       for (let b = 0; b < count; b++) {
-        const px = t < given ? prompts[b][t] : sample(logits, b * 256, 256, temperature, rng);
+        const px = t < given ? prompts[b][t] : sampleIndex(logits, b * 256, 256, temperature, rng);
         images[b][t] = px;
         input[b] = px / 255;
       }

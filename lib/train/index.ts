@@ -14,7 +14,7 @@ export { createTask, isTaskName, TASK_NAMES, RECIPES, type Task, type TaskName, 
 export { buildModel, modelOptions, modelFromCheckpoint, taskFromCheckpoint, type ModelOverrides } from './build';
 export { taskLoss, type TaskKind } from './loss';
 export { MetricAccumulator, batchAccuracy, scorePredictions, argmax, type Metrics } from './metrics';
-export { JsonlLog, parseJsonl } from './log';
+export { JsonlLog, LogWriteError, parseJsonl, type LogIo } from './log';
 export { attachProgress } from './progress';
 export {
   saveCheckpoint,
@@ -27,7 +27,7 @@ export {
   type ParamValue,
 } from './checkpoint';
 export { encodeSafetensors, decodeSafetensors, CorruptFileError, type F32Tensor, type Safetensors } from './safetensors';
-export { writeFileAtomic } from './atomic';
+export { writeFileAtomic, removeStaleTemporaries } from './atomic';
 export { readOptimizerState, restoreOptimizerState, type ParamMoments, type GroupSettings } from './optim_state';
 export type { Batch, Dataset } from './data/dataset';
 export { parseIdx, readIdxFile, encodeIdx, type IdxArray } from './data/idx';

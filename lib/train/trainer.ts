@@ -34,7 +34,8 @@ import { Tensor } from '../tensor/tensor';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState, type DropoutState, type ParamValue } from './checkpoint';
 import { epochBatches, evalBatches } from './batching';
 import type { Batch, Dataset } from './data/dataset';
-import { JsonlLog } from './log';
+import { removeStaleTemporaries } from './atomic';
+import { JsonlLog, LogWriteError } from './log';
 import { taskLoss } from './loss';
 import { MetricAccumulator, batchAccuracy, scorePredictions, type Metrics } from './metrics';
 import { readOptimizerState, restoreOptimizerState } from './optim_state';
@@ -344,8 +345,25 @@ export class Trainer extends EventEmitter {
     return acc.result();
   }
 
-  /** Runs the remaining steps of the run; see the class comment. */
+  /**
+   * Runs the remaining steps of the run; see the class comment. Temporary checkpoint files
+   * that a killed run left are removed first. A log line that cannot be written (a full
+   * disk) stops the run with LogWriteError, after a checkpoint of the steps done.
+   */
   async fit(): Promise<FitResult> {
+    if (this.opts.checkpoint) removeStaleTemporaries(this.opts.checkpoint);
+    try {
+      return await this.runSteps();
+    } catch (err) {
+      if (err instanceof LogWriteError && this.opts.checkpoint) {
+        this.log = null; // the checkpoint is written without its log line
+        this.save();
+      }
+      throw err;
+    }
+  }
+
+  private async runSteps(): Promise<FitResult> {
     const t0 = Date.now();
     const o = this.opts;
     if (o.logFile && !this.log) this.log = new JsonlLog(o.logFile, { append: o.appendLog ?? this.resumed });

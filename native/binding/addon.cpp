@@ -11,7 +11,9 @@
 #include "../cpu/fftw_api.h"
 #include "../cpu/gemm.h"
 #include "args.h"
+#include "async.h"
 #include "buffer.h"
+#include "cpu_stream.h"
 #include "op_spec.h"
 #include "js_function.h"
 #ifdef S4_WITH_CUDA
@@ -89,6 +91,7 @@ Napi::Value write(const Napi::CallbackInfo& info) {
   if (arr.ByteLength() != dst.bytes())
     failRange("write: argument 'data' has " + std::to_string(arr.ByteLength()) + " bytes but the buffer holds " +
               std::to_string(dst.bytes()));
+  if (dst.device() == Device::CPU) syncCpuWork("write");
   copyBytes(dst.data(), dst.device(), arr.Data(), Device::CPU, arr.ByteLength());
   return info.Env().Undefined();
 }
@@ -96,83 +99,31 @@ Napi::Value write(const Napi::CallbackInfo& info) {
 Napi::Value download(const Napi::CallbackInfo& info) {
   Args a(info, "download", 1);
   Storage& src = a.buffer(0, "buffer");
+  if (src.device() == Device::CPU) syncCpuWork("download");
   auto out = Napi::Float32Array::New(info.Env(), src.bytes() / sizeof(float));
   copyBytes(out.Data(), Device::CPU, src.data(), src.device(), out.ByteLength());
   return out;
 }
 
-// Copies a buffer to the host without blocking the event loop. The copy is queued on the
-// stream at call time (so it sees exactly the work issued before it, and nothing issued
-// after), into pinned memory; a worker thread waits for it; the Float32Array is made on
-// the JS thread when it is done.
-class DownloadWorker : public Napi::AsyncWorker {
- public:
-  DownloadWorker(Napi::Env env, const Storage& src)
-      : Napi::AsyncWorker(env, "s4.download"), deferred_(Napi::Promise::Deferred::New(env)) {
-    count_ = src.bytes() / sizeof(float);
-    if (src.device() == Device::CPU || count_ == 0) {
-      host_.resize(count_);
-      if (count_) std::memcpy(host_.data(), src.data(), count_ * sizeof(float));
-      return;
-    }
-#ifdef S4_WITH_CUDA
-    S4_CUDA_CHECK(cudaMallocHost(&pinned_, count_ * sizeof(float)));
-    S4_CUDA_CHECK(cudaMemcpyAsync(pinned_, src.data(), count_ * sizeof(float), cudaMemcpyDeviceToHost, cuda::stream()));
-    S4_CUDA_CHECK(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
-    S4_CUDA_CHECK(cudaEventRecord(done_, cuda::stream()));
-#endif
-  }
-  ~DownloadWorker() override {
-#ifdef S4_WITH_CUDA
-    if (done_) cudaEventDestroy(done_);
-    if (pinned_) cudaFreeHost(pinned_);
-#endif
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-#ifdef S4_WITH_CUDA
-    if (done_) {
-      cudaError_t err = cudaEventSynchronize(done_);
-      if (err != cudaSuccess) SetError(std::string("CUDA error while reading a tensor: ") + cudaGetErrorString(err));
-    }
-#endif
-  }
-  void OnOK() override {
-    auto out = Napi::Float32Array::New(Env(), count_);
-    const void* from = pinned_ ? pinned_ : static_cast<const void*>(host_.data());
-    if (count_) std::memcpy(out.Data(), from, count_ * sizeof(float));
-    deferred_.Resolve(out);
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  size_t count_ = 0;
-  std::vector<float> host_;
-  void* pinned_ = nullptr;
-#ifdef S4_WITH_CUDA
-  cudaEvent_t done_ = nullptr;
-#endif
-  Napi::Promise::Deferred deferred_;
-};
-
-Napi::Value downloadAsync(const Napi::CallbackInfo& info) {
-  Args a(info, "downloadAsync", 1);
-  auto* worker = new DownloadWorker(info.Env(), a.buffer(0, "buffer"));
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
-}
-
 // copy(dst, src): same byte count, any devices.
 Napi::Value copy(const Napi::CallbackInfo& info) {
   Args a(info, "copy", 2);
-  Storage& dst = a.buffer(0, "dst");
-  Storage& src = a.buffer(1, "src");
-  if (dst.bytes() != src.bytes())
-    failRange("copy: argument 'dst' holds " + std::to_string(dst.bytes()) + " bytes but 'src' holds " +
-              std::to_string(src.bytes()));
-  copyBytes(dst.data(), dst.device(), src.data(), src.device(), src.bytes());
+  StoragePtr dst = a.bufferPtr(0, "dst");
+  StoragePtr src = a.bufferPtr(1, "src");
+  if (dst->bytes() != src->bytes())
+    failRange("copy: argument 'dst' holds " + std::to_string(dst->bytes()) + " bytes but 'src' holds " +
+              std::to_string(src->bytes()));
+  if (CpuProgram* p = recordingProgram(); p && dst->device() == Device::CPU && src->device() == Device::CPU) {
+    // Inside an async call a host copy is one more recorded task (clone, reshape).
+    p->keep.push_back(dst);
+    p->keep.push_back(src);
+    Storage* d = dst.get();
+    Storage* s = src.get();
+    p->tasks.push_back([d, s] { std::memcpy(d->data(), s->data(), s->bytes()); });
+    return info.Env().Undefined();
+  }
+  if (dst->device() == Device::CPU || src->device() == Device::CPU) syncCpuWork("copy");
+  copyBytes(dst->data(), dst->device(), src->data(), src->device(), src->bytes());
   return info.Env().Undefined();
 }
 
@@ -326,7 +277,6 @@ void exportCore(Napi::Env env, Napi::Object exports) {
   exports.Set("upload", makeFunction(env, "upload", upload));
   exports.Set("write", makeFunction(env, "write", write));
   exports.Set("download", makeFunction(env, "download", download));
-  exports.Set("downloadAsync", makeFunction(env, "downloadAsync", downloadAsync));
   exports.Set("copy", makeFunction(env, "copy", copy));
   exports.Set("cudaInfo", makeFunction(env, "cudaInfo", cudaInfo));
   exports.Set("memory", makeFunction(env, "memory", memory));
@@ -337,6 +287,7 @@ void exportCore(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", makeFunction(env, "buildInfo", buildInfo));
   exports.Set("nnInfo", makeFunction(env, "nnInfo", nnInfo));
   exportGraph(env, exports);
+  exportAsync(env, exports);
 }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {

@@ -5,25 +5,76 @@
 namespace s4::binding {
 namespace {
 
-Napi::FunctionReference* gConstructor(Napi::Env env) { return env.GetInstanceData<Napi::FunctionReference>(); }
+// Per-environment class data: the constructor, and whether wrap() is constructing (the
+// constructor refuses calls from JS: buffers come from alloc/upload only).
+struct ClassData {
+  Napi::FunctionReference ctor;
+  bool constructing = false;
+};
+
+ClassData* classData(napi_env env) { return Napi::Env(env).GetInstanceData<ClassData>(); }
+
+// What unwrap() answers for a NativeBuffer that was freed: no storage.
+BufferHandle* freedHandle() {
+  static BufferHandle* h = new BufferHandle();
+  return h;
+}
+
+napi_value thisOf(napi_env env, napi_callback_info info) {
+  napi_value self = nullptr;
+  napi_get_cb_info(env, info, nullptr, nullptr, &self, nullptr);
+  return self;
+}
+
+BufferHandle* handleOf(napi_env env, napi_callback_info info) {
+  return BufferHandle::unwrap(Napi::Value(env, thisOf(env, info)));
+}
 
 }  // namespace
 
+napi_value BufferHandle::construct(napi_env env, napi_callback_info info) {
+  ClassData* d = classData(env);
+  if (!d || !d->constructing) {
+    napi_throw_type_error(env, nullptr, "NativeBuffer: buffers are made by alloc() or upload(), not by new");
+    return nullptr;
+  }
+  return thisOf(env, info);
+}
+
 void BufferHandle::define(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "NativeBuffer",
-                                    {InstanceMethod("free", &BufferHandle::free),
-                                     InstanceAccessor("bytes", &BufferHandle::bytes, nullptr),
-                                     InstanceAccessor("device", &BufferHandle::device, nullptr),
-                                     InstanceAccessor("alive", &BufferHandle::alive, nullptr)});
-  auto* ref = new Napi::FunctionReference(Napi::Persistent(ctor));
-  env.SetInstanceData<Napi::FunctionReference>(ref);
-  exports.Set("NativeBuffer", ctor);
+  napi_property_descriptor props[] = {
+      {"free", nullptr, &BufferHandle::free, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bytes", nullptr, nullptr, &BufferHandle::bytes, nullptr, nullptr, napi_default, nullptr},
+      {"device", nullptr, nullptr, &BufferHandle::device, nullptr, nullptr, napi_default, nullptr},
+      {"alive", nullptr, nullptr, &BufferHandle::alive, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_value ctor = nullptr;
+  NAPI_THROW_IF_FAILED_VOID(env, napi_define_class(env, "NativeBuffer", NAPI_AUTO_LENGTH, &BufferHandle::construct, nullptr,
+                                                   sizeof props / sizeof props[0], props, &ctor));
+  auto* data = new ClassData();
+  data->ctor = Napi::Persistent(Napi::Function(env, ctor));
+  env.SetInstanceData<ClassData>(data);
+  exports.Set("NativeBuffer", Napi::Function(env, ctor));
 }
 
 Napi::Object BufferHandle::wrap(Napi::Env env, StoragePtr storage) {
-  Napi::Object obj = gConstructor(env)->New({});
-  BufferHandle* h = Napi::ObjectWrap<BufferHandle>::Unwrap(obj);
+  ClassData* d = classData(env);
+  d->constructing = true;
+  Napi::Object obj;
+  try {
+    obj = d->ctor.New({});
+  } catch (...) {
+    d->constructing = false;
+    throw;
+  }
+  d->constructing = false;
+  auto* h = new BufferHandle();
   h->storage_ = std::move(storage);
+  napi_status st = napi_wrap(env, obj, h, &BufferHandle::finalize, nullptr, nullptr);
+  if (st != napi_ok) {
+    delete h;
+    NAPI_THROW_IF_FAILED(env, st, obj);
+  }
   // V8 is told of a buffer's bytes up to a cap. The report makes a forgotten tensor weigh
   // on the collector, so its finalizer runs sooner; but V8 answers external memory that
   // grows past its limit (64 MiB) with a full mark-compact, and reporting whole buffers made
@@ -38,40 +89,49 @@ Napi::Object BufferHandle::wrap(Napi::Env env, StoragePtr storage) {
 
 BufferHandle* BufferHandle::unwrap(const Napi::Value& value) {
   if (!value.IsObject()) return nullptr;
-  Napi::Object obj = value.As<Napi::Object>();
-  Napi::FunctionReference* ctor = gConstructor(value.Env());
-  if (!ctor || !obj.InstanceOf(ctor->Value())) return nullptr;
-  return Napi::ObjectWrap<BufferHandle>::Unwrap(obj);
+  napi_env env = value.Env();
+  ClassData* d = classData(env);
+  if (!d) return nullptr;
+  bool isBuffer = false;
+  if (napi_instanceof(env, value, d->ctor.Value(), &isBuffer) != napi_ok || !isBuffer) return nullptr;
+  void* p = nullptr;
+  if (napi_unwrap(env, value, &p) != napi_ok || !p) return freedHandle();
+  return static_cast<BufferHandle*>(p);
 }
 
-BufferHandle::BufferHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<BufferHandle>(info) {}
-
-BufferHandle::~BufferHandle() {
-  // Finalizers may not call into V8 to adjust external memory safely in every Node
-  // version; the storage itself is released here regardless.
-  storage_.reset();
+void BufferHandle::finalize(napi_env, void* data, void*) {
+  // A forgotten handle: its storage goes now. The external memory it reported is not
+  // given back here (finalizers may not call into V8 safely in every Node version).
+  delete static_cast<BufferHandle*>(data);
 }
 
-void BufferHandle::release(Napi::Env env) {
-  if (!storage_) return;
-  storage_.reset();
-  if (reported_) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
-  reported_ = 0;
+napi_value BufferHandle::free(napi_env env, napi_callback_info info) {
+  napi_value self = thisOf(env, info);
+  BufferHandle* h = unwrap(Napi::Value(env, self));
+  if (h && h != freedHandle()) {
+    void* p = nullptr;
+    napi_remove_wrap(env, self, &p);
+    const int64_t reported = h->reported_;
+    delete h;  // destroys the Storage (unless queued CPU work still holds it)
+    if (reported) Napi::MemoryManagement::AdjustExternalMemory(Napi::Env(env), -reported);
+  }
+  return Napi::Env(env).Undefined();
 }
 
-Napi::Value BufferHandle::free(const Napi::CallbackInfo& info) {
-  release(info.Env());
-  return info.Env().Undefined();
+napi_value BufferHandle::bytes(napi_env env, napi_callback_info info) {
+  BufferHandle* h = handleOf(env, info);
+  const double n = h && h->storage_ ? static_cast<double>(h->storage_->bytes()) : 0;
+  return Napi::Number::New(env, n);
 }
 
-Napi::Value BufferHandle::bytes(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), storage_ ? static_cast<double>(storage_->bytes()) : 0);
+napi_value BufferHandle::device(napi_env env, napi_callback_info info) {
+  BufferHandle* h = handleOf(env, info);
+  return Napi::String::New(env, h && h->storage_ ? deviceName(h->storage_->device()) : "none");
 }
 
-Napi::Value BufferHandle::device(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), storage_ ? deviceName(storage_->device()) : "none");
+napi_value BufferHandle::alive(napi_env env, napi_callback_info info) {
+  BufferHandle* h = handleOf(env, info);
+  return Napi::Boolean::New(env, h && h->storage_);
 }
-
-Napi::Value BufferHandle::alive(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !!storage_); }
 
 }  // namespace s4::binding

@@ -13,18 +13,20 @@
 namespace s4::binding {
 
 // The JS error of an s4::Error (common/error.h): the class by its kind, the message as is.
-inline void throwAsJs(Napi::Env env, const s4::Error& e) {
-  switch (e.kind) {
-    case ErrorKind::Type: throw Napi::TypeError::New(env, e.what());
-    case ErrorKind::Range: throw Napi::RangeError::New(env, e.what());
+inline Napi::Error jsError(Napi::Env env, ErrorKind kind, const char* message) {
+  switch (kind) {
+    case ErrorKind::Type: return Napi::TypeError::New(env, message);
+    case ErrorKind::Range: return Napi::RangeError::New(env, message);
     case ErrorKind::NonFinite: {
-      Napi::Error err = Napi::RangeError::New(env, e.what());
+      Napi::Error err = Napi::RangeError::New(env, message);
       err.Set("code", "S4_NON_FINITE");
-      throw err;
+      return err;
     }
-    default: throw Napi::Error::New(env, e.what());
+    default: return Napi::Error::New(env, message);
   }
 }
+
+inline void throwAsJs(Napi::Env env, const s4::Error& e) { throw jsError(env, e.kind, e.what()); }
 
 template <typename F>
 Napi::Function makeFunction(Napi::Env env, const char* name, F&& f) {

@@ -6,7 +6,9 @@
 
 // logits [M, C], labels [M] (float32 holding class indices). loss[0] = mean over rows of
 // -log softmax(logits)[label]; probs [M, C] gets the softmax (saved for backward).
-// Throws RangeError naming 'labels' when a label is not an integer in [0, C).
+// Throws RangeError naming 'labels' when a label is not an integer in [0, C), and a
+// non-finite RangeError naming 'logits' for a +Infinity logit (softmax is undefined there);
+// -Infinity logits mask their class, NaN logits give a NaN loss.
 S4_TWIN(void, crossEntropyForward,
         (const float* logits, const float* labels, float* loss, float* probs, int64_t M, int64_t C))
 // dlogits = gradLoss[0] / M * (probs - onehot(labels)).

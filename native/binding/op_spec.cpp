@@ -9,6 +9,7 @@
 
 #include "../common/error.h"
 #include "args.h"
+#include "cpu_stream.h"
 #include "js_function.h"
 
 namespace s4::binding {
@@ -368,6 +369,19 @@ void exportOps(Napi::Env env, Napi::Object exports) {
     const OpSpec* spec = &all[i];
     exports.Set(spec->name, makeFunction(env, spec->name.c_str(), [spec](const Napi::CallbackInfo& info) -> Napi::Value {
                   Call call(*spec, info);
+                  // CPU work inside an async call is recorded and runs later on the CPU
+                  // stream; outside, it waits for the jobs issued before it (cpu_stream.h).
+                  if (CpuProgram* p = recordingProgram()) {
+                    if (call.device() == Device::CPU) {
+                      if (spec->returns)
+                        fail(spec->name + ": answers a number, which cannot be read inside an async call (forwardAsync, stepAsync)");
+                      recordOp(*spec, call, info);
+                      return info.Env().Undefined();
+                    }
+                    p->usedCuda = true;
+                  } else if (call.device() == Device::CPU) {
+                    cpuStream().drain();
+                  }
                   spec->fn(call);
                   if (spec->returns) return Napi::Number::New(info.Env(), call.resultValue());
                   return info.Env().Undefined();

@@ -1,10 +1,11 @@
 // A block of memory on one device, owned through a shared_ptr by its JS handle
-// (binding/buffer.h); freeing the handle destroys the Storage at once. Queued work holds no
-// reference: native code sees a Storage& only during a call, and what it queues reads the
-// block later. That is safe because all CUDA work runs on one stream and a freed block is
-// handed out again only to work queued after the free (cuda/allocator.cu); DownloadWorker
-// (binding/addon.cpp), for one, takes a const Storage& and queues its copy at call time.
-// CPU ops run synchronously. See docs/ARCHITECTURE.md, Memory and streams.
+// (binding/buffer.h); freeing the handle destroys the Storage at once. Queued CUDA work
+// holds no reference: native code sees a Storage& only during a call, and what it queues
+// reads the block later. That is safe because all CUDA work runs on one stream and a freed
+// block is handed out again only to work queued after the free (cuda/allocator.cu);
+// DownloadWorker (binding/async.cpp), for one, queues its copy at call time. CPU work run
+// later (the CPU stream, binding/cpu_stream.h) holds shared_ptrs to its buffers instead.
+// See docs/ARCHITECTURE.md, Memory and streams.
 #pragma once
 #include <cstddef>
 #include <memory>

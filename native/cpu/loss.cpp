@@ -50,11 +50,14 @@ void crossEntropyForward(const float* logits, const float* labels, float* loss, 
       failRange("crossEntropy: argument 'labels' must hold integer class indices in [0, " + std::to_string(C) +
                 ") (got " + numberText(labels[r]) + " at row " + std::to_string(r) + ")");
   std::vector<double> rowLoss(static_cast<size_t>(M));
+  // A +Infinity logit has no softmax (inf - inf); its row is flagged and the op throws.
+  std::vector<char> infRow(static_cast<size_t>(M), 0);
   parallelFor(M, grainFor(3 * C), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* z = logits + r * C;
       float mx = z[0];
       for (int64_t c = 1; c < C; ++c) mx = std::max(mx, z[c]);
+      if (mx == INFINITY) infRow[size_t(r)] = 1;
       double s = 0;
       for (int64_t c = 0; c < C; ++c) s += std::exp(double(z[c]) - double(mx));
       const double inv = 1.0 / s;
@@ -64,6 +67,10 @@ void crossEntropyForward(const float* logits, const float* labels, float* loss, 
       rowLoss[size_t(r)] = std::log(s) + double(mx) - double(z[lab]);
     }
   });
+  for (int64_t r = 0; r < M; ++r)
+    if (infRow[size_t(r)])
+      failNonFinite("crossEntropy: argument 'logits' holds +Infinity at row " + std::to_string(r) +
+                    " (softmax is undefined there; -Infinity masks a class, NaN gives a NaN loss)");
   double total = 0;
   for (double v : rowLoss) total += v;
   loss[0] = float(total / double(M));

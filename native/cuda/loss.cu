@@ -17,8 +17,8 @@ namespace {
 // Softmax cross-entropy, one group per row: probabilities and the row's loss (double).
 template <int G>
 __global__ void crossEntropyRowKernel(const float* __restrict__ logits, const float* __restrict__ labels,
-                                      float* __restrict__ probs, double* rowLoss, unsigned long long* bad, int64_t M,
-                                      int C) {
+                                      float* __restrict__ probs, double* rowLoss, unsigned long long* bad,
+                                      unsigned long long* infRow, int64_t M, int C) {
   __shared__ float scratch[kThreads / 32];
   const int lane = threadIdx.x % G;
   const int64_t row = groupRow<G>();
@@ -34,6 +34,7 @@ __global__ void crossEntropyRowKernel(const float* __restrict__ logits, const fl
   float* pr = probs + row * C;
   for (int c = lane; c < C; c += G) pr[c] = expf(z[c] - mx) * inv;
   if (lane == 0) {
+    if (mx == INFINITY) atomicMin(infRow, (unsigned long long)row);
     const float lf = labels[row];
     if (!isIndex(lf, C)) {
       atomicMin(bad, (unsigned long long)row);
@@ -152,16 +153,20 @@ __global__ void argmaxWarpKernel(const float* __restrict__ x, float* __restrict_
 }  // namespace
 
 void crossEntropyForward(const float* logits, const float* labels, float* loss, float* probs, int64_t M, int64_t C) {
-  BadFlag bad;
+  BadFlag bad, infRow;
   Workspace rowLoss(sizeof(double) * size_t(M));
   byRowLength(C, [&](auto gc) {
     constexpr int G = decltype(gc)::value;
     crossEntropyRowKernel<G><<<rowsGrid<G>(M), kThreads, 0, stream()>>>(logits, labels, probs, rowLoss.as<double>(),
-                                                                         bad.device(), M, int(C));
+                                                                         bad.device(), infRow.device(), M, int(C));
   });
   S4_CUDA_CHECK_LAUNCH("crossEntropy");
   sumDoublesKernel<<<1, kThreads, 0, stream()>>>(rowLoss.as<double>(), M, 1.0 / double(M), loss);
   S4_CUDA_CHECK_LAUNCH("crossEntropy");
+  const int64_t inf = infRow.first();
+  if (inf >= 0)
+    failNonFinite("crossEntropy: argument 'logits' holds +Infinity at row " + std::to_string(inf) +
+                  " (softmax is undefined there; -Infinity masks a class, NaN gives a NaN loss)");
   const int64_t r = bad.first();
   if (r >= 0)
     failRange("crossEntropy: argument 'labels' must hold integer class indices in [0, " + std::to_string(C) +
