@@ -120,8 +120,12 @@ function nvccArgs(config = readConfig(), ptxasVerbose = false) {
     `S4_CUDA_ARCHS="${config.cuda.architectures.join(',')}"`,
   ];
   const includes = [require('node-api-headers').include_dir, path.resolve(require('node-addon-api').include_dir)];
+  // The host compiler nvcc uses: $CUDAHOSTCXX as CMake takes it (CMAKE_CUDA_HOST_COMPILER,
+  // given to nvcc as -ccbin), else nvcc's own default.
+  const hostCompiler = process.env.CUDAHOSTCXX ? [`-ccbin=${process.env.CUDAHOSTCXX}`] : [];
   return [
     ...nvccFlags(config),
+    ...hostCompiler,
     '-Xcompiler=-fPIC',
     ...(ptxasVerbose ? ['-Xptxas=-v'] : []),
     ...defines.map((d) => `-D${d}`),

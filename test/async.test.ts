@@ -7,6 +7,10 @@ import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
 import { randomValues, relL2 } from './helpers/device';
 
+// The CPU backend's async calls (recorded ops run on the addon's threads); the GPU suite
+// runs this file too, and test/gpu/async.gpu.test.ts covers CUDA.
+s4.setBackend('cpu');
+
 function model(opts: Partial<s4.nn.SequenceModelOptions> & { dModel: number; lMax: number }): s4.nn.SequenceModel {
   const m = new s4.nn.SequenceModel({ dInput: 3, nLayers: 2, dState: 8, dOutput: 5, dropout: 0, seed: 7, ...opts });
   m.eval();

@@ -301,7 +301,8 @@ void residualNormBackward(const float* dy, const float* z, const float* zb, cons
           for (int64_t l = 0; l < n; ++l) {
             const int64_t o = off + h * L + l;
             const Residual::Halves u = r.halves(bi, h, l0 + l);
-            const float e = 1.f + std::exp(-u.g);
+            const float ex = std::exp(-u.g);
+            const float e = 1.f + ex;
             const float s = 1.f / e;
             float dr = dy[o];
             if (normalize) {
@@ -312,7 +313,7 @@ void residualNormBackward(const float* dy, const float* z, const float* zb, cons
             if (dz) {
               const float dg = r.dropped(dr, o);
               dz[o + bi * H * L] = dg * s;
-              dz[o + bi * H * L + H * L] = dg * u.a * s * (1.f - s);
+              dz[o + bi * H * L + H * L] = dg * u.a * s * (u.g > 0.f ? ex * s : 1.f - s);  // 1 - s without cancellation (gelu.h, sigmoidPair)
             }
           }
         }

@@ -106,9 +106,10 @@ __global__ void gluFwdKernel(const float* __restrict__ x, float* __restrict__ y,
 }
 
 __device__ __forceinline__ void gluBwdOne(float a, float g, float d, float& da, float& dg) {
-  const float s = 1.f / (1.f + expf(-g));
+  float s, r;
+  nn::sigmoidPair(g, s, r);
   da = d * s;
-  dg = d * a * s * (1.f - s);
+  dg = d * a * s * r;
 }
 
 // Four neighbours per thread (R % 4 == 0, aligned): one index division per four elements,

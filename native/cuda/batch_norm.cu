@@ -128,7 +128,10 @@ __global__ void batchStatsFinishKernel(const double* p0, const double* p1, int64
     s2 += p1[c * splits + s];
   }
   const double shift = s1 / double(n);
-  const double q = fmax(0.0, s2 - shift * s1);  // sum of (x - mean)^2
+  // Sum of (x - mean)^2, clamped at 0 against rounding; written as a select, not fmax,
+  // which would turn a NaN (a NaN in the channel) into 0.
+  const double q0 = s2 - shift * s1;
+  const double q = q0 < 0.0 ? 0.0 : q0;
   const double mean = double(x[c * L]) + shift;
   saveStats(saved, H, c, mean, 1.0 / sqrt(q / double(n) + double(eps)));
   if (runningMean) {

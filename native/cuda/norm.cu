@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "../common/dropout_mask.h"
+#include "../common/gelu.h"
 #include "kernel_common.cuh"
 
 namespace s4::cuda {
@@ -241,11 +242,12 @@ __device__ __forceinline__ void residualNormGrad(const Residual& r, const Column
   if (dx) dx[c.o0 + hL] = dr;
   if (dz) {
     const float2 u = r.halves(c, h);
-    const float s = 1.f / (1.f + expf(-u.y));
+    float s, sc;
+    nn::sigmoidPair(u.y, s, sc);
     const float dg = r.dropped(dr, c.o0 + hL);
     float* d = dz + c.z0 + hL;
     d[0] = dg * s;
-    d[r.H * r.L] = dg * u.x * s * (1.f - s);
+    d[r.H * r.L] = dg * u.x * s * sc;
   }
 }
 

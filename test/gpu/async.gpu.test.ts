@@ -9,7 +9,7 @@ import { randomValues, relL2 } from '../helpers/device';
 
 function pair(L: number): { cpu: s4.nn.SequenceModel; cuda: s4.nn.SequenceModel } {
   const opts = { dInput: 3, dModel: 32, nLayers: 2, dState: 16, dOutput: 5, lMax: L, dropout: 0, pool: 'none' as const, seed: 4 };
-  const cpu = new s4.nn.SequenceModel(opts);
+  const cpu = new s4.nn.SequenceModel({ ...opts, device: 'cpu' });
   const cuda = new s4.nn.SequenceModel({ ...opts, device: 'cuda' });
   cpu.eval();
   cuda.eval();
@@ -21,7 +21,7 @@ describe('async calls on CUDA', () => {
     for (const L of [1, 7, 784]) {
       const { cpu, cuda } = pair(L);
       const v = randomValues(2 * 3 * L, L);
-      const xc = s4.tensor(v, [2, 3, L]);
+      const xc = s4.tensor(v, [2, 3, L], { device: 'cpu' });
       const xg = s4.tensor(v, [2, 3, L], { device: 'cuda' });
       const start = s4.memory().cuda.tensors;
       const sync = s4.tidy(() => s4.noGrad(() => cuda.forward(xg)));
@@ -62,7 +62,7 @@ describe('async calls on CUDA', () => {
 
   it('generate on CUDA gives the tokens of generate on the CPU (greedy, batch of 3)', async () => {
     const opts = { embedding: 13, dModel: 32, nLayers: 2, dState: 16, dOutput: 13, lMax: 64, dropout: 0, pool: 'none' as const, seed: 6 };
-    const cpu = new s4.nn.SequenceModel(opts);
+    const cpu = new s4.nn.SequenceModel({ ...opts, device: 'cpu' });
     const cuda = new s4.nn.SequenceModel({ ...opts, device: 'cuda' });
     cpu.eval();
     cuda.eval();
