@@ -81,7 +81,8 @@ export function info(): Info {
 }
 
 export interface MemoryReport {
-  cpu: { tensors: number; bytes: number };
+  /** cachedBytes: freed host blocks kept for reuse (S4_HOST_CACHE_MB caps them); peakReservedBytes: the highest live + kept. */
+  cpu: { tensors: number; bytes: number; cachedBytes: number; peakReservedBytes: number };
   cuda: { tensors: number; bytes: number; reservedBytes: number; peakReservedBytes: number; peakUsedBytes: number };
 }
 
@@ -90,7 +91,7 @@ export function memory(): MemoryReport {
   const m = core.memory();
   const cuda: DeviceMemory = m.cuda;
   return {
-    cpu: { tensors: m.cpu.buffers, bytes: m.cpu.bytes },
+    cpu: { tensors: m.cpu.buffers, bytes: m.cpu.bytes, cachedBytes: m.cpu.cachedBytes ?? 0, peakReservedBytes: m.cpu.peakReservedBytes ?? 0 },
     cuda: {
       tensors: cuda.buffers,
       bytes: cuda.bytes,
@@ -101,7 +102,7 @@ export function memory(): MemoryReport {
   };
 }
 
-/** Returns cached, unused GPU memory to the driver. */
+/** Returns cached, unused memory: GPU blocks to the driver, kept host blocks to the system. */
 export function emptyCache(): void {
   core.emptyCache();
 }

@@ -33,6 +33,8 @@ export interface CudaInfo {
 export interface DeviceMemory {
   buffers: number;
   bytes: number;
+  /** CPU: freed blocks kept for reuse. */
+  cachedBytes?: number;
   reservedBytes?: number;
   peakReservedBytes?: number;
   peakUsedBytes?: number;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../common/error.h"
+#include "../common/host_cache.h"
 #include "../common/parallel.h"
 #include "../cpu/fftw_api.h"
 #include "../cpu/gemm.h"
@@ -160,6 +161,11 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
     Napi::Object e = Napi::Object::New(env);
     e.Set("buffers", static_cast<double>(s.liveBuffers));
     e.Set("bytes", static_cast<double>(s.liveBytes));
+    if (d == Device::CPU) {
+      const HostCacheStats h = hostCacheStats();
+      e.Set("cachedBytes", static_cast<double>(h.idleBytes));
+      e.Set("peakReservedBytes", static_cast<double>(h.peakBytes));
+    }
 #ifdef S4_WITH_CUDA
     if (d == Device::CUDA && cuda::probe().usable) {
       cuda::PoolStats p = cuda::poolStats();
@@ -174,6 +180,7 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value emptyCache(const Napi::CallbackInfo& info) {
+  hostTrim();
 #ifdef S4_WITH_CUDA
   if (cuda::probe().usable) cuda::trimPool();
 #endif

@@ -1,6 +1,7 @@
 // Allocation for both devices, with live counts for s4.memory(). Host buffers are
-// 64-byte aligned so CPU kernels can use vector loads; device buffers come from the
-// caching allocator in cuda/allocator.cu (declared in device_alloc.h).
+// 64-byte aligned so CPU kernels can use vector loads, from the host block cache
+// (host_cache.h); device buffers come from the caching allocator in cuda/allocator.cu
+// (declared in device_alloc.h).
 #include "storage.h"
 
 #include <atomic>
@@ -9,6 +10,7 @@
 
 #include "device_alloc.h"
 #include "error.h"
+#include "host_cache.h"
 
 namespace s4 {
 namespace {
@@ -21,8 +23,7 @@ std::atomic<long long> gBytes[2];
 Storage::Storage(Device device, size_t bytes) : device_(device), bytes_(bytes), data_(nullptr) {
   size_t request = bytes == 0 ? 1 : bytes;
   if (device == Device::CPU) {
-    size_t rounded = (request + 63) / 64 * 64;
-    data_ = std::aligned_alloc(64, rounded);
+    data_ = hostAlloc(request);
     if (!data_) failRange("out of host memory: could not allocate " + std::to_string(bytes) + " bytes");
   } else {
 #ifdef S4_WITH_CUDA
@@ -38,7 +39,7 @@ Storage::Storage(Device device, size_t bytes) : device_(device), bytes_(bytes), 
 
 Storage::~Storage() {
   if (device_ == Device::CPU) {
-    std::free(data_);
+    hostFree(data_);
   } else {
 #ifdef S4_WITH_CUDA
     cuda::deviceFree(data_);
