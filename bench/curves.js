@@ -5,7 +5,7 @@
  * run, as PNG (--out x.png, drawn by bench/raster.js) or SVG (--out x.svg), and a table of
  * each run's epochs, seconds per epoch and last test accuracy on stdout (markdown).
  *
- *   node bench/curves.js --out curves.png runs/a/log.jsonl:LayerNorm runs/b/log.jsonl:BatchNorm
+ *   node bench/curves.js --out curves.png [--title TEXT] runs/a/log.jsonl:LayerNorm runs/b/log.jsonl:BatchNorm
  *
  * Time is measured from the run's first 'start' record (resumed runs continue the clock of
  * their log); the evaluations plotted are the validation ones when the run has them, else
@@ -18,6 +18,8 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'
 const W = 760;
 const H = 440;
 const M = { left: 70, right: 200, top: 44, bottom: 56 };
+/** The chart's title (--title), or one made from the run labels. */
+let title = null;
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 function readRun(spec) {
@@ -64,7 +66,7 @@ function svg(runs) {
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${M.left}" y="26" font-size="15">${esc(runs.map((r) => r.label).join(' vs '))}: ${esc(runs[0]?.split ?? 'test')} accuracy during training</text>`,
+    `<text x="${M.left}" y="26" font-size="15">${esc(title ?? `${runs.map((r) => r.label).join(' vs ')}: ${runs[0]?.split ?? 'test'} accuracy during training`)}</text>`,
   ];
   for (let i = 0; i <= 5; i++) {
     const v = (yMax * i) / 5;
@@ -97,7 +99,7 @@ function png(runs) {
   const x = (v) => M.left + ((v * scaleX) / xMax) * pw;
   const y = (v) => M.top + ph - (v / yMax) * ph;
   const c = new Canvas(W, H);
-  c.text(M.left, 14, `${runs.map((r) => r.label).join(' vs ')}: ${runs[0]?.split ?? 'test'} accuracy`, '#000000', 2);
+  c.text(M.left, 14, title ?? `${runs.map((r) => r.label).join(' vs ')}: ${runs[0]?.split ?? 'test'} accuracy`, '#000000', 2);
   for (let i = 0; i <= 5; i++) {
     const v = (yMax * i) / 5;
     c.line(M.left, y(v), M.left + pw, y(v), '#dddddd');
@@ -126,9 +128,12 @@ function png(runs) {
 function main(argv) {
   const o = argv.indexOf('--out');
   const outPath = o >= 0 ? argv[o + 1] : null;
-  const specs = argv.filter((a, i) => a !== '--out' && (o < 0 || i !== o + 1));
+  const t = argv.indexOf('--title');
+  title = t >= 0 ? argv[t + 1] : null;
+  const skip = new Set([o, o + 1, t, t + 1].filter((i) => i >= 0 && (i === o || i === o + 1 ? o >= 0 : t >= 0)));
+  const specs = argv.filter((_, i) => !skip.has(i));
   if (!outPath || specs.length === 0) {
-    console.error('usage: node bench/curves.js --out curves.png|curves.svg LOG.jsonl[:label] [LOG.jsonl[:label] ...]');
+    console.error('usage: node bench/curves.js --out curves.png|curves.svg [--title TEXT] LOG.jsonl[:label] [LOG.jsonl[:label] ...]');
     process.exit(2);
   }
   const runs = specs.map(readRun);
