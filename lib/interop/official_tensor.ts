@@ -63,19 +63,17 @@ export function float64Of(fn: string, key: string, t: OfficialTensor): Float64Ar
  * the key: a missing key, a wrong shape, and (strict) any key that no read asked for.
  */
 export class StateReader {
-  private readonly used = new Set<string>();
-
   constructor(
     readonly fn: string,
     readonly sd: OfficialStateDict,
     readonly prefix = '',
+    /** The keys read so far, shared by a reader and its children. */
+    private readonly used = new Set<string>(),
   ) {}
 
   /** A reader of the entries under `prefix.` (sharing the record of keys used). */
   child(prefix: string): StateReader {
-    const r = new StateReader(this.fn, this.sd, this.prefix + prefix);
-    (r as unknown as { used: Set<string> }).used = this.used;
-    return r;
+    return new StateReader(this.fn, this.sd, this.prefix + prefix, this.used);
   }
 
   has(name: string): boolean {

@@ -26,7 +26,7 @@ function finish(t: Tensor, opts?: TensorOptions): Tensor {
 
 function toFloat32(fn: string, name: string, data: unknown): Float32Array {
   if (data instanceof Float32Array) return data;
-  if (ArrayBuffer.isView(data) && !(data instanceof DataView)) return Float32Array.from(data as unknown as ArrayLike<number>);
+  if (ArrayBuffer.isView(data) && !(data instanceof DataView)) return Float32Array.from(data as ArrayLike<number> & ArrayBufferView);
   if (Array.isArray(data)) {
     const out = new Float32Array(data.length);
     for (let i = 0; i < data.length; i++) {
