@@ -6,20 +6,15 @@ AdamW). The CPU column of bench/cpu_vs_official.js.
     S4REF=<folder with models/s4> python3 bench/official_cpu.py [threads]
 
 Prints one JSON object: median milliseconds per case."""
-import json, os, sys, time, types
+import json, os, sys, time
 
-sys.path.insert(0, os.environ["S4REF"])
-try:
-    import pytorch_lightning  # noqa: F401
-except ImportError:  # the official s4.py imports it for a logging helper only
-    pl = types.ModuleType("pytorch_lightning"); ut = types.ModuleType("pytorch_lightning.utilities")
-    ut.rank_zero_only = lambda f: f; pl.utilities = ut
-    sys.modules["pytorch_lightning"] = pl; sys.modules["pytorch_lightning.utilities"] = ut
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "data"))
 import warnings
 warnings.filterwarnings("ignore")
 import torch
 import torch.nn as nn
-from models.s4.s4 import S4Block
+from official_example import S4, ExampleModel
+S4Block = S4.S4Block
 
 torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
 torch.manual_seed(0)
@@ -47,25 +42,8 @@ def block_case(B, H, L, N):
     return median_ms(fwd), median_ms(fb, reps=5)
 
 
-class Model(nn.Module):  # the official example.py model
-    def __init__(self, d_input, d_output, d_model, n_layers, d_state, l_max):
-        super().__init__()
-        self.encoder = nn.Linear(d_input, d_model)
-        self.s4_layers = nn.ModuleList([S4Block(d_model, d_state=d_state, l_max=l_max, transposed=True, dropout=0.1) for _ in range(n_layers)])
-        self.norms = nn.ModuleList([nn.LayerNorm(d_model) for _ in range(n_layers)])
-        self.dropouts = nn.ModuleList([nn.Dropout(0.1) for _ in range(n_layers)])
-        self.decoder = nn.Linear(d_model, d_output)
-
-    def forward(self, x):
-        x = self.encoder(x).transpose(-1, -2)
-        for layer, norm, dropout in zip(self.s4_layers, self.norms, self.dropouts):
-            z, _ = layer(x)
-            x = norm((dropout(z) + x).transpose(-1, -2)).transpose(-1, -2)
-        return self.decoder(x.transpose(-1, -2).mean(dim=1))
-
-
 def train_step_case(B=16, L=784, n_layers=2, H=32, N=32):
-    m = Model(1, 10, H, n_layers, N, L)
+    m = ExampleModel({"d_input": 1, "d_output": 10, "d_model": H, "n_layers": n_layers, "d_state": N, "l_max": L, "dropout": 0.1})
     opt = torch.optim.AdamW(m.parameters(), lr=0.01, weight_decay=0.01)
     x = torch.randn(B, L, 1)
     y = torch.randint(0, 10, (B,))

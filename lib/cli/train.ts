@@ -8,14 +8,15 @@ import { applyConfig } from './config';
 import { backend } from '../backend';
 import { AdamW } from '../optim/adamw';
 import { S4_INITS, type BidirectionalConvention, type S4Init } from '../nn/s4_layer';
-import { buildModel, modelFromCheckpoint, taskFromCheckpoint, type NormKind } from '../train/build';
+import { buildModel, modelFromCheckpoint, taskFromCheckpoint, type ModelOverrides, type NormKind } from '../train/build';
 import { loadCheckpoint, type CheckpointState } from '../train/checkpoint';
 import { attachProgress } from '../train/progress';
 import { createTask, RECIPES, TASK_NAMES, type Recipe, type Task, type TaskName } from '../train/tasks';
 import { Trainer, TrainingDivergedError, type TrainerOptions } from '../train/trainer';
 import { applyDevice, int, num, oneOf, pct } from './parse';
 
-interface TrainFlags {
+/** The parsed flags; the layer options keep the names of ModelOverrides. */
+interface TrainFlags extends Pick<ModelOverrides, 'norm' | 'init' | 'bidirectional' | 'bidirectionalConvention' | 'channels' | 'nSsm' | 'tieDropout'> {
   task?: TaskName;
   config?: string;
   valSplit?: number;
@@ -33,14 +34,7 @@ interface TrainFlags {
   dState?: number;
   dropout?: number;
   prenorm?: boolean;
-  norm?: NormKind;
   kernel: 'dplr' | 'diag';
-  init?: S4Init;
-  bidirectional?: boolean;
-  bidirectionalConvention?: BidirectionalConvention;
-  channels?: number;
-  nSsm?: number;
-  tieDropout?: boolean;
   dtLr?: number;
   clip?: number;
   warmup?: number;

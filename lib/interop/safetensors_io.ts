@@ -4,6 +4,7 @@
  * lib/train/safetensors.ts is the F32-only codec of our checkpoints, whose header checks
  * this one shares). Values are OfficialTensor; writing keeps float32 and int64.
  */
+import { frameSafetensors } from '../train/safetensors';
 import { CorruptFileError, decodeSafetensors, encodeSafetensors } from '../train/safetensors';
 import { decodeElements } from './dtype_decode';
 import type { OfficialStateDict } from './official_tensor';
@@ -97,10 +98,5 @@ export function writeSafetensorsAny(sd: OfficialStateDict, metadata: Record<stri
     offset += b.length;
   }
   header.__metadata__ = metadata;
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
-  const head = Buffer.from(json, 'utf8');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(head.length));
-  return Buffer.concat([len, head, ...chunks]);
+  return frameSafetensors(header, chunks);
 }

@@ -31,6 +31,26 @@ function checkEps(fn: string, eps: unknown): number {
   return e;
 }
 
+/** The arguments both layer-norm backwards share: the gradient, x, the weight, the saved statistics, the gradient buffers. */
+function layerNormGradArgs(
+  g: Tensor,
+  x: Tensor,
+  w: Tensor | null | undefined,
+  [mean, rstd]: readonly Tensor[],
+  grads: { x?: Tensor | null; w?: Tensor | null; b?: Tensor | null },
+) {
+  return {
+    gradOut: g.handle,
+    x: x.handle,
+    weight: handle(w),
+    mean: mean.handle,
+    rstd: rstd.handle,
+    gradX: handle(grads.x),
+    gradWeight: handle(grads.w),
+    gradBias: handle(grads.b),
+  };
+}
+
 const layerNormOp = defineOp({
   name: 'layerNorm',
   inputs: { x: { dtype: 'float32', nonEmpty: true }, w: 'float32?', b: 'float32?' },
@@ -44,19 +64,7 @@ const layerNormOp = defineOp({
   forward: ({ x, w, b }, out, { rows, D, eps }, ctx) => {
     ops.layerNormForward({ x: x.handle, weight: handle(w), bias: handle(b), out: out.handle, ...statistics(ctx, [rows]), rows, D, eps });
   },
-  backward: (g, { x, w }, { rows, D }, grads, [mean, rstd]) =>
-    ops.layerNormBackward({
-      gradOut: g.handle,
-      x: x.handle,
-      weight: handle(w),
-      mean: mean.handle,
-      rstd: rstd.handle,
-      gradX: handle(grads.x),
-      gradWeight: handle(grads.w),
-      gradBias: handle(grads.b),
-      rows,
-      D,
-    }),
+  backward: (g, { x, w }, { rows, D }, grads, saved) => ops.layerNormBackward({ ...layerNormGradArgs(g, x, w, saved, grads), rows, D }),
 });
 
 /**
@@ -80,20 +88,8 @@ const layerNormChannelsOp = defineOp({
   forward: ({ x, w, b }, out, { B, H, L, eps }, ctx) => {
     ops.layerNormChannelsForward({ x: x.handle, weight: handle(w), bias: handle(b), out: out.handle, ...statistics(ctx, [B, L]), B, H, L, eps });
   },
-  backward: (g, { x, w }, { B, H, L }, grads, [mean, rstd]) =>
-    ops.layerNormChannelsBackward({
-      gradOut: g.handle,
-      x: x.handle,
-      weight: handle(w),
-      mean: mean.handle,
-      rstd: rstd.handle,
-      gradX: handle(grads.x),
-      gradWeight: handle(grads.w),
-      gradBias: handle(grads.b),
-      B,
-      H,
-      L,
-    }),
+  backward: (g, { x, w }, { B, H, L }, grads, saved) =>
+    ops.layerNormChannelsBackward({ ...layerNormGradArgs(g, x, w, saved, grads), B, H, L }),
 });
 
 /**

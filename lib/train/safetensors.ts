@@ -56,6 +56,15 @@ export function encodeSafetensors(tensors: Record<string, F32Tensor>, metadata: 
   for (const c of chunks) crc = crc32(c, crc);
   for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw new TypeError(`encodeSafetensors: metadata '${k}' must be a string`);
   header.__metadata__ = { ...metadata, [CRC_KEY]: crc.toString(16).padStart(8, '0') };
+  return frameSafetensors(header, chunks);
+}
+
+/**
+ * A safetensors file from its header (entries with data_offsets into the concatenated
+ * chunks, and __metadata__) and the tensor bytes: the header's length (u64 little-endian),
+ * the header as JSON padded with spaces to a multiple of 8 bytes, the data.
+ */
+export function frameSafetensors(header: Record<string, unknown>, chunks: readonly Uint8Array[]): Buffer {
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
   const head = Buffer.from(json, 'utf8');

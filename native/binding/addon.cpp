@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../common/error.h"
@@ -280,19 +281,22 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
 
 void exportCore(Napi::Env env, Napi::Object exports) {
   BufferHandle::define(env, exports);
-  exports.Set("alloc", makeFunction(env, "alloc", alloc));
-  exports.Set("upload", makeFunction(env, "upload", upload));
-  exports.Set("write", makeFunction(env, "write", write));
-  exports.Set("download", makeFunction(env, "download", download));
-  exports.Set("copy", makeFunction(env, "copy", copy));
-  exports.Set("cudaInfo", makeFunction(env, "cudaInfo", cudaInfo));
-  exports.Set("memory", makeFunction(env, "memory", memory));
-  exports.Set("emptyCache", makeFunction(env, "emptyCache", emptyCache));
-  exports.Set("resetPeakMemory", makeFunction(env, "resetPeakMemory", resetPeakMemory));
-  exports.Set("synchronize", makeFunction(env, "synchronize", synchronize));
-  exports.Set("synchronizeAsync", makeFunction(env, "synchronizeAsync", synchronizeAsync));
-  exports.Set("buildInfo", makeFunction(env, "buildInfo", buildInfo));
-  exports.Set("nnInfo", makeFunction(env, "nnInfo", nnInfo));
+  const std::pair<const char*, Napi::Value (*)(const Napi::CallbackInfo&)> core[] = {
+      {"alloc", alloc},
+      {"upload", upload},
+      {"write", write},
+      {"download", download},
+      {"copy", copy},
+      {"cudaInfo", cudaInfo},
+      {"memory", memory},
+      {"emptyCache", emptyCache},
+      {"resetPeakMemory", resetPeakMemory},
+      {"synchronize", synchronize},
+      {"synchronizeAsync", synchronizeAsync},
+      {"buildInfo", buildInfo},
+      {"nnInfo", nnInfo},
+  };
+  for (const auto& [name, fn] : core) exports.Set(name, makeFunction(env, name, fn));
   exportGraph(env, exports);
   exportAsync(env, exports);
 }

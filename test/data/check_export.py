@@ -5,39 +5,12 @@ Usage: S4REF=<official s4 checkout> python3 test/data/check_export.py EXPORTED(.
 IO.json: {"x": {"shape": [B, L, d_input], "data": [...]}, "y": {"shape": [B, d_output], "data": [...]}} (our input and output).
 Prints the relative L2 error and exits 1 when it is above 1e-4."""
 import json, os, struct, sys, types
-root = os.environ["S4REF"]; sys.path.insert(0, root)
-try:
-    import pytorch_lightning  # noqa
-except ImportError:
-    pl = types.ModuleType("pytorch_lightning"); ut = types.ModuleType("pytorch_lightning.utilities")
-    ut.rank_zero_only = lambda f: f; pl.utilities = ut
-    sys.modules["pytorch_lightning"] = pl; sys.modules["pytorch_lightning.utilities"] = ut
-import numpy as np, torch, torch.nn as nn
-from models.s4 import s4 as S4
+import numpy as np, torch
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from official_example import ExampleModel
 
 path, cfg_path, io_path = sys.argv[1:4]
 cfg = json.load(open(cfg_path)); io = json.load(open(io_path))
-
-class ExampleModel(nn.Module):  # example.py's S4Model with the S4 block
-    def __init__(s, c):
-        super().__init__()
-        s.prenorm, s.pool = c["prenorm"], c["pool"]
-        s.encoder = nn.Linear(c["d_input"], c["d_model"])
-        kw = dict(d_state=c["d_state"], l_max=c["l_max"], dropout=c["dropout"], transposed=True, mode=c["mode"], bidirectional=c["bidirectional"])
-        s.s4_layers = nn.ModuleList([S4.S4Block(c["d_model"], **kw) for _ in range(c["n_layers"])])
-        s.norms = nn.ModuleList([nn.LayerNorm(c["d_model"]) for _ in range(c["n_layers"])])
-        s.dropouts = nn.ModuleList([nn.Dropout1d(c["dropout"]) for _ in range(c["n_layers"])])
-        s.decoder = nn.Linear(c["d_model"], c["d_output"])
-    def forward(s, x):
-        x = s.encoder(x).transpose(-1, -2)
-        for layer, norm, dropout in zip(s.s4_layers, s.norms, s.dropouts):
-            z = x
-            if s.prenorm: z = norm(z.transpose(-1, -2)).transpose(-1, -2)
-            z, _ = layer(z); x = dropout(z) + x
-            if not s.prenorm: x = norm(x.transpose(-1, -2)).transpose(-1, -2)
-        x = x.transpose(-1, -2)
-        x = x.mean(dim=1) if s.pool == "mean" else x[:, -1] if s.pool == "last" else x
-        return s.decoder(x)
 
 if path.endswith(".safetensors"):
     raw = open(path, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]; head = json.loads(raw[8:8 + n]); data = raw[8 + n:]

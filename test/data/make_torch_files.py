@@ -17,15 +17,9 @@ Usage: S4REF=<official s4 checkout> python3 test/data/make_torch_files.py
 import json, os, struct, sys, types
 from collections import OrderedDict
 
-root = os.environ["S4REF"]; sys.path.insert(0, root)
-try:
-    import pytorch_lightning  # noqa
-except ImportError:
-    pl = types.ModuleType("pytorch_lightning"); ut = types.ModuleType("pytorch_lightning.utilities")
-    ut.rank_zero_only = lambda f: f; pl.utilities = ut
-    sys.modules["pytorch_lightning"] = pl; sys.modules["pytorch_lightning.utilities"] = ut
 import torch, torch.nn as nn
-from models.s4 import s4 as S4
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from official_example import S4, ExampleModel
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch")
 os.makedirs(out, exist_ok=True)
@@ -61,23 +55,8 @@ def write_safetensors(path, sd):
         f.write(struct.pack("<Q", len(h))); f.write(h); [f.write(c) for c in chunks]
 write_safetensors(os.path.join(out, "block.safetensors"), blk.state_dict())
 
-class ExampleModel(nn.Module):  # example.py's S4Model with the S4 block
-    def __init__(s, d_input=1, d_output=3, d_model=H, n_layers=2):
-        super().__init__()
-        s.encoder = nn.Linear(d_input, d_model)
-        s.s4_layers = nn.ModuleList([S4.S4Block(d_model, d_state=N, l_max=L, dropout=0.0, transposed=True) for _ in range(n_layers)])
-        s.norms = nn.ModuleList([nn.LayerNorm(d_model) for _ in range(n_layers)])
-        s.dropouts = nn.ModuleList([nn.Dropout1d(0.0) for _ in range(n_layers)])
-        s.decoder = nn.Linear(d_model, d_output)
-    def forward(s, x):
-        x = s.encoder(x).transpose(-1, -2)
-        for layer, norm, dropout in zip(s.s4_layers, s.norms, s.dropouts):
-            z, _ = layer(x); x = dropout(z) + x
-            x = norm(x.transpose(-1, -2)).transpose(-1, -2)
-        return s.decoder(x.transpose(-1, -2).mean(dim=1))
-
 model_cfg = {"d_input": 1, "d_output": 3, "d_model": H, "n_layers": 2, "d_state": N, "l_max": L, "prenorm": False, "pool": "mean", "dropout": 0.0}
-m = ExampleModel(); perturb(m)
+m = ExampleModel(model_cfg); perturb(m)
 opt = torch.optim.AdamW(m.parameters(), lr=0.01)
 xm = torch.randn(B, L, 1)
 m.train(); loss = m(xm).square().mean(); loss.backward(); opt.step(); opt.zero_grad()
