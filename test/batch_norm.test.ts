@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { ops as native } from '../lib/native/binding';
+import { BN_SHAPES, bnInputs, type BnShape } from './helpers/batch_norm_cases';
 import { batchNormBackwardRef, batchNormRef } from './helpers/batch_norm_ref';
 import { device, randomValues, relL2 } from './helpers/device';
 import { finiteDiff, weightedSum } from './helpers/nn_reference';
@@ -21,34 +22,8 @@ import { finiteDiff, weightedSum } from './helpers/nn_reference';
 const { ops } = s4;
 const TOL = 1e-4;
 
-type Shape = [number, number, number];
-
-const SHAPES: Shape[] = [
-  [5, 31, 1],
-  [1, 32, 7],
-  [2, 33, 784],
-  [3, 255, 7],
-  [64, 256, 1],
-  [1, 257, 784],
-  [2, 1023, 1],
-  [1, 1024, 7],
-  [1, 1025, 40],
-  [2, 1, 3],
-];
-
-/** Inputs of one case: x (around `offset`, spread `spread`), w, b, running mean and (positive) variance. */
-function inputs([B, H, L]: Shape, seed: number, offset = 0, spread = 1) {
-  return {
-    x: randomValues(B * H * L, seed).map((v) => offset + spread * v),
-    w: randomValues(H, seed + 1).map((v) => 1 + 0.5 * v),
-    b: randomValues(H, seed + 2),
-    rm: randomValues(H, seed + 3).map((v) => offset + v),
-    rv: randomValues(H, seed + 4).map((v) => spread * spread * (0.5 + 0.4 * v)),
-  };
-}
-
 /** Runs batchNorm on fresh tensors; returns the output and the running state after the call. */
-function forward(shape: Shape, v: ReturnType<typeof inputs>, o: { training: boolean; momentum?: number; eps?: number; affine?: boolean }) {
+function forward(shape: BnShape, v: ReturnType<typeof bnInputs>, o: { training: boolean; momentum?: number; eps?: number; affine?: boolean }) {
   const [B, H, L] = shape;
   return s4.tidy(() => {
     const rm = s4.tensor(v.rm, [H]);
@@ -70,9 +45,9 @@ function forward(shape: Shape, v: ReturnType<typeof inputs>, o: { training: bool
 
 describe(`batchNorm (${device})`, () => {
   it('training forward and running statistics equal the float64 reference (with and without w, b)', () => {
-    SHAPES.forEach((shape, k) => {
+    BN_SHAPES.forEach((shape, k) => {
       const [B, H, L] = shape;
-      const v = inputs(shape, 10 * k + 1);
+      const v = bnInputs(shape, 10 * k + 1);
       for (const affine of [true, false]) {
         const got = forward(shape, v, { training: true, affine });
         const want = batchNormRef(v.x, affine ? v.w : null, affine ? v.b : null, B, H, L, { training: true, runningMean: v.rm, runningVar: v.rv });
@@ -86,9 +61,9 @@ describe(`batchNorm (${device})`, () => {
   });
 
   it('eval forward uses the running statistics and leaves them (and the batch counter) unchanged', () => {
-    SHAPES.forEach((shape, k) => {
+    BN_SHAPES.forEach((shape, k) => {
       const [B, H, L] = shape;
-      const v = inputs(shape, 10 * k + 2);
+      const v = bnInputs(shape, 10 * k + 2);
       const got = forward(shape, v, { training: false, eps: 1e-3 });
       const want = batchNormRef(v.x, v.w, v.b, B, H, L, { training: false, eps: 1e-3, runningMean: v.rm, runningVar: v.rv });
       expect(relL2(got.y, want.out), shape.join('x')).toBeLessThan(TOL);
@@ -97,16 +72,16 @@ describe(`batchNorm (${device})`, () => {
       expect(got.nbt).toBe(3);
     });
     // Eval mode needs no second value per channel: one token is a per-channel affine map.
-    const v = inputs([1, 6, 1], 3);
+    const v = bnInputs([1, 6, 1], 3);
     const got = forward([1, 6, 1], v, { training: false });
     expect(relL2(got.y, batchNormRef(v.x, v.w, v.b, 1, 6, 1, { training: false, runningMean: v.rm, runningVar: v.rv }).out)).toBeLessThan(TOL);
   });
 
   it('the running statistics follow torch\'s update over several calls (momentum 0.1, 0.5, 0 and 1)', () => {
-    const shape: Shape = [4, 9, 13];
+    const shape: BnShape = [4, 9, 13];
     const [B, H, L] = shape;
     for (const momentum of [0.1, 0.5, 0, 1]) {
-      const v = inputs(shape, 20);
+      const v = bnInputs(shape, 20);
       const rm = s4.tensor(v.rm, [H]);
       const rv = s4.tensor(v.rv, [H]);
       const nbt = s4.zeros([]);
@@ -175,9 +150,9 @@ describe(`batchNorm (${device})`, () => {
       [-3e3, 0.5],
       [1e5, 10],
     ])
-      for (const shape of [[4, 5, 300], [1, 3, 2000], [256, 4, 1]] as Shape[]) {
+      for (const shape of [[4, 5, 300], [1, 3, 2000], [256, 4, 1]] as BnShape[]) {
         const [B, H, L] = shape;
-        const v = inputs(shape, 40 + L, offset, spread);
+        const v = bnInputs(shape, 40 + L, offset, spread);
         const label = `${shape.join('x')} mean ${offset} spread ${spread}`;
         for (const training of [true, false]) {
           const got = forward(shape, v, { training });
@@ -203,9 +178,9 @@ describe(`batchNorm (${device})`, () => {
       [1, 4, 7],
       [5, 3, 1],
       [2, 1, 1], // two values a channel: xhat = +-1 whatever x, so dx is zero in training mode
-    ] as Shape[])
+    ] as BnShape[])
       for (const training of [true, false]) {
-        const v = inputs([B, H, L], 50 + B + H + L);
+        const v = bnInputs([B, H, L], 50 + B + H + L);
         const o = { training, runningMean: v.rm, runningVar: v.rv };
         const W = randomValues(B * H * L, 51);
         const f64 = [v.x, v.w, v.b].map((a) => Float64Array.from(a));
@@ -228,10 +203,10 @@ describe(`batchNorm (${device})`, () => {
       [2, 3, 5],
       [1, 4, 7],
       [5, 3, 1],
-    ] as Shape[])
+    ] as BnShape[])
       for (const training of [true, false]) {
-        const shape: Shape = [B, H, L];
-        const v = inputs(shape, 60 + B + H + L);
+        const shape: BnShape = [B, H, L];
+        const v = bnInputs(shape, 60 + B + H + L);
         const W = randomValues(B * H * L, 61);
         const got = gradients(shape, v, W, training);
         const o = { training, runningMean: v.rm, runningVar: v.rv };
@@ -249,9 +224,9 @@ describe(`batchNorm (${device})`, () => {
   });
 
   it('gradients equal the float64 adjoint on the large shapes (training and eval, with and without w)', () => {
-    SHAPES.forEach((shape, k) => {
+    BN_SHAPES.forEach((shape, k) => {
       const [B, H, L] = shape;
-      const v = inputs(shape, 70 + k);
+      const v = bnInputs(shape, 70 + k);
       const dy = randomValues(B * H * L, 71 + k);
       for (const training of [true, false])
         for (const affine of [true, false]) {
@@ -269,7 +244,7 @@ describe(`batchNorm (${device})`, () => {
 
   it('the native backward writes only the gradients asked for', () => {
     const [B, H, L] = [3, 5, 6];
-    const v = inputs([B, H, L], 80);
+    const v = bnInputs([B, H, L], 80);
     const dyv = randomValues(B * H * L, 81);
     const ref = batchNormBackwardRef(dyv, v.x, v.w, B, H, L, { training: true });
     s4.tidy(() => {
@@ -300,9 +275,9 @@ describe(`batchNorm (${device})`, () => {
   });
 
   it('the raw op may write over x (training and eval)', () => {
-    const shape: Shape = [3, 6, 11];
+    const shape: BnShape = [3, 6, 11];
     const [B, H, L] = shape;
-    const v = inputs(shape, 85);
+    const v = bnInputs(shape, 85);
     for (const training of [true, false]) {
       s4.tidy(() => {
         const x = s4.tensor(v.x, shape);
@@ -317,9 +292,9 @@ describe(`batchNorm (${device})`, () => {
   });
 
   it('a NaN in x gives NaN in its channel in training mode, in its element in eval mode (it never passes)', () => {
-    const shape: Shape = [2, 4, 5];
+    const shape: BnShape = [2, 4, 5];
     const [B, H, L] = shape;
-    const v = inputs(shape, 90);
+    const v = bnInputs(shape, 90);
     v.x[(1 * H + 2) * L + 3] = NaN;
     const train = forward(shape, v, { training: true });
     for (let bi = 0; bi < B; bi++)
@@ -335,7 +310,7 @@ describe(`batchNorm (${device})`, () => {
 
   it('writes into opts.out, frees its saved statistics, and names the argument in errors', () => {
     const [B, H, L] = [2, 3, 4];
-    const v = inputs([B, H, L], 100);
+    const v = bnInputs([B, H, L], 100);
     const x = s4.tensor(v.x, [B, H, L], { requiresGrad: true });
     const w = s4.tensor(v.w, [H], { requiresGrad: true });
     const rm = s4.tensor(v.rm, [H]);
@@ -382,7 +357,7 @@ describe(`batchNorm (${device})`, () => {
 });
 
 /** Gradients of sum(y * dy) for y = batchNorm(x, w, b) in one mode: dx, dw, db. */
-function gradients(shape: Shape, v: ReturnType<typeof inputs>, dy: Float32Array, training: boolean, affine = true) {
+function gradients(shape: BnShape, v: ReturnType<typeof bnInputs>, dy: Float32Array, training: boolean, affine = true) {
   const [, H] = shape;
   const x = s4.tensor(v.x, shape, { requiresGrad: true });
   const w = affine ? s4.tensor(v.w, [H], { requiresGrad: true }) : null;

@@ -1,14 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
 import { device, randomValues, relL2 } from './helpers/device';
-import { layerNormChannelsRef, linearChannelsRef, s4Layer64, weightedSum, type LayerParams64, type LayerShape } from './helpers/nn_reference';
+import { layerNormChannelsRef, linearChannelsRef, s4Layer64, type LayerShape } from './helpers/nn_reference';
 import { loadGolden } from './helpers/golden';
+import { expectGradientsMatch64, params64 } from './helpers/layer_checks';
 
 const { Module, Linear, LayerNorm, Dropout, S4Layer } = s4.nn;
-
-function params64(m: s4.nn.Module): LayerParams64 {
-  return Object.fromEntries(m.namedParameters().map(([n, t]) => [n, Float64Array.from(t.dataSync())]));
-}
 
 class Toy extends Module {
   a = this.registerModule('a', new Linear(3, 4, { seed: 1, device }));
@@ -159,24 +156,7 @@ describe('S4Layer', () => {
         const y = layer.forward(s4.tensor(uv, [B, c.shape.H, c.L], { device }));
         s4.ops.sum(s4.ops.mul(y, s4.tensor(wv, y.shape, { device }))).backward();
       });
-      const P = params64(layer);
-      const loss = (): number => weightedSum(s4Layer64(P, c.shape, uv, B, c.L), wv);
-      const h = 1e-6;
-      for (const [name, t] of layer.namedParameters()) {
-        const v = P[name];
-        const fd = new Float64Array(v.length);
-        for (let i = 0; i < v.length; i++) {
-          const x0 = v[i];
-          v[i] = x0 + h;
-          const lp = loss();
-          v[i] = x0 - h;
-          const lm = loss();
-          v[i] = x0;
-          fd[i] = (lp - lm) / (2 * h);
-        }
-        expect(t.grad, name).not.toBeNull();
-        expect(relL2(t.grad!.dataSync(), fd), name).toBeLessThan(1e-4);
-      }
+      expectGradientsMatch64(layer, c.shape, uv, wv, B, c.L);
       layer.dispose();
     });
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
-import { core } from '../lib/native/binding';
 import { device, randomValues, relL2 } from './helpers/device';
+import { expectDirectionalGradients, expectStepperMatchesPrefixes } from './helpers/model_checks';
 import { modelInput, randomTokens } from './helpers/model_input';
 
 const { SequenceModel, Dropout } = s4.nn;
@@ -101,23 +101,7 @@ describe('SequenceModel', () => {
         resetDropout(m);
         return loss64(s4.noGrad(() => s4.tidy(() => m.forward(x).dataSync())));
       };
-      const l0 = Math.abs(value());
-      for (const [pname, t] of m.namedParameters()) {
-        const v = randomValues(t.floats, 100 + t.floats);
-        const g = t.grad!.dataSync();
-        let an = 0;
-        for (let i = 0; i < v.length; i++) an += g[i] * v[i];
-        const eps = Math.min(3e-2, Math.max(1e-3, (1e-3 * Math.max(l0, 1e-3)) / Math.max(Math.abs(an), 1e-12)));
-        const p0 = t.dataSync().slice();
-        const shifted = (s: number): number => {
-          core.write(t.handle, Float32Array.from(p0, (p, i) => p + s * v[i]));
-          return value();
-        };
-        const fd = (shifted(eps) - shifted(-eps)) / (2 * eps);
-        core.write(t.handle, p0);
-        const tol = 1e-2 * Math.abs(an) + (8 * 2 ** -23 * Math.max(l0, 1e-3)) / eps;
-        expect(Math.abs(fd - an), `${pname}: fd ${fd} vs grad ${an} (eps ${eps})`).toBeLessThan(tol);
-      }
+      expectDirectionalGradients(m, value, 3e-2);
       s4.dispose(x, labels, target);
       m.dispose();
     });
@@ -137,22 +121,7 @@ describe('SequenceModel', () => {
       m.eval();
       const B = 2;
       const inp = modelInput(o, B, L, 13);
-      const st = m.stepper({ batch: B });
-      const dIn = o.embedding ? 1 : o.dInput!;
-      for (let t = 0; t < L; t++) {
-        const xt = new Float32Array(B * dIn);
-        for (let b = 0; b < B; b++) for (let i = 0; i < dIn; i++) xt[b * dIn + i] = inp.values[(b * dIn + i) * L + t];
-        const got = s4.tidy(() => st.step(s4.tensor(xt, o.embedding ? [B] : [B, dIn], { device })).dataSync());
-        expect(st.position).toBe(t + 1);
-        // The convolutional model on the prefix of length t + 1.
-        const P = t + 1;
-        const prefix = new Float32Array(B * dIn * P);
-        for (let r = 0; r < B * dIn; r++) for (let j = 0; j < P; j++) prefix[r * P + j] = inp.values[r * L + j];
-        const shape = o.embedding ? [B, P] : [B, dIn, P];
-        const full = s4.tidy(() => m.forward(s4.tensor(prefix, shape, { device })).dataSync());
-        const want = o.pool === 'none' ? Float32Array.from({ length: B * o.dOutput }, (_, i) => full[i * P + t]) : full;
-        expect(relL2(got, want), `step ${t}`).toBeLessThan(1e-4);
-      }
+      const st = expectStepperMatchesPrefixes(m, o, inp, B, L, device);
       st.reset();
       expect(st.position).toBe(0);
       st.dispose();

@@ -13,6 +13,7 @@ import type { Tensor } from '../lib/index';
 import { ops as native } from '../lib/native/binding';
 import { device, randomValues, relL2 } from './helpers/device';
 import { finiteDiff, weightedSum } from './helpers/nn_reference';
+import { residualNormRaw } from './helpers/residual_norm_raw';
 import { residualNormRef } from './helpers/residual_norm_ref';
 
 const { ops } = s4;
@@ -95,26 +96,14 @@ describe(`residualNorm (${device})`, () => {
     const [B, H, L] = [3, 40, 9];
     const v = inputs({ B, H, L }, 5);
     const ref = residualNormRef(v.z, v.x, null, null, null, B, H, L, 1e-3, true);
-    const [out, mean, rstd] = s4.tidy(() => {
-      const z = s4.tensor(v.z, [B, 2 * H, L]);
-      const x = s4.tensor(v.x, [B, H, L]);
-      const o = s4.zeros([B, H, L]);
-      const m = s4.zeros([B, L]);
-      const r = s4.zeros([B, L]);
-      native.residualNormForward({ z: z.handle, x: x.handle, out: o.handle, mean: m.handle, rstd: r.handle, B, H, L, p: 0, seed: 0, step: 0, eps: 1e-3, normalize: true });
-      return [o.dataSync(), m.dataSync(), r.dataSync()];
-    });
+    const [out, mean, rstd] = residualNormRaw(v.z, v.x, B, H, L, device);
     expect(relL2(out, ref.out)).toBeLessThan(TOL);
     expect(relL2(mean, ref.mean)).toBeLessThan(TOL);
     expect(relL2(rstd, ref.rstd)).toBeLessThan(TOL);
   });
 
   it('the dropout mask is the dropout op\'s: equal to glu + dropout + add + layerNormChannels', () => {
-    for (const [B, H, L] of [
-      [2, 33, 784],
-      [3, 256, 1],
-      [1, 40, 7],
-    ]) {
+    for (const [B, H, L] of [[2, 33, 784], [3, 256, 1], [1, 40, 7]]) {
       const v = inputs({ B, H, L }, 40 + H);
       for (const normalize of [true, false]) {
         const [fused, composed] = s4.tidy(() => {
@@ -168,13 +157,7 @@ describe(`residualNorm (${device})`, () => {
   });
 
   it('zBias takes the bias of the linearChannels before it: values and every gradient', () => {
-    for (const [B, H, L] of [
-      [2, 33, 1],
-      [3, 32, 7],
-      [1, 40, 784],
-      [2, 257, 1],
-      [1, 1025, 7],
-    ]) {
+    for (const [B, H, L] of [[2, 33, 1], [3, 32, 7], [1, 40, 784], [2, 257, 1], [1, 1025, 7]]) {
       const K = 24; // the linear's input channels
       const uv = randomValues(B * K * L, H + 1);
       const Wv = randomValues(2 * H * K, H + 2).map((t) => t / Math.sqrt(K));
@@ -212,11 +195,7 @@ describe(`residualNorm (${device})`, () => {
 
 
   it('gradients to z, x, w and b equal float64 finite differences', () => {
-    for (const [B, H, L] of [
-      [2, 3, 5],
-      [1, 4, 1],
-      [2, 5, 3],
-    ])
+    for (const [B, H, L] of [[2, 3, 5], [1, 4, 1], [2, 5, 3]])
       for (const normalize of [true, false])
         for (const p of [0, 0.3]) {
           const v = inputs({ B, H, L }, 70 + B + H + L);
@@ -249,13 +228,7 @@ describe(`residualNorm (${device})`, () => {
   });
 
   it('with zBias: gradients to zBias, z, x, w and b equal float64 finite differences (zBias alone too)', () => {
-    for (const [B, H, L] of [
-      [2, 3, 5],
-      [1, 4, 1],
-      [3, 3, 1],
-      [2, 5, 3],
-      [1, 3, 40],
-    ])
+    for (const [B, H, L] of [[2, 3, 5], [1, 4, 1], [3, 3, 1], [2, 5, 3], [1, 3, 40]])
       for (const normalize of [true, false])
         for (const p of [0, 0.3])
           for (const only of [false, true]) {
@@ -295,11 +268,7 @@ describe(`residualNorm (${device})`, () => {
   });
 
   it('the native gradZBias is the channel sum of gradZ, with or without gradZ asked for', () => {
-    for (const [B, H, L] of [
-      [3, 5, 1],
-      [2, 6, 4],
-      [2, 7, 300],
-    ]) {
+    for (const [B, H, L] of [[3, 5, 1], [2, 6, 4], [2, 7, 300]]) {
       const v = inputs({ B, H, L }, 190 + L);
       const zb = zBiasValues(H, 191);
       const [dz, withDz, alone] = s4.tidy(() => {

@@ -10,29 +10,13 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
 import { device, randomValues, relL2 } from './helpers/device';
-import { erf, s4Layer64, weightedSum, type LayerParams64, type LayerShape } from './helpers/nn_reference';
+import { expectGradientsMatch64, layerOfShape, params64 } from './helpers/layer_checks';
+import { erf, s4Layer64, type LayerShape } from './helpers/nn_reference';
 
 const { S4Layer } = s4.nn;
 
-function params64(m: s4.nn.Module): LayerParams64 {
-  return Object.fromEntries(m.namedParameters().map(([n, t]) => [n, Float64Array.from(t.dataSync())]));
-}
-
 function makeLayer(s: LayerShape, seed: number, extra: Partial<s4.nn.S4LayerOptions> = {}): s4.nn.S4Layer {
-  return new S4Layer({
-    dModel: s.H,
-    dState: 2 * s.N2,
-    kernel: s.kind,
-    lMax: s.lMax,
-    bidirectional: s.bidirectional,
-    bidirectionalConvention: s.convention,
-    channels: s.channels,
-    nSsm: s.nSsm,
-    longInputs: s.truncate ? 'truncate' : 'grow',
-    seed,
-    device,
-    ...extra,
-  });
+  return layerOfShape(s, seed, device, extra);
 }
 
 /** forward(u) of a layer, [B, H, L] flat. */
@@ -65,24 +49,7 @@ function checkGradients(layer: s4.nn.S4Layer, s: LayerShape, B: number, L: numbe
     const y = layer.forward(s4.tensor(uv, [B, s.H, L], { device }));
     s4.ops.sum(s4.ops.mul(y, s4.tensor(wv, y.shape, { device }))).backward();
   });
-  const P = params64(layer);
-  const loss = (): number => weightedSum(s4Layer64(P, s, uv, B, L), wv);
-  const h = 1e-6;
-  for (const [name, t] of layer.namedParameters()) {
-    const v = P[name];
-    const fd = new Float64Array(v.length);
-    for (let i = 0; i < v.length; i++) {
-      const x0 = v[i];
-      v[i] = x0 + h;
-      const lp = loss();
-      v[i] = x0 - h;
-      const lm = loss();
-      v[i] = x0;
-      fd[i] = (lp - lm) / (2 * h);
-    }
-    expect(t.grad, name).not.toBeNull();
-    expect(relL2(t.grad!.dataSync(), fd), name).toBeLessThan(1e-4);
-  }
+  expectGradientsMatch64(layer, s, uv, wv, B, L);
 }
 
 describe('S4Layer: official bidirectional convention', () => {

@@ -1,10 +1,10 @@
 /** The `s4` command line end to end (train, resume, eval, generate, errors), in child processes. */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
-import { s4cli } from './helpers/cli';
+import { expectGeneratePng, s4cli } from './helpers/cli';
 
 const small = ['--task', 'sine', '--train-size', '64', '--test-size', '16', '--length', '16', '--layers', '1', '--d-model', '8', '--d-state', '8', '--no-progress'];
 
@@ -65,17 +65,8 @@ describe('s4 train / eval', () => {
 
 describe('s4 generate', () => {
   it('writes a PNG grid of sampled images from a next-pixel checkpoint', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 's4-gen-'));
     const options = { dInput: 1, dOutput: 256, pool: 'none' as const, lMax: 784, nLayers: 1, dModel: 8, dState: 8, dropout: 0, seed: 2 };
-    const model = new s4.nn.SequenceModel({ ...options, device: 'cpu' });
-    const params = Object.fromEntries(model.namedParameters().map(([n, t]) => [n, { shape: [...t.shape], dtype: t.dtype, data: t.dataSync() }]));
-    const ck = join(dir, 'gen.safetensors');
-    s4.train.saveCheckpoint(ck, { step: 1, epoch: 0, batch: 1, seed: 0, params, moments: {}, scheduleStep: 1, dropout: {}, info: { task: { name: 'fmnist-gen', options: {} }, model: options } });
-    model.dispose();
-    const png = join(dir, 'out.png');
-    const r = await s4cli(['generate', ck, '--out', png, '--count', '3', '--scale', '1', '--no-progress']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(existsSync(png)).toBe(true);
+    const { ck, png } = await expectGeneratePng('s4-gen-', options, 3);
     const bytes = readFileSync(png);
     expect(bytes.subarray(1, 4).toString('ascii')).toBe('PNG');
     // 2 columns x 2 rows of 28 px with 2 px padding.

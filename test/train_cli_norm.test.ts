@@ -4,11 +4,12 @@
  * training scored; a resume keeps the stored norm; generate steps a batch-norm model.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
+import { expectGeneratePng } from './helpers/cli';
 
 const root = join(__dirname, '..');
 
@@ -76,16 +77,7 @@ describe('s4 train --norm', () => {
   });
 
   it('generate steps a batch-norm model (eval mode, running statistics)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 's4-gen-norm-'));
     const options = { dInput: 1, dOutput: 256, pool: 'none' as const, lMax: 784, nLayers: 1, dModel: 8, dState: 8, dropout: 0, seed: 2, norm: 'batch' as const };
-    const model = new s4.nn.SequenceModel({ ...options, device: 'cpu' });
-    const params = Object.fromEntries(model.namedState().map(([n, t]) => [n, { shape: [...t.shape], dtype: t.dtype, data: t.dataSync() }]));
-    const ck = join(dir, 'gen.safetensors');
-    s4.train.saveCheckpoint(ck, { step: 1, epoch: 0, batch: 1, seed: 0, params, moments: {}, scheduleStep: 1, dropout: {}, info: { task: { name: 'fmnist-gen', options: {} }, model: options } });
-    model.dispose();
-    const png = join(dir, 'out.png');
-    const r = await s4cli(['generate', ck, '--out', png, '--count', '2', '--scale', '1', '--no-progress']);
-    expect(r.code, r.stderr).toBe(0);
-    expect(existsSync(png)).toBe(true);
+    await expectGeneratePng('s4-gen-norm-', options, 2);
   });
 });

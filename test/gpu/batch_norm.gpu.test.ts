@@ -12,27 +12,16 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
 import { ops as native } from '../../lib/native/binding';
+import { BN_SHAPES, bnInputs, type BnShape } from '../helpers/batch_norm_cases';
 import { batchNormBackwardRef, batchNormRef } from '../helpers/batch_norm_ref';
 import { randomValues, relL2 } from '../helpers/device';
 
 const { ops } = s4;
 const TOL = 1e-4;
 
-type Shape = [number, number, number];
+type Shape = BnShape;
 
-const SHAPES: Shape[] = [
-  [5, 31, 1],
-  [1, 32, 7],
-  [2, 33, 784],
-  [3, 255, 7],
-  [64, 256, 1],
-  [1, 257, 784],
-  [2, 1023, 1],
-  [1, 1024, 7],
-  [1, 1025, 40],
-  [2, 1, 3],
-  [3, 64, 33],
-];
+const SHAPES: Shape[] = [...BN_SHAPES, [3, 64, 33]];
 
 const LARGE: Shape[] = [
   [2, 4, 600000],
@@ -41,24 +30,11 @@ const LARGE: Shape[] = [
   [1, 2, 1 << 21],
 ];
 
-interface Values {
-  x: Float32Array;
-  w: Float32Array;
-  b: Float32Array;
-  rm: Float32Array;
-  rv: Float32Array;
-  dy: Float32Array;
-}
+type Values = ReturnType<typeof bnInputs> & { dy: Float32Array };
 
-function values([B, H, L]: Shape, seed: number, offset = 0, spread = 1): Values {
-  return {
-    x: randomValues(B * H * L, seed).map((v) => offset + spread * v),
-    w: randomValues(H, seed + 1).map((v) => 1 + 0.5 * v),
-    b: randomValues(H, seed + 2),
-    rm: randomValues(H, seed + 3).map((v) => offset + v),
-    rv: randomValues(H, seed + 4).map((v) => spread * spread * (0.5 + 0.4 * v)),
-    dy: randomValues(B * H * L, seed + 5),
-  };
+function values(shape: Shape, seed: number, offset = 0, spread = 1): Values {
+  const [B, H, L] = shape;
+  return { ...bnInputs(shape, seed, offset, spread), dy: randomValues(B * H * L, seed + 5) };
 }
 
 /** batchNorm on one device, backpropagating sum(y * dy): y, dx, dw, db, running mean, running var, counter. */

@@ -7,26 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
 import { randomValues, relL2 } from '../helpers/device';
-import { modelInput, randomTokens } from '../helpers/model_input';
+import { forwardAndSteps, outputAndGrads } from '../helpers/model_checks';
+import { randomTokens } from '../helpers/model_input';
 import { s4Layer64, type LayerShape } from '../helpers/nn_reference';
 
 const { SequenceModel } = s4.nn;
 type Opts = s4.nn.SequenceModelOptions;
-
-/** Output and parameter gradients of sum(model(x) * w) on `device`. */
-function run(m: s4.nn.SequenceModel, o: Opts, B: number, L: number, device: 'cpu' | 'cuda') {
-  const inp = modelInput(o, B, L, 3);
-  m.zeroGrad();
-  const y = s4.tidy(() => {
-    const x = s4.tensor(inp.values, inp.shape, { device });
-    const out = m.forward(x);
-    const w = s4.tensor(randomValues(out.size, 4), out.shape, { device });
-    s4.ops.sum(s4.ops.mul(out, w)).backward();
-    return out.dataSync();
-  });
-  const grads = Object.fromEntries(m.namedParameters().map(([n, t]) => [n, t.grad!.dataSync()]));
-  return { y, grads };
-}
 
 const cases: [string, Opts, number, number][] = [
   ['dplr post-norm, L = 1', { dInput: 3, dModel: 8, nLayers: 2, dState: 8, dOutput: 4, lMax: 1, pool: 'none' }, 1, 2],
@@ -62,10 +48,10 @@ describe('SequenceModel CUDA vs CPU', () => {
   for (const [name, o, L, B] of cases) {
     it(`forward and every gradient agree (${name})`, () => {
       const m = new SequenceModel({ ...o, dropout: 0, seed: 5, device: 'cpu' });
-      const cpu = run(m, o, B, L, 'cpu');
+      const cpu = outputAndGrads(m, o, B, L, 'cpu');
       m.to('cuda');
       expect(m.device).toBe('cuda');
-      const gpu = run(m, o, B, L, 'cuda');
+      const gpu = outputAndGrads(m, o, B, L, 'cuda');
       expect(relL2(gpu.y, cpu.y)).toBeLessThan(1e-4);
       // d logDt [H] sums, per channel, L N B terms that largely cancel, so it amplifies the
       // float32 rounding of the kernels (2.4e-4 seen on an H100 for diag, L = 1025, where
@@ -78,10 +64,10 @@ describe('SequenceModel CUDA vs CPU', () => {
   it('dropout masks are the same on both backends', () => {
     const o: Opts = { dInput: 3, dModel: 16, nLayers: 2, dState: 8, dOutput: 4, lMax: 33, pool: 'none', dropout: 0.3 };
     const m = new SequenceModel({ ...o, seed: 8, device: 'cpu' });
-    const cpu = run(m, o, 2, 33, 'cpu');
+    const cpu = outputAndGrads(m, o, 2, 33, 'cpu');
     for (const [, x] of m.namedModules()) if (x instanceof s4.nn.Dropout) x.step = 0;
     m.to('cuda');
-    const gpu = run(m, o, 2, 33, 'cuda');
+    const gpu = outputAndGrads(m, o, 2, 33, 'cuda');
     expect(relL2(gpu.y, cpu.y)).toBeLessThan(1e-4);
     for (const n of Object.keys(cpu.grads)) expect(relL2(gpu.grads[n], cpu.grads[n]), n).toBeLessThan(1e-4);
     m.dispose();
@@ -96,15 +82,7 @@ describe('SequenceModel CUDA vs CPU', () => {
       const m = new SequenceModel({ ...o, seed: 6, device: 'cuda' }).eval();
       const B = 3;
       const xv = randomValues(B * 2 * L, 7);
-      const full = s4.tidy(() => m.forward(s4.tensor(xv, [B, 2, L], { device: 'cuda' })).dataSync());
-      const st = m.stepper({ batch: B });
-      const got = new Float32Array(full.length);
-      for (let t = 0; t < L; t++) {
-        const xt = new Float32Array(B * 2);
-        for (let r = 0; r < B * 2; r++) xt[r] = xv[r * L + t];
-        const yt = s4.tidy(() => st.step(s4.tensor(xt, [B, 2], { device: 'cuda' })).dataSync());
-        for (let r = 0; r < B * 3; r++) got[r * L + t] = yt[r];
-      }
+      const { full, got, st } = forwardAndSteps(m, xv, B, 2, 3, L, 'cuda');
       expect(relL2(got, full)).toBeLessThan(1e-4);
       // From the second token on, the tokens ran as one captured CUDA graph.
       expect(st.captured).toBe(true);

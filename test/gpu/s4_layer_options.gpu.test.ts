@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
 import { randomValues, relL2 } from '../helpers/device';
-import { modelInput } from '../helpers/model_input';
+import { layerOfShape } from '../helpers/layer_checks';
+import { forwardAndSteps, outputAndGrads } from '../helpers/model_checks';
 import { s4Layer64, type LayerShape } from '../helpers/nn_reference';
 import { layerFromOfficial, officialFixture, runOfficialCase, type Entry, type OfficialCase } from '../helpers/official_block';
 
@@ -19,19 +20,7 @@ const { SequenceModel } = s4.nn;
 type Opts = s4.nn.SequenceModelOptions;
 
 function makeLayer(s: LayerShape, seed: number): s4.nn.S4Layer {
-  return new s4.nn.S4Layer({
-    dModel: s.H,
-    dState: 2 * s.N2,
-    kernel: s.kind,
-    lMax: s.lMax,
-    bidirectional: s.bidirectional,
-    bidirectionalConvention: s.convention,
-    channels: s.channels,
-    nSsm: s.nSsm,
-    longInputs: s.truncate ? 'truncate' : 'grow',
-    seed,
-    device: 'cuda',
-  });
+  return layerOfShape(s, seed, 'cuda');
 }
 
 describe('S4Layer options on CUDA against the float64 layer', () => {
@@ -68,21 +57,6 @@ describe('S4Layer options on CUDA against the float64 layer', () => {
   }
 });
 
-/** Output and parameter gradients of sum(model(x) * w) on `device`. */
-function run(m: s4.nn.SequenceModel, o: Opts, B: number, L: number, device: 'cpu' | 'cuda') {
-  const inp = modelInput(o, B, L, 3);
-  m.zeroGrad();
-  const y = s4.tidy(() => {
-    const x = s4.tensor(inp.values, inp.shape, { device });
-    const out = m.forward(x);
-    const w = s4.tensor(randomValues(out.size, 4), out.shape, { device });
-    s4.ops.sum(s4.ops.mul(out, w)).backward();
-    return out.dataSync();
-  });
-  const grads = Object.fromEntries(m.namedParameters().map(([n, t]) => [n, t.grad!.dataSync()]));
-  return { y, grads };
-}
-
 describe('SequenceModel options, CUDA vs CPU', () => {
   const cases: [string, Opts, number, number][] = [
     ['dplr bidirectional, channels 2, nSsm 4, tied dropout 0.3, L = 784', { dInput: 1, dModel: 32, nLayers: 2, dState: 16, dOutput: 10, lMax: 784, bidirectional: true, channels: 2, nSsm: 4, tieDropout: true, dropout: 0.3, pool: 'mean' }, 784, 2],
@@ -92,11 +66,11 @@ describe('SequenceModel options, CUDA vs CPU', () => {
   for (const [name, o, L, B] of cases) {
     it(`forward, every gradient and the dropout masks agree (${name})`, () => {
       const m = new SequenceModel({ ...o, seed: 5, device: 'cpu' });
-      const cpu = run(m, o, B, L, 'cpu');
+      const cpu = outputAndGrads(m, o, B, L, 'cpu');
       const lengths = m.kernelLengths();
       for (const [, x] of m.namedModules()) if (x instanceof s4.nn.Dropout) x.step = 0;
       m.to('cuda');
-      const gpu = run(m, o, B, L, 'cuda');
+      const gpu = outputAndGrads(m, o, B, L, 'cuda');
       expect(m.kernelLengths()).toEqual(lengths);
       expect(relL2(gpu.y, cpu.y)).toBeLessThan(1e-4);
       // d logDt amplifies the kernels' float32 rounding (see nn_model.gpu.test.ts): 1e-3.
@@ -114,15 +88,7 @@ describe('SequenceModel options, CUDA vs CPU', () => {
       const m = new SequenceModel({ ...o, seed: 6, device: 'cuda' }).eval();
       const B = 3;
       const xv = randomValues(B * 2 * L, 7);
-      const full = s4.tidy(() => m.forward(s4.tensor(xv, [B, 2, L], { device: 'cuda' })).dataSync());
-      const st = m.stepper({ batch: B });
-      const got = new Float32Array(full.length);
-      for (let t = 0; t < L; t++) {
-        const xt = new Float32Array(B * 2);
-        for (let r = 0; r < B * 2; r++) xt[r] = xv[r * L + t];
-        const yt = s4.tidy(() => st.step(s4.tensor(xt, [B, 2], { device: 'cuda' })).dataSync());
-        for (let r = 0; r < B * 3; r++) got[r * L + t] = yt[r];
-      }
+      const { full, got, st } = forwardAndSteps(m, xv, B, 2, 3, L, 'cuda');
       expect(relL2(got, full)).toBeLessThan(1e-4);
       st.dispose();
       m.dispose();

@@ -7,36 +7,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
-import type { Tensor } from '../../lib/index';
 import { ops as native } from '../../lib/native/binding';
-import { randomValues, relL2 } from '../helpers/device';
+import { expectCpuGpuEqual } from '../helpers/cpu_gpu_parity';
 
 const { ops } = s4;
-const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * slice on both devices with the same input; backpropagates sum(y * W) and checks that the
  * CUDA output and gradient equal the CPU ones exactly. Returns the CUDA output.
  */
 function parity(shape: number[], start: number, len: number, seed: number): Float32Array {
-  const run = (device: 'cpu' | 'cuda') => {
-    const x: Tensor = s4.tensor(randomValues(sizeOf(shape), seed), shape, { device, requiresGrad: true });
-    const y = s4.tidy(() => {
-      const out = ops.slice(x, start, len);
-      const W = s4.tensor(randomValues(out.size, seed + 1), out.shape as number[], { device });
-      ops.sum(ops.mul(out, W)).backward();
-      return out.dataSync();
-    });
-    const g = x.grad!.dataSync();
-    x.dispose();
-    return { y, g };
-  };
-  const cpu = run('cpu');
-  const gpu = run('cuda');
-  const label = `[${shape}] start ${start} len ${len}`;
-  expect(relL2(gpu.y, cpu.y), `${label}: forward`).toBe(0);
-  expect(relL2(gpu.g, cpu.g), `${label}: gradient`).toBe(0);
-  return gpu.y;
+  return expectCpuGpuEqual(shape, (x) => ops.slice(x, start, len), 'float32', seed, `[${shape}] start ${start} len ${len}`);
 }
 
 describe('slice on CUDA vs CPU', () => {
