@@ -38,7 +38,7 @@ describe('graph capture arguments', () => {
     const st = m.stepper({ batch: 2 });
     for (let t = 0; t < 3; t++) s4.tidy(() => st.step(s4.tensor([0.5, -1], [2, 1])));
     expect(st.captured).toBe(false);
-    expect(thrownBy(() => m.stepper({ batch: 1, cudaGraph: 'yes' as unknown as boolean }))?.message).toMatch(
+    expect((thrownBy(() => m.stepper({ batch: 1, cudaGraph: 'yes' as unknown as boolean })) as Error).message).toMatch(
       /option 'cudaGraph' must be a boolean/,
     );
     st.dispose();

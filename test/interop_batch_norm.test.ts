@@ -17,7 +17,8 @@ describe('interop of batch-norm models', () => {
     const sd = s4.interop.toOfficialStateDict(m);
     expect(sd['norms.1.num_batches_tracked']).toEqual({ shape: [], dtype: 'int64', data: [3] });
     expect(sd['norms.0.running_var'].shape).toEqual([8]);
-    const back = s4.interop.modelFromOfficial(sd, s4.interop.officialConfig(m), { device });
+    const config = s4.interop.officialConfig(m) as Parameters<typeof s4.interop.modelFromOfficial>[1];
+    const back = s4.interop.modelFromOfficial(sd, config, { device });
     expect(back.norm).toBe('batch');
     const x = randomValues(3 * 2 * 16, 20);
     const a = s4.tidy(() => m.forward(s4.tensor(x, [3, 2, 16], { device })).dataSync());

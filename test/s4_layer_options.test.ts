@@ -389,7 +389,7 @@ describe('SequenceModel: tied residual dropout', () => {
     const yv = randomValues(B * H * L, 2);
     const W = s4.tensor(randomValues(2 * H * H, 3), [2 * H, H], { device });
     const bias = s4.tensor(randomValues(2 * H, 4), [2 * H], { device });
-    const norm = { weight: s4.tensor(new Float32Array(H).fill(1), [H], { device }), bias: s4.tensor(new Float32Array(H), [H], { device }), eps: 1e-5 };
+    const norm = { kind: 'layer' as const, weight: s4.tensor(new Float32Array(H).fill(1), [H], { device }), bias: s4.tensor(new Float32Array(H), [H], { device }), eps: 1e-5 };
     const draw = () => ({ p, seed: 5, step: 2, tie: true });
     const got = s4.tidy(() => {
       const x = s4.tensor(xv, [B, H, L], { device });

@@ -1,4 +1,3 @@
-import * as fs from 'fs';
 import { describe, expect, it } from 'vitest';
 import { cadjoint, cidentity, cmatmul, cmatrix, cmaxAbs, cadd, csolve, type CMatrix } from '../lib/ssm/complex';
 import { bilinear, cToCTilde, discretizeDiag, discretizeDplr, dplrFull, zoh } from '../lib/ssm/discretize';
