@@ -51,6 +51,8 @@ export interface GemmInfo {
   fftVersion?: string | null;
   /** CPU: why FFTW is not used (not found, S4_FFTW=0), or null. */
   fftReason?: string | null;
+  /** CPU: the FFT convolution's transform: FFTW in float (libfftw3f), FFTW in double, or the built-in one. */
+  convFft?: 'fftw-float' | 'fftw' | 'builtin';
   /** CUDA: why cuBLAS is not used (null when it is). */
   reason?: string | null;
   cublasVersion?: number;

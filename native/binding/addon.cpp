@@ -232,7 +232,7 @@ Napi::Value synchronizeAsync(const Napi::CallbackInfo& info) {
 
 // nnInfo(device): which GEMM (and on the CPU which FFT) the ops of that device use. 'cpu' ->
 // { gemm: 'builtin', kernel: 'avx2' | 'generic', fft: 'fftw' | 'builtin', fftVersion,
-// fftReason (why not FFTW, or null) }; 'cuda' -> { gemm: 'cublas' | 'builtin', reason (why not
+// fftReason (why not FFTW, or null), convFft: 'fftw-float' | 'fftw' | 'builtin' }; 'cuda' -> { gemm: 'cublas' | 'builtin', reason (why not
 // cuBLAS, or null), cublasVersion, tf32 }.
 Napi::Value nnInfo(const Napi::CallbackInfo& info) {
   Args a(info, "nnInfo", 1);
@@ -247,6 +247,8 @@ Napi::Value nnInfo(const Napi::CallbackInfo& info) {
     o.Set("fft", fftw ? "fftw" : "builtin");
     o.Set("fftVersion", fftw ? Napi::Value(Napi::String::New(env, cpu::fftw::version())) : env.Null());
     o.Set("fftReason", fftw ? env.Null() : Napi::Value(Napi::String::New(env, whyNot)));
+    // The FFT convolution's transform: float FFTW where its library is there, else double.
+    o.Set("convFft", cpu::fftw::available<float>() ? "fftw-float" : fftw ? "fftw" : "builtin");
     return o;
   }
 #ifdef S4_WITH_CUDA

@@ -61,7 +61,7 @@ class Radix2 {
 
 struct RealFFT::Plan {
   int n;
-  std::unique_ptr<fftw::Plans> fftw;  // FFTW in use: the other members stay empty
+  std::unique_ptr<fftw::Plans<double>> fftw;  // FFTW in use: the other members stay empty
   std::unique_ptr<Radix2> direct;     // n is a power of two
   std::unique_ptr<Radix2> conv;       // Bluestein convolution length
   std::vector<cdouble> chirp;         // c[t] = exp(-i pi t^2 / n), t < n
@@ -69,7 +69,7 @@ struct RealFFT::Plan {
 
   explicit Plan(int len) : n(len) {
     if (fftw::available()) {
-      fftw = std::make_unique<fftw::Plans>(n);
+      fftw = std::make_unique<fftw::Plans<double>>(n);
       return;
     }
     if (isPowerOfTwo(n)) {
@@ -148,6 +148,17 @@ std::shared_ptr<const RealFFT> realFFT(int n) {
   auto it = cache.find(n);
   if (it != cache.end()) return it->second;
   auto plan = std::make_shared<const RealFFT>(n);
+  cache.emplace(n, plan);
+  return plan;
+}
+
+std::shared_ptr<const fftw::Plans<float>> floatFFT(int n) {
+  static std::mutex mu;
+  static std::map<int, std::shared_ptr<const fftw::Plans<float>>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(n);
+  if (it != cache.end()) return it->second;
+  auto plan = std::make_shared<const fftw::Plans<float>>(n);
   cache.emplace(n, plan);
   return plan;
 }

@@ -11,6 +11,8 @@
 #include <memory>
 #include <vector>
 
+#include "fftw_api.h"
+
 namespace s4::cpu {
 
 using cdouble = std::complex<double>;
@@ -33,5 +35,9 @@ class RealFFT {
 
 // Plans are cached by length; safe to call from several threads.
 std::shared_ptr<const RealFFT> realFFT(int n);
+
+// Float transforms through FFTW (fftw_api.h), cached by length; only where
+// fftw::available<float>().
+std::shared_ptr<const fftw::Plans<float>> floatFFT(int n);
 
 }  // namespace s4::cpu

@@ -28,4 +28,4 @@ const results = shapes.map(([B, H, L]) => {
   s4.dispose(u, k, d, g);
   return r;
 });
-process.stdout.write(JSON.stringify({ fft: core.nnInfo('cpu').fft, results }));
+process.stdout.write(JSON.stringify({ fft: core.nnInfo('cpu').fft, convFft: core.nnInfo('cpu').convFft, results }));
