@@ -55,7 +55,8 @@ function timeAxis(points) {
   return m < 2 ? { xMax: 60 * m, unit: 'seconds', scaleX: 60 } : { xMax: m, unit: 'minutes', scaleX: 1 };
 }
 
-function svg(runs) {
+/** The axes both drawings share: time and accuracy ranges, the plot size, the maps to pixels. */
+function layout(runs) {
   const all = runs.flatMap((r) => r.points);
   const { xMax, unit, scaleX } = timeAxis(all);
   const yMax = Math.min(100, Math.ceil((Math.max(10, ...all.map((p) => p.acc)) + 5) / 10) * 10);
@@ -63,6 +64,11 @@ function svg(runs) {
   const ph = H - M.top - M.bottom;
   const x = (v) => M.left + ((v * scaleX) / xMax) * pw;
   const y = (v) => M.top + ph - (v / yMax) * ph;
+  return { xMax, unit, scaleX, yMax, pw, ph, x, y };
+}
+
+function svg(runs) {
+  const { xMax, unit, scaleX, yMax, pw, ph, x, y } = layout(runs);
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
@@ -91,13 +97,7 @@ function svg(runs) {
 
 /** The same chart as svg(), drawn into a PNG. */
 function png(runs) {
-  const all = runs.flatMap((r) => r.points);
-  const { xMax, unit, scaleX } = timeAxis(all);
-  const yMax = Math.min(100, Math.ceil((Math.max(10, ...all.map((p) => p.acc)) + 5) / 10) * 10);
-  const pw = W - M.left - M.right;
-  const ph = H - M.top - M.bottom;
-  const x = (v) => M.left + ((v * scaleX) / xMax) * pw;
-  const y = (v) => M.top + ph - (v / yMax) * ph;
+  const { xMax, unit, scaleX, yMax, pw, ph, x, y } = layout(runs);
   const c = new Canvas(W, H);
   c.text(M.left, 14, title ?? `${runs.map((r) => r.label).join(' vs ')}: ${runs[0]?.split ?? 'test'} accuracy`, '#000000', 2);
   for (let i = 0; i <= 5; i++) {

@@ -1,10 +1,11 @@
 'use strict';
 /**
  * A tiny raster canvas for charts without dependencies: RGB pixels, lines, dots, filled
- * rectangles, text in a 5 x 7 bitmap font (digits, letters as capitals, a few signs), and a
- * PNG encoder (zlib from node, CRC-32 here). Used by bench/curves.js.
+ * rectangles, text in a 5 x 7 bitmap font (digits, letters as capitals, a few signs), saved
+ * as PNG by the package's own encoder (lib/util/png.ts, from dist/: npm run build:ts). Used
+ * by bench/curves.js.
  */
-const { deflateSync } = require('node:zlib');
+const { encodePng } = require('../dist/util/png.js');
 
 // 5 x 7 glyphs, one string of 7 rows of 5 bits per character ('1' = ink).
 const FONT = {
@@ -32,17 +33,6 @@ const FONT = {
   '/': '00001 00010 00010 00100 01000 01000 10000', '_': '00000 00000 00000 00000 00000 00000 11111',
   ',': '00000 00000 00000 00000 01100 00100 01000', ' ': '00000 00000 00000 00000 00000 00000 00000',
 };
-
-const CRC = new Uint32Array(256).map((_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(buf) {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 function hex(color) {
   const v = parseInt(color.slice(1), 16);
@@ -103,23 +93,7 @@ class Canvas {
   }
 
   png() {
-    const { width, height } = this;
-    const raw = Buffer.alloc((3 * width + 1) * height);
-    for (let y = 0; y < height; y++) raw.set(this.px.subarray(3 * width * y, 3 * width * (y + 1)), (3 * width + 1) * y + 1);
-    const chunk = (type, data) => {
-      const out = Buffer.alloc(12 + data.length);
-      out.writeUInt32BE(data.length, 0);
-      out.write(type, 4, 'ascii');
-      out.set(data, 8);
-      out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-      return out;
-    };
-    const ihdr = Buffer.alloc(13);
-    ihdr.writeUInt32BE(width, 0);
-    ihdr.writeUInt32BE(height, 4);
-    ihdr[8] = 8;
-    ihdr[9] = 2; // RGB
-    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+    return encodePng({ width: this.width, height: this.height, channels: 3, pixels: this.px });
   }
 }
 
