@@ -141,26 +141,25 @@ void RealFFT::inverse(const cdouble* in, double* out) const {
   for (int t = 0; t < n_; ++t) out[t] = a[t].real() * scale;
 }
 
-std::shared_ptr<const RealFFT> realFFT(int n) {
+namespace {
+
+// The plan of length n of type P, made once and shared (safe to call from several threads).
+template <typename P>
+std::shared_ptr<const P> cachedPlan(int n) {
   static std::mutex mu;
-  static std::map<int, std::shared_ptr<const RealFFT>> cache;
+  static std::map<int, std::shared_ptr<const P>> cache;
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(n);
   if (it != cache.end()) return it->second;
-  auto plan = std::make_shared<const RealFFT>(n);
+  auto plan = std::make_shared<const P>(n);
   cache.emplace(n, plan);
   return plan;
 }
 
-std::shared_ptr<const fftw::Plans<float>> floatFFT(int n) {
-  static std::mutex mu;
-  static std::map<int, std::shared_ptr<const fftw::Plans<float>>> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(n);
-  if (it != cache.end()) return it->second;
-  auto plan = std::make_shared<const fftw::Plans<float>>(n);
-  cache.emplace(n, plan);
-  return plan;
-}
+}  // namespace
+
+std::shared_ptr<const RealFFT> realFFT(int n) { return cachedPlan<RealFFT>(n); }
+
+std::shared_ptr<const fftw::Plans<float>> floatFFT(int n) { return cachedPlan<fftw::Plans<float>>(n); }
 
 }  // namespace s4::cpu
