@@ -70,10 +70,10 @@ describe(`tied dropout (${device})`, () => {
     const x = s4.ones([2, 3], { device });
     expect(() => s4.ops.dropout(x, 0.1, { seed: 0, step: 0, tie: 1 as unknown as boolean })).toThrow(/dropout: option 'tie' must be a boolean/);
     const out = s4.zeros([2, 4], { device });
-    expect(() => native.dropoutTied({ x: x.handle, out: out.handle, rows: 2, L: 3, p: 0.1, seed: 0, step: 0 })).toThrow(
+    expect(() => native.dropoutTied({ x: x.handle, out: out.handle, rows: 2, L: 3, p: 0.1, seed: 0, step: 0, offset: 0 })).toThrow(
       /dropoutTied: argument 'out' must hold \[rows, L\] = \[2, 3\]/,
     );
-    expect(() => native.dropoutTied({ x: x.handle, out: x.handle, rows: 2, L: 3, p: 1, seed: 0, step: 0 })).toThrow(
+    expect(() => native.dropoutTied({ x: x.handle, out: x.handle, rows: 2, L: 3, p: 1, seed: 0, step: 0, offset: 0 })).toThrow(
       /dropoutTied: argument 'p' must be in \[0, 1\)/,
     );
     s4.dispose(x, out);

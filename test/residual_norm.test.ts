@@ -66,7 +66,7 @@ function dropoutMask(n: number, p: number, seed: number, step: number): Float32A
   return s4.tidy(() => {
     const ones = s4.tensor(new Float32Array(n).fill(1), [n]);
     const out = s4.zeros([n]);
-    native.dropout({ x: ones.handle, out: out.handle, n, p, seed, step });
+    native.dropout({ x: ones.handle, out: out.handle, n, p, seed, step, offset: 0 });
     return out.dataSync();
   });
 }
@@ -279,7 +279,7 @@ describe(`residualNorm (${device})`, () => {
         const m = s4.zeros([B, L]);
         const r = s4.zeros([B, L]);
         const out = s4.zeros([B, H, L]);
-        const a = { B, H, L, p: 0.25, seed: 3, step: 4 };
+        const a = { B, H, L, p: 0.25, seed: 3, step: 4, offset: 0 };
         native.residualNormForward({ z: z.handle, zBias: bias.handle, x: x.handle, out: out.handle, mean: m.handle, rstd: r.handle, ...a, eps: 1e-5, normalize: true });
         const back = { gradOut: g.handle, z: z.handle, zBias: bias.handle, x: x.handle, mean: m.handle, rstd: r.handle, ...a, normalize: true };
         const gz = s4.zeros([B, 2 * H, L]);
@@ -307,10 +307,10 @@ describe(`residualNorm (${device})`, () => {
       const g = s4.tensor(randomValues(B * H * L, 81), [B, H, L]);
       const dx = s4.zeros([B, H, L]);
       // Without the norm, dx is dOut itself.
-      native.residualNormBackward({ gradOut: g.handle, z: z.handle, x: x.handle, gradX: dx.handle, B, H, L, p: 0, seed: 0, step: 0, normalize: false });
+      native.residualNormBackward({ gradOut: g.handle, z: z.handle, x: x.handle, gradX: dx.handle, B, H, L, p: 0, seed: 0, step: 0, offset: 0, normalize: false });
       expect(Array.from(dx.dataSync())).toEqual(Array.from(g.dataSync()));
       expect(() =>
-        native.residualNormBackward({ gradOut: g.handle, z: z.handle, x: x.handle, gradX: dx.handle, B, H, L, p: 0, seed: 0, step: 0, normalize: true }),
+        native.residualNormBackward({ gradOut: g.handle, z: z.handle, x: x.handle, gradX: dx.handle, B, H, L, p: 0, seed: 0, step: 0, offset: 0, normalize: true }),
       ).toThrow(/residualNormBackward: arguments 'mean' and 'rstd'/);
     });
   });
@@ -376,10 +376,10 @@ describe(`residualNorm (${device})`, () => {
     expect(() => ops.residualNorm(z, s4.complex([1], [2]))).toThrow(/residualNorm: argument 'x' must be float32/);
     // The raw op checks its buffers by name too.
     expect(() =>
-      native.residualNormForward({ z: x.handle, x: x.handle, out: out.handle, B, H, L, p: 0, seed: 0, step: 0, eps: 1e-5, normalize: true }),
+      native.residualNormForward({ z: x.handle, x: x.handle, out: out.handle, B, H, L, p: 0, seed: 0, step: 0, offset: 0, eps: 1e-5, normalize: true }),
     ).toThrow(/residualNormForward: argument 'z' must hold \[B, 2\*H, L\]/);
     expect(() =>
-      native.residualNormForward({ z: z.handle, x: x.handle, out: x.handle, B, H, L, p: 0, seed: 0, step: 0, eps: 1e-5, normalize: true }),
+      native.residualNormForward({ z: z.handle, x: x.handle, out: x.handle, B, H, L, p: 0, seed: 0, step: 0, offset: 0, eps: 1e-5, normalize: true }),
     ).toThrow(/residualNormForward: argument 'out' must not be the same buffer as 'x'/);
     // B L = 2: out and zBias have one byte count, and must still be two buffers.
     const [B2, H2, L2] = [1, 2, 2];
@@ -387,7 +387,7 @@ describe(`residualNorm (${device})`, () => {
     const x2 = s4.zeros([B2, H2, L2]);
     const zb2 = s4.zeros([2 * H2]);
     expect(() =>
-      native.residualNormForward({ z: z2.handle, zBias: zb2.handle, x: x2.handle, out: zb2.handle, B: B2, H: H2, L: L2, p: 0, seed: 0, step: 0, eps: 1e-5, normalize: false }),
+      native.residualNormForward({ z: z2.handle, zBias: zb2.handle, x: x2.handle, out: zb2.handle, B: B2, H: H2, L: L2, p: 0, seed: 0, step: 0, offset: 0, eps: 1e-5, normalize: false }),
     ).toThrow(/residualNormForward: argument 'out' must not be the same buffer as 'zBias'/);
     s4.dispose(z2, x2, zb2);
     s4.dispose(z, x, w, out, bad);

@@ -190,7 +190,7 @@ describe('native token pipeline pieces', () => {
       const [zt, xt, bt, wt, lt] = [t(z, [B, 2 * H]), t(x, [B, H]), t(bias, [2 * H]), t(w, [H]), t(lb, [H])];
       const out = s4.zeros([B, H], { device });
       // A token is [B, H, 1]: the memory of [B, H]. No statistics (nothing to differentiate).
-      const tail = { z: zt.handle, x: xt.handle, out: out.handle, B, H, L: 1, p: 0, seed: 0, step: 0, eps: 1e-5 };
+      const tail = { z: zt.handle, x: xt.handle, out: out.handle, B, H, L: 1, p: 0, seed: 0, step: 0, offset: 0, eps: 1e-5 };
       for (const normalize of [true, false]) {
         for (const full of [true, false]) {
           ops.residualNormForward({ ...tail, zBias: full ? bt.handle : null, weight: full ? wt.handle : null, bias: full ? lt.handle : null, normalize });

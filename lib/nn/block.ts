@@ -43,7 +43,7 @@ export interface BlockParts {
   norm: BlockNorm;
   output: { readonly weight: Tensor; readonly bias: Tensor | null };
   /** The mask of this call (p = 0: none; tie: one value per channel, shared over L); see Dropout.draw. */
-  dropout: { draw(): { p: number; seed: number; step: number; tie?: boolean } };
+  dropout: { draw(): { p: number; seed: number; step: number; tie?: boolean; batchOffset?: number } };
 }
 
 /** Preallocated results of each stage, for allocation-free steps (all [B, *, L]). */
@@ -75,7 +75,7 @@ export function residualBlock(x: Tensor, parts: BlockParts, mix: (u: Tensor) => 
     // A tied mask (one value per channel, shared over L) is not in the fused tail: the same
     // sum unfused, in training only.
     const g = glu(linearChannels(y, output.weight, output.bias), 1);
-    const r = add(x, dropoutOp(g, drop.p, { seed: drop.seed, step: drop.step, tie: true }));
+    const r = add(x, dropoutOp(g, drop.p, { seed: drop.seed, step: drop.step, tie: true, batchOffset: drop.batchOffset }));
     return prenorm ? r : normalize(r, norm, buffers.out);
   }
   // The bias is added inside residualNorm: a bias-free linear is one launch (one GEMM).
@@ -86,7 +86,7 @@ export function residualBlock(x: Tensor, parts: BlockParts, mix: (u: Tensor) => 
     x,
     fused ? norm.weight : null,
     fused ? norm.bias : null,
-    { zBias: output.bias, eps: fused ? norm.eps : undefined, normalize: fused, p: drop.p, seed: drop.seed, step: drop.step },
+    { zBias: output.bias, eps: fused ? norm.eps : undefined, normalize: fused, p: drop.p, seed: drop.seed, step: drop.step, batchOffset: drop.batchOffset },
     { out: prenorm || norm.kind !== 'batch' ? buffers.out : buffers.residual },
   );
   return !prenorm && norm.kind === 'batch' ? normalize(r, norm, buffers.out) : r;

@@ -22,6 +22,12 @@ export class Dropout extends Module {
   readonly tie: boolean;
   /** Calls made in training mode so far (the mask counter). */
   step = 0;
+  /**
+   * Index of this process's first example in the global batch (default 0). A data-parallel
+   * rank sets it so that its part of the batch gets exactly its slice of the mask the whole
+   * batch would get in one process (lib/distributed/data_parallel.ts).
+   */
+  batchOffset = 0;
 
   constructor(p: number, opts: DropoutOptions = {}) {
     super();
@@ -36,13 +42,13 @@ export class Dropout extends Module {
    * The mask of the next training call, for ops that apply dropout inside a fused kernel
    * (p = 0 in eval mode); advances the counter as forward() does.
    */
-  draw(): { p: number; seed: number; step: number; tie: boolean } {
-    if (!this.training || this.p === 0) return { p: 0, seed: this.seed, step: 0, tie: this.tie };
-    return { p: this.p, seed: this.seed, step: this.step++, tie: this.tie };
+  draw(): { p: number; seed: number; step: number; tie: boolean; batchOffset: number } {
+    if (!this.training || this.p === 0) return { p: 0, seed: this.seed, step: 0, tie: this.tie, batchOffset: 0 };
+    return { p: this.p, seed: this.seed, step: this.step++, tie: this.tie, batchOffset: this.batchOffset };
   }
 
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x;
-    return dropout(x, this.p, { seed: this.seed, step: this.step++, tie: this.tie });
+    return dropout(x, this.p, { seed: this.seed, step: this.step++, tie: this.tie, batchOffset: this.batchOffset });
   }
 }

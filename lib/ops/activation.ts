@@ -77,6 +77,12 @@ export interface DropoutOptions {
    * tied dropout). Row r's value equals element r of the untied mask.
    */
   tie?: boolean;
+  /**
+   * Index of x's first example in a larger batch (default 0): x (first dimension the batch)
+   * then gets exactly its slice of the mask that batch would get, as one rank of a
+   * data-parallel step needs to match the single-process step.
+   */
+  batchOffset?: number;
 }
 
 const dropoutOp = defineOp({
@@ -91,18 +97,27 @@ const dropoutOp = defineOp({
     const step = expectInteger(fn, 'step', opts.step, 0, 2 ** 53);
     const tie = opts.tie ?? false;
     if (typeof tie !== 'boolean') throw new TypeError(`${fn}: option 'tie' must be a boolean (got ${String(tie)})`);
+    const batchOffset = expectInteger(fn, 'batchOffset', opts.batchOffset ?? 0, 0, 2 ** 53);
     const L = x.shape[x.rank - 1];
-    return { shape: x.shape, n: x.size, rows: x.size / L, L, p: pp, seed, step, tie };
+    const rows = x.size / L;
+    // The mask index of element (or, tied, row) 0: examples before it times their size.
+    const offset = batchOffset === 0 ? 0 : batchOffset * ((tie ? rows : x.size) / (x.rank > 1 ? x.shape[0] : x.size));
+    if (!Number.isSafeInteger(offset)) throw new RangeError(`${fn}: option 'batchOffset' ${batchOffset} puts the mask index beyond 2^53`);
+    return { shape: x.shape, n: x.size, rows, L, p: pp, seed, step, tie, offset };
   },
   forward: ({ x }, out, p) => applyDropout(x.handle, out.handle, p),
   // The mask is a pure function of (seed, step, element or row index): the same call on g.
   backward: (g, _in, p, grads) => applyDropout(g.handle, grads.x!.handle, p),
 });
 
-function applyDropout(x: NativeBuffer, out: NativeBuffer, d: { n: number; rows: number; L: number; p: number; seed: number; step: number; tie: boolean }): void {
-  const { p, seed, step } = d;
-  if (d.tie) ops.dropoutTied({ x, out, rows: d.rows, L: d.L, p, seed, step });
-  else ops.dropout({ x, out, n: d.n, p, seed, step });
+function applyDropout(
+  x: NativeBuffer,
+  out: NativeBuffer,
+  d: { n: number; rows: number; L: number; p: number; seed: number; step: number; tie: boolean; offset: number },
+): void {
+  const { p, seed, step, offset } = d;
+  if (d.tie) ops.dropoutTied({ x, out, rows: d.rows, L: d.L, p, seed, step, offset });
+  else ops.dropout({ x, out, n: d.n, p, seed, step, offset });
 }
 
 /**

@@ -111,6 +111,8 @@ export interface ResidualNormOptions {
   seed?: number;
   /** Integer in [0, 2^53], e.g. the training step (required when p > 0). */
   step?: number;
+  /** Index of x's first example in a larger batch whose mask this is a slice of (default 0; see DropoutOptions). */
+  batchOffset?: number;
 }
 
 const residualNormOp = defineOp({
@@ -132,9 +134,11 @@ const residualNormOp = defineOp({
     // Without dropout the mask does not exist, and neither do its seed and step.
     const seed = p > 0 || o.seed !== undefined ? expectInteger(fn, 'seed', o.seed, 0, 2 ** 53) : 0;
     const step = p > 0 || o.step !== undefined ? expectInteger(fn, 'step', o.step, 0, 2 ** 53) : 0;
-    return { shape: [B, H, L], B, H, L, eps, normalize, p, seed, step };
+    const offset = expectInteger(fn, 'batchOffset', o.batchOffset ?? 0, 0, 2 ** 53) * H * L;
+    if (!Number.isSafeInteger(offset)) throw new RangeError(`${fn}: option 'batchOffset' ${o.batchOffset} puts the mask index beyond 2^53`);
+    return { shape: [B, H, L], B, H, L, eps, normalize, p, seed, step, offset };
   },
-  forward: ({ z, zBias, x, w, b }, out, { B, H, L, eps, normalize, p, seed, step }, ctx) => {
+  forward: ({ z, zBias, x, w, b }, out, { B, H, L, eps, normalize, p, seed, step, offset }, ctx) => {
     // Without the norm there are no statistics to keep.
     const stats = normalize ? statistics(ctx, [B, L]) : { mean: null, rstd: null };
     ops.residualNormForward({
@@ -151,12 +155,13 @@ const residualNormOp = defineOp({
       p,
       seed,
       step,
+      offset,
       eps,
       normalize,
     });
   },
   // gradZBias without gradZ: the native op sums dz from a workspace of its own.
-  backward: (g, { z, zBias, x, w }, { B, H, L, normalize, p, seed, step }, grads, saved) =>
+  backward: (g, { z, zBias, x, w }, { B, H, L, normalize, p, seed, step, offset }, grads, saved) =>
     ops.residualNormBackward({
       gradOut: g.handle,
       z: z.handle,
@@ -176,6 +181,7 @@ const residualNormOp = defineOp({
       p,
       seed,
       step,
+      offset,
       normalize,
     }),
 });

@@ -134,7 +134,7 @@ describe('native token pipeline pieces on CUDA', () => {
             const out = s4.zeros([B * H], { device });
             ops.residualNormForward({
               z: z.handle, zBias: full ? bias.handle : null, x: x.handle, weight: full ? w.handle : null, bias: full ? lb.handle : null,
-              out: out.handle, B, H, L: 1, p: 0, seed: 0, step: 0, eps: 1e-5, normalize,
+              out: out.handle, B, H, L: 1, p: 0, seed: 0, step: 0, offset: 0, eps: 1e-5, normalize,
             });
             const y = out.dataSync();
             s4.dispose(z, bias, x, w, lb, out);

@@ -10,7 +10,7 @@ export function residualNormRaw(zv: Float32Array, xv: Float32Array, B: number, H
     const o = s4.zeros([B, H, L], { device });
     const m = s4.zeros([B, L], { device });
     const r = s4.zeros([B, L], { device });
-    native.residualNormForward({ z: z.handle, x: x.handle, out: o.handle, mean: m.handle, rstd: r.handle, B, H, L, p: 0, seed: 0, step: 0, eps: 1e-3, normalize: true });
+    native.residualNormForward({ z: z.handle, x: x.handle, out: o.handle, mean: m.handle, rstd: r.handle, B, H, L, p: 0, seed: 0, step: 0, offset: 0, eps: 1e-3, normalize: true });
     return [o.dataSync(), m.dataSync(), r.dataSync()];
   });
 }
