@@ -42,4 +42,5 @@ export * as optim from './optim/index';
 export { Trainer } from './train/index';
 export * as train from './train/index';
 export * as interop from './interop/index';
+export * as distributed from './distributed/index';
 export * as data from './train/data/index';

@@ -23,6 +23,7 @@
  *   rendezvous.
  */
 import * as net from 'node:net';
+import { distributedEnv } from './env';
 import { FrameReader, FrameType, decodeJson, encodeFrame, encodeJson, type Frame } from './wire';
 
 export interface ProcessGroupOptions {
@@ -136,6 +137,17 @@ export class ProcessGroup {
     if (rank === 0) await g.host(addr, opts.masterPort, runId, connectTimeoutMs);
     else await g.join(addr, opts.masterPort, runId, connectTimeoutMs);
     return g;
+  }
+
+  /**
+   * The group the environment describes (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, as
+   * torchrun, Slurm and `s4 train --procs` set them; lib/distributed/env.ts); a group of one
+   * when it describes none.
+   */
+  static fromEnv(opts: Pick<ProcessGroupOptions, 'timeoutMs' | 'connectTimeoutMs'> = {}, env: Record<string, string | undefined> = process.env): Promise<ProcessGroup> {
+    const e = distributedEnv(env);
+    if (!e) return ProcessGroup.connect({ rank: 0, worldSize: 1, masterPort: 0, ...opts });
+    return ProcessGroup.connect({ rank: e.rank, worldSize: e.worldSize, masterAddr: e.masterAddr, masterPort: e.masterPort, runId: e.runId, ...opts });
   }
 
   /** The error that ended the group, or null while it works. */

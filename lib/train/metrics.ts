@@ -147,6 +147,23 @@ export class MetricAccumulator {
     this.addScore(scorePredictions(this.kind, pred, batch));
   }
 
+  /**
+   * The running sums (loss times count, count, correct, total, whether scored) as one array,
+   * for adding accumulators of several processes (a data-parallel evaluation) with addSums.
+   */
+  sums(): Float64Array {
+    return Float64Array.of(this.lossSum, this.count, this.correct, this.total, this.hasAccuracy ? 1 : 0);
+  }
+
+  /** Adds the sums of another accumulator (see sums). */
+  addSums(s: ArrayLike<number>): void {
+    this.lossSum += s[0];
+    this.count += s[1];
+    this.correct += s[2];
+    this.total += s[3];
+    if (s[4] > 0) this.hasAccuracy = true;
+  }
+
   result(): Metrics {
     const m: Metrics = { loss: this.count ? this.lossSum / this.count : NaN, count: this.count };
     if (this.hasAccuracy) m.accuracy = this.total ? this.correct / this.total : 0;

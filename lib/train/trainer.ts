@@ -17,6 +17,12 @@
  * With a validation split (task.val), each evaluation scores the validation set instead of
  * the test set, the best one so far (accuracy, or loss without accuracy) is also saved as
  * `bestCheckpoint`, and the test set is scored once, at the end of the run.
+ *
+ * With `distributed` (a DataParallel, lib/distributed/data_parallel.ts) every rank runs this
+ * loop over the same global batches: each takes its part of a batch, the gradients are
+ * summed over the ranks before the update, evaluations are split between the ranks, and
+ * the decisions (divergence, stop, time limit) come from values every rank shares, so all
+ * ranks take the same steps. Only rank 0 writes the log and the checkpoints.
  */
 import { EventEmitter } from 'node:events';
 import { backend, type DeviceName } from '../backend';
@@ -30,6 +36,9 @@ import { argmaxChannels } from '../ops/loss';
 import { isNonFiniteError } from '../util/errors';
 import { expectInteger, expectNumber } from '../util/validate';
 import { runScope } from '../tensor/scope';
+import { scale } from '../ops/index';
+import type { DataParallel } from '../distributed/data_parallel';
+import { ProcessGroupError } from '../distributed/process_group';
 import { Tensor } from '../tensor/tensor';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState, type DropoutState, type ParamValue } from './checkpoint';
 import { epochBatches, evalBatches } from './batching';
@@ -91,6 +100,11 @@ export interface TrainerOptions {
   bestCheckpoint?: string;
   /** JSON-able descriptions stored in checkpoints (e.g. the model options, to rebuild it). */
   info?: Record<string, unknown>;
+  /**
+   * Data-parallel training over the ranks of a process group (see the class comment);
+   * `batchSize` is then the global batch. Its model must be `model`.
+   */
+  distributed?: DataParallel;
 }
 
 export interface StepResult {
@@ -102,6 +116,14 @@ export interface StepResult {
   lr: number;
   /** Gradient norm before clipping (when clipping). */
   gradNorm?: number;
+}
+
+/** A data-parallel step's result, with the decisions the ranks share. */
+interface SharedStepResult extends StepResult {
+  /** Some rank was asked to stop. */
+  stop: boolean;
+  /** Rank 0's clock passed the time limit. */
+  timeUp: boolean;
 }
 
 export interface StepEvent {
@@ -198,6 +220,9 @@ export class Trainer extends EventEmitter {
   private log: JsonlLog | null = null;
   private stopRequested = false;
   private resumed = false;
+  private readonly dp: DataParallel | null;
+  /** Data-parallel: the stop every rank agreed on (a request on one rank reaches all at the next step). */
+  private stopAgreed = false;
   private lastCheckpoint: string | null = null;
   private lastTest: Metrics | null = null;
   private lastVal: Metrics | null = null;
@@ -211,7 +236,10 @@ export class Trainer extends EventEmitter {
       throw new TypeError(`${fn}: option 'model' must be a Module with forward(x)`);
     }
     if (!opts.task || !opts.task.train || !opts.task.test || !opts.task.recipe) throw new TypeError(`${fn}: option 'task' must be a Task (see createTask)`);
-    this.opts = opts;
+    this.dp = opts.distributed ?? null;
+    if (this.dp && this.dp.model !== opts.model) throw new TypeError(`${fn}: option 'distributed' must be a DataParallel of option 'model'`);
+    // Only rank 0 writes files; the other ranks run the same loop without them.
+    this.opts = this.dp && this.dp.rank !== 0 ? { ...opts, logFile: undefined, checkpoint: undefined, bestCheckpoint: undefined } : opts;
     this.model = opts.model;
     this.task = opts.task;
     const r = opts.task.recipe;
@@ -238,9 +266,17 @@ export class Trainer extends EventEmitter {
         : opts.schedule;
   }
 
-  /** Asks fit() to stop after the current step (it then saves a checkpoint and returns). */
+  /**
+   * Asks fit() to stop after the current step (it then saves a checkpoint and returns). In a
+   * data-parallel run every rank stops after the step in which any rank was asked.
+   */
   stop(): void {
     this.stopRequested = true;
+  }
+
+  /** Whether the loop ends now: a local request, or in a data-parallel run the agreed one. */
+  private stopping(): boolean {
+    return this.dp ? this.stopAgreed : this.stopRequested;
   }
 
   /** One optimizer update on a batch; returns its loss and (if scored) accuracy. */
@@ -299,6 +335,113 @@ export class Trainer extends EventEmitter {
   }
 
   /**
+   * One data-parallel update on the global batch `idx` (see the class comment): this rank's
+   * part, its loss weighted by its share of the batch's loss terms, the statistics and stop
+   * decisions summed over the ranks, then the gradients, and the same update on every rank.
+   * A rank whose part is empty (a last batch smaller than the world) runs one example with
+   * weight 0, so that its dropout counters advance as the others'.
+   */
+  private async trainStepDistributed(idx: number[], deadline: number): Promise<SharedStepResult> {
+    const dp = this.dp!;
+    this.model.train();
+    const { start, count } = dp.shard(idx.length);
+    const mine = count > 0 ? idx.slice(start, start + count) : idx.slice(0, 1);
+    // Rows of the whole batch rather than a batch of its own: the same padded length, so
+    // that the dropout masks (indexed by position in the padded tensor) are the whole
+    // batch's, and the same values.
+    const batch = sliceBatch(this.task.train.batch(idx), count > 0 ? start : 0, mine.length);
+    dp.setBatchOffset(count > 0 ? start : 0);
+    const scored = this.opts.trainAccuracy ?? true;
+    const byIndex = this.predictsIndices();
+    let local;
+    try {
+      local = runScope(() => {
+        const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
+        const out = this.model.forward(x, batch.lengths ? { lengths: batch.lengths } : undefined);
+        const loss = taskLoss(this.task.kind, out, batch, this.device);
+        const weight = count > 0 ? this.lossShare(out, batch, mine, idx) : 0;
+        const pred = scored && byIndex && weight > 0 ? argmaxChannels(out) : null;
+        const lv = loss.item();
+        if (weight === 0 || !Number.isFinite(lv)) return { lv, weight, predData: null, outData: null, outShape: out.shape };
+        const predData = pred ? pred.dataSync() : null;
+        scale(loss, weight).backward();
+        return { lv, weight, predData, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
+      }, Tensor);
+    } catch (err) {
+      this.optimizer.zeroGrad();
+      if (this.step > 0 && isNonFiniteError(err)) {
+        const bad = this.nonFiniteParameter();
+        throw new TrainingDivergedError(this.step + 1, this.epoch, 'parameters', bad ? bad.value : Infinity, this.lastCheckpoint, bad ? `'${bad.name}' holds ${bad.value}` : err.message);
+      }
+      throw err;
+    }
+    const score =
+      local.weight === 0
+        ? null
+        : local.predData
+          ? scorePredictions(this.task.kind, local.predData, batch)
+          : local.outData
+            ? batchAccuracy(this.task.kind, local.outData, local.outShape, batch, this.task.tolerance)
+            : null;
+    const shared = await dp.group.allReduce(
+      Float64Array.of(
+        local.weight === 0 ? 0 : local.weight * local.lv,
+        score?.correct ?? 0,
+        score?.total ?? 0,
+        score ? 1 : 0,
+        this.stopRequested ? 1 : 0,
+        dp.rank === 0 && Date.now() >= deadline ? 1 : 0,
+      ),
+    );
+    const lv = shared[0];
+    if (!Number.isFinite(lv)) {
+      this.optimizer.zeroGrad();
+      throw new TrainingDivergedError(this.step + 1, this.epoch, 'loss', lv, this.lastCheckpoint);
+    }
+    await dp.allReduceGradients();
+    let gradNorm: number | undefined;
+    if (this.clip > 0) {
+      gradNorm = clipGradNorm(this.model.parameters(), this.clip);
+      if (!Number.isFinite(gradNorm)) {
+        this.optimizer.zeroGrad();
+        throw new TrainingDivergedError(this.step + 1, this.epoch, 'gradient norm', gradNorm, this.lastCheckpoint);
+      }
+    }
+    const lr = this.optimizer.paramGroups[0]?.lr ?? 0;
+    this.optimizer.step();
+    this.optimizer.zeroGrad();
+    this.schedule?.step();
+    await dp.broadcastBuffers();
+    const total = { correct: shared[1], total: shared[2] };
+    const scoredAnywhere = shared[3] > 0;
+    return {
+      loss: lv,
+      accuracy: scoredAnywhere && total.total > 0 ? total.correct / total.total : undefined,
+      score: scoredAnywhere ? total : null,
+      lr,
+      gradNorm,
+      stop: shared[4] > 0,
+      timeUp: shared[5] > 0,
+    };
+  }
+
+  /**
+   * This rank's share of the loss terms of the global batch `idx` (its part `mine`): the
+   * examples' share, or for a per-position loss over padded sequences the share of valid
+   * positions (taskLoss averages over them). The shares of all ranks add up to 1, and the
+   * summed weighted gradients equal the gradient of the whole batch's loss.
+   */
+  private lossShare(out: Tensor, batch: Batch, mine: number[], idx: number[]): number {
+    const lengths = this.task.train.lengths;
+    if (!(batch.lengths && out.rank === 3 && this.task.kind !== 'classify' && lengths)) return mine.length / idx.length;
+    let part = 0;
+    let all = 0;
+    for (const i of mine) part += lengths[i];
+    for (const i of idx) all += lengths[i];
+    return part / all;
+  }
+
+  /**
    * Whether accuracy comes from predicted class indices (classification, per-position
    * prediction): argmaxChannels on the device, and only [B, L] indices cross to the host
    * instead of the whole [B, C, L] output.
@@ -325,24 +468,46 @@ export class Trainer extends EventEmitter {
     const wasTraining = this.model.training;
     this.model.eval();
     try {
-      for (const idx of evalBatches(dataset, n, bs)) {
-        const batch = dataset.batch(idx);
-        noGrad(() =>
-          runScope(() => {
-            const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
-            const out = this.model.forward(x, batch.lengths ? { lengths: batch.lengths } : undefined);
-            const lossT = taskLoss(this.task.kind, out, batch, this.device);
-            const pred = byIndex ? argmaxChannels(out) : null;
-            const loss = lossT.item();
-            if (pred) acc.addPredictions(loss, pred.dataSync(), batch);
-            else acc.addBatch(loss, out.dataSync(), out.shape, batch);
-          }, Tensor),
-        );
-      }
+      for (const idx of evalBatches(dataset, n, bs)) this.evalBatch(dataset, idx, acc, byIndex);
     } finally {
       this.model.train(wasTraining);
     }
     return acc.result();
+  }
+
+  /** evaluate() split between the ranks of a data-parallel run: every rank gets the whole dataset's metrics. */
+  async evaluateDistributed(dataset: Dataset = this.task.test, opts: { limit?: number; batchSize?: number } = {}): Promise<Metrics> {
+    if (!this.dp) return this.evaluate(dataset, opts);
+    const n = Math.min(dataset.size, opts.limit ?? this.opts.evalLimit ?? dataset.size);
+    const bs = opts.batchSize ?? this.opts.evalBatchSize ?? this.batchSize;
+    const acc = new MetricAccumulator(this.task.kind, this.task.tolerance);
+    const byIndex = this.predictsIndices();
+    const wasTraining = this.model.training;
+    this.model.eval();
+    try {
+      const batches = evalBatches(dataset, n, bs);
+      for (let i = this.dp.rank; i < batches.length; i += this.dp.worldSize) this.evalBatch(dataset, batches[i], acc, byIndex);
+    } finally {
+      this.model.train(wasTraining);
+    }
+    const all = new MetricAccumulator(this.task.kind, this.task.tolerance);
+    all.addSums(await this.dp.group.allReduce(acc.sums()));
+    return all.result();
+  }
+
+  private evalBatch(dataset: Dataset, idx: number[], acc: MetricAccumulator, byIndex: boolean): void {
+    const batch = dataset.batch(idx);
+    noGrad(() =>
+      runScope(() => {
+        const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
+        const out = this.model.forward(x, batch.lengths ? { lengths: batch.lengths } : undefined);
+        const lossT = taskLoss(this.task.kind, out, batch, this.device);
+        const pred = byIndex ? argmaxChannels(out) : null;
+        const loss = lossT.item();
+        if (pred) acc.addPredictions(loss, pred.dataSync(), batch);
+        else acc.addBatch(loss, out.dataSync(), out.shape, batch);
+      }, Tensor),
+    );
   }
 
   /**
@@ -359,6 +524,11 @@ export class Trainer extends EventEmitter {
         this.log = null; // the checkpoint is written without its log line
         this.save();
       }
+      // A failure of this rank alone: the others must not wait for it. (Divergence is seen
+      // by every rank at once; a group error came from the others.)
+      if (this.dp && !(err instanceof ProcessGroupError) && !(err instanceof TrainingDivergedError && err.what !== 'parameters')) {
+        this.dp.group.abort(err instanceof Error ? err.message : String(err));
+      }
       throw err;
     }
   }
@@ -370,6 +540,7 @@ export class Trainer extends EventEmitter {
     const evalEvery = o.evalEvery ?? 0;
     const ckEvery = o.checkpointEvery ?? 0;
     this.stopRequested = false;
+    this.stopAgreed = false;
     let timedOut = false;
     const deadline = o.timeLimit !== undefined ? t0 + 1000 * o.timeLimit : Infinity;
     this.emit('start', { step: this.step, totalSteps: this.totalSteps, batchesPerEpoch: this.batchesPerEpoch, resumed: this.resumed });
@@ -383,6 +554,7 @@ export class Trainer extends EventEmitter {
       epochs: this.epochs,
       seed: this.seed,
       device: this.device,
+      ...(this.dp ? { worldSize: this.dp.worldSize, transport: this.dp.backend } : {}),
       parameters: this.model.parameterCount(),
       info: o.info ?? {},
     });
@@ -391,21 +563,21 @@ export class Trainer extends EventEmitter {
     let evaluatedAt = -1;
     let lastTrain: Metrics = trainAcc.result();
     const val = this.task.val ?? null;
-    const scoreSplit = (split: 'test' | 'val'): Metrics => {
+    const scoreSplit = async (split: 'test' | 'val'): Promise<Metrics> => {
       const te = Date.now();
-      const metrics = this.evaluate(split === 'val' ? val! : this.task.test);
+      const metrics = await this.evaluateDistributed(split === 'val' ? val! : this.task.test);
       const ev: EvalEvent = { step: this.step, epoch: this.epoch, split, metrics, seconds: (Date.now() - te) / 1000 };
       this.emit('eval', ev);
       this.log?.write({ type: 'eval', ...ev, ...metrics, metrics: undefined });
       return metrics;
     };
-    const runEval = (): void => {
+    const runEval = async (): Promise<void> => {
       evaluatedAt = this.step;
       if (!val) {
-        this.lastTest = scoreSplit('test');
+        this.lastTest = await scoreSplit('test');
         return;
       }
-      const metrics = scoreSplit('val');
+      const metrics = await scoreSplit('val');
       this.lastVal = metrics;
       if (this.best === null || isBetter(metrics, this.best.metrics)) {
         this.best = { step: this.step, epoch: this.epoch, metrics };
@@ -417,14 +589,18 @@ export class Trainer extends EventEmitter {
         }
       }
     };
-    while (this.step < this.totalSteps && this.epoch < this.epochs && !this.stopRequested && !timedOut) {
+    while (this.step < this.totalSteps && this.epoch < this.epochs && !this.stopping() && !timedOut) {
       const batches = epochBatches(this.task.train, this.batchSize, this.seed, this.epoch);
-      while (this.batch < this.batchesPerEpoch && this.step < this.totalSteps && !this.stopRequested && !timedOut) {
+      while (this.batch < this.batchesPerEpoch && this.step < this.totalSteps && !this.stopping() && !timedOut) {
         const idx = batches[this.batch];
-        const batch = this.task.train.batch(idx);
-        let res;
+        let res: StepResult;
         try {
-          res = this.trainStep(batch);
+          if (this.dp) {
+            const shared = await this.trainStepDistributed(idx, deadline);
+            if (shared.stop) this.stopAgreed = true;
+            if (shared.timeUp) timedOut = true;
+            res = shared;
+          } else res = this.trainStep(this.task.train.batch(idx));
         } catch (err) {
           if (err instanceof TrainingDivergedError) this.log?.write({ type: 'diverged', step: err.step, epoch: this.epoch, what: err.what, value: err.value });
           throw err;
@@ -453,8 +629,9 @@ export class Trainer extends EventEmitter {
         this.emit('step', e);
         this.log?.write({ type: 'step', ...e });
         if (ckEvery > 0 && this.step % ckEvery === 0) this.saveCheckpointFile();
-        if (evalEvery > 0 && this.step % evalEvery === 0) runEval();
-        if (Date.now() >= deadline && this.step < this.totalSteps) timedOut = true;
+        if (evalEvery > 0 && this.step % evalEvery === 0) await runEval();
+        if (!this.dp && Date.now() >= deadline) timedOut = true;
+        if (this.step >= this.totalSteps) timedOut = false;
         // Let timers, signals and the progress bar run between steps.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
@@ -466,21 +643,22 @@ export class Trainer extends EventEmitter {
         this.emit('epoch', { epoch: this.epoch, step: this.step, train });
         this.log?.write({ type: 'epoch', epoch: this.epoch, step: this.step, ...train });
         trainAcc.reset();
-        if (evalEvery === 0) runEval();
+        if (evalEvery === 0) await runEval();
         if (o.checkpoint) this.saveCheckpointFile();
       }
     }
-    if (evaluatedAt !== this.step && !this.stopRequested) runEval();
+    const stopped = this.stopping();
+    if (evaluatedAt !== this.step && !stopped) await runEval();
     if (o.checkpoint) this.saveCheckpointFile();
     // With a validation split the test set is scored once, by the model as the run ends.
-    if (val && !this.stopRequested) this.lastTest = scoreSplit('test');
+    if (val && !stopped) this.lastTest = await scoreSplit('test');
     const result: FitResult = {
       step: this.step,
       epoch: this.epoch,
       train: trainAcc.result().count > 0 ? trainAcc.result() : lastTrain,
       test: this.lastTest,
       ...(val ? { val: this.lastVal, best: this.best } : {}),
-      stopped: this.stopRequested,
+      stopped,
       ...(timedOut ? { timedOut } : {}),
       seconds: (Date.now() - t0) / 1000,
     };
@@ -574,6 +752,25 @@ export class Trainer extends EventEmitter {
     this.resumed = true;
     if (typeof from === 'string') this.lastCheckpoint = from;
   }
+}
+
+/** Examples [start, start + n) of a batch (every field's first dimension is the batch). */
+export function sliceBatch(batch: Batch, start: number, n: number): Batch {
+  const B = batch.xShape[0];
+  if (start === 0 && n === B) return batch;
+  const rows = <T extends Float32Array | Uint8Array | Int32Array>(a: T): T => {
+    const per = a.length / B;
+    return a.slice(start * per, (start + n) * per) as T;
+  };
+  const shape = (s: number[]): number[] => (s[0] === B ? [n, ...s.slice(1)] : [(s[0] / B) * n, ...s.slice(1)]);
+  return {
+    x: rows(batch.x),
+    xShape: shape(batch.xShape),
+    y: rows(batch.y),
+    yShape: shape(batch.yShape),
+    ...(batch.mask ? { mask: rows(batch.mask) } : {}),
+    ...(batch.lengths ? { lengths: rows(batch.lengths) } : {}),
+  };
 }
 
 /** Whether validation metrics a beat b: higher accuracy, or lower loss when there is none. */

@@ -1,0 +1,168 @@
+/**
+ * Data-parallel training of one model over the ranks of a process group:
+ *
+ *   const group = await s4.distributed.ProcessGroup.fromEnv();   // or connect({ ... })
+ *   const dp = await s4.distributed.DataParallel.create(model, group);
+ *   new s4.Trainer({ model, task, distributed: dp, ... }).fit();
+ *
+ * Every rank holds the whole model. `create` copies rank 0's parameters and buffers to the
+ * others. A step splits the global batch into consecutive parts, one per rank (`shard`);
+ * each rank runs its part with the dropout masks of its slice of the global batch
+ * (`setBatchOffset`) and its loss weighted by its share of the global loss terms, so the
+ * summed gradients (`allReduceGradients`) are those of the whole batch in one process, and
+ * the identical optimizer updates keep the ranks identical. BatchNorm is the exception: its
+ * batch statistics are per rank (as PyTorch's DistributedDataParallel without SyncBatchNorm),
+ * and rank 0's running statistics are copied to the others after each step.
+ *
+ * Gradients travel through NCCL for CUDA models when libnccl loads (lib/distributed/nccl.ts),
+ * else through the TCP group staged on the host (tcp_transport.ts).
+ */
+import type { Module } from '../nn/module';
+import { Dropout } from '../nn/dropout';
+import { zerosLike } from '../tensor/create';
+import { keep } from '../tensor/scope';
+import type { Tensor } from '../tensor/tensor';
+import type { ProcessGroup } from './process_group';
+import { TcpTransport, type GradientTransport } from './tcp_transport';
+
+export interface DataParallelOptions {
+  /**
+   * How gradients travel: 'nccl' (CUDA models; libnccl must load), 'tcp' (the process group,
+   * through the host) or 'auto' (default: nccl for a CUDA model when it loads, else tcp).
+   */
+  backend?: 'auto' | 'nccl' | 'tcp';
+  /** Gradient bucket size in MiB (default 25). */
+  bucketMb?: number;
+}
+
+/** The part of a global batch of n examples that rank r of w takes: consecutive, sizes differ by at most one. */
+export function shardOf(n: number, rank: number, worldSize: number): { start: number; count: number } {
+  const base = Math.floor(n / worldSize);
+  const extra = n % worldSize;
+  return { start: rank * base + Math.min(rank, extra), count: base + (rank < extra ? 1 : 0) };
+}
+
+/** Makes the NCCL transport; set by lib/distributed/nccl_transport.ts when that module loads. */
+export type NcclTransportFactory = (group: ProcessGroup, model: Module, bucketBytes: number) => Promise<GradientTransport>;
+let ncclFactory: { make: NcclTransportFactory; available: () => string | null } | null = null;
+export function registerNcclTransport(make: NcclTransportFactory, available: () => string | null): void {
+  ncclFactory = { make, available };
+}
+
+export class DataParallel {
+  readonly model: Module;
+  readonly group: ProcessGroup;
+  readonly transport: GradientTransport;
+  private closed = false;
+
+  private constructor(model: Module, group: ProcessGroup, transport: GradientTransport) {
+    this.model = model;
+    this.group = group;
+    this.transport = transport;
+  }
+
+  get rank(): number {
+    return this.group.rank;
+  }
+
+  get worldSize(): number {
+    return this.group.worldSize;
+  }
+
+  /** How gradients travel: 'nccl' or 'tcp'. */
+  get backend(): 'nccl' | 'tcp' {
+    return this.transport.name;
+  }
+
+  /** Sets up the gradient transport and copies rank 0's parameters and buffers to every rank. */
+  static async create(model: Module, group: ProcessGroup, opts: DataParallelOptions = {}): Promise<DataParallel> {
+    const fn = 'DataParallel';
+    if (!model || typeof model.namedParameters !== 'function') throw new TypeError(`${fn}: argument 'model' must be a Module`);
+    if (!group || typeof group.allReduce !== 'function') throw new TypeError(`${fn}: argument 'group' must be a ProcessGroup`);
+    const backend = opts.backend ?? 'auto';
+    if (!['auto', 'nccl', 'tcp'].includes(backend)) throw new TypeError(`${fn}: option 'backend' must be 'auto', 'nccl' or 'tcp' (got ${String(backend)})`);
+    const mb = opts.bucketMb ?? 25;
+    if (!(typeof mb === 'number' && mb > 0 && Number.isFinite(mb))) throw new RangeError(`${fn}: option 'bucketMb' must be a positive number (got ${String(mb)})`);
+    const bucketBytes = Math.max(4, Math.floor(mb * 2 ** 20));
+    const device = model.parameters()[0]?.device ?? 'cpu';
+    // Every rank must take the same decision, so rank 0's is the one used.
+    let useNccl = false;
+    if (backend !== 'tcp') {
+      const why = device !== 'cuda' ? `the model is on ${device}` : ncclFactory ? ncclFactory.available() : 'NCCL support is not loaded';
+      const votes = await group.allReduce(Float64Array.of(why === null ? 0 : 1), 'max');
+      if (votes[0] > 0 && backend === 'nccl') {
+        throw new Error(`${fn}: backend 'nccl' is not available${why ? `: ${why}` : ' on every rank'}`);
+      }
+      useNccl = votes[0] === 0;
+    }
+    const transport = useNccl ? await ncclFactory!.make(group, model, bucketBytes) : new TcpTransport(group, bucketBytes);
+    const dp = new DataParallel(model, group, transport);
+    await dp.broadcastState();
+    return dp;
+  }
+
+  /** This rank's part of a global batch of n examples (see shardOf). */
+  shard(n: number): { start: number; count: number } {
+    return shardOf(n, this.rank, this.worldSize);
+  }
+
+  /** Every dropout of the model draws the masks of the global batch from example `start` on. */
+  setBatchOffset(start: number): void {
+    for (const [, m] of this.model.namedModules()) if (m instanceof Dropout) m.batchOffset = start;
+  }
+
+  /**
+   * Sums the parameters' gradients over the ranks, in place. A parameter without a gradient
+   * on this rank (it took no part in the loss, or this rank had no examples) counts as zeros
+   * and gets a gradient tensor, so every rank sends the same buckets.
+   */
+  async allReduceGradients(): Promise<void> {
+    this.checkOpen();
+    const grads: Tensor[] = [];
+    for (const p of this.model.parameters()) {
+      if (!p.grad) p.grad = keep(zerosLike(p)); // owned by the parameter, as the tape's leaf gradients
+      grads.push(p.grad);
+    }
+    await this.transport.allReduceSum(grads);
+  }
+
+  /**
+   * Copies rank 0's parameters, buffers and dropout streams (seed and counter of every
+   * Dropout: a mask depends on them, and models built with other seeds draw other masks)
+   * to every rank.
+   */
+  async broadcastState(): Promise<void> {
+    this.checkOpen();
+    await this.transport.broadcast(this.model.namedState().map(([, t]) => t));
+    const drops = this.model.namedModules().filter((e): e is [string, Dropout] => e[1] instanceof Dropout);
+    const mine = JSON.stringify(drops.map(([n, d]) => [n, d.seed, d.step]));
+    const theirs = new TextDecoder().decode(await this.group.broadcast(this.rank === 0 ? new TextEncoder().encode(mine) : null));
+    const streams = JSON.parse(theirs) as [string, number, number][];
+    if (streams.length !== drops.length || streams.some(([n], i) => n !== drops[i][0])) {
+      throw new RangeError('DataParallel: rank 0 has other dropout modules than this rank: the ranks built different models');
+    }
+    streams.forEach(([, seed, step], i) => {
+      const d = drops[i][1];
+      (d as { seed: number }).seed = seed; // read-only for users; the mask stream of rank 0
+      d.step = step;
+    });
+  }
+
+  /** Copies rank 0's buffers (BatchNorm running statistics) to every rank; nothing without buffers. */
+  async broadcastBuffers(): Promise<void> {
+    this.checkOpen();
+    const bufs = this.model.namedBuffers().map(([, t]) => t);
+    if (bufs.length > 0) await this.transport.broadcast(bufs);
+  }
+
+  /** Ends the transport (the process group stays open: its owner closes it). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.transport.close();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('DataParallel: used after close()');
+  }
+}
