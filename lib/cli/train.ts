@@ -9,14 +9,15 @@ import { backend } from '../backend';
 import { AdamW } from '../optim/adamw';
 import { S4_INITS, type BidirectionalConvention, type S4Init } from '../nn/s4_layer';
 import { buildModel, modelFromCheckpoint, taskFromCheckpoint, type ModelOverrides, type NormKind } from '../train/build';
-import { loadCheckpoint, type CheckpointState } from '../train/checkpoint';
+import type { CheckpointState } from '../train/checkpoint';
 import { attachProgress } from '../train/progress';
 import { createTask, RECIPES, TASK_NAMES, type Recipe, type Task, type TaskName } from '../train/tasks';
 import { Trainer, TrainingDivergedError, type TrainerOptions } from '../train/trainer';
 import { applyDevice, int, num, oneOf, pct } from './parse';
+import { joinRun, launchIfAsked, loadRunCheckpoint, wrapModel, type DistFlags, type RankContext } from './train_dist';
 
 /** The parsed flags; the layer options keep the names of ModelOverrides. */
-interface TrainFlags extends Pick<ModelOverrides, 'norm' | 'init' | 'bidirectional' | 'bidirectionalConvention' | 'channels' | 'nSsm' | 'tieDropout'> {
+interface TrainFlags extends Pick<ModelOverrides, 'norm' | 'init' | 'bidirectional' | 'bidirectionalConvention' | 'channels' | 'nSsm' | 'tieDropout'>, DistFlags {
   task?: TaskName;
   config?: string;
   valSplit?: number;
@@ -50,7 +51,6 @@ interface TrainFlags extends Pick<ModelOverrides, 'norm' | 'init' | 'bidirection
   out?: string;
   checkpointEvery: number;
   resume?: string | boolean;
-  device?: string;
   progress: boolean;
   json?: boolean;
 }
@@ -124,6 +124,10 @@ export function registerTrain(program: Command): void {
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends only)', int(0), 0)
     .option('--resume [checkpoint]', 'continue a run (default <out>/checkpoint.safetensors)')
     .option('--device <d>', 'cpu | cuda (default: cuda when usable)', oneOf(['cpu', 'cuda'] as const))
+    .option('--gpus <n>', 'data-parallel over n GPUs of this machine: one process each, gradients through NCCL; --batch-size is the global batch', int(1))
+    .option('--procs <n>', 'data-parallel over n processes without a GPU each (CPU, or sharing one GPU); gradients through TCP', int(1))
+    .option('--master-port <p>', 'port of the ranks\' rendezvous (default: a free one; MASTER_PORT under torchrun or Slurm)', int(1))
+    .option('--dist-backend <b>', 'how ranks exchange gradients: auto (NCCL for CUDA models when libnccl loads) | nccl | tcp', oneOf(['auto', 'nccl', 'tcp'] as const))
     .option('--no-progress', 'no progress bar (print one line per evaluation)')
     .option('--json', 'print the final result as JSON')
     .addHelpText('after', recipeTable())
@@ -131,7 +135,17 @@ export function registerTrain(program: Command): void {
       if (flags.config) applyConfig(cmd, flags.config);
       const f = cmd.opts<TrainFlags>();
       if (!f.task) throw new Error(`--task is required (${TASK_NAMES.join(' | ')}), on the command line or as "task" in --config`);
-      await runTrain(f as TrainFlags & { task: TaskName });
+      if (await launchIfAsked(f)) return;
+      const rank = await joinRun(f);
+      try {
+        await runTrain(f as TrainFlags & { task: TaskName }, rank);
+      } catch (err) {
+        // This rank cannot go on: the others must not wait for it.
+        rank?.group.abort(err instanceof Error ? err.message : String(err));
+        throw err;
+      } finally {
+        await rank?.group.close();
+      }
     });
 }
 
@@ -143,7 +157,9 @@ const TASK_FLAGS: [keyof TrainFlags, string, readonly TaskName[]][] = [
   ['maxLength', '--max-length', ['listops', 'imdb', 'jsonl']],
 ];
 
-async function runTrain(f: TrainFlags & { task: TaskName }): Promise<void> {
+async function runTrain(f: TrainFlags & { task: TaskName }, rank: RankContext | null): Promise<void> {
+  // Rank 0 speaks for a data-parallel run; the other ranks report only errors.
+  const leader = !rank || rank.group.rank === 0;
   for (const [key, flag, tasks] of TASK_FLAGS) {
     if (f[key] !== undefined && f[key] !== false && !tasks.includes(f.task)) throw new Error(`${flag} applies to --task ${tasks.join(' | ')}, not ${f.task}`);
   }
@@ -171,7 +187,7 @@ async function runTrain(f: TrainFlags & { task: TaskName }): Promise<void> {
   let norm: NormKind;
   if (resumePath) {
     // Everything that shapes the run comes from the checkpoint; flags may only extend it.
-    state = loadCheckpoint(resumePath);
+    state = await loadRunCheckpoint(resumePath, rank);
     task = taskFromCheckpoint(state, {
       ...(f.dataDir ? { dataDir: f.dataDir } : {}),
       ...(f.train ? { trainFile: f.train } : {}),
@@ -241,18 +257,21 @@ async function runTrain(f: TrainFlags & { task: TaskName }): Promise<void> {
     norm = built.options.norm ?? 'layer';
     options = { ...common, model: built.model, task, seed: f.seed, info: { model: built.options, run: { recipe } } };
   }
+  if (rank) options.distributed = await wrapModel(options.model, rank);
   const trainer = new Trainer(options);
   if (state) {
     trainer.resume(state);
-    console.error(`resuming ${task.name} from ${resumePath} at step ${trainer.step} (epoch ${trainer.epoch + 1}, batch ${trainer.batch})`);
+    if (leader) console.error(`resuming ${task.name} from ${resumePath} at step ${trainer.step} (epoch ${trainer.epoch + 1}, batch ${trainer.batch})`);
   }
   const r = trainer.task.recipe;
-  console.error(
+  if (leader)
+    console.error(
     `task ${task.name}: ${task.train.size} train${task.val ? ` / ${task.val.size} validation` : ''} / ${task.test.size} test examples; model ${trainer.model.parameterCount()} parameters ` +
-      `(${r.nLayers} layers, d_model ${r.dModel}, d_state ${r.dState}, ${norm} norm); ${trainer.epochs} epochs of ${trainer.batchesPerEpoch} steps, batch ${trainer.batchSize}; backend ${backend()}`,
+      `(${r.nLayers} layers, d_model ${r.dModel}, d_state ${r.dState}, ${norm} norm); ${trainer.epochs} epochs of ${trainer.batchesPerEpoch} steps, batch ${trainer.batchSize}; backend ${backend()}` +
+      (rank ? `; ${rank.group.worldSize} ranks, gradients through ${options.distributed!.backend}` : ''),
   );
-  const close = f.progress ? attachProgress(trainer) : null;
-  if (!f.progress) {
+  const close = f.progress && leader ? attachProgress(trainer) : null;
+  if (!f.progress && leader) {
     trainer.on('eval', (e) => console.error(`step ${e.step}/${trainer.totalSteps}: ${e.split} loss ${e.metrics.loss.toFixed(4)}${e.metrics.accuracy !== undefined ? `, accuracy ${pct(e.metrics.accuracy)}` : ''}`));
   }
   // SIGINT (Ctrl-C) and SIGTERM (a scheduler or `kill`) both stop after the current step
@@ -266,11 +285,16 @@ async function runTrain(f: TrainFlags & { task: TaskName }): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A rank started by `--gpus` / `--procs` stops as on SIGTERM when its launcher dies.
+  const onOrphaned = (): void => onSignal('SIGTERM');
+  if (rank && process.send) process.on('disconnect', onOrphaned);
   try {
     const res = await trainer.fit();
     close?.();
     const test = res.test;
-    if (f.json) {
+    if (!leader) {
+      // The run's result is rank 0's to print.
+    } else if (f.json) {
       console.log(JSON.stringify({ task: task.name, ...res, checkpoint: ckPath, log: join(out, 'log.jsonl') }));
     } else {
       console.log(
@@ -296,6 +320,8 @@ async function runTrain(f: TrainFlags & { task: TaskName }): Promise<void> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('disconnect', onOrphaned);
+    options.distributed?.close();
     trainer.model.dispose();
     trainer.optimizer.dispose();
   }

@@ -59,3 +59,19 @@ export function distributedEnv(env: Env = process.env): DistributedEnv | null {
   const runId = env.S4_RUN_ID && env.S4_RUN_ID.length > 0 ? env.S4_RUN_ID : 'default';
   return { rank, worldSize, localRank, masterAddr, masterPort, runId };
 }
+
+/**
+ * Makes this rank's GPU the only visible one (CUDA_VISIBLE_DEVICES), before CUDA starts:
+ * the addon computes on device 0, so under torchrun, where every rank sees every GPU, rank
+ * r takes entry LOCAL_RANK of the visible list. A list of one entry (set per task by
+ * `s4 train --gpus` or Slurm's --gpus-per-task) is kept. S4_DIST_PIN_GPU=0 turns this off.
+ * Returns the device it chose, or null when it changed nothing.
+ */
+export function pinLocalGpu(e: DistributedEnv, env: Env = process.env): string | null {
+  if (env.S4_DIST_PIN_GPU === '0') return null;
+  const list = env.CUDA_VISIBLE_DEVICES?.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list && list.length === 1) return null;
+  const choice = list ? list[e.localRank % list.length] : String(e.localRank);
+  env.CUDA_VISIBLE_DEVICES = choice;
+  return choice;
+}

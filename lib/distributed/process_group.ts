@@ -36,7 +36,7 @@ export interface ProcessGroupOptions {
   runId?: string;
   /** Longest wait of one collective, in ms (default S4_DIST_TIMEOUT seconds, else 600 s). */
   timeoutMs?: number;
-  /** How long the ranks wait for each other at the start, in ms (default 120 s). */
+  /** How long the ranks wait for each other at the start, in ms (default S4_DIST_CONNECT_TIMEOUT seconds with fromEnv, else 120 s). */
   connectTimeoutMs?: number;
 }
 
@@ -147,7 +147,9 @@ export class ProcessGroup {
   static fromEnv(opts: Pick<ProcessGroupOptions, 'timeoutMs' | 'connectTimeoutMs'> = {}, env: Record<string, string | undefined> = process.env): Promise<ProcessGroup> {
     const e = distributedEnv(env);
     if (!e) return ProcessGroup.connect({ rank: 0, worldSize: 1, masterPort: 0, ...opts });
-    return ProcessGroup.connect({ rank: e.rank, worldSize: e.worldSize, masterAddr: e.masterAddr, masterPort: e.masterPort, runId: e.runId, ...opts });
+    const seconds = Number(env.S4_DIST_CONNECT_TIMEOUT);
+    const connectTimeoutMs = opts.connectTimeoutMs ?? (Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined);
+    return ProcessGroup.connect({ rank: e.rank, worldSize: e.worldSize, masterAddr: e.masterAddr, masterPort: e.masterPort, runId: e.runId, ...opts, connectTimeoutMs });
   }
 
   /** The error that ended the group, or null while it works. */
