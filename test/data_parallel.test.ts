@@ -119,7 +119,8 @@ async function parallel(setup: Setup, worldSize: number, extra: (rank: number) =
     gs.map(async (g) => {
       // Other seeds on ranks > 0: DataParallel.create must copy rank 0's parameters.
       const model = setup.model(1 + 100 * g.rank);
-      const dp = await DataParallel.create(model, g);
+      // Ranks in one process share one GPU, which NCCL refuses: the TCP transport on both backends.
+      const dp = await DataParallel.create(model, g, { backend: 'tcp' });
       expect(dp.backend).toBe('tcp');
       const trainer = new s4.Trainer({ model, task: setup.task, batchSize: setup.batchSize, epochs: setup.epochs, seed: 3, distributed: dp, ...extra(g.rank) });
       onTrainer?.(trainer, g.rank);
