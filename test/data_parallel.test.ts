@@ -198,7 +198,7 @@ describe(`data-parallel training over the TCP group (${device})`, () => {
     open = gs;
     const runs = gs.map(async (g) => {
       const model = setup.model(1);
-      const dp = await DataParallel.create(model, g);
+      const dp = await DataParallel.create(model, g, { backend: 'tcp' });
       const trainer = new s4.Trainer({ model, task: setup.task, batchSize: 8, epochs: 1, seed: 3, distributed: dp });
       if (g.rank === 1)
         trainer.on('step', (e) => {
