@@ -192,6 +192,38 @@ describe(`data-parallel training over the TCP group (${device})`, () => {
     model.dispose();
   }, 120_000);
 
+  it("BatchNorm: every rank ends with rank 0's running statistics; a validation split keeps the best checkpoint on rank 0", async () => {
+    const base = sineSetup(48, 12);
+    const setup: Setup = {
+      ...base,
+      model: (seed) => s4.train.buildModel(base.task, { nLayers: 2, dModel: 8, dState: 8, dropout: 0.1, norm: 'batch', seed, device }).model as s4.nn.SequenceModel,
+    };
+    const task = { ...base.task, val: s4.train.createTask('sine', { trainSize: 12, testSize: 12, length: 12, dataSeed: 9 }).test };
+    const dir = mkdtempSync(join(tmpdir(), 's4-dp-bn-'));
+    const gs = await groups(2);
+    open = gs;
+    const out = await Promise.all(
+      gs.map(async (g) => {
+        const model = setup.model(1);
+        const dp = await DataParallel.create(model, g, { backend: 'tcp' });
+        const best = join(dir, `best${g.rank}.safetensors`);
+        const trainer = new s4.Trainer({ model, task, batchSize: 12, epochs: 2, seed: 3, distributed: dp, bestCheckpoint: best });
+        const res = await trainer.fit();
+        const buffers = model.namedBuffers().map(([, t]) => t.dataSync());
+        const params = model.parameters().map((p) => p.dataSync());
+        model.dispose();
+        return { res, buffers, params, best: existsSync(best) };
+      }),
+    );
+    expect(out[0].buffers.length).toBeGreaterThan(0);
+    out[1].buffers.forEach((b, i) => expect(b).toEqual(out[0].buffers[i]));
+    out[1].params.forEach((p, i) => expect(p).toEqual(out[0].params[i]));
+    expect(out[0].res.best).not.toBeNull();
+    expect(out[1].res.best).toEqual(out[0].res.best);
+    expect(out[1].res.test).toEqual(out[0].res.test);
+    expect([out[0].best, out[1].best]).toEqual([true, false]);
+  }, 120_000);
+
   it('a rank that throws ends the others with its message', async () => {
     const setup = sineSetup(32, 8);
     const gs = await groups(2);
