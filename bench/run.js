@@ -28,7 +28,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const { spec: makeSpec, SUITES } = require('./specs');
-const { writeReport } = require('./report');
+const { writeReport, RESULT_FILE } = require('./report');
 
 // Per-worker time limits (s) in a full run; the overall budget may cut them shorter.
 const LIMITS = {
@@ -39,8 +39,6 @@ const LIMITS = {
   block: { ours: 90, official: 150, torch: 200 },
   model: { ours: 120, official: 120, torch: 200 },
 };
-// Result files of the workers: <suite>-<impl>.json.
-const RESULT_FILE = /^[a-z]+-(ours|official|torch)\.json$/;
 
 function parseArgs(argv) {
   const o = { quick: false, backend: 'cuda', only: null, torch: true, official: true, node: true, budget: 450, results: null };
