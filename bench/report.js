@@ -13,7 +13,7 @@ const { spec: makeSpec } = require('./specs');
 
 const NOT_YET = 'not yet measured';
 // Result files of the workers: <suite>-<impl>.json (run.js writes them, load() reads a cut-short run's).
-const RESULT_FILE = /^[a-z]+-(ours|official|torch)\.json$/;
+const RESULT_FILE = /^[a-z]+-(ours|official|torch|jax)\.json$/;
 
 function load(outDir) {
   const docs = [];
@@ -291,6 +291,32 @@ function blockSection(ix, spec, peaks) {
     'bound). Bidirectional rows: a second C, the official convention (backward kernel from lag 1);',
     'PyTorch builds the official 2L kernel pad(k0) + pad(flip(k1)) and convolves once.',
     'Chart: [block_chart.svg](block_chart.svg).',
+    '',
+    ...annotatedTable(ix, spec),
+  ];
+}
+
+/** The Annotated S4 (JAX) at the block shapes, or why it was not measured. */
+function annotatedTable(ix, spec) {
+  const { N, cases } = spec.block;
+  const rows = [];
+  for (const { B, H, L } of cases) {
+    for (const mode of ['fwd', 'fwd+bwd']) {
+      const c = `B=${B} H=${H} L=${L}`;
+      const ours = ix.get('block', 'ours', c, mode);
+      const jax = ix.get('block', 'jax', c, mode);
+      rows.push([`${B}, ${H}, ${L}`, mode, fmtMs(ours), fmtMs(jax), ratio(jax, ours)]);
+    }
+  }
+  const measured = ix.all.some((r) => r.suite === 'block' && r.impl === 'jax' && r.status === 'ok');
+  const worker = ix.all.find((r) => r.suite === 'block' && r.impl === 'jax' && r.case === '(worker)');
+  if (!measured) return [`The Annotated S4 (JAX): ${worker ? String(worker.error || worker.status) : NOT_YET}.`];
+  return [
+    `The Annotated S4 (srush/annotated-s4, JAX + Flax, jit; bench/annotated_jax.py), times in ms: its block, N=${N} modes,`,
+    'GELU, GLU of two Dense layers, residual and post-LayerNorm (a little more work than the block',
+    'above), vmapped over the batch, FP32 matmuls; compile time excluded.',
+    '',
+    table(['B, H, L', 'mode', 'ours', 'The Annotated S4 (JAX)', 'x faster than JAX'], rows),
   ];
 }
 

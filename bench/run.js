@@ -9,7 +9,7 @@
  * the tables.
  *
  *   node bench/run.js [--quick] [--backend cuda|cpu] [--only kernel,fftconv,...]
- *                     [--no-torch] [--no-official] [--no-node] [--budget SECONDS] [--results FILE]
+ *                     [--no-torch] [--no-official] [--no-jax] [--no-node] [--budget SECONDS] [--results FILE]
  *
  * --results: where RESULTS.md goes (default bench/RESULTS.md for a full CUDA run, and
  * <out>/RESULTS.md always).
@@ -20,6 +20,10 @@
  * there when it is not built for this GPU (time limit LIMITS.build, output in the log);
  * without the extension the official code runs its pure-PyTorch Cauchy, and the report
  * labels that column so. Without S4REF the column is reported as not measured.
+ *
+ * The Annotated S4 (JAX) is a column of the block suite where `python3 -c "import jax, flax"`
+ * works and ANNOT names a folder with its s4/s4.py (bench/annotated_jax.py); else it is
+ * reported as not measured, with the reason.
  *
  * On the GPU machine (carry .gpu and .s4ref):
  *   source .gpu/enter.sh && S4REF=$PWD/.s4ref S4_BENCH_OUT=$OUT node bench/run.js --budget 540
@@ -36,12 +40,12 @@ const LIMITS = {
   kernel: { ours: 60, official: 90, torch: 90 },
   fftconv: { ours: 60, torch: 90 },
   step: { ours: 90, official: 90, torch: 90 },
-  block: { ours: 90, official: 150, torch: 200 },
+  block: { ours: 90, official: 150, torch: 200, jax: 150 },
   model: { ours: 120, official: 120, torch: 200 },
 };
 
 function parseArgs(argv) {
-  const o = { quick: false, backend: 'cuda', only: null, torch: true, official: true, node: true, budget: 450, results: null };
+  const o = { quick: false, backend: 'cuda', only: null, torch: true, official: true, jax: true, node: true, budget: 450, results: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -53,6 +57,7 @@ function parseArgs(argv) {
     else if (a === '--only') o.only = val().split(',').filter(Boolean);
     else if (a === '--no-torch') o.torch = false;
     else if (a === '--no-official') o.official = false;
+    else if (a === '--no-jax') o.jax = false;
     else if (a === '--no-node') o.node = false;
     else if (a === '--budget') o.budget = Number(val());
     else if (a === '--results') o.results = val();
@@ -178,7 +183,7 @@ const OFFICIAL_SUITES = ['kernel', 'step', 'block', 'model'];
  * 'build' is the official extension's build, run before the suites. A job with notRun is
  * recorded as not measured, with that reason, instead of being started.
  */
-function jobsOf(suite, { opts, python, specFile, s4ref }) {
+function jobsOf(suite, { opts, python, specFile, s4ref, annot, jax }) {
   const py = (script) => (file, device) => [path.join(__dirname, script), suite, specFile, file, device];
   const noS4ref = 'S4REF is not set (a folder with the official models/s4 and extensions/kernels; see bench/official_sources.sh)';
   if (suite === 'build') {
@@ -190,7 +195,19 @@ function jobsOf(suite, { opts, python, specFile, s4ref }) {
   if (opts.node) jobs.push({ impl: 'ours', cmd: process.execPath, argv: (file, device) => [path.join(__dirname, 'node', 'worker.js'), suite, specFile, file, device] });
   if (opts.official && OFFICIAL_SUITES.includes(suite)) jobs.push({ impl: 'official', cmd: python, argv: py('official_bench.py'), notRun: s4ref ? null : noS4ref });
   if (opts.torch) jobs.push({ impl: 'torch', cmd: python, argv: py('torch_bench.py') });
+  if (opts.jax && suite === 'block') {
+    const notRun = !jax.available ? `no JAX/Flax in ${python} (${jax.error})` : !annot ? "ANNOT is not set (a folder with The Annotated S4's s4/s4.py; see bench/annotated_jax.py)" : null;
+    jobs.push({ impl: 'jax', cmd: python, argv: py('annotated_jax.py'), notRun });
+  }
   return jobs;
+}
+
+/** Whether python can run the JAX worker: `import jax, flax`. */
+function jaxStatus(python) {
+  const r = spawnSync(python, ['-c', 'import jax, flax; print(jax.__version__, flax.__version__)'], { encoding: 'utf8', timeout: 60e3 });
+  if (r.status === 0) return { available: true, versions: r.stdout.trim() };
+  const why = (r.stderr || String(r.error || '')).trim().split('\n').pop();
+  return { available: false, error: why || `exit code ${r.status}` };
 }
 
 async function main() {
@@ -222,8 +239,16 @@ async function main() {
     workers: [],
   };
   const suites = opts.only || SUITES;
-  const ctx = { opts, python, specFile, s4ref: process.env.S4REF ? path.resolve(process.env.S4REF) : null };
+  const ctx = {
+    opts,
+    python,
+    specFile,
+    s4ref: process.env.S4REF ? path.resolve(process.env.S4REF) : null,
+    annot: process.env.ANNOT ? path.resolve(process.env.ANNOT) : null,
+    jax: opts.jax && suites.includes('block') ? jaxStatus(python) : { available: false, error: 'not asked for' },
+  };
   run.official = { s4ref: ctx.s4ref };
+  run.jax = { annot: ctx.annot, ...ctx.jax };
   const phases = suites.some((s) => OFFICIAL_SUITES.includes(s)) ? ['build', ...suites] : suites;
   for (const suite of phases) {
     for (const job of jobsOf(suite, ctx)) {
@@ -248,7 +273,7 @@ async function main() {
       const outcome = await runWorker(job.cmd, job.argv(file, device, limit), {
         timeoutS: limit,
         logFile,
-        env: { TORCHINDUCTOR_CACHE_DIR: inductorCache, PYTHONUNBUFFERED: '1', ...(ctx.s4ref ? { S4REF: ctx.s4ref } : {}) },
+        env: { TORCHINDUCTOR_CACHE_DIR: inductorCache, PYTHONUNBUFFERED: '1', ...(ctx.s4ref ? { S4REF: ctx.s4ref } : {}), ...(ctx.annot ? { ANNOT: ctx.annot } : {}) },
       });
       recordOutcome(file, suite, job.impl, outcome, logFile);
       run.workers.push({ suite, impl: job.impl, ...outcome });
