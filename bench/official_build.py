@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch
 
-from official_import import kernels_dir
+from official_import import extension_files, kernels_dir
 from torch_common import Results
 
 # Run in a fresh interpreter, so that a module built by this process is the one imported.
@@ -89,6 +89,9 @@ def outcome(device, timeout_s):
     if CUDA_HOME is None:
         return {"status": "error", "action": "not built", "arch": arch, "error": "no CUDA toolkit (torch.utils.cpp_extension.CUDA_HOME is None); before: %s" % before["error"]}
     ok, seconds, err = build(arch, timeout_s)
+    if ok and not extension_files():
+        # setup.py adds the extension only where its own torch sees CUDA and a toolkit.
+        ok, err = False, "setup.py made no structured_kernels module (its torch saw no CUDA device or no CUDA_HOME)"
     after = probe()
     if ok and after["ok"]:
         return {"status": "ok", "action": "built", "arch": arch, "buildS": seconds, "probe": after}
