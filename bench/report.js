@@ -147,7 +147,10 @@ function officialLines(docs) {
   const loaded = timed.filter((d) => d.official.cudaExtension.loaded).map((d) => d.suite);
   const notLoaded = timed.filter((d) => !d.official.cudaExtension.loaded);
   let built;
-  if (!ext) built = 'build step not run';
+  if (!ext) {
+    const why = build && build.results.find((r) => r.status !== 'ok');
+    built = why ? `**not built**: the build step ${why.status === 'skipped' ? 'was skipped' : 'failed'} (${String(why.error || why.status).slice(0, 300)})` : 'build step not run';
+  }
   else if (ext.status === 'ok') built = ext.action === 'built' ? `built in this run for sm_${ext.arch.replace('.', '')} (${ext.buildS.toFixed(0)} s)` : `already built for sm_${ext.arch.replace('.', '')}`;
   else if (ext.status === 'n/a') built = `not built (${ext.error})`;
   else built = `**could not be built** (${ext.error})`;

@@ -99,6 +99,14 @@ describe('bench/report.js: the official S4 column', () => {
     expect(readFileSync(join(dirs[dirs.length - 1], 'chart.svg'), 'utf8')).toContain('official (no CUDA ext) fwd');
   });
 
+  it('says the extension was not built when its build step was killed', () => {
+    const killed = { suite: 'build', impl: 'official', results: [{ suite: 'build', impl: 'official', case: '(worker)', mode: '-', status: 'error', error: 'official worker timed out after 300 s (killed)' }] };
+    const official = officialDoc('kernel', false, [{ suite: 'kernel', impl: 'official', case: kernelCase, mode: 'fwd', cauchy: 'pure PyTorch (cauchy_naive)', ...ms(3) }]);
+    const md = render([killed, oursKernel, official]);
+    expect(md).toContain('**not built**: the build step failed (official worker timed out after 300 s (killed)); loaded in no suite');
+    expect(row(md, String(Ls[0]), 'fwd')['official S4, pure-PyTorch fallback (no CUDA ext)']).toBe('3.00');
+  });
+
   it('reports an official worker that was not run as not measured, with the reason', () => {
     const notRun = { suite: 'kernel', impl: 'official', results: [{ suite: 'kernel', impl: 'official', case: '(worker)', mode: '-', status: 'n/a', error: 'not measured: S4REF is not set' }] };
     const md = render([oursKernel, notRun]);
