@@ -114,15 +114,19 @@ describe('bench/report.js: the official S4 column', () => {
     expect(row(md, String(Ls[0]), 'fwd')['official S4']).toBe('n/a');
   });
 
-  it('compares stepping with the fastest official mode', () => {
+  it('compares stepping with the fastest official mode and marks an inexact one', () => {
     const { H, N, batches } = spec.step;
     const c = `B=${batches[0]} H=${H} N=${N}`;
     const rec = (impl: string, mode: string, rate: number) => ({ suite: 'step', impl, case: c, mode, ...tok(rate) });
     const ours = { suite: 'step', impl: 'ours', results: [rec('ours', 'step', 1000)] };
-    const official = officialDoc('step', false, [rec('official', 'step dense', 100), rec('official', 'step linear', 50), rec('official', 'step diagonal', 200)]);
+    const failed = { suite: 'step', impl: 'official', case: `recurrence diagonal H=${H} N=${N} L=64`, mode: 'check', status: 'error', error: 'AssertionError: relL2 0.24' };
+    const official = officialDoc('step', false, [failed, rec('official', 'step dense', 100), rec('official', 'step linear', 50), rec('official', 'step diagonal', 200)]);
     const md = render([ours, official]);
     expect(row(md, String(batches[0]), 'ours: step() (1 token per call)')['vs official (its fastest mode)']).toBe('5.0x');
     expect(row(md, String(batches[0]), 'official S4Block.step, mode linear')['vs official (its fastest mode)']).toBe('0.3x');
+    // A mode whose output failed its check is marked where it is timed.
+    expect(row(md, String(batches[0]), 'official S4Block.step, mode diagonal (**inexact**: fails its check, see below)')['tokens/s']).toBe('200');
+    expect(md).not.toContain('mode dense (**inexact**');
   });
 
   it('gives The Annotated S4 its table when measured and the reason when not', () => {
