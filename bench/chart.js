@@ -11,6 +11,8 @@ const M = { left: 70, right: 230, top: 40, bottom: 60 };
 const SERIES = [
   { impl: 'ours', mode: 'fwd', label: 'ours fwd', color: '#1f77b4', dash: '' },
   { impl: 'ours', mode: 'fwd+bwd', label: 'ours fwd+bwd', color: '#1f77b4', dash: '6,4' },
+  { impl: 'official', mode: 'fwd', label: 'official fwd', color: '#9467bd', dash: '' },
+  { impl: 'official', mode: 'fwd+bwd', label: 'official fwd+bwd', color: '#9467bd', dash: '6,4' },
   { impl: 'torch-eager', mode: 'fwd', label: 'PyTorch eager fwd', color: '#d62728', dash: '' },
   { impl: 'torch-eager', mode: 'fwd+bwd', label: 'PyTorch eager fwd+bwd', color: '#d62728', dash: '6,4' },
   { impl: 'torch-compile', mode: 'fwd', label: 'torch.compile fwd', color: '#2ca02c', dash: '' },
@@ -19,10 +21,12 @@ const SERIES = [
 
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
-function blockChart(ix, spec) {
+/** officialName: the official column's short name (e.g. 'official + CUDA ext'), so the chart labels a fallback as the table does. */
+function blockChart(ix, spec, officialName = 'official') {
   const cases = spec.block.cases;
   const pts = SERIES.map((s) => ({
     ...s,
+    label: s.impl === 'official' ? s.label.replace('official', officialName) : s.label,
     points: cases
       .map((c) => ({ L: c.L, r: ix.get('block', s.impl, `B=${c.B} H=${c.H} L=${c.L}`, s.mode) }))
       .filter((p) => p.r && p.r.status === 'ok')

@@ -1,24 +1,13 @@
-"""Shared pieces of the PyTorch half: timing with CUDA events, results file, case runner."""
-import json
+"""Shared pieces of the PyTorch workers: timing with CUDA events, peak memory, errors; the
+torch-free pieces (results file, medians, case runner) are bench_common's."""
 import math
 import os
 import time
-import traceback
 
 import torch
 
-
-def quantile(sorted_vals, q):
-    if not sorted_vals:
-        return float("nan")
-    pos = (len(sorted_vals) - 1) * q
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (pos - lo)
-
-
-def summarize(samples):
-    s = sorted(samples)
-    return {"median": quantile(s, 0.5), "p10": quantile(s, 0.1), "p90": quantile(s, 0.9), "min": s[0], "samples": len(s)}
+from bench_common import NotAvailable, Results, quantile, summarize, time_loop  # noqa: F401 - the workers import them from here
+from bench_common import run_case as _run_case
 
 
 def sync(device):
@@ -52,26 +41,16 @@ class Timer:
 
 
 def time_it(fn, timing, device, inner=None):
-    """Warm-up, then reps repetitions of a loop of `inner` calls, each timed with CUDA events
-    recorded around the loop; milliseconds per call (median, p10, p90, min)."""
-    for _ in range(timing["warmup"]):
-        fn()
-    sync(device)
-    if not inner:
+    """bench_common.time_loop with each loop timed by CUDA events recorded around it (the
+    wall clock on the CPU); milliseconds per call (median, p10, p90, min)."""
+
+    def timer(loop):
         with Timer(device) as t:
-            fn()
-        inner = min(timing["maxInner"], max(1, math.ceil(timing["minRepMs"] / max(t.ms, 1e-3))))
-    samples = []
-    start = time.perf_counter()
-    for _ in range(timing["reps"]):
-        with Timer(device) as t:
-            for _ in range(inner):
-                fn()
-        samples.append(t.ms / inner)
-        if len(samples) >= timing["minReps"] and time.perf_counter() - start > timing["maxCaseS"]:
-            break
-    timer = "CUDA events around a loop" if device.type == "cuda" else "perf_counter around a loop"
-    return {"ms": summarize(samples), "inner": inner, "timer": timer}
+            loop()
+        return t.ms
+
+    timer_name = "CUDA events around a loop" if device.type == "cuda" else "perf_counter around a loop"
+    return dict(time_loop(fn, timing, timer, inner), timer=timer_name)
 
 
 def peak_memory(fn, device):
@@ -86,58 +65,14 @@ def peak_memory(fn, device):
     return {"peakBytes": torch.cuda.max_memory_allocated(), "baseBytes": base}
 
 
-class NotAvailable(Exception):
-    """A baseline that cannot run here (not a failure of the baseline itself)."""
-
-
-class Results:
-    """Results of one suite, rewritten after each case so a crash keeps what was done."""
-
-    def __init__(self, path, meta):
-        self.path = path
-        self.doc = dict(meta, results=[])
-        self.flush()
-
-    def add(self, r):
-        self.doc["results"].append(r)
-        if r["status"] == "ok":
-            parts = []
-            if "ms" in r:
-                m = r["ms"]
-                parts.append("%.4g ms (p10 %.3g, p90 %.3g, n=%d)" % (m["median"], m["p10"], m["p90"], m["samples"]))
-            if r.get("tokensPerSec"):
-                parts.append("%d tokens/s" % r["tokensPerSec"])
-            if r.get("peakBytes"):
-                parts.append("peak %.1f MiB" % (r["peakBytes"] / 2**20))
-            if r.get("check"):
-                parts.append("check %s: %.2e (limit %g)" % (r["check"]["name"], r["check"]["value"], r["check"]["limit"]))
-            what = ", ".join(parts)
-        else:
-            what = "%s: %s" % (r["status"].upper(), r.get("error", ""))
-        print("[%s] %s %s %s: %s" % (r["impl"], r["suite"], r["case"], r["mode"], what), flush=True)
-        self.flush()
-
-    def flush(self):
-        tmp = self.path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.doc, f, indent=1)
-        os.replace(tmp, self.path)
+def _release_cuda_cache():
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def run_case(out, base, fn):
-    """Runs one case; an exception marks that case failed (with its traceback) and the suite goes on."""
-    try:
-        r = fn()
-        out.add(dict(base, status="ok", **r))
-    except NotAvailable as e:
-        out.add(dict(base, status="n/a", error="not available: %s" % e))
-    except Exception as e:  # noqa: BLE001 - every failure is reported, none stops the suite
-        head = " ".join(str(e).split())[:500]
-        where = [l.strip() for l in traceback.format_exc().splitlines() if l.strip().startswith("File ")][-2:]
-        out.add(dict(base, status="error", error="%s: %s | %s" % (type(e).__name__, head, " | ".join(where))))
-    finally:
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+    """bench_common.run_case, releasing the CUDA caching allocator's memory after each case."""
+    _run_case(out, base, fn, cleanup=_release_cuda_cache)
 
 
 def rel_l2(got, want):

@@ -1,8 +1,9 @@
 """The official S4 (state-spaces/s4 models/s4/s4.py, found through $S4REF) imported without
 PyTorch Lightning, and the model of its example.py built from a config in the official
 names (d_input, d_output, d_model, n_layers, d_state, l_max, dropout, prenorm, pool 'mean' |
-'last' | 'none', mode, bidirectional). Shared by make_torch_files.py, check_export.py and
-bench/official_cpu.py."""
+'last' | 'none', mode, bidirectional, and lr: the learning rate of A, B, dt that example.py
+passes to each block, min(0.001, lr); without it the blocks keep s4.py's default). Shared by make_torch_files.py, check_export.py,
+bench/official_cpu.py and bench/official_import.py."""
 import os, sys, types
 
 sys.path.insert(0, os.environ["S4REF"])
@@ -23,6 +24,7 @@ class ExampleModel(nn.Module):  # example.py's S4Model with the S4 block
         s.encoder = nn.Linear(c["d_input"], c["d_model"])
         kw = dict(d_state=c["d_state"], l_max=c["l_max"], dropout=c.get("dropout", 0.0), transposed=True,
                   mode=c.get("mode", "dplr"), bidirectional=c.get("bidirectional", False))
+        if "lr" in c: kw["lr"] = c["lr"]
         s.s4_layers = nn.ModuleList([S4.S4Block(c["d_model"], **kw) for _ in range(c["n_layers"])])
         s.norms = nn.ModuleList([nn.LayerNorm(c["d_model"]) for _ in range(c["n_layers"])])
         s.dropouts = nn.ModuleList([nn.Dropout1d(c.get("dropout", 0.0)) for _ in range(c["n_layers"])])
