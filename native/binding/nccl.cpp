@@ -13,7 +13,6 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -157,8 +156,8 @@ class WaitWorker : public Napi::AsyncWorker {
     caught_.run([&] {
       S4_CUDA_CHECK(cudaSetDevice(device_));
       const auto deadline = nccl::Communicator::Clock::now() + std::chrono::milliseconds(timeoutMs_);
-      while (!comm_->poll("ncclWait", event_, what_, deadline, timeoutMs_))
-        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      nccl::PollPause pause;
+      while (!comm_->poll("ncclWait", event_, what_, deadline, timeoutMs_)) pause();
     });
   }
   void OnOK() override {

@@ -16,8 +16,6 @@ std::string seconds(int ms) {
   return buf;
 }
 
-// A short sleep between two polls: NCCL's own progress runs on its threads and the GPU.
-void pause() { std::this_thread::sleep_for(std::chrono::microseconds(200)); }
 
 std::string spansWord(size_t n) { return std::to_string(n) + (n == 1 ? " buffer" : " buffers"); }
 
@@ -66,8 +64,17 @@ void Communicator::failLocked(const std::string& message) {
   throw s4::Error(message);
 }
 
+void PollPause::operator()() {
+  // A non-blocking NCCL group ends on a thread NCCL starts for it, typically within tens of
+  // microseconds once the ranks are connected: yield for the first millisecond or so, so the
+  // JS thread returns as soon as the kernels are queued, then sleep between polls.
+  if (++polls_ < 2000) std::this_thread::yield();
+  else std::this_thread::sleep_for(std::chrono::microseconds(100));
+}
+
 void Communicator::settle(const char* fn, const char* what) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeoutMs_);
+  PollPause pause;
   for (;;) {
     Result state = kSuccess;
     const Result r = api_.commGetAsyncError(comm_, &state);

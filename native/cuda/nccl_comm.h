@@ -34,6 +34,15 @@ struct FloatSpan {
   size_t count;
 };
 
+// The pause between two polls of NCCL or of an event: yields at first, then sleeps.
+class PollPause {
+ public:
+  void operator()();
+
+ private:
+  int polls_ = 0;
+};
+
 class Communicator {
  public:
   using Clock = std::chrono::steady_clock;
