@@ -96,24 +96,18 @@ void Communicator::settle(const char* fn, const char* what) {
   }
 }
 
-void Communicator::expectLive(const char* fn) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!comm_) throw s4::Error(std::string(fn) + ": the communicator " + ended_);
-}
-
-void Communicator::allReduce(const char* fn, const std::vector<FloatSpan>& spans, ReduceOp op) {
+void Communicator::group(const char* fn, const std::string& what, const std::vector<FloatSpan>& spans,
+                         const std::function<Result(const FloatSpan&, cudaStream_t)>& issue) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!comm_) throw s4::Error(std::string(fn) + ": the communicator " + ended_);
   if (spans.empty()) return;
   const cudaStream_t s = cuda::stream();
-  const int ncclOp = op == ReduceOp::Avg ? kOpAvg : kOpSum;
-  const std::string what = "all-reduce of " + spansWord(spans.size());
   Result r = api_.groupStart();
-  Result failed = kSuccess;
   if (r != kSuccess) failLocked(std::string(fn) + ": ncclGroupStart failed: " + describe(api_, r, comm_));
+  Result failed = kSuccess;
   for (const FloatSpan& x : spans) {
     if (x.count == 0) continue;
-    r = api_.allReduce(x.data, x.data, x.count, kFloat32, ncclOp, comm_, s);
+    r = issue(x, s);
     if (r != kSuccess && r != kInProgress) {
       failed = r;
       break;
@@ -129,30 +123,18 @@ void Communicator::allReduce(const char* fn, const std::vector<FloatSpan>& spans
   settle(fn, what.c_str());
 }
 
+void Communicator::allReduce(const char* fn, const std::vector<FloatSpan>& spans, ReduceOp op) {
+  const int ncclOp = op == ReduceOp::Avg ? kOpAvg : kOpSum;
+  group(fn, "all-reduce of " + spansWord(spans.size()), spans, [&](const FloatSpan& x, cudaStream_t s) {
+    return api_.allReduce(x.data, x.data, x.count, kFloat32, ncclOp, comm_, s);
+  });
+}
+
 void Communicator::broadcast(const char* fn, const std::vector<FloatSpan>& spans, int root) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!comm_) throw s4::Error(std::string(fn) + ": the communicator " + ended_);
-  if (spans.empty()) return;
-  const cudaStream_t s = cuda::stream();
-  const std::string what = "broadcast of " + spansWord(spans.size()) + " from rank " + std::to_string(root);
-  Result r = api_.groupStart();
-  Result failed = kSuccess;
-  if (r != kSuccess) failLocked(std::string(fn) + ": ncclGroupStart failed: " + describe(api_, r, comm_));
-  for (const FloatSpan& x : spans) {
-    if (x.count == 0) continue;
-    r = api_.broadcast(x.data, x.data, x.count, kFloat32, root, comm_, s);
-    if (r != kSuccess && r != kInProgress) {
-      failed = r;
-      break;
-    }
-  }
-  r = api_.groupEnd();
-  if (failed != kSuccess) r = failed;
-  if (r != kSuccess && r != kInProgress)
-    failLocked(std::string(fn) + ": NCCL refused the " + what + " (" + where() + "): " + describe(api_, r, comm_) +
-               "; the communicator was aborted");
-  lastOp_ = what;
-  settle(fn, what.c_str());
+  group(fn, "broadcast of " + spansWord(spans.size()) + " from rank " + std::to_string(root), spans,
+        [&](const FloatSpan& x, cudaStream_t s) {
+          return api_.broadcast(x.data, x.data, x.count, kFloat32, root, comm_, s);
+        });
 }
 
 cudaEvent_t Communicator::mark(const char* fn, std::string* what) {

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -78,13 +79,15 @@ class Communicator {
   // ncclCommDestroy); a rank that does not answer within timeoutMs leads to an abort and an
   // error. Idempotent.
   void destroy(const char* fn);
-  // Throws unless the communicator is usable (not destroyed, not aborted).
-  void expectLive(const char* fn) const;
 
  private:
   Communicator(const Api& api, int rank, int worldSize, int timeoutMs)
       : api_(api), rank_(rank), worldSize_(worldSize), timeoutMs_(timeoutMs) {}
 
+  // One NCCL group of issue(span, stream) for each non-empty span, then settle(); `what`
+  // names it in messages.
+  void group(const char* fn, const std::string& what, const std::vector<FloatSpan>& spans,
+             const std::function<Result(const FloatSpan&, cudaStream_t)>& issue);
   // Polls the state until NCCL is no longer in progress; the caller holds mu_.
   void settle(const char* fn, const char* what);
   // Aborts and remembers why; the caller holds mu_.
@@ -94,7 +97,7 @@ class Communicator {
 
   const Api& api_;
   const int rank_, worldSize_, timeoutMs_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   CommPtr comm_ = nullptr;
   bool aborted_ = false;
   std::string lastOp_;  // the last collective queued, for messages
