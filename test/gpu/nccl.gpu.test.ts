@@ -8,44 +8,17 @@
  * nvidia-nccl wheel of the machine's python3 (PyTorch installs it); the test fails, saying
  * so, when none loads.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
 import { NcclCommunicator, ncclInfo, ncclUniqueId } from '../../lib/distributed/nccl';
 import { randomValues } from '../helpers/device';
+import { ncclMissing, useNcclFromEnvOrPython } from '../helpers/nccl_path';
 import { thrownBy } from '../helpers/throws';
 
 const cuda = { device: 'cuda' as const };
 
-/** Whether a fresh process finds NCCL by its default names (the library is opened once per process). */
-function defaultNameLoads(): boolean {
-  const addon = process.env.S4_ADDON_PATH ?? join(__dirname, '../../build/Release/s4.node');
-  const script = `process.stdout.write(String(require(${JSON.stringify(addon)}).ncclInfo().loaded))`;
-  try {
-    return execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, S4_NCCL_PATH: '' } }) === 'true';
-  } catch {
-    return false;
-  }
-}
-
-/** libnccl.so.2 of python3's nvidia-nccl wheel, or null. */
-function wheelLibrary(): string | null {
-  const script = 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))';
-  try {
-    const file = execFileSync('python3', ['-c', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return existsSync(file) ? file : null;
-  } catch {
-    return null;
-  }
-}
-
 // Before the first NCCL call of this process: S4_NCCL_PATH is read when NCCL is opened.
-if (!process.env.S4_NCCL_PATH && !defaultNameLoads()) {
-  const wheel = wheelLibrary();
-  if (wheel) process.env.S4_NCCL_PATH = wheel;
-}
+useNcclFromEnvOrPython();
 
 /** A CUDA tensor of n random elements and its values (complex64: interleaved re, im). */
 function cudaTensor(n: number, seed: number, dtype: 'float32' | 'complex64' = 'float32'): { t: s4.Tensor; values: Float32Array } {
@@ -68,12 +41,7 @@ describe('NCCL on one GPU', () => {
 
   beforeAll(async () => {
     const info = ncclInfo();
-    if (!info.loaded) {
-      throw new Error(
-        `NCCL did not load (${info.reason}); set S4_NCCL_PATH to a libnccl.so.2, e.g. the one of ` +
-          "`python3 -c 'import nvidia.nccl; print(list(nvidia.nccl.__path__)[0])'`/lib",
-      );
-    }
+    if (!info.loaded) throw ncclMissing(info.reason);
     comm = await NcclCommunicator.create(ncclUniqueId(), 0, 1, { timeoutMs: 60_000 });
   });
 
