@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
 import { NcclCommunicator, ncclInfo } from '../lib/distributed/nccl';
 import { core, type NativeNcclComm } from '../lib/native/binding';
+import { s4cli } from './helpers/cli';
 import { expectThrows } from './helpers/throws';
 
 interface ChildError {
@@ -45,8 +46,12 @@ describe('NCCL loading', () => {
     expect(r.info.loaded).toBe(false);
     expect(r.info.version).toBeNull();
     expect(r.info.path).toBeNull();
-    expect(r.info.reason).toContain(missing);
-    expect(r.info.reason).toMatch(/cannot open shared object file|built without CUDA/);
+    if (s4.info().cudaCompiled) {
+      expect(r.info.reason).toContain(missing);
+      expect(r.info.reason).toMatch(/cannot open shared object file/);
+    } else {
+      expect(r.info.reason).toMatch(/^built without CUDA/);
+    }
     expect(r.ids).toBeNull();
     expect(r.idError?.message).toMatch(/^ncclUniqueId: NCCL is unavailable: /);
     expect(r.created).toBe(false);
@@ -78,6 +83,43 @@ describe('NCCL loading', () => {
       expect(r.createError?.message).toMatch(/^ncclCommCreate: NCCL needs the cuda backend, which is unavailable: .+/);
     }
   }, 120_000);
+
+  /** `s4 info` (and its JSON) with S4_NCCL_PATH set to `ncclPath`. */
+  async function infoCli(ncclPath: string): Promise<{ text: string; json: { nccl: ChildResult['info'] } }> {
+    const saved = process.env.S4_NCCL_PATH;
+    process.env.S4_NCCL_PATH = ncclPath;
+    try {
+      const [text, json] = await Promise.all([s4cli(['info']), s4cli(['info', '--json'])]);
+      expect(text.code, text.stderr).toBe(0);
+      expect(json.code, json.stderr).toBe(0);
+      return { text: text.stdout, json: JSON.parse(json.stdout) as { nccl: ChildResult['info'] } };
+    } finally {
+      if (saved === undefined) delete process.env.S4_NCCL_PATH;
+      else process.env.S4_NCCL_PATH = saved;
+    }
+  }
+
+  it('s4 info says NCCL did not load and why', async () => {
+    const { text, json } = await infoCli(missing);
+    const row = text.split('\n').find((l) => l.startsWith('nccl '));
+    expect(row).toMatch(/^nccl\s+not loaded: /);
+    expect(json.nccl.loaded).toBe(false);
+    const why = s4.info().cudaCompiled ? missing : 'built without CUDA';
+    expect(row).toContain(why);
+    expect(json.nccl.reason).toContain(why);
+  }, 240_000);
+
+  it.skipIf(!testNcclPath)('S4_TEST_NCCL_PATH: s4 info prints the version and file', async () => {
+    const { text, json } = await infoCli(testNcclPath!);
+    const row = text.split('\n').find((l) => l.startsWith('nccl '));
+    if (!s4.info().cudaCompiled) {
+      expect(row).toMatch(/^nccl\s+not loaded: .*built without CUDA/);
+      return;
+    }
+    expect(row).toMatch(/^nccl\s+2\.\d+\.\d+ \(/);
+    expect(row!.trimEnd().endsWith(`(${testNcclPath})`)).toBe(true);
+    expect(json.nccl).toMatchObject({ loaded: true, path: testNcclPath, reason: null });
+  }, 240_000);
 
   it('ncclInfo and s4.info() agree; without NCCL the reason says why', () => {
     const i = ncclInfo();

@@ -29,7 +29,7 @@
 namespace s4::binding {
 namespace {
 
-constexpr const char* kNoCuda = "this build of s4-cuda was compiled without CUDA";
+constexpr const char* kNoCuda = "built without CUDA (no nvcc at build time, or S4_CUDA=OFF), so NCCL is not used";
 
 #ifdef S4_WITH_CUDA
 struct CommBox;
@@ -190,7 +190,7 @@ Napi::Value ncclInfo(const Napi::CallbackInfo& info) {
   o.Set("loaded", false);
   o.Set("version", env.Null());
   o.Set("path", env.Null());
-  o.Set("reason", std::string("NCCL is not used: ") + kNoCuda);
+  o.Set("reason", kNoCuda);
 #endif
   return o;
 }
