@@ -1,6 +1,6 @@
 /** s4.info(), s4.memory() and cache control. */
 import { backend, cudaInfo, type DeviceName } from './backend';
-import { core, packageRoot, type DeviceMemory } from './native/binding';
+import { core, packageRoot, type DeviceMemory, type NcclInfo } from './native/binding';
 import { gemmInfo } from './ops/linear';
 
 export interface Info {
@@ -24,6 +24,8 @@ export interface Info {
   cpuThreads: number;
   /** Which matrix-multiply path the active backend uses: cuBLAS (opened at run time) or our own kernel. */
   gemm: string;
+  /** NCCL (data-parallel training on GPUs), opened at run time: loaded or why not. */
+  nccl: NcclInfo;
   packageRoot: string;
 }
 
@@ -76,6 +78,7 @@ export function info(): Info {
     cufftVersion: cuda.cufftVersion !== undefined && cuda.cufftVersion >= 0 ? cuda.cufftVersion : null,
     cpuThreads: build.cpuThreads,
     gemm: describeGemm(active),
+    nccl: core.ncclInfo(),
     packageRoot,
   };
 }

@@ -16,7 +16,7 @@ import { thrownBy } from './helpers/throws';
 const addon = (process.env.S4_ADDON_PATH ? require(path.resolve(process.env.S4_ADDON_PATH)) : require('node-gyp-build')(packageRoot)) as Record<string, unknown>;
 
 // Functions that take no arguments (queries), and constructors.
-const noArgs = new Set(['cudaInfo', 'memory', 'emptyCache', 'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'beginQueue', 'endQueue', 'abandonQueue', 'buildInfo', 'opSpecs']);
+const noArgs = new Set(['cudaInfo', 'memory', 'emptyCache', 'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'beginQueue', 'endQueue', 'abandonQueue', 'buildInfo', 'opSpecs', 'ncclInfo', 'ncclUniqueId']);
 
 const fns = Object.entries(addon).filter(
   ([name, v]) => typeof v === 'function' && name !== 'NativeBuffer' && !noArgs.has(name),

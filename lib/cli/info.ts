@@ -1,4 +1,4 @@
-/** `s4 info`: backend, GPU, cuFFT and addon versions, and why cuda is unavailable if it is. */
+/** `s4 info`: backend, GPU, cuFFT, NCCL and addon versions, and why cuda or NCCL is unavailable if it is. */
 import type { Command } from 'commander';
 import { info } from '../info';
 
@@ -32,6 +32,7 @@ export function registerInfo(program: Command): void {
         rows.push(['cufft', i.cufftVersion !== null ? String(i.cufftVersion) : 'not loaded']);
       }
       rows.push(['gemm', i.gemm]);
+      rows.push(['nccl', i.nccl.loaded ? `${i.nccl.version ?? 'unknown version'} (${i.nccl.path ?? 'unknown path'})` : `not loaded: ${i.nccl.reason}`]);
       rows.push(['cuda', i.cudaAvailable ? 'available' : `unavailable: ${i.cudaUnavailableReason}`]);
       const w = Math.max(...rows.map((r) => r[0].length));
       for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);

@@ -23,6 +23,7 @@ import { zerosLike } from '../tensor/create';
 import { keep } from '../tensor/scope';
 import type { Tensor } from '../tensor/tensor';
 import type { ProcessGroup } from './process_group';
+import { NcclTransport } from './nccl_transport';
 import { TcpTransport, type GradientTransport } from './tcp_transport';
 
 export interface DataParallelOptions {
@@ -40,13 +41,6 @@ export function shardOf(n: number, rank: number, worldSize: number): { start: nu
   const base = Math.floor(n / worldSize);
   const extra = n % worldSize;
   return { start: rank * base + Math.min(rank, extra), count: base + (rank < extra ? 1 : 0) };
-}
-
-/** Makes the NCCL transport; set by lib/distributed/nccl_transport.ts when that module loads. */
-export type NcclTransportFactory = (group: ProcessGroup, model: Module, bucketBytes: number) => Promise<GradientTransport>;
-let ncclFactory: { make: NcclTransportFactory; available: () => string | null } | null = null;
-export function registerNcclTransport(make: NcclTransportFactory, available: () => string | null): void {
-  ncclFactory = { make, available };
 }
 
 export class DataParallel {
@@ -88,14 +82,14 @@ export class DataParallel {
     // Every rank must take the same decision, so rank 0's is the one used.
     let useNccl = false;
     if (backend !== 'tcp') {
-      const why = device !== 'cuda' ? `the model is on ${device}` : ncclFactory ? ncclFactory.available() : 'NCCL support is not loaded';
+      const why = device !== 'cuda' ? `the model is on ${device}` : NcclTransport.unavailable();
       const votes = await group.allReduce(Float64Array.of(why === null ? 0 : 1), 'max');
       if (votes[0] > 0 && backend === 'nccl') {
         throw new Error(`${fn}: backend 'nccl' is not available${why ? `: ${why}` : ' on every rank'}`);
       }
       useNccl = votes[0] === 0;
     }
-    const transport = useNccl ? await ncclFactory!.make(group, model, bucketBytes) : new TcpTransport(group, bucketBytes);
+    const transport = useNccl ? await NcclTransport.create(group, bucketBytes) : new TcpTransport(group, bucketBytes);
     const dp = new DataParallel(model, group, transport);
     await dp.broadcastState();
     return dp;

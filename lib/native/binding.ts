@@ -10,9 +10,9 @@
  */
 import * as path from 'node:path';
 import { bindOps, OP_NAMES, OP_SPECS, type NativeOps, type RawOps } from './ops.generated';
-import type { NativeBuffer, NativeGraph, OpSpecDescription } from './types';
+import type { NativeBuffer, NativeGraph, NativeNcclComm, OpSpecDescription } from './types';
 
-export type { NativeBuffer, NativeGraph, OpSpecDescription } from './types';
+export type { NativeBuffer, NativeGraph, NativeNcclComm, OpSpecDescription } from './types';
 export type { NativeOps } from './ops.generated';
 
 export interface CudaInfo {
@@ -59,6 +59,17 @@ export interface GemmInfo {
   tf32?: boolean;
 }
 
+/** Whether NCCL loaded (opened at run time: S4_NCCL_PATH, else libnccl.so.2, then libnccl.so). */
+export interface NcclInfo {
+  loaded: boolean;
+  /** e.g. '2.30.7'; null when unknown. */
+  version: string | null;
+  /** The file it was loaded from; null when none loaded. */
+  path: string | null;
+  /** Why NCCL is unusable; null when it loaded. */
+  reason: string | null;
+}
+
 /** The exports that are not ops (native/binding/addon.cpp), positional. */
 export interface CoreBinding {
   alloc(device: 'cpu' | 'cuda', bytes: number): NativeBuffer;
@@ -89,13 +100,28 @@ export interface CoreBinding {
   /** Runs a captured graph on the stream (asynchronously, as any op). */
   launchGraph(graph: NativeGraph): void;
   opSpecs(): OpSpecDescription[];
+  ncclInfo(): NcclInfo;
+  /** A fresh 128-byte communicator id (ncclGetUniqueId); throws when NCCL did not load. */
+  ncclUniqueId(): Uint8Array;
+  /** Joins the communicator `id` as `rank` of `worldSize`; rejects when the others do not join within timeoutMs. */
+  ncclCommCreate(id: Uint8Array, rank: number, worldSize: number, timeoutMs: number): Promise<NativeNcclComm>;
+  /** One NCCL group of in-place all-reduces of CUDA float32 buffers, queued on the stream. */
+  ncclAllReduce(comm: NativeNcclComm, buffers: NativeBuffer[], op: 'sum' | 'avg'): void;
+  /** One NCCL group of in-place broadcasts from `root`, queued on the stream. */
+  ncclBroadcast(comm: NativeNcclComm, buffers: NativeBuffer[], root: number): void;
+  /** Resolves when the queued collectives finished; aborts the communicator and rejects on an error or at the deadline. */
+  ncclWait(comm: NativeNcclComm, timeoutMs: number): Promise<void>;
+  ncclAbort(comm: NativeNcclComm): void;
+  /** Flushes and frees the communicator; idempotent. */
+  ncclDestroy(comm: NativeNcclComm): void;
 }
 
 /** The names of CoreBinding, checked against the addon at load. */
 export const CORE_NAMES: readonly (keyof CoreBinding)[] = [
   'alloc', 'upload', 'write', 'download', 'downloadAsync', 'beginQueue', 'endQueue', 'abandonQueue', 'copy', 'cudaInfo', 'memory',
   'emptyCache', 'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'nnInfo', 'captureGraph', 'launchGraph',
-  'opSpecs',
+  'opSpecs', 'ncclInfo', 'ncclUniqueId', 'ncclCommCreate', 'ncclAllReduce', 'ncclBroadcast', 'ncclWait', 'ncclAbort',
+  'ncclDestroy',
 ];
 
 /** Exports that are classes or values rather than functions. */

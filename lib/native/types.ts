@@ -16,6 +16,14 @@ export interface NativeGraph {
   readonly __nativeGraph: never;
 }
 
+/**
+ * Opaque handle of an NCCL communicator (native/binding/nccl.cpp, native/cuda/nccl_comm.h).
+ * Aborted (never waiting for other ranks) when collected without ncclDestroy.
+ */
+export interface NativeNcclComm {
+  readonly __nativeNcclComm: never;
+}
+
 /** One argument of an op spec, as the addon's opSpecs() describes it. */
 export interface OpArgDescription {
   name: string;

@@ -32,6 +32,7 @@
 namespace s4::binding {
 
 void exportGraph(Napi::Env env, Napi::Object exports);  // graph_handle.cpp
+void exportNccl(Napi::Env env, Napi::Object exports);   // nccl.cpp
 
 namespace {
 
@@ -301,6 +302,7 @@ void exportCore(Napi::Env env, Napi::Object exports) {
   for (const auto& [name, fn] : core) exports.Set(name, makeFunction(env, name, fn));
   exportGraph(env, exports);
   exportAsync(env, exports);
+  exportNccl(env, exports);
 }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
