@@ -213,6 +213,27 @@ describe(`nn ops (${device})`, () => {
     );
   });
 
+  it('crossEntropy unchecked (check: false): the same loss and gradient; bad labels and +Infinity logits give NaN instead of throwing', () => {
+    const [M, C] = [6, 5];
+    const labels = Float32Array.from({ length: M }, (_, i) => (i * 3 + 1) % C);
+    const lab = s4.tensor(labels, [M]);
+    check(
+      [input([M, C], 61, true, 4)],
+      ([z]) => ops.crossEntropy(z, lab, { check: false }),
+      ([z]) => [crossEntropyRef(z, labels, M, C)],
+    );
+    const z = s4.tensor(randomValues(M * C, 62), [M, C]);
+    for (const bad of [C, -1, 1.5, NaN]) {
+      const badLab = s4.tensor([...labels.slice(0, 3), bad, ...labels.slice(4)], [M]);
+      expect(Number.isNaN(s4.tidy(() => ops.crossEntropy(z, badLab, { check: false }).item())), `label ${bad}`).toBe(true);
+      badLab.dispose();
+    }
+    const zInf = s4.tensor(Float32Array.from(randomValues(M * C, 63), (v, i) => (i === 7 ? Infinity : v)), [M, C]);
+    expect(Number.isNaN(s4.tidy(() => ops.crossEntropy(zInf, lab, { check: false }).item()))).toBe(true);
+    expect(() => ops.crossEntropy(z, lab, { check: 1 as unknown as boolean })).toThrow(/crossEntropy: option 'check' must be a boolean/);
+    s4.dispose(z, zInf, lab);
+  });
+
   it('crossEntropy and embedding reject bad class ids / indices with a RangeError naming them', () => {
     const z = s4.tensor(randomValues(12, 1), [3, 4]);
     for (const bad of [4, -1, 1.5, NaN]) {

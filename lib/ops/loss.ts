@@ -17,14 +17,15 @@ import { defineOp, handle, type OpOptions } from './define';
 const crossEntropyOp = defineOp({
   name: 'crossEntropy',
   inputs: { logits: { dtype: 'float32', rank: 2, nonEmpty: true }, labels: 'float32' },
-  plan: ({ logits, labels }, _args: undefined) => {
+  plan: ({ logits, labels }, check: boolean) => {
     const [M, C] = logits.shape;
     expectTensor('crossEntropy', 'labels', labels, { shape: [M], dims: ['M'] });
-    return { shape: [] as number[], M, C };
+    if (typeof check !== 'boolean') throw new TypeError(`crossEntropy: option 'check' must be a boolean (got ${String(check)})`);
+    return { shape: [] as number[], M, C, check };
   },
   // The kernel writes the probabilities in any case (the loss is computed from them).
-  forward: ({ logits, labels }, out, { M, C }, ctx) =>
-    ops.crossEntropyForward({ logits: logits.handle, labels: labels.handle, loss: out.handle, probs: ctx.save([M, C]).handle, M, C }),
+  forward: ({ logits, labels }, out, { M, C, check }, ctx) =>
+    ops.crossEntropyForward({ logits: logits.handle, labels: labels.handle, loss: out.handle, probs: ctx.save([M, C]).handle, M, C, check }),
   backward: (g, { labels }, { M, C }, grads, [probs]) => {
     if (grads.logits) {
       ops.crossEntropyBackward({ probs: probs.handle, labels: labels.handle, gradOut: g.handle, gradLogits: grads.logits.handle, M, C });
@@ -33,15 +34,26 @@ const crossEntropyOp = defineOp({
   },
 });
 
+export interface CrossEntropyOptions extends OpOptions {
+  /**
+   * Check the labels and the logits (default true): a label that is not a class id throws a
+   * RangeError naming 'labels', a +Infinity logit one naming 'logits'. On CUDA the check
+   * reads a flag back, so the call waits for the kernel. false: nothing waits, and such rows
+   * make the loss NaN instead, for callers that checked the labels on the host and read the
+   * loss anyway (the Trainer).
+   */
+  check?: boolean;
+}
+
 /**
  * Mean softmax cross-entropy of logits [M, C] against labels [M] (float32 holding class
  * ids in [0, C); anything else throws a RangeError naming 'labels'). Gradient to logits.
  * A -Infinity logit masks its class; a +Infinity logit has no softmax and throws a
  * RangeError naming 'logits' whose code is 'S4_NON_FINITE' (isNonFiniteError); NaN
- * logits give a NaN loss.
+ * logits give a NaN loss. See CrossEntropyOptions.check.
  */
-export function crossEntropy(logits: Tensor, labels: Tensor, opts?: OpOptions): Tensor {
-  return crossEntropyOp({ logits, labels }, undefined, opts);
+export function crossEntropy(logits: Tensor, labels: Tensor, opts?: CrossEntropyOptions): Tensor {
+  return crossEntropyOp({ logits, labels }, opts?.check ?? true, opts);
 }
 
 const mseOp = defineOp({

@@ -26,16 +26,32 @@ function reshapeWithGrad(x: Tensor, shape: number[]): Tensor {
   return out;
 }
 
+/**
+ * Throws unless every label is a class id in [0, C). The labels are host data here, so the
+ * cross-entropy need not check them on the device, which on CUDA waits for the forward pass
+ * (crossEntropy's `check`); a +Infinity logit then shows as a NaN loss.
+ */
+function checkLabels(y: Float32Array, C: number): void {
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (!(v >= 0 && v < C && Number.isInteger(v))) {
+      throw new RangeError(`taskLoss: the batch's labels must be class indices in [0, ${C}) (got ${v} at position ${i})`);
+    }
+  }
+}
+
 /** The scalar loss of a batch; `out` is the model output for batch.x. */
 export function taskLoss(kind: TaskKind, out: Tensor, batch: Batch, device: DeviceName): Tensor {
   if (batch.lengths && out.rank === 3 && kind !== 'classify') return maskedLoss(kind, out, batch, device);
   const target = Tensor.fromFloats(batch.y, batch.yShape, 'float32', device);
   switch (kind) {
     case 'classify':
-      return crossEntropy(out, target);
+      checkLabels(batch.y, out.shape[1]);
+      return crossEntropy(out, target, { check: false });
     case 'sequence': {
       const [B, C, L] = out.shape;
-      return crossEntropy(reshapeWithGrad(transpose12(out), [B * L, C]), target);
+      checkLabels(batch.y, C);
+      return crossEntropy(reshapeWithGrad(transpose12(out), [B * L, C]), target, { check: false });
     }
     case 'regress':
       return mse(out, target.shape.length === out.shape.length ? target : target.reshape(out.shape));
@@ -58,7 +74,8 @@ function maskedLoss(kind: TaskKind, out: Tensor, batch: Batch, device: DeviceNam
   const masked = lengthMask(out, n);
   const target = Tensor.fromFloats(batch.y, batch.yShape, 'float32', device);
   if (kind === 'sequence') {
-    const ce = crossEntropy(reshapeWithGrad(transpose12(masked), [B * L, C]), target);
+    checkLabels(batch.y, C);
+    const ce = crossEntropy(reshapeWithGrad(transpose12(masked), [B * L, C]), target, { check: false });
     const padding = B * L - valid;
     const offset = Tensor.fromFloats(Float32Array.of((-padding * Math.log(C)) / valid), [], 'float32', device);
     return add(scale(ce, (B * L) / valid), offset);

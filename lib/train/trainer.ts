@@ -290,14 +290,14 @@ export class Trainer extends EventEmitter {
         const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
         const out = this.model.forward(x, batch.lengths ? { lengths: batch.lengths } : undefined);
         const loss = taskLoss(this.task.kind, out, batch, this.device);
-        // Queued before the loss is read, so the wait for the loss covers it and the small
-        // download below does not wait for the backward.
         const pred = scored && byIndex ? argmaxChannels(out) : null;
+        // The backward is queued before anything is read: on CUDA the host then issues it
+        // while the GPU still runs the forward pass, and one wait (the loss) covers both. A
+        // non-finite loss is caught below, before the update, and its gradients dropped.
+        loss.backward();
         const lv = loss.item();
         if (!Number.isFinite(lv)) return { lv, predData: null, outData: null, outShape: out.shape };
-        const predData = pred ? pred.dataSync() : null;
-        loss.backward();
-        return { lv, predData, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
+        return { lv, predData: pred ? pred.dataSync() : null, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
       }, Tensor);
     } catch (err) {
       this.optimizer.zeroGrad();
@@ -361,11 +361,11 @@ export class Trainer extends EventEmitter {
         const loss = taskLoss(this.task.kind, out, batch, this.device);
         const weight = count > 0 ? this.lossShare(out, batch, mine, idx) : 0;
         const pred = scored && byIndex && weight > 0 ? argmaxChannels(out) : null;
+        // Queued before the loss is read, as in trainStep.
+        if (weight > 0) scale(loss, weight).backward();
         const lv = loss.item();
         if (weight === 0 || !Number.isFinite(lv)) return { lv, weight, predData: null, outData: null, outShape: out.shape };
-        const predData = pred ? pred.dataSync() : null;
-        scale(loss, weight).backward();
-        return { lv, weight, predData, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
+        return { lv, weight, predData: pred ? pred.dataSync() : null, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
       }, Tensor);
     } catch (err) {
       this.optimizer.zeroGrad();

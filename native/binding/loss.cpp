@@ -6,11 +6,13 @@
 
 // logits [M, C], labels [M] (float32 holding class indices). loss[0] = mean over rows of
 // -log softmax(logits)[label]; probs [M, C] gets the softmax (saved for backward).
-// Throws RangeError naming 'labels' when a label is not an integer in [0, C), and a
-// non-finite RangeError naming 'logits' for a +Infinity logit (softmax is undefined there);
+// With `check`, throws RangeError naming 'labels' when a label is not an integer in [0, C),
+// and a non-finite RangeError naming 'logits' for a +Infinity logit (softmax is undefined
+// there), which on CUDA waits for the kernel. Without it nothing waits: such rows make the
+// loss NaN (for callers that checked the labels on the host and read the loss anyway).
 // -Infinity logits mask their class, NaN logits give a NaN loss.
 S4_TWIN(void, crossEntropyForward,
-        (const float* logits, const float* labels, float* loss, float* probs, int64_t M, int64_t C))
+        (const float* logits, const float* labels, float* loss, float* probs, int64_t M, int64_t C, bool check))
 // dlogits = gradLoss[0] / M * (probs - onehot(labels)).
 S4_TWIN(void, crossEntropyBackward,
         (const float* probs, const float* labels, const float* gradLoss, float* dlogits, int64_t M, int64_t C))
@@ -35,9 +37,10 @@ S4_OP(crossEntropyForward, "loss") {
       .in("logits", {"M", "C"}).in("labels", {"M"})
       .out("loss", {"1"}).out("probs", {"M", "C"})
       .dim("M").dim("C")
+      .flag("check")
       .run([](Call& c) {
         S4_DISPATCH(c.device(), crossEntropyForward(c.in("logits"), c.in("labels"), c.out("loss"), c.out("probs"),
-                                                    c.dim("M"), c.dim("C")));
+                                                    c.dim("M"), c.dim("C"), c.flag("check")));
       });
 }
 

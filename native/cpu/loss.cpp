@@ -44,8 +44,9 @@ std::string numberText(float v) {
 
 }  // namespace
 
-void crossEntropyForward(const float* logits, const float* labels, float* loss, float* probs, int64_t M, int64_t C) {
-  for (int64_t r = 0; r < M; ++r)
+void crossEntropyForward(const float* logits, const float* labels, float* loss, float* probs, int64_t M, int64_t C,
+                         bool check) {
+  for (int64_t r = 0; r < M && check; ++r)
     if (!isIndex(labels[r], C))
       failRange("crossEntropy: argument 'labels' must hold integer class indices in [0, " + std::to_string(C) +
                 ") (got " + numberText(labels[r]) + " at row " + std::to_string(r) + ")");
@@ -63,11 +64,11 @@ void crossEntropyForward(const float* logits, const float* labels, float* loss, 
       const double inv = 1.0 / s;
       float* pr = probs + r * C;
       for (int64_t c = 0; c < C; ++c) pr[c] = float(std::exp(double(z[c]) - double(mx)) * inv);
-      const int64_t lab = int64_t(labels[r]);
-      rowLoss[size_t(r)] = std::log(s) + double(mx) - double(z[lab]);
+      // Unchecked, a label that is not a class index makes the loss NaN (never a read out of the row).
+      rowLoss[size_t(r)] = isIndex(labels[r], C) ? std::log(s) + double(mx) - double(z[int64_t(labels[r])]) : NAN;
     }
   });
-  for (int64_t r = 0; r < M; ++r)
+  for (int64_t r = 0; r < M && check; ++r)
     if (infRow[size_t(r)])
       failNonFinite("crossEntropy: argument 'logits' holds +Infinity at row " + std::to_string(r) +
                     " (softmax is undefined there; -Infinity masks a class, NaN gives a NaN loss)");
