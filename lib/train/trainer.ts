@@ -300,31 +300,10 @@ export class Trainer extends EventEmitter {
         return { lv, predData: pred ? pred.dataSync() : null, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
       }, Tensor);
     } catch (err) {
-      this.optimizer.zeroGrad();
-      // Ops refuse non-finite values with a RangeError coded S4_NON_FINITE (lib/util/errors.ts):
-      // after an update that is divergence, not a bug, and is reported as such.
-      if (this.step > 0 && isNonFiniteError(err)) {
-        const bad = this.nonFiniteParameter();
-        throw new TrainingDivergedError(this.step + 1, this.epoch, 'parameters', bad ? bad.value : Infinity, this.lastCheckpoint, bad ? `'${bad.name}' holds ${bad.value}` : err.message);
-      }
-      throw err;
+      throw this.forwardFailure(err);
     }
-    if (!Number.isFinite(res.lv)) {
-      this.optimizer.zeroGrad();
-      throw new TrainingDivergedError(this.step + 1, this.epoch, 'loss', res.lv, this.lastCheckpoint);
-    }
-    let gradNorm: number | undefined;
-    if (this.clip > 0) {
-      gradNorm = clipGradNorm(this.model.parameters(), this.clip);
-      if (!Number.isFinite(gradNorm)) {
-        this.optimizer.zeroGrad();
-        throw new TrainingDivergedError(this.step + 1, this.epoch, 'gradient norm', gradNorm, this.lastCheckpoint);
-      }
-    }
-    const lr = this.optimizer.paramGroups[0]?.lr ?? 0;
-    this.optimizer.step();
-    this.optimizer.zeroGrad();
-    this.schedule?.step();
+    this.checkLoss(res.lv);
+    const { lr, gradNorm } = this.applyUpdate();
     const score = res.predData
       ? scorePredictions(this.task.kind, res.predData, batch)
       : res.outData
@@ -368,12 +347,7 @@ export class Trainer extends EventEmitter {
         return { lv, weight, predData: pred ? pred.dataSync() : null, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
       }, Tensor);
     } catch (err) {
-      this.optimizer.zeroGrad();
-      if (this.step > 0 && isNonFiniteError(err)) {
-        const bad = this.nonFiniteParameter();
-        throw new TrainingDivergedError(this.step + 1, this.epoch, 'parameters', bad ? bad.value : Infinity, this.lastCheckpoint, bad ? `'${bad.name}' holds ${bad.value}` : err.message);
-      }
-      throw err;
+      throw this.forwardFailure(err);
     }
     const score =
       local.weight === 0
@@ -394,23 +368,9 @@ export class Trainer extends EventEmitter {
       ),
     );
     const lv = shared[0];
-    if (!Number.isFinite(lv)) {
-      this.optimizer.zeroGrad();
-      throw new TrainingDivergedError(this.step + 1, this.epoch, 'loss', lv, this.lastCheckpoint);
-    }
+    this.checkLoss(lv);
     await dp.allReduceGradients();
-    let gradNorm: number | undefined;
-    if (this.clip > 0) {
-      gradNorm = clipGradNorm(this.model.parameters(), this.clip);
-      if (!Number.isFinite(gradNorm)) {
-        this.optimizer.zeroGrad();
-        throw new TrainingDivergedError(this.step + 1, this.epoch, 'gradient norm', gradNorm, this.lastCheckpoint);
-      }
-    }
-    const lr = this.optimizer.paramGroups[0]?.lr ?? 0;
-    this.optimizer.step();
-    this.optimizer.zeroGrad();
-    this.schedule?.step();
+    const { lr, gradNorm } = this.applyUpdate();
     await dp.broadcastBuffers();
     const total = { correct: shared[1], total: shared[2] };
     const scoredAnywhere = shared[3] > 0;
@@ -439,6 +399,44 @@ export class Trainer extends EventEmitter {
     for (const i of mine) part += lengths[i];
     for (const i of idx) all += lengths[i];
     return part / all;
+  }
+
+  /**
+   * The error to throw for a failed forward/backward (its gradients dropped). Ops refuse
+   * non-finite values with a RangeError coded S4_NON_FINITE (lib/util/errors.ts): after an
+   * update that is divergence, not a bug, and is reported as such.
+   */
+  private forwardFailure(err: unknown): unknown {
+    this.optimizer.zeroGrad();
+    if (this.step > 0 && isNonFiniteError(err)) {
+      const bad = this.nonFiniteParameter();
+      return new TrainingDivergedError(this.step + 1, this.epoch, 'parameters', bad ? bad.value : Infinity, this.lastCheckpoint, bad ? `'${bad.name}' holds ${bad.value}` : err.message);
+    }
+    return err;
+  }
+
+  /** A non-finite loss stops the run before the update (its gradients dropped). */
+  private checkLoss(lv: number): void {
+    if (Number.isFinite(lv)) return;
+    this.optimizer.zeroGrad();
+    throw new TrainingDivergedError(this.step + 1, this.epoch, 'loss', lv, this.lastCheckpoint);
+  }
+
+  /** Clipping (a non-finite norm stops the run), the optimizer update and the schedule step. */
+  private applyUpdate(): { lr: number; gradNorm?: number } {
+    let gradNorm: number | undefined;
+    if (this.clip > 0) {
+      gradNorm = clipGradNorm(this.model.parameters(), this.clip);
+      if (!Number.isFinite(gradNorm)) {
+        this.optimizer.zeroGrad();
+        throw new TrainingDivergedError(this.step + 1, this.epoch, 'gradient norm', gradNorm, this.lastCheckpoint);
+      }
+    }
+    const lr = this.optimizer.paramGroups[0]?.lr ?? 0;
+    this.optimizer.step();
+    this.optimizer.zeroGrad();
+    this.schedule?.step();
+    return { lr, gradNorm };
   }
 
   /**
