@@ -281,6 +281,22 @@ export class Trainer extends EventEmitter {
 
   /** One optimizer update on a batch; returns its loss and (if scored) accuracy. */
   trainStep(batch: Batch): StepResult {
+    const res = this.forwardBackward(batch, () => 1);
+    this.checkLoss(res.lv);
+    const { lr, gradNorm } = this.applyUpdate();
+    const accuracy = res.score && res.score.total > 0 ? res.score.correct / res.score.total : undefined;
+    return { loss: res.lv, accuracy, score: res.score, lr, gradNorm };
+  }
+
+  /**
+   * Forward, loss and backward of a batch in training mode, the loss scaled by
+   * `weightOf(output)` before the backward (0: no backward, no score). The backward is
+   * queued before anything is read: on CUDA the host then issues it while the GPU still
+   * runs the forward pass, and one wait (the loss) covers both. A non-finite loss is left to
+   * the caller, which drops the gradients before any update. Returns the unscaled loss, the
+   * weight and the batch's score (when scored).
+   */
+  private forwardBackward(batch: Batch, weightOf: (out: Tensor) => number): { lv: number; weight: number; score: { correct: number; total: number } | null } {
     this.model.train();
     const scored = this.opts.trainAccuracy ?? true;
     const byIndex = this.predictsIndices();
@@ -290,27 +306,23 @@ export class Trainer extends EventEmitter {
         const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
         const out = this.model.forward(x, batch.lengths ? { lengths: batch.lengths } : undefined);
         const loss = taskLoss(this.task.kind, out, batch, this.device);
-        const pred = scored && byIndex ? argmaxChannels(out) : null;
-        // The backward is queued before anything is read: on CUDA the host then issues it
-        // while the GPU still runs the forward pass, and one wait (the loss) covers both. A
-        // non-finite loss is caught below, before the update, and its gradients dropped.
-        loss.backward();
+        const weight = weightOf(out);
+        const pred = scored && byIndex && weight > 0 ? argmaxChannels(out) : null;
+        if (weight === 1) loss.backward();
+        else if (weight > 0) scale(loss, weight).backward();
         const lv = loss.item();
-        if (!Number.isFinite(lv)) return { lv, predData: null, outData: null, outShape: out.shape };
-        return { lv, predData: pred ? pred.dataSync() : null, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
+        if (weight === 0 || !Number.isFinite(lv)) return { lv, weight, predData: null, outData: null, outShape: out.shape };
+        return { lv, weight, predData: pred ? pred.dataSync() : null, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
       }, Tensor);
     } catch (err) {
       throw this.forwardFailure(err);
     }
-    this.checkLoss(res.lv);
-    const { lr, gradNorm } = this.applyUpdate();
     const score = res.predData
       ? scorePredictions(this.task.kind, res.predData, batch)
       : res.outData
         ? batchAccuracy(this.task.kind, res.outData, res.outShape, batch, this.task.tolerance)
         : null;
-    const accuracy = score && score.total > 0 ? score.correct / score.total : undefined;
-    return { loss: res.lv, accuracy, score, lr, gradNorm };
+    return { lv: res.lv, weight: res.weight, score };
   }
 
   /**
@@ -330,33 +342,8 @@ export class Trainer extends EventEmitter {
     // batch's, and the same values.
     const batch = sliceBatch(this.task.train.batch(idx), count > 0 ? start : 0, mine.length);
     dp.setBatchOffset(count > 0 ? start : 0);
-    const scored = this.opts.trainAccuracy ?? true;
-    const byIndex = this.predictsIndices();
-    let local;
-    try {
-      local = runScope(() => {
-        const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
-        const out = this.model.forward(x, batch.lengths ? { lengths: batch.lengths } : undefined);
-        const loss = taskLoss(this.task.kind, out, batch, this.device);
-        const weight = count > 0 ? this.lossShare(out, batch, mine, idx) : 0;
-        const pred = scored && byIndex && weight > 0 ? argmaxChannels(out) : null;
-        // Queued before the loss is read, as in trainStep.
-        if (weight > 0) scale(loss, weight).backward();
-        const lv = loss.item();
-        if (weight === 0 || !Number.isFinite(lv)) return { lv, weight, predData: null, outData: null, outShape: out.shape };
-        return { lv, weight, predData: pred ? pred.dataSync() : null, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
-      }, Tensor);
-    } catch (err) {
-      throw this.forwardFailure(err);
-    }
-    const score =
-      local.weight === 0
-        ? null
-        : local.predData
-          ? scorePredictions(this.task.kind, local.predData, batch)
-          : local.outData
-            ? batchAccuracy(this.task.kind, local.outData, local.outShape, batch, this.task.tolerance)
-            : null;
+    const local = this.forwardBackward(batch, (out) => (count > 0 ? this.lossShare(out, batch, mine, idx) : 0));
+    const score = local.score;
     const shared = await dp.group.allReduce(
       Float64Array.of(
         local.weight === 0 ? 0 : local.weight * local.lv,
@@ -459,23 +446,20 @@ export class Trainer extends EventEmitter {
 
   /** Loss and accuracy on a dataset (default the test split), without dropout or gradients. */
   evaluate(dataset: Dataset = this.task.test, opts: { limit?: number; batchSize?: number } = {}): Metrics {
-    const n = Math.min(dataset.size, opts.limit ?? this.opts.evalLimit ?? dataset.size);
-    const bs = opts.batchSize ?? this.opts.evalBatchSize ?? this.batchSize;
-    const acc = new MetricAccumulator(this.task.kind, this.task.tolerance);
-    const byIndex = this.predictsIndices();
-    const wasTraining = this.model.training;
-    this.model.eval();
-    try {
-      for (const idx of evalBatches(dataset, n, bs)) this.evalBatch(dataset, idx, acc, byIndex);
-    } finally {
-      this.model.train(wasTraining);
-    }
-    return acc.result();
+    return this.scoreBatches(dataset, opts, 0, 1).result();
   }
 
   /** evaluate() split between the ranks of a data-parallel run: every rank gets the whole dataset's metrics. */
   async evaluateDistributed(dataset: Dataset = this.task.test, opts: { limit?: number; batchSize?: number } = {}): Promise<Metrics> {
     if (!this.dp) return this.evaluate(dataset, opts);
+    const mine = this.scoreBatches(dataset, opts, this.dp.rank, this.dp.worldSize);
+    const all = new MetricAccumulator(this.task.kind, this.task.tolerance);
+    all.addSums(await this.dp.group.allReduce(mine.sums()));
+    return all.result();
+  }
+
+  /** The metrics of evaluation batches first, first + every, ... in eval mode. */
+  private scoreBatches(dataset: Dataset, opts: { limit?: number; batchSize?: number }, first: number, every: number): MetricAccumulator {
     const n = Math.min(dataset.size, opts.limit ?? this.opts.evalLimit ?? dataset.size);
     const bs = opts.batchSize ?? this.opts.evalBatchSize ?? this.batchSize;
     const acc = new MetricAccumulator(this.task.kind, this.task.tolerance);
@@ -484,13 +468,11 @@ export class Trainer extends EventEmitter {
     this.model.eval();
     try {
       const batches = evalBatches(dataset, n, bs);
-      for (let i = this.dp.rank; i < batches.length; i += this.dp.worldSize) this.evalBatch(dataset, batches[i], acc, byIndex);
+      for (let i = first; i < batches.length; i += every) this.evalBatch(dataset, batches[i], acc, byIndex);
     } finally {
       this.model.train(wasTraining);
     }
-    const all = new MetricAccumulator(this.task.kind, this.task.tolerance);
-    all.addSums(await this.dp.group.allReduce(acc.sums()));
-    return all.result();
+    return acc;
   }
 
   private evalBatch(dataset: Dataset, idx: number[], acc: MetricAccumulator, byIndex: boolean): void {
