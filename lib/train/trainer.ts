@@ -42,7 +42,7 @@ import { ProcessGroupError } from '../distributed/process_group';
 import { Tensor } from '../tensor/tensor';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState, type DropoutState, type ParamValue } from './checkpoint';
 import { epochBatches, evalBatches } from './batching';
-import type { Batch, Dataset } from './data/dataset';
+import { padBatchTo, type Batch, type Dataset } from './data/dataset';
 import { removeStaleTemporaries } from './atomic';
 import { JsonlLog, LogWriteError } from './log';
 import { taskLoss } from './loss';
@@ -337,10 +337,7 @@ export class Trainer extends EventEmitter {
     this.model.train();
     const { start, count } = dp.shard(idx.length);
     const mine = count > 0 ? idx.slice(start, start + count) : idx.slice(0, 1);
-    // Rows of the whole batch rather than a batch of its own: the same padded length, so
-    // that the dropout masks (indexed by position in the padded tensor) are the whole
-    // batch's, and the same values.
-    const batch = sliceBatch(this.task.train.batch(idx), count > 0 ? start : 0, mine.length);
+    const batch = this.partOfBatch(idx, mine, count > 0 ? start : 0);
     dp.setBatchOffset(count > 0 ? start : 0);
     const local = this.forwardBackward(batch, (out) => (count > 0 ? this.lossShare(out, batch, mine, idx) : 0));
     const score = local.score;
@@ -370,6 +367,19 @@ export class Trainer extends EventEmitter {
       stop: shared[4] > 0,
       timeUp: shared[5] > 0,
     };
+  }
+
+  /**
+   * This rank's examples `mine` (from `start` on) of the global batch `idx`, padded as the
+   * whole batch is, so that the dropout masks (indexed by position in the padded tensor) are
+   * the whole batch's. Only this part is read where the dataset tells the batch's padded
+   * length (batchLength); otherwise the whole batch is read and its rows taken.
+   */
+  private partOfBatch(idx: number[], mine: number[], start: number): Batch {
+    const ds = this.task.train;
+    if (!ds.lengths) return ds.batch(mine);
+    const padded = ds.batchLength ? padBatchTo(ds.batch(mine), ds.batchLength(idx)) : null;
+    return padded ?? sliceBatch(ds.batch(idx), start, mine.length);
   }
 
   /**
