@@ -44,7 +44,9 @@ function integer(env: Env, names: string[], what: string, min: number, max: numb
  */
 export function distributedEnv(env: Env = process.env): DistributedEnv | null {
   const hasTorchrun = env.RANK !== undefined || env.WORLD_SIZE !== undefined;
-  const slurmTasks = integer(env, ['SLURM_NTASKS'], 'the task count', 1, 65536);
+  // A task started by srun has SLURM_PROCID; an allocation's shell (salloc, sbatch) has
+  // SLURM_NTASKS but no task id of its own, and runs as a single process.
+  const slurmTasks = env.SLURM_PROCID !== undefined ? integer(env, ['SLURM_NTASKS'], 'the task count', 1, 65536) : undefined;
   if (!hasTorchrun && (slurmTasks === undefined || slurmTasks < 2 || env.S4_DIST_SLURM === '0')) return null;
   const worldSize = integer(env, hasTorchrun ? ['WORLD_SIZE'] : ['SLURM_NTASKS'], 'the number of processes', 1, 65536);
   if (worldSize === undefined) throw new RangeError('distributed environment: RANK is set but WORLD_SIZE is not');
