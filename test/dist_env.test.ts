@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { distributedEnv, pinLocalGpu } from '../lib/distributed/env';
+import { ProcessGroup } from '../lib/distributed/process_group';
 
 describe('distributed environment', () => {
   it("reads torchrun's variables, with defaults for the rest", () => {
@@ -48,5 +49,13 @@ describe('distributed environment', () => {
     const bare: Record<string, string | undefined> = {};
     expect(pinLocalGpu(e, bare)).toBe('1');
     expect(pinLocalGpu(e, { CUDA_VISIBLE_DEVICES: '0,1', S4_DIST_PIN_GPU: '0' })).toBeNull();
+  });
+
+  it('ProcessGroup.fromEnv pins the GPU before it joins', async () => {
+    const env: Record<string, string | undefined> = { RANK: '0', WORLD_SIZE: '1', LOCAL_RANK: '1', CUDA_VISIBLE_DEVICES: '4,5' };
+    const g = await ProcessGroup.fromEnv({}, env);
+    expect(env.CUDA_VISIBLE_DEVICES).toBe('5');
+    expect([g.rank, g.worldSize]).toEqual([0, 1]);
+    await g.close();
   });
 });

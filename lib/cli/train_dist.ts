@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { DataParallel } from '../distributed/data_parallel';
-import { distributedEnv, pinLocalGpu, type DistributedEnv } from '../distributed/env';
+import { distributedEnv, type DistributedEnv } from '../distributed/env';
 import { describeFailure, launch } from '../distributed/launch';
 import { ProcessGroup } from '../distributed/process_group';
 import type { Module } from '../nn/module';
@@ -81,11 +81,10 @@ export interface RankContext {
   backend: DistBackend;
 }
 
-/** Joins the run the environment describes (pinning this rank's GPU first), or null. */
+/** Joins the run the environment describes (ProcessGroup.fromEnv pins this rank's GPU), or null. */
 export async function joinRun(f: DistFlags): Promise<RankContext | null> {
   const env = distributedEnv();
   if (!env) return null;
-  pinLocalGpu(env);
   const backend = (f.distBackend ?? (process.env.S4_DIST_BACKEND as DistBackend | undefined) ?? 'auto') as DistBackend;
   if (!['auto', 'nccl', 'tcp'].includes(backend)) throw new Error(`S4_DIST_BACKEND must be auto, nccl or tcp (got '${backend}')`);
   // A launched rank follows its launcher: if the launcher dies, stop as on SIGTERM.

@@ -6,6 +6,6 @@
  */
 export { ProcessGroup, ProcessGroupError, type ProcessGroupOptions, type ReduceOp } from './process_group';
 export { DataParallel, shardOf, type DataParallelOptions } from './data_parallel';
-export { distributedEnv, DEFAULT_MASTER_PORT, type DistributedEnv } from './env';
+export { distributedEnv, pinLocalGpu, DEFAULT_MASTER_PORT, type DistributedEnv } from './env';
 export { NcclCommunicator, ncclInfo, ncclUniqueId, NCCL_DEFAULT_TIMEOUT_MS, NCCL_UNIQUE_ID_BYTES, type NcclInfo, type NcclCommunicatorOptions, type NcclAllReduceOptions } from './nccl';
 export { launch, describeFailure, type LaunchOptions, type LaunchResult } from './launch';

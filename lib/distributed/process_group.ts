@@ -23,7 +23,7 @@
  *   rendezvous.
  */
 import * as net from 'node:net';
-import { distributedEnv } from './env';
+import { distributedEnv, pinLocalGpu } from './env';
 import { FrameReader, FrameType, decodeJson, encodeFrame, encodeJson, type Frame } from './wire';
 
 export interface ProcessGroupOptions {
@@ -142,11 +142,13 @@ export class ProcessGroup {
   /**
    * The group the environment describes (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, as
    * torchrun, Slurm and `s4 train --procs` set them; lib/distributed/env.ts); a group of one
-   * when it describes none.
+   * when it describes none. It also pins this rank's GPU (pinLocalGpu), which takes effect
+   * only if nothing has used CUDA in this process yet: call it first.
    */
   static fromEnv(opts: Pick<ProcessGroupOptions, 'timeoutMs' | 'connectTimeoutMs'> = {}, env: Record<string, string | undefined> = process.env): Promise<ProcessGroup> {
     const e = distributedEnv(env);
     if (!e) return ProcessGroup.connect({ rank: 0, worldSize: 1, masterPort: 0, ...opts });
+    pinLocalGpu(e, env);
     const seconds = Number(env.S4_DIST_CONNECT_TIMEOUT);
     const connectTimeoutMs = opts.connectTimeoutMs ?? (Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined);
     return ProcessGroup.connect({ rank: e.rank, worldSize: e.worldSize, masterAddr: e.masterAddr, masterPort: e.masterPort, runId: e.runId, ...opts, connectTimeoutMs });
