@@ -52,6 +52,11 @@ function expectSameRun(dir: string, ref: string, what: string): void {
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
 
+/** RUN with 4000 training examples (long enough to be interrupted), writing to dir. */
+function longRun(dir: string): string[] {
+  return [...RUN.map((a, i) => (RUN[i - 1] === '--train-size' ? '4000' : a)), '--out', dir];
+}
+
 /** Resolves `afterMs` after the launched run has said it trains. */
 function training(launcher: ChildProcess, afterMs: number): Promise<void> {
   let seen = '';
@@ -93,7 +98,7 @@ describe('s4 train over several processes (CPU, TCP gradients)', () => {
 
   it('SIGINT stops every rank after the same step with a checkpoint; it resumes with another number of ranks', async () => {
     const dir = tmp('s4-dist-int-');
-    const long = [...RUN.map((a, i) => (RUN[i - 1] === '--train-size' ? '4000' : a)), '--out', dir];
+    const long = longRun(dir);
     const launcher = cli([...long, '--procs', '2']);
     const done = finished(launcher);
     await training(launcher, 1500);
@@ -112,7 +117,7 @@ describe('s4 train over several processes (CPU, TCP gradients)', () => {
 
   it('a rank killed mid-run ends the run with a message naming it', async () => {
     const dir = tmp('s4-dist-kill-');
-    const long = [...RUN.map((a, i) => (RUN[i - 1] === '--train-size' ? '4000' : a)), '--out', dir];
+    const long = longRun(dir);
     const launcher = cli([...long, '--procs', '3']);
     const done = finished(launcher);
     await training(launcher, 1000);

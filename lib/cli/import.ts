@@ -3,7 +3,7 @@
  * example.py model: encoder, s4_layers.N, norms.N, decoder) from a .pt / .ckpt /
  * .safetensors file, read without running it, written as our checkpoint.
  */
-import { readFileSync } from 'node:fs';
+import { readFileNamed } from '../util/files';
 import type { Command } from 'commander';
 import { modelFromOfficial } from '../interop/from_official';
 import { checkpointOf } from '../interop/checkpoint_io';
@@ -21,12 +21,7 @@ interface ImportFlags {
 }
 
 function readConfig(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`--config: cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const text = readFileNamed('--config', path).toString('utf8');
   try {
     const v = JSON.parse(text);
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');

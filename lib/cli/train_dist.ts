@@ -3,7 +3,7 @@
  * (lib/distributed/launch.ts), and a rank (started so, or by torchrun or Slurm, see
  * lib/distributed/env.ts) joins the process group and wraps its model in DataParallel.
  */
-import { readFileSync } from 'node:fs';
+import { readFileNamed } from '../util/files';
 import { extname, join } from 'node:path';
 import { DataParallel } from '../distributed/data_parallel';
 import { distributedEnv, type DistributedEnv } from '../distributed/env';
@@ -99,9 +99,9 @@ export async function loadRunCheckpoint(path: string, ctx: RankContext | null): 
   let bytes: Uint8Array | null = null;
   if (ctx.group.rank === 0) {
     try {
-      bytes = readFileSync(path);
+      bytes = readFileNamed('loadCheckpoint', path);
     } catch (err) {
-      ctx.group.abort(`cannot read the checkpoint ${path}: ${(err as Error).message}`);
+      ctx.group.abort((err as Error).message);
       throw err;
     }
   }

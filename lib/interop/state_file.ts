@@ -4,7 +4,7 @@
  * 'state_dict' holds the tensors, next to plain entries such as epoch, global_step,
  * hyper_parameters and optimizer_states). Nothing in the file is run (see pickle.ts).
  */
-import { readFileSync } from 'node:fs';
+import { readFileNamed } from '../util/files';
 import type { OfficialStateDict } from './official_tensor';
 import { PyOpaque } from './pickle_values';
 import { readSafetensorsAny } from './safetensors_io';
@@ -79,14 +79,7 @@ export function stateDictFromBytes(bytes: Uint8Array, source: string, opts: Read
 
 /** Reads the state_dict of a .safetensors, .pt/.pth or .ckpt file. */
 export function readStateDict(path: string, opts: ReadStateDictOptions = {}): StateDictFile {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError("readStateDict: argument 'path' must be a file path");
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new Error(`readStateDict: cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  return stateDictFromBytes(bytes, path, opts);
+  return stateDictFromBytes(readFileNamed('readStateDict', path), path, opts);
 }
 
 function describe(v: TorchValue | undefined): string {

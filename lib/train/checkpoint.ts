@@ -9,7 +9,7 @@
  * group learning rates and per-parameter step counts), schedule (its step), task, model
  * (the options to rebuild the model), recipe, complex (names of complex parameters).
  */
-import { readFileSync } from 'node:fs';
+import { readFileNamed } from '../util/files';
 import type { DType } from '../tensor/tensor';
 import { writeFileAtomic } from './atomic';
 import type { ParamMoments } from './optim_state';
@@ -172,12 +172,5 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
 
 /** Reads and validates a checkpoint file. */
 export function loadCheckpoint(path: string): CheckpointState {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError("loadCheckpoint: argument 'path' must be a file path");
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    throw new Error(`loadCheckpoint: cannot read '${path}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  return decodeCheckpoint(bytes, path);
+  return decodeCheckpoint(readFileNamed('loadCheckpoint', path), path);
 }
