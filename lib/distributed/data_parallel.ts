@@ -79,7 +79,8 @@ export class DataParallel {
     if (!(typeof mb === 'number' && mb > 0 && Number.isFinite(mb))) throw new RangeError(`${fn}: option 'bucketMb' must be a positive number (got ${String(mb)})`);
     const bucketBytes = Math.max(4, Math.floor(mb * 2 ** 20));
     const device = model.parameters()[0]?.device ?? 'cpu';
-    // Every rank must take the same decision, so rank 0's is the one used.
+    // Every rank must take the same decision: NCCL only where it works on every rank (the
+    // largest vote decides).
     let useNccl = false;
     if (backend !== 'tcp') {
       const why = device !== 'cuda' ? `the model is on ${device}` : NcclTransport.unavailable();
@@ -135,11 +136,7 @@ export class DataParallel {
     if (streams.length !== drops.length || streams.some(([n], i) => n !== drops[i][0])) {
       throw new RangeError('DataParallel: rank 0 has other dropout modules than this rank: the ranks built different models');
     }
-    streams.forEach(([, seed, step], i) => {
-      const d = drops[i][1];
-      (d as { seed: number }).seed = seed; // read-only for users; the mask stream of rank 0
-      d.step = step;
-    });
+    streams.forEach(([, seed, step], i) => drops[i][1].restoreStream(seed, step));
   }
 
   /** Copies rank 0's buffers (BatchNorm running statistics) to every rank; nothing without buffers. */

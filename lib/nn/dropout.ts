@@ -39,6 +39,16 @@ export class Dropout extends Module {
   }
 
   /**
+   * Continues another run's mask stream (seed and counter): a resumed checkpoint's, or rank
+   * 0's on every data-parallel rank. The seed is read-only otherwise: a model built with
+   * another seed draws other masks, and only whole streams are taken over.
+   */
+  restoreStream(seed: number, step: number): void {
+    (this as { seed: number }).seed = expectInteger('Dropout.restoreStream', 'seed', seed, 0, 2 ** 32 - 1);
+    this.step = expectInteger('Dropout.restoreStream', 'step', step, 0, Number.MAX_SAFE_INTEGER);
+  }
+
+  /**
    * The mask of the next training call, for ops that apply dropout inside a fused kernel
    * (p = 0 in eval mode); advances the counter as forward() does.
    */

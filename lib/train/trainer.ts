@@ -727,11 +727,7 @@ export class Trainer extends EventEmitter {
       while (this.schedule.stepCount < st.scheduleStep) this.schedule.step();
     }
     for (const [n, s] of Object.entries(st.dropout)) {
-      // The mask stream is (seed, step); a model built with another seed must draw the
-      // checkpointed run's masks, so the seed is restored too (it is read-only for users).
-      const d = modules.get(n) as Dropout;
-      (d as { seed: number }).seed = s.seed;
-      d.step = s.step;
+      (modules.get(n) as Dropout).restoreStream(s.seed, s.step);
     }
     this.step = st.step;
     this.epoch = st.epoch;
