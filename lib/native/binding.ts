@@ -121,8 +121,8 @@ export interface CoreBinding {
    * beta2 and eps are shared. A written buffer (params, ms, vs) may appear once and be no grad.
    */
   adamwMulti(
-    params: NativeBuffer[], grads: NativeBuffer[], ms: NativeBuffer[], vs: NativeBuffer[],
-    lr: number[], weightDecay: number[], step: number[], beta1: number, beta2: number, eps: number,
+    params: readonly NativeBuffer[], grads: readonly NativeBuffer[], ms: readonly NativeBuffer[], vs: readonly NativeBuffer[],
+    lr: readonly number[], weightDecay: readonly number[], step: readonly number[], beta1: number, beta2: number, eps: number,
   ): void;
 }
 
