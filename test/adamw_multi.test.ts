@@ -89,8 +89,10 @@ describe('adamwMulti', () => {
   });
 
   it('adamwStepMulti: each tensor with its own lr, weight decay and step count equals adamwStep on it alone', () => {
-    const sizes = [1, 3, 4, 5, 1000, 4099];
-    const steps = [1, 2, 7, 100, 12345, 2 ** 40];
+    // 41_503 floats: the CPU twin's chunks of 16384 floats end inside the tensors of 20000
+    // and 16384 floats, and the first chunk holds six tensors.
+    const sizes = [1, 3, 4, 5, 1000, 4099, 20000, 16384, 7];
+    const steps = [1, 2, 7, 100, 12345, 2 ** 40, 3, 4, 5];
     const make = (seed: number) => sizes.map((n, k) => s4.keep(s4.tensor(randomValues(n, seed + k), [n], { device })));
     const ps = [make(1), make(1)];
     const gs = make(20);

@@ -51,19 +51,27 @@ Napi::Array list(const Napi::CallbackInfo& info, size_t i, const char* name, con
   return info[i].As<Napi::Array>();
 }
 
+// An argument's name: `list` alone, or `list[index]` for an entry. Built only for a message:
+// the checks run for every tensor of every call.
+struct Name {
+  const char* list;
+  int64_t index = -1;
+  std::string str() const { return index < 0 ? std::string(list) : arg(list, uint32_t(index)); }
+};
+
 // A finite number (non-finite: RangeError with code S4_NON_FINITE, as the op checker).
-double finite(const Napi::Value& x, const std::string& name) {
-  if (!x.IsNumber()) failType(std::string(kFn) + ": argument '" + name + "' must be a number");
+double finite(const Napi::Value& x, Name name) {
+  if (!x.IsNumber()) failType(std::string(kFn) + ": argument '" + name.str() + "' must be a number");
   const double v = x.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(v)) failNonFinite(std::string(kFn) + ": argument '" + name + "' must be finite (got " + fmt(v) + ")");
+  if (!std::isfinite(v)) failNonFinite(std::string(kFn) + ": argument '" + name.str() + "' must be finite (got " + fmt(v) + ")");
   return v;
 }
 
 // A number in [lo, hi] (open at the ends where asked), as OpSpec::number checks it.
-double inRange(const Napi::Value& x, const std::string& name, double lo, double hi, bool loOpen, bool hiOpen) {
+double inRange(const Napi::Value& x, Name name, double lo, double hi, bool loOpen, bool hiOpen) {
   const double v = finite(x, name);
   if (!(loOpen ? v > lo : v >= lo) || !(hiOpen ? v < hi : v <= hi))
-    failRange(std::string(kFn) + ": argument '" + name + "' must be in " + (loOpen ? "(" : "[") + fmt(lo) + ", " +
+    failRange(std::string(kFn) + ": argument '" + name.str() + "' must be in " + (loOpen ? "(" : "[") + fmt(lo) + ", " +
               (hi == kMaxFinite ? std::string("inf") : fmt(hi)) + (hiOpen ? ")" : "]") + " (got " + fmt(v) + ")");
   return v;
 }
@@ -94,20 +102,22 @@ Napi::Value adamwMulti(const Napi::CallbackInfo& info) {
                 " entries like 'params' (got " + std::to_string(nums[j].Length()) + ")");
   }
   // The shared scalars, with adamwUpdate's ranges.
-  const double beta1 = inRange(info[7], "beta1", 0, 1, false, true);
-  const double beta2 = inRange(info[8], "beta2", 0, 1, false, true);
-  const double eps = inRange(info[9], "eps", 0, kMaxFinite, true, false);
+  const double beta1 = inRange(info[7], {"beta1"}, 0, 1, false, true);
+  const double beta2 = inRange(info[8], {"beta2"}, 0, 1, false, true);
+  const double eps = inRange(info[9], {"eps"}, 0, kMaxFinite, true, false);
 
   std::vector<nn::AdamWTensor> tensors(count);
   std::vector<StoragePtr> keep;
   keep.reserve(size_t(count) * 4);
-  // Every written buffer by the name it was first given as.
-  std::unordered_map<const Storage*, std::string> written;
+  // Every written buffer, by where it was first given: 4 * tensor + list (0 params, 2 ms, 3 vs).
+  std::unordered_map<const Storage*, uint32_t> written;
+  written.reserve(size_t(count) * 3);
+  auto writtenName = [&](uint32_t at) { return arg(names[at % 4], at / 4); };
   Device device = Device::CPU;
   for (uint32_t k = 0; k < count; k++) {
-    const double lr = inRange(nums[0].Get(k), arg("lr", k), 0, kMaxFinite, false, false);
-    const double wd = inRange(nums[1].Get(k), arg("weightDecay", k), 0, kMaxFinite, false, false);
-    const double step = finite(nums[2].Get(k), arg("step", k));
+    const double lr = inRange(nums[0].Get(k), {"lr", k}, 0, kMaxFinite, false, false);
+    const double wd = inRange(nums[1].Get(k), {"weightDecay", k}, 0, kMaxFinite, false, false);
+    const double step = finite(nums[2].Get(k), {"step", k});
     if (step != std::floor(step) || step < 1 || step > double(kMaxSafeInteger))
       failRange(std::string(kFn) + ": argument '" + arg("step", k) + "' must be an integer in [1, " +
                 std::to_string(kMaxSafeInteger) + "] (got " + fmt(step) + ")");
@@ -133,9 +143,10 @@ Napi::Value adamwMulti(const Napi::CallbackInfo& info) {
     }
     // The kernels read grads while writing params, ms and vs, in parallel and in any order.
     for (int j : {0, 2, 3}) {
-      auto [at, fresh] = written.emplace(s[j].get(), arg(names[j], k));
+      auto [at, fresh] = written.emplace(s[j].get(), 4 * k + uint32_t(j));
       if (!fresh)
-        failRange(std::string(kFn) + ": argument '" + arg(names[j], k) + "' must not be the same buffer as '" + at->second + "'");
+        failRange(std::string(kFn) + ": argument '" + arg(names[j], k) + "' must not be the same buffer as '" +
+                  writtenName(at->second) + "'");
     }
     for (int j = 0; j < 4; j++) keep.push_back(s[j]);
     tensors[k] = {s[0]->as<float>(), s[1]->as<float>(), s[2]->as<float>(), s[3]->as<float>(), n,
@@ -144,7 +155,8 @@ Napi::Value adamwMulti(const Napi::CallbackInfo& info) {
   for (uint32_t k = 0; k < count; k++) {
     auto at = written.find(keep[size_t(k) * 4 + 1].get());
     if (at != written.end())
-      failRange(std::string(kFn) + ": argument '" + arg("grads", k) + "' must not be the same buffer as '" + at->second + "'");
+      failRange(std::string(kFn) + ": argument '" + arg("grads", k) + "' must not be the same buffer as '" +
+                writtenName(at->second) + "'");
   }
   if (count == 0) return info.Env().Undefined();
 

@@ -1,6 +1,9 @@
-// CPU twin of the multi-tensor AdamW step (spec: native/binding/adamw_multi.cpp). The work
-// is cut into chunks of at most kChunk floats of one tensor, fixed by the sizes alone; each
-// element is independent, so the result does not depend on the thread count either way.
+// CPU twin of the multi-tensor AdamW step (spec: native/binding/adamw_multi.cpp). The
+// tensors are laid end to end in one index space of floats, cut into chunks of kChunk floats
+// (fixed by the sizes alone), so that many small tensors make one task and a large one many.
+// Each element is independent, so the result does not depend on the chunks or the thread
+// count either way.
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -12,23 +15,22 @@ namespace {
 
 constexpr int64_t kChunk = 16384;  // the grain of the one-tensor twin (native/cpu/optim.cpp)
 
-struct Chunk {
-  const nn::AdamWTensor* t;
-  int64_t begin, end;
-};
-
 }  // namespace
 
 void adamwMultiUpdate(const nn::AdamWTensor* tensors, int64_t count) {
-  std::vector<Chunk> chunks;
-  for (int64_t k = 0; k < count; ++k) {
-    const nn::AdamWTensor& t = tensors[k];
-    for (int64_t b = 0; b < t.n; b += kChunk) chunks.push_back({&t, b, b + kChunk < t.n ? b + kChunk : t.n});
-  }
-  parallelFor(int64_t(chunks.size()), 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      const nn::AdamWTensor& t = *chunks[c].t;
-      for (int64_t i = chunks[c].begin; i < chunks[c].end; ++i) nn::adamwElement(t.param[i], t.grad[i], t.m[i], t.v[i], t.c);
+  // start[k]: the index of tensor k's first float in the joined index space.
+  std::vector<int64_t> start(size_t(count) + 1, 0);
+  for (int64_t k = 0; k < count; ++k) start[k + 1] = start[k] + std::max<int64_t>(tensors[k].n, 0);
+  const int64_t total = start[count];
+  parallelFor((total + kChunk - 1) / kChunk, 1, [&](int64_t c0, int64_t c1) {
+    const int64_t lo = c0 * kChunk, hi = std::min(total, c1 * kChunk);
+    // The tensor holding index lo: the last whose start is <= lo.
+    int64_t k = int64_t(std::upper_bound(start.begin(), start.end(), lo) - start.begin()) - 1;
+    for (int64_t at = lo; at < hi; ++k) {
+      const nn::AdamWTensor& t = tensors[k];
+      const int64_t end = std::min(hi, start[k + 1]);
+      for (int64_t i = at - start[k]; i < end - start[k]; ++i) nn::adamwElement(t.param[i], t.grad[i], t.m[i], t.v[i], t.c);
+      at = end;
     }
   });
 }
