@@ -153,10 +153,12 @@ describe('adamwMulti', () => {
 
   describe('argument errors', () => {
     const bufs = (sizes: number[], seed: number) => sizes.map((n, k) => s4.keep(s4.tensor(randomValues(n, seed + k), [n], { device })));
+    // Arrays of numbers become the export's Float64Arrays; anything else is passed as is.
+    const f64 = (x: unknown): unknown => (Array.isArray(x) && x.every((e) => typeof e === 'number') ? Float64Array.from(x) : x);
     const call = (b: { p: NativeBuffer[]; g: NativeBuffer[]; m: NativeBuffer[]; v: NativeBuffer[] }, over: Partial<{ lr: unknown; wd: unknown; step: unknown; b1: unknown; b2: unknown; eps: unknown }> = {}) =>
       (core.adamwMulti as (...a: unknown[]) => void)(
         b.p, b.g, b.m, b.v,
-        over.lr ?? b.p.map(() => 0.01), over.wd ?? b.p.map(() => 0.1), over.step ?? b.p.map(() => 1),
+        f64(over.lr ?? b.p.map(() => 0.01)), f64(over.wd ?? b.p.map(() => 0.1)), f64(over.step ?? b.p.map(() => 1)),
         over.b1 ?? 0.9, over.b2 ?? 0.999, over.eps ?? 1e-8,
       );
 
@@ -178,7 +180,8 @@ describe('adamwMulti', () => {
         [() => call({ ...good, m: [...good.m.slice(0, 3), 'x' as unknown as NativeBuffer] }), TypeError, /argument 'ms\[3\]' must be a native buffer/],
         [() => call({ ...good, p: {} as unknown as NativeBuffer[] }, { lr: [], wd: [], step: [] }), TypeError, /argument 'params' must be an array of native buffers/],
         [() => call(good, { lr: [0.01, 0.01, 0.01, -1] }), RangeError, /argument 'lr\[3\]' must be in \[0, inf\] \(got -1\)/],
-        [() => call(good, { wd: [0.1, '0.1', 0.1, 0.1] }), TypeError, /argument 'weightDecay\[1\]' must be a number/],
+        [() => call(good, { wd: [0.1, '0.1', 0.1, 0.1] }), TypeError, /^adamwMulti: argument 'weightDecay' must be a Float64Array with one number per tensor$/],
+        [() => call(good, { step: new Float32Array(4).fill(1) }), TypeError, /argument 'step' must be a Float64Array/],
         [() => call(good, { step: [1, 1, 0, 1] }), RangeError, /argument 'step\[2\]' must be an integer in \[1, 9007199254740992\] \(got 0\)/],
         [() => call(good, { step: [1, 1.5, 1, 1] }), RangeError, /argument 'step\[1\]' must be an integer/],
         [() => call(good, { b1: 1 }), RangeError, /argument 'beta1' must be in \[0, 1\) \(got 1\)/],

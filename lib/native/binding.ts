@@ -117,12 +117,13 @@ export interface CoreBinding {
   /**
    * The adamwUpdate op on many tensors in one call, with its floats (native/binding/adamw_multi.cpp):
    * tensor k updates params[k] in place from grads[k] with moments ms[k], vs[k] (float32
-   * buffers of equal size, all on one device) and lr[k], weightDecay[k], step[k]; beta1,
-   * beta2 and eps are shared. A written buffer (params, ms, vs) may appear once and be no grad.
+   * buffers of equal size, all on one device) and lr[k], weightDecay[k], step[k] (a
+   * Float64Array each, one number per tensor); beta1, beta2 and eps are shared. A written
+   * buffer (params, ms, vs) may appear once and be no grad.
    */
   adamwMulti(
     params: readonly NativeBuffer[], grads: readonly NativeBuffer[], ms: readonly NativeBuffer[], vs: readonly NativeBuffer[],
-    lr: readonly number[], weightDecay: readonly number[], step: readonly number[], beta1: number, beta2: number, eps: number,
+    lr: Float64Array, weightDecay: Float64Array, step: Float64Array, beta1: number, beta2: number, eps: number,
   ): void;
 }
 

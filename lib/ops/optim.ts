@@ -4,7 +4,7 @@
  * same floats. In place, not recorded by autograd.
  */
 import { core, ops, type NativeBuffer } from '../native/binding';
-import type { Tensor } from '../tensor/tensor';
+import { Tensor } from '../tensor/tensor';
 import { expectInteger, expectNumber, expectTensor, sameDevice } from '../util/validate';
 
 export interface AdamWStepOptions {
@@ -60,30 +60,84 @@ export function adamwStepMulti(tensors: readonly AdamWMultiTensor[], opts: { bet
   if (!Array.isArray(tensors)) throw new TypeError(`${fn}: argument 'tensors' must be an array of { param, grad, m, v, lr, weightDecay, step }`);
   if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: argument 'opts' must be an object`);
   const { beta1, beta2, eps } = checkShared(fn, opts);
-  const byDevice = new Map<string, { params: NativeBuffer[]; grads: NativeBuffer[]; ms: NativeBuffer[]; vs: NativeBuffer[]; lr: number[]; weightDecay: number[]; step: number[] }>();
+  const calls = new Map<string, MultiCall>();
+  let last: MultiCall | null = null;
   tensors.forEach((t, k) => {
-    const where = `tensors[${k}]`;
-    if (t === null || typeof t !== 'object') throw new TypeError(`${fn}: argument '${where}' must be { param, grad, m, v, lr, weightDecay, step }`);
-    const p = checkTensors(fn, `${where}.`, t.param, t.grad, t.m, t.v);
-    const lr = expectNumber(fn, `${where}.lr`, t.lr, 0);
-    const weightDecay = expectNumber(fn, `${where}.weightDecay`, t.weightDecay, 0);
-    const step = expectInteger(fn, `${where}.step`, t.step, 1, 2 ** 53);
-    let call = byDevice.get(p.device);
+    // The named checks build their messages' names, which costs more than the update's own
+    // share of a call: they run only when the plain test fails, and then they throw.
+    if (!entryOk(t)) checkEntry(fn, k, t);
+    const device = t.param.device;
+    let call = last?.device === device ? last : calls.get(device);
     if (!call) {
-      call = { params: [], grads: [], ms: [], vs: [], lr: [], weightDecay: [], step: [] };
-      byDevice.set(p.device, call);
+      call = new MultiCall(device, tensors.length);
+      calls.set(device, call);
     }
-    call.params.push(p.handle);
-    call.grads.push(t.grad.handle);
-    call.ms.push(t.m.handle);
-    call.vs.push(t.v.handle);
-    call.lr.push(lr);
-    call.weightDecay.push(weightDecay);
-    call.step.push(step);
+    call.add(t);
+    last = call;
   });
   // The native export checks that no written buffer appears twice (named by its index in
   // the call of its device, which is the index here when all tensors share a device).
-  for (const c of byDevice.values()) core.adamwMulti(c.params, c.grads, c.ms, c.vs, c.lr, c.weightDecay, c.step, beta1, beta2, eps);
+  for (const c of calls.values()) c.run(beta1, beta2, eps);
+}
+
+/** The arguments of one core.adamwMulti call (the tensors of one device). */
+class MultiCall {
+  private readonly params: NativeBuffer[] = [];
+  private readonly grads: NativeBuffer[] = [];
+  private readonly ms: NativeBuffer[] = [];
+  private readonly vs: NativeBuffer[] = [];
+  private readonly lr: Float64Array;
+  private readonly weightDecay: Float64Array;
+  private readonly step: Float64Array;
+
+  constructor(readonly device: string, capacity: number) {
+    this.lr = new Float64Array(capacity);
+    this.weightDecay = new Float64Array(capacity);
+    this.step = new Float64Array(capacity);
+  }
+
+  add(t: AdamWMultiTensor): void {
+    const k = this.params.length;
+    this.params.push(t.param.handle);
+    this.grads.push(t.grad.handle);
+    this.ms.push(t.m.handle);
+    this.vs.push(t.v.handle);
+    this.lr[k] = t.lr;
+    this.weightDecay[k] = t.weightDecay;
+    this.step[k] = t.step;
+  }
+
+  run(beta1: number, beta2: number, eps: number): void {
+    const n = this.params.length;
+    core.adamwMulti(this.params, this.grads, this.ms, this.vs, this.lr.subarray(0, n), this.weightDecay.subarray(0, n), this.step.subarray(0, n), beta1, beta2, eps);
+  }
+}
+
+const okNumber = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+
+/** Whether checkEntry would pass t (the same tests without names). */
+function entryOk(t: AdamWMultiTensor): boolean {
+  if (t === null || typeof t !== 'object') return false;
+  const { param: p, grad: g, m, v } = t;
+  return (
+    p instanceof Tensor && g instanceof Tensor && m instanceof Tensor && v instanceof Tensor &&
+    !p.isDisposed && !g.isDisposed && !m.isDisposed && !v.isDisposed &&
+    (p.dtype === 'float32' || p.dtype === 'complex64') && p.rank > 0 && p.size > 0 &&
+    g.dtype === p.dtype && g.size === p.size &&
+    m.dtype === 'float32' && v.dtype === 'float32' && m.size === p.floats && v.size === p.floats &&
+    g.device === p.device && m.device === p.device && v.device === p.device &&
+    okNumber(t.lr) && okNumber(t.weightDecay) && Number.isInteger(t.step) && t.step >= 1 && t.step <= 2 ** 53
+  );
+}
+
+/** The named checks of tensors[k] (they throw on what entryOk refuses). */
+function checkEntry(fn: string, k: number, t: AdamWMultiTensor): void {
+  const where = `tensors[${k}]`;
+  if (t === null || typeof t !== 'object') throw new TypeError(`${fn}: argument '${where}' must be { param, grad, m, v, lr, weightDecay, step }`);
+  checkTensors(fn, `${where}.`, t.param, t.grad, t.m, t.v);
+  expectNumber(fn, `${where}.lr`, t.lr, 0);
+  expectNumber(fn, `${where}.weightDecay`, t.weightDecay, 0);
+  expectInteger(fn, `${where}.step`, t.step, 1, 2 ** 53);
 }
 
 /** The checks of one tensor's buffers; `prefix` names where they came from ('tensors[3].'). */

@@ -14,6 +14,7 @@ import { randomValues, relL2 } from '../helpers/device';
 
 const { ops } = s4;
 
+const f64 = (a: number[]): Float64Array => Float64Array.from(a);
 const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
 
 function expectSameFloats(got: Float32Array, want: Float32Array, what: string): void {
@@ -115,7 +116,7 @@ describe('adamwMulti on CUDA', () => {
     const g = mk(10);
     const [ma, mb, va, vb] = [0, 1, 2, 3].map(() => n.map((k) => s4.zeros([k], { device: 'cuda' })));
     const args = (p: s4.Tensor[], m: s4.Tensor[], v: s4.Tensor[]) =>
-      [p.map((t) => t.handle), g.map((t) => t.handle), m.map((t) => t.handle), v.map((t) => t.handle), [0.01, 0.02, 0.03], [0, 0.1, 0.2], [1, 2, 3], 0.9, 0.99, 1e-8] as const;
+      [p.map((t) => t.handle), g.map((t) => t.handle), m.map((t) => t.handle), v.map((t) => t.handle), f64([0.01, 0.02, 0.03]), f64([0, 0.1, 0.2]), f64([1, 2, 3]), 0.9, 0.99, 1e-8] as const;
     core.adamwMulti(...args(pa, ma, va));
     core.adamwMulti(...args(pa, ma, va));
     const graph = core.captureGraph(() => core.adamwMulti(...args(pb, mb, vb)));
@@ -133,7 +134,7 @@ describe('adamwMulti on CUDA', () => {
     const g = s4.tensor(randomValues(8, 2), [8], { device: 'cpu' });
     const m = s4.zeros([8], { device: 'cuda' });
     const v = s4.zeros([8], { device: 'cuda' });
-    expect(() => core.adamwMulti([p.handle], [g.handle], [m.handle], [v.handle], [0.01], [0], [1], 0.9, 0.99, 1e-8)).toThrow(
+    expect(() => core.adamwMulti([p.handle], [g.handle], [m.handle], [v.handle], f64([0.01]), f64([0]), f64([1]), 0.9, 0.99, 1e-8)).toThrow(
       /^adamwMulti: argument 'grads\[0\]' is on cpu but 'params\[0\]' is on cuda; move all arguments to one device$/,
     );
     s4.dispose(p, g, m, v);
