@@ -122,7 +122,7 @@ export class AdamW {
         }
       }
       adamwStepMulti(tensors, { beta1: this.beta1, beta2: this.beta2, eps: this.eps });
-      // The counts advance once the update was accepted: a rejected call changes nothing.
+      // The counts advance after the update, so that a call refused by its checks leaves them as they were.
       for (const t of tensors) this.state.get(t.param)!.step = t.step;
     });
   }
