@@ -88,6 +88,27 @@ describe('adamwMulti', () => {
     s4.dispose(...params, ...twins, ...refs.flatMap((r) => [r.m, r.v]));
   });
 
+  it('AdamW.step refused by its checks updates nothing and leaves the step counts', () => {
+    const a = param(6, false, 1);
+    const b = param(8, true, 2);
+    const opt = new AdamW([a, b], { lr: 0.1 });
+    a.grad = gradLike(a, 3, 1);
+    b.grad = gradLike(b, 4, 1);
+    opt.step();
+    const before = [a.dataSync(), b.dataSync()];
+    a.grad.dispose();
+    a.grad = gradLike(a, 5, 1);
+    b.grad.dispose();
+    b.grad = s4.keep(s4.tensor(randomValues(8, 6), [8], { device })); // float32, not complex64
+    expect(() => opt.step()).toThrow(/^adamwStepMulti: argument 'tensors\[1\]\.grad' must be complex64 \(got float32\)$/);
+    expectSameFloats(a.dataSync(), before[0], 'a');
+    expectSameFloats(b.dataSync(), before[1], 'b');
+    expect([opt.stateOf(a)!.step, opt.stateOf(b)!.step]).toEqual([1, 1]);
+    opt.zeroGrad();
+    opt.dispose();
+    s4.dispose(a, b);
+  });
+
   it('adamwStepMulti: each tensor with its own lr, weight decay and step count equals adamwStep on it alone', () => {
     // 41_503 floats: the CPU twin's chunks of 16384 floats end inside the tensors of 20000
     // and 16384 floats, and the first chunk holds six tensors.
