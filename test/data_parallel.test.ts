@@ -147,6 +147,26 @@ describe(`data-parallel training over the TCP group (${device})`, () => {
     expect([0, 1, 2].map((r) => shardOf(1, r, 3))).toEqual([{ start: 0, count: 1 }, { start: 1, count: 0 }, { start: 1, count: 0 }]);
   });
 
+  it("a rank reads only its part of a variable-length batch, padded to the whole batch's length: the rows of the whole batch", () => {
+    const ds = signSetup().task.train as s4.data.ArraySequenceDataset;
+    ds.padMultiple = 8;
+    const idx = [5, 17, 3, 40, 22, 9, 61];
+    const whole = ds.batch(idx);
+    expect(ds.batchLength(idx)).toBe(whole.xShape[2]);
+    for (const [start, n] of [[0, 3], [3, 2], [5, 2]]) {
+      const part = s4.train.padBatchTo(ds.batch(idx.slice(start, start + n)), ds.batchLength(idx))!;
+      const rows = s4.train.sliceBatch(whole, start, n);
+      expect(part.xShape).toEqual(rows.xShape);
+      expect(part.x).toEqual(rows.x);
+      expect(part.y).toEqual(rows.y);
+      expect(part.lengths).toEqual(rows.lengths);
+    }
+    // Per-position targets are the dataset's to pad: no padding from outside.
+    expect(s4.train.padBatchTo(new RunningMean(4).batch([0, 1]), 64)).toBeNull();
+    const split = s4.data.holdOut(ds, 0.2);
+    expect(split.train.batchLength!([0, 1, 2])).toBe(ds.batchLength([0, 1, 2].map((i) => split.train.indices[i])));
+  });
+
   for (const W of [2, 3]) {
     it(`${W} ranks equal one process on the same global batch (regression, dropout, uneven and empty parts)`, async () => {
       // 33 examples in batches of 16: parts 8/8 (6/5/5) and a last batch of 1 that leaves ranks empty.

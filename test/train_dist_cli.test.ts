@@ -6,7 +6,7 @@
  * checkpoint, which resumes with another number of ranks; and the failure paths: a rank
  * killed mid-run, a rank with another run id, a port in use.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -52,6 +52,17 @@ function expectSameRun(dir: string, ref: string, what: string): void {
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
 
+/** Resolves `afterMs` after the launched run has said it trains. */
+function training(launcher: ChildProcess, afterMs: number): Promise<void> {
+  let seen = '';
+  return new Promise<void>((resolve) => {
+    launcher.stderr!.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (/gradients through tcp/.test(seen)) setTimeout(resolve, afterMs);
+    });
+  });
+}
+
 describe('s4 train over several processes (CPU, TCP gradients)', () => {
   it('--procs 2 and --procs 3 equal one process step for step; only rank 0 writes files and prints', async () => {
     const ref = tmp('s4-dist-ref-');
@@ -85,13 +96,7 @@ describe('s4 train over several processes (CPU, TCP gradients)', () => {
     const long = [...RUN.map((a, i) => (RUN[i - 1] === '--train-size' ? '4000' : a)), '--out', dir];
     const launcher = cli([...long, '--procs', '2']);
     const done = finished(launcher);
-    let seen = '';
-    await new Promise<void>((resolve) => {
-      launcher.stderr!.on('data', (d: Buffer) => {
-        seen += d.toString();
-        if (/gradients through tcp/.test(seen)) setTimeout(resolve, 1500);
-      });
-    });
+    await training(launcher, 1500);
     launcher.kill('SIGINT');
     const r = await done;
     expect(r.code, r.stderr).toBe(0);
@@ -110,13 +115,7 @@ describe('s4 train over several processes (CPU, TCP gradients)', () => {
     const long = [...RUN.map((a, i) => (RUN[i - 1] === '--train-size' ? '4000' : a)), '--out', dir];
     const launcher = cli([...long, '--procs', '3']);
     const done = finished(launcher);
-    await new Promise<void>((resolve) => {
-      let seen = '';
-      launcher.stderr!.on('data', (d: Buffer) => {
-        seen += d.toString();
-        if (/gradients through tcp/.test(seen)) setTimeout(resolve, 1000);
-      });
-    });
+    await training(launcher, 1000);
     // Rank 2 is the launcher's child whose environment says RANK=2.
     const kids = readFileSync(`/proc/${launcher.pid}/task/${launcher.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
     const rank2 = kids.find((pid) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes('RANK=2'));

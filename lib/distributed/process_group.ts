@@ -317,6 +317,20 @@ export class ProcessGroup {
     if (gone.length > 0) this.fail(new ProcessGroupError(`rank ${gone[0]} closed the process group while the others wait for it in ${OP_NAMES[g.op]} #${seq}`));
   }
 
+  /**
+   * The frames a chunk completes; a malformed stream closes the connection and, from a
+   * member of the group (`who`, null for a stranger at the rendezvous), fails the group.
+   */
+  private read(reader: FrameReader, chunk: Buffer, socket: net.Socket, who: string | null): Frame[] {
+    try {
+      return reader.push(chunk);
+    } catch (err) {
+      socket.destroy();
+      if (who) this.fail(new ProcessGroupError(`${who}: ${(err as Error).message}`));
+      return [];
+    }
+  }
+
   // ---- failure -----------------------------------------------------------------------------
 
   private fail(err: ProcessGroupError): void {
@@ -360,14 +374,7 @@ export class ProcessGroup {
         const reader = new FrameReader();
         let r = -1;
         socket.on('data', (chunk) => {
-          let frames: Frame[];
-          try {
-            frames = reader.push(chunk);
-          } catch (err) {
-            socket.destroy();
-            if (r >= 0) this.fail(new ProcessGroupError(`rank ${r}: ${(err as Error).message}`));
-            return;
-          }
+          const frames = this.read(reader, chunk, socket, r >= 0 ? `rank ${r}` : null);
           for (const f of frames) {
             if (r < 0) {
               if (f.type !== FrameType.Hello) {
@@ -464,14 +471,7 @@ export class ProcessGroup {
           for (const b of encodeJson(FrameType.Hello, { rank: this.rank, worldSize: this.worldSize, runId, protocol: PROTOCOL })) socket.write(b);
         });
         socket.on('data', (chunk) => {
-          let frames: Frame[];
-          try {
-            frames = reader.push(chunk);
-          } catch (err) {
-            socket.destroy();
-            this.fail(new ProcessGroupError(`rank ${this.rank}: ${(err as Error).message}`));
-            return;
-          }
+          const frames = this.read(reader, chunk, socket, `rank ${this.rank}`);
           for (const f of frames) {
             if (f.type === FrameType.Welcome) {
               welcomed = true;

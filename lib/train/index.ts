@@ -9,6 +9,7 @@ export {
   type StepResult,
   type EvalEvent,
   type FitResult,
+  sliceBatch,
 } from './trainer';
 export { createTask, isTaskName, TASK_NAMES, RECIPES, type Task, type TaskName, type TaskOptions, type Recipe } from './tasks';
 export { buildModel, modelOptions, modelFromCheckpoint, taskFromCheckpoint, type ModelOverrides } from './build';
@@ -29,7 +30,7 @@ export {
 export { encodeSafetensors, decodeSafetensors, CorruptFileError, type F32Tensor, type Safetensors } from './safetensors';
 export { writeFileAtomic, removeStaleTemporaries } from './atomic';
 export { readOptimizerState, restoreOptimizerState, type ParamMoments, type GroupSettings } from './optim_state';
-export type { Batch, Dataset } from './data/dataset';
+export { padBatchTo, type Batch, type Dataset } from './data/dataset';
 export { parseIdx, readIdxFile, encodeIdx, type IdxArray } from './data/idx';
 export {
   loadFashionMnist,

@@ -42,7 +42,7 @@ import { ProcessGroupError } from '../distributed/process_group';
 import { Tensor } from '../tensor/tensor';
 import { loadCheckpoint, saveCheckpoint, type CheckpointState, type DropoutState, type ParamValue } from './checkpoint';
 import { epochBatches, evalBatches } from './batching';
-import type { Batch, Dataset } from './data/dataset';
+import { padBatchTo, type Batch, type Dataset } from './data/dataset';
 import { removeStaleTemporaries } from './atomic';
 import { JsonlLog, LogWriteError } from './log';
 import { taskLoss } from './loss';
@@ -281,6 +281,22 @@ export class Trainer extends EventEmitter {
 
   /** One optimizer update on a batch; returns its loss and (if scored) accuracy. */
   trainStep(batch: Batch): StepResult {
+    const res = this.forwardBackward(batch, () => 1);
+    this.checkLoss(res.lv);
+    const { lr, gradNorm } = this.applyUpdate();
+    const accuracy = res.score && res.score.total > 0 ? res.score.correct / res.score.total : undefined;
+    return { loss: res.lv, accuracy, score: res.score, lr, gradNorm };
+  }
+
+  /**
+   * Forward, loss and backward of a batch in training mode, the loss scaled by
+   * `weightOf(output)` before the backward (0: no backward, no score). The backward is
+   * queued before anything is read: on CUDA the host then issues it while the GPU still
+   * runs the forward pass, and one wait (the loss) covers both. A non-finite loss is left to
+   * the caller, which drops the gradients before any update. Returns the unscaled loss, the
+   * weight and the batch's score (when scored).
+   */
+  private forwardBackward(batch: Batch, weightOf: (out: Tensor) => number): { lv: number; weight: number; score: { correct: number; total: number } | null } {
     this.model.train();
     const scored = this.opts.trainAccuracy ?? true;
     const byIndex = this.predictsIndices();
@@ -290,48 +306,23 @@ export class Trainer extends EventEmitter {
         const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
         const out = this.model.forward(x, batch.lengths ? { lengths: batch.lengths } : undefined);
         const loss = taskLoss(this.task.kind, out, batch, this.device);
-        const pred = scored && byIndex ? argmaxChannels(out) : null;
-        // The backward is queued before anything is read: on CUDA the host then issues it
-        // while the GPU still runs the forward pass, and one wait (the loss) covers both. A
-        // non-finite loss is caught below, before the update, and its gradients dropped.
-        loss.backward();
+        const weight = weightOf(out);
+        const pred = scored && byIndex && weight > 0 ? argmaxChannels(out) : null;
+        if (weight === 1) loss.backward();
+        else if (weight > 0) scale(loss, weight).backward();
         const lv = loss.item();
-        if (!Number.isFinite(lv)) return { lv, predData: null, outData: null, outShape: out.shape };
-        return { lv, predData: pred ? pred.dataSync() : null, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
+        if (weight === 0 || !Number.isFinite(lv)) return { lv, weight, predData: null, outData: null, outShape: out.shape };
+        return { lv, weight, predData: pred ? pred.dataSync() : null, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
       }, Tensor);
     } catch (err) {
-      this.optimizer.zeroGrad();
-      // Ops refuse non-finite values with a RangeError coded S4_NON_FINITE (lib/util/errors.ts):
-      // after an update that is divergence, not a bug, and is reported as such.
-      if (this.step > 0 && isNonFiniteError(err)) {
-        const bad = this.nonFiniteParameter();
-        throw new TrainingDivergedError(this.step + 1, this.epoch, 'parameters', bad ? bad.value : Infinity, this.lastCheckpoint, bad ? `'${bad.name}' holds ${bad.value}` : err.message);
-      }
-      throw err;
+      throw this.forwardFailure(err);
     }
-    if (!Number.isFinite(res.lv)) {
-      this.optimizer.zeroGrad();
-      throw new TrainingDivergedError(this.step + 1, this.epoch, 'loss', res.lv, this.lastCheckpoint);
-    }
-    let gradNorm: number | undefined;
-    if (this.clip > 0) {
-      gradNorm = clipGradNorm(this.model.parameters(), this.clip);
-      if (!Number.isFinite(gradNorm)) {
-        this.optimizer.zeroGrad();
-        throw new TrainingDivergedError(this.step + 1, this.epoch, 'gradient norm', gradNorm, this.lastCheckpoint);
-      }
-    }
-    const lr = this.optimizer.paramGroups[0]?.lr ?? 0;
-    this.optimizer.step();
-    this.optimizer.zeroGrad();
-    this.schedule?.step();
     const score = res.predData
       ? scorePredictions(this.task.kind, res.predData, batch)
       : res.outData
         ? batchAccuracy(this.task.kind, res.outData, res.outShape, batch, this.task.tolerance)
         : null;
-    const accuracy = score && score.total > 0 ? score.correct / score.total : undefined;
-    return { loss: res.lv, accuracy, score, lr, gradNorm };
+    return { lv: res.lv, weight: res.weight, score };
   }
 
   /**
@@ -346,43 +337,10 @@ export class Trainer extends EventEmitter {
     this.model.train();
     const { start, count } = dp.shard(idx.length);
     const mine = count > 0 ? idx.slice(start, start + count) : idx.slice(0, 1);
-    // Rows of the whole batch rather than a batch of its own: the same padded length, so
-    // that the dropout masks (indexed by position in the padded tensor) are the whole
-    // batch's, and the same values.
-    const batch = sliceBatch(this.task.train.batch(idx), count > 0 ? start : 0, mine.length);
+    const batch = this.partOfBatch(idx, mine, count > 0 ? start : 0);
     dp.setBatchOffset(count > 0 ? start : 0);
-    const scored = this.opts.trainAccuracy ?? true;
-    const byIndex = this.predictsIndices();
-    let local;
-    try {
-      local = runScope(() => {
-        const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
-        const out = this.model.forward(x, batch.lengths ? { lengths: batch.lengths } : undefined);
-        const loss = taskLoss(this.task.kind, out, batch, this.device);
-        const weight = count > 0 ? this.lossShare(out, batch, mine, idx) : 0;
-        const pred = scored && byIndex && weight > 0 ? argmaxChannels(out) : null;
-        // Queued before the loss is read, as in trainStep.
-        if (weight > 0) scale(loss, weight).backward();
-        const lv = loss.item();
-        if (weight === 0 || !Number.isFinite(lv)) return { lv, weight, predData: null, outData: null, outShape: out.shape };
-        return { lv, weight, predData: pred ? pred.dataSync() : null, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
-      }, Tensor);
-    } catch (err) {
-      this.optimizer.zeroGrad();
-      if (this.step > 0 && isNonFiniteError(err)) {
-        const bad = this.nonFiniteParameter();
-        throw new TrainingDivergedError(this.step + 1, this.epoch, 'parameters', bad ? bad.value : Infinity, this.lastCheckpoint, bad ? `'${bad.name}' holds ${bad.value}` : err.message);
-      }
-      throw err;
-    }
-    const score =
-      local.weight === 0
-        ? null
-        : local.predData
-          ? scorePredictions(this.task.kind, local.predData, batch)
-          : local.outData
-            ? batchAccuracy(this.task.kind, local.outData, local.outShape, batch, this.task.tolerance)
-            : null;
+    const local = this.forwardBackward(batch, (out) => (count > 0 ? this.lossShare(out, batch, mine, idx) : 0));
+    const score = local.score;
     const shared = await dp.group.allReduce(
       Float64Array.of(
         local.weight === 0 ? 0 : local.weight * local.lv,
@@ -394,23 +352,9 @@ export class Trainer extends EventEmitter {
       ),
     );
     const lv = shared[0];
-    if (!Number.isFinite(lv)) {
-      this.optimizer.zeroGrad();
-      throw new TrainingDivergedError(this.step + 1, this.epoch, 'loss', lv, this.lastCheckpoint);
-    }
+    this.checkLoss(lv);
     await dp.allReduceGradients();
-    let gradNorm: number | undefined;
-    if (this.clip > 0) {
-      gradNorm = clipGradNorm(this.model.parameters(), this.clip);
-      if (!Number.isFinite(gradNorm)) {
-        this.optimizer.zeroGrad();
-        throw new TrainingDivergedError(this.step + 1, this.epoch, 'gradient norm', gradNorm, this.lastCheckpoint);
-      }
-    }
-    const lr = this.optimizer.paramGroups[0]?.lr ?? 0;
-    this.optimizer.step();
-    this.optimizer.zeroGrad();
-    this.schedule?.step();
+    const { lr, gradNorm } = this.applyUpdate();
     await dp.broadcastBuffers();
     const total = { correct: shared[1], total: shared[2] };
     const scoredAnywhere = shared[3] > 0;
@@ -423,6 +367,19 @@ export class Trainer extends EventEmitter {
       stop: shared[4] > 0,
       timeUp: shared[5] > 0,
     };
+  }
+
+  /**
+   * This rank's examples `mine` (from `start` on) of the global batch `idx`, padded as the
+   * whole batch is, so that the dropout masks (indexed by position in the padded tensor) are
+   * the whole batch's. Only this part is read where the dataset tells the batch's padded
+   * length (batchLength); otherwise the whole batch is read and its rows taken.
+   */
+  private partOfBatch(idx: number[], mine: number[], start: number): Batch {
+    const ds = this.task.train;
+    if (!ds.lengths) return ds.batch(mine);
+    const padded = ds.batchLength ? padBatchTo(ds.batch(mine), ds.batchLength(idx)) : null;
+    return padded ?? sliceBatch(ds.batch(idx), start, mine.length);
   }
 
   /**
@@ -439,6 +396,44 @@ export class Trainer extends EventEmitter {
     for (const i of mine) part += lengths[i];
     for (const i of idx) all += lengths[i];
     return part / all;
+  }
+
+  /**
+   * The error to throw for a failed forward/backward (its gradients dropped). Ops refuse
+   * non-finite values with a RangeError coded S4_NON_FINITE (lib/util/errors.ts): after an
+   * update that is divergence, not a bug, and is reported as such.
+   */
+  private forwardFailure(err: unknown): unknown {
+    this.optimizer.zeroGrad();
+    if (this.step > 0 && isNonFiniteError(err)) {
+      const bad = this.nonFiniteParameter();
+      return new TrainingDivergedError(this.step + 1, this.epoch, 'parameters', bad ? bad.value : Infinity, this.lastCheckpoint, bad ? `'${bad.name}' holds ${bad.value}` : err.message);
+    }
+    return err;
+  }
+
+  /** A non-finite loss stops the run before the update (its gradients dropped). */
+  private checkLoss(lv: number): void {
+    if (Number.isFinite(lv)) return;
+    this.optimizer.zeroGrad();
+    throw new TrainingDivergedError(this.step + 1, this.epoch, 'loss', lv, this.lastCheckpoint);
+  }
+
+  /** Clipping (a non-finite norm stops the run), the optimizer update and the schedule step. */
+  private applyUpdate(): { lr: number; gradNorm?: number } {
+    let gradNorm: number | undefined;
+    if (this.clip > 0) {
+      gradNorm = clipGradNorm(this.model.parameters(), this.clip);
+      if (!Number.isFinite(gradNorm)) {
+        this.optimizer.zeroGrad();
+        throw new TrainingDivergedError(this.step + 1, this.epoch, 'gradient norm', gradNorm, this.lastCheckpoint);
+      }
+    }
+    const lr = this.optimizer.paramGroups[0]?.lr ?? 0;
+    this.optimizer.step();
+    this.optimizer.zeroGrad();
+    this.schedule?.step();
+    return { lr, gradNorm };
   }
 
   /**
@@ -461,23 +456,20 @@ export class Trainer extends EventEmitter {
 
   /** Loss and accuracy on a dataset (default the test split), without dropout or gradients. */
   evaluate(dataset: Dataset = this.task.test, opts: { limit?: number; batchSize?: number } = {}): Metrics {
-    const n = Math.min(dataset.size, opts.limit ?? this.opts.evalLimit ?? dataset.size);
-    const bs = opts.batchSize ?? this.opts.evalBatchSize ?? this.batchSize;
-    const acc = new MetricAccumulator(this.task.kind, this.task.tolerance);
-    const byIndex = this.predictsIndices();
-    const wasTraining = this.model.training;
-    this.model.eval();
-    try {
-      for (const idx of evalBatches(dataset, n, bs)) this.evalBatch(dataset, idx, acc, byIndex);
-    } finally {
-      this.model.train(wasTraining);
-    }
-    return acc.result();
+    return this.scoreBatches(dataset, opts, 0, 1).result();
   }
 
   /** evaluate() split between the ranks of a data-parallel run: every rank gets the whole dataset's metrics. */
   async evaluateDistributed(dataset: Dataset = this.task.test, opts: { limit?: number; batchSize?: number } = {}): Promise<Metrics> {
     if (!this.dp) return this.evaluate(dataset, opts);
+    const mine = this.scoreBatches(dataset, opts, this.dp.rank, this.dp.worldSize);
+    const all = new MetricAccumulator(this.task.kind, this.task.tolerance);
+    all.addSums(await this.dp.group.allReduce(mine.sums()));
+    return all.result();
+  }
+
+  /** The metrics of evaluation batches first, first + every, ... in eval mode. */
+  private scoreBatches(dataset: Dataset, opts: { limit?: number; batchSize?: number }, first: number, every: number): MetricAccumulator {
     const n = Math.min(dataset.size, opts.limit ?? this.opts.evalLimit ?? dataset.size);
     const bs = opts.batchSize ?? this.opts.evalBatchSize ?? this.batchSize;
     const acc = new MetricAccumulator(this.task.kind, this.task.tolerance);
@@ -486,13 +478,11 @@ export class Trainer extends EventEmitter {
     this.model.eval();
     try {
       const batches = evalBatches(dataset, n, bs);
-      for (let i = this.dp.rank; i < batches.length; i += this.dp.worldSize) this.evalBatch(dataset, batches[i], acc, byIndex);
+      for (let i = first; i < batches.length; i += every) this.evalBatch(dataset, batches[i], acc, byIndex);
     } finally {
       this.model.train(wasTraining);
     }
-    const all = new MetricAccumulator(this.task.kind, this.task.tolerance);
-    all.addSums(await this.dp.group.allReduce(acc.sums()));
-    return all.result();
+    return acc;
   }
 
   private evalBatch(dataset: Dataset, idx: number[], acc: MetricAccumulator, byIndex: boolean): void {

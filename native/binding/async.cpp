@@ -11,38 +11,13 @@
 #include "args.h"
 #include "cpu_stream.h"
 #include "js_function.h"
+#include "worker_failure.h"
 #ifdef S4_WITH_CUDA
 #include "../cuda/context.h"
 #endif
 
 namespace s4::binding {
 namespace {
-
-// The outcome of work on a worker thread, turned into a JS error on the JS thread.
-struct Failure {
-  bool failed = false;
-  ErrorKind kind = ErrorKind::Generic;
-  std::string message;
-
-  template <typename F>
-  void run(F&& f) {
-    try {
-      f();
-    } catch (const s4::Error& e) {
-      set(e.kind, e.what());
-    } catch (const std::bad_alloc&) {
-      set(ErrorKind::Range, "out of host memory");
-    } catch (const std::exception& e) {
-      set(ErrorKind::Generic, e.what());
-    }
-  }
-  void set(ErrorKind k, std::string m) {
-    if (failed) return;
-    failed = true;
-    kind = k;
-    message = std::move(m);
-  }
-};
 
 #ifdef S4_WITH_CUDA
 // An event recorded on the stream now, waited for on a worker thread.
@@ -52,7 +27,7 @@ class StreamMark {
     S4_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming));
     S4_CUDA_CHECK(cudaEventRecord(event_, cuda::stream()));
   }
-  void wait(Failure& f) {
+  void wait(WorkerFailure& f) {
     if (!event_) return;
     cudaError_t err = cudaEventSynchronize(event_);
     if (err != cudaSuccess) f.set(ErrorKind::Generic, std::string("CUDA error while waiting for the stream: ") + cudaGetErrorString(err));
@@ -128,7 +103,7 @@ class ProgramWorker : public Napi::AsyncWorker {
   std::shared_ptr<std::atomic<bool>> cancelled_;
   uint64_t ticket_ = 0;
   bool aborted_ = false;
-  Failure failure_;
+  WorkerFailure failure_;
 #ifdef S4_WITH_CUDA
   StreamMark mark_;
 #endif
@@ -228,7 +203,7 @@ class DownloadWorker : public Napi::AsyncWorker {
   StoragePtr src_;
   uint64_t ticket_ = 0;
   void* host_ = nullptr;
-  Failure failure_;
+  WorkerFailure failure_;
 #ifdef S4_WITH_CUDA
   void* pinned_ = nullptr;
   StreamMark mark_;

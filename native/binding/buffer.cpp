@@ -14,6 +14,11 @@ struct ClassData {
 
 ClassData* classData(napi_env env) { return Napi::Env(env).GetInstanceData<ClassData>(); }
 
+// Marks the objects wrap() makes (N-API 8 type tags): unwrap() recognizes a NativeBuffer
+// by its tag, a lookup of one private property, where instanceof walks the prototype chain
+// and asks the constructor; every buffer argument of every native call goes through it.
+constexpr napi_type_tag kBufferTag = {0x5334b0ffe5d1ea7bULL, 0x8c2f6a1d9e3b4c57ULL};
+
 // What unwrap() answers for a NativeBuffer that was freed: no storage.
 BufferHandle* freedHandle() {
   static BufferHandle* h = new BufferHandle();
@@ -68,6 +73,7 @@ Napi::Object BufferHandle::wrap(Napi::Env env, StoragePtr storage) {
     throw;
   }
   d->constructing = false;
+  NAPI_THROW_IF_FAILED(env, napi_type_tag_object(env, obj, &kBufferTag), obj);
   auto* h = new BufferHandle();
   h->storage_ = std::move(storage);
   napi_status st = napi_wrap(env, obj, h, &BufferHandle::finalize, nullptr, nullptr);
@@ -93,7 +99,7 @@ BufferHandle* BufferHandle::unwrap(const Napi::Value& value) {
   ClassData* d = classData(env);
   if (!d) return nullptr;
   bool isBuffer = false;
-  if (napi_instanceof(env, value, d->ctor.Value(), &isBuffer) != napi_ok || !isBuffer) return nullptr;
+  if (napi_check_object_type_tag(env, value, &kBufferTag, &isBuffer) != napi_ok || !isBuffer) return nullptr;
   void* p = nullptr;
   if (napi_unwrap(env, value, &p) != napi_ok || !p) return freedHandle();
   return static_cast<BufferHandle*>(p);

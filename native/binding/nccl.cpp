@@ -20,6 +20,7 @@
 #include "args.h"
 #include "buffer.h"
 #include "js_function.h"
+#include "worker_failure.h"
 #ifdef S4_WITH_CUDA
 #include "../cuda/context.h"
 #include "../cuda/device_info.h"
@@ -83,28 +84,6 @@ std::vector<nccl::FloatSpan> cudaSpans(const Napi::CallbackInfo& info, size_t i,
   return spans;
 }
 
-// Rejects a Deferred with the error a worker caught.
-struct Caught {
-  bool failed = false;
-  ErrorKind kind = ErrorKind::Generic;
-  std::string message;
-
-  template <typename F>
-  void run(F&& f) {
-    try {
-      f();
-    } catch (const s4::Error& e) {
-      set(e.kind, e.what());
-    } catch (const std::exception& e) {
-      set(ErrorKind::Generic, e.what());
-    }
-  }
-  void set(ErrorKind k, std::string m) {
-    failed = true;
-    kind = k;
-    message = std::move(m);
-  }
-};
 
 // Sets up the communicator on a worker thread (it waits for the other ranks).
 class CreateWorker : public Napi::AsyncWorker {
@@ -134,7 +113,7 @@ class CreateWorker : public Napi::AsyncWorker {
   nccl::UniqueId id_;
   int rank_, worldSize_, device_, timeoutMs_;
   std::shared_ptr<nccl::Communicator> comm_;
-  Caught caught_;
+  WorkerFailure caught_;
 };
 
 // Polls an event recorded after the queued collectives, and the communicator's error state,
@@ -173,7 +152,7 @@ class WaitWorker : public Napi::AsyncWorker {
   int device_, timeoutMs_;
   cudaEvent_t event_ = nullptr;
   std::string what_;
-  Caught caught_;
+  WorkerFailure caught_;
 };
 #endif
 

@@ -1,22 +1,12 @@
 /** Helpers of the process-group and data-parallel tests: free ports, groups in one process, child ranks. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as net from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../../lib/distributed/launch';
 import { ProcessGroup, type ProcessGroupOptions } from '../../lib/distributed/process_group';
 
 export const root = join(__dirname, '..', '..');
 
-/** A TCP port nobody listened on a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../lib/distributed/launch';
 
 /** `worldSize` groups of one run in this process (ranks as separate connections). */
 export async function groups(worldSize: number, opts: Partial<ProcessGroupOptions> = {}): Promise<ProcessGroup[]> {

@@ -27,6 +27,29 @@ export interface Dataset {
    * of similar length into batches (lib/train/batching.ts), so that little is padding.
    */
   readonly lengths?: ArrayLike<number>;
+  /**
+   * Variable-length datasets: the length batch(indices) pads to, without reading the
+   * examples. A data-parallel rank reads only its part of a batch and pads it to the whole
+   * batch's length with it (lib/train/trainer.ts); without it the rank reads the whole batch.
+   */
+  batchLength?(indices: readonly number[]): number;
+}
+
+/**
+ * A batch of per-example labels (y [B] or [B, k], no mask) padded with zeros along its last
+ * input dimension to length L (>= its own): what batch() of a variable-length dataset gives
+ * for the same examples in a batch whose longest example is longer. Null when the targets
+ * are per position (their padding is the dataset's to say).
+ */
+export function padBatchTo(batch: Batch, L: number): Batch | null {
+  const B = batch.xShape[0];
+  const L0 = batch.xShape[batch.xShape.length - 1];
+  if (batch.mask || batch.yShape[0] !== B || batch.yShape.length > 2 || L < L0) return null;
+  if (L === L0) return batch;
+  const rows = batch.x.length / L0;
+  const x = new Float32Array(rows * L);
+  for (let r = 0; r < rows; r++) x.set(batch.x.subarray(r * L0, (r + 1) * L0), r * L);
+  return { ...batch, x, xShape: [...batch.xShape.slice(0, -1), L] };
 }
 
 /** Throws a RangeError unless every index is an integer in [0, size). */

@@ -47,13 +47,19 @@ export abstract class SequenceDataset implements Dataset {
     return m;
   }
 
+  /** The length batch(indices) pads to: the longest example, rounded up to padMultiple. */
+  batchLength(indices: readonly number[]): number {
+    let n = 0;
+    for (const i of indices) n = Math.max(n, this.lengths[i]);
+    return Math.ceil(n / this.padMultiple) * this.padMultiple;
+  }
+
   batch(indices: readonly number[]): Batch {
     checkIndices(this, indices);
     const B = indices.length;
     const ex = this.examples(indices);
     const lengths = Int32Array.from(indices, (i) => this.lengths[i]);
-    const m = this.padMultiple;
-    const L = Math.ceil(Math.max(...lengths) / m) * m;
+    const L = this.batchLength(indices);
     const C = this.shape.input.kind === 'tokens' ? 1 : this.shape.input.dInput;
     const x = new Float32Array(B * C * L);
     ex.forEach((e, b) => {

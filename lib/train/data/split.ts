@@ -10,6 +10,8 @@ import { epochOrder } from '../batching';
 export class Subset implements Dataset {
   readonly size: number;
   readonly lengths?: Int32Array;
+  /** The parent's batchLength on the mapped indices, where the parent has one. */
+  readonly batchLength?: (indices: readonly number[]) => number;
 
   constructor(
     readonly name: string,
@@ -19,12 +21,15 @@ export class Subset implements Dataset {
     this.size = indices.length;
     const pl = parent.lengths;
     if (pl) this.lengths = Int32Array.from(indices, (i) => pl[i]);
+    const length = parent.batchLength?.bind(parent);
+    if (length) this.batchLength = (idx) => length(idx.map((i) => this.indices[i]));
   }
 
   batch(indices: readonly number[]): Batch {
     checkIndices(this, indices);
     return this.parent.batch(indices.map((i) => this.indices[i]));
   }
+
 }
 
 /** Splits `ds` into train and val, val holding round(fraction * size) examples (at least 1). */
