@@ -114,6 +114,17 @@ export interface CoreBinding {
   ncclAbort(comm: NativeNcclComm): void;
   /** Flushes and frees the communicator; idempotent. */
   ncclDestroy(comm: NativeNcclComm): void;
+  /**
+   * The adamwUpdate op on many tensors in one call, with its floats (native/binding/adamw_multi.cpp):
+   * tensor k updates params[k] in place from grads[k] with moments ms[k], vs[k] (float32
+   * buffers of equal size, all on one device) and lr[k], weightDecay[k], step[k] (a
+   * Float64Array each, one number per tensor); beta1, beta2 and eps are shared. A written
+   * buffer (params, ms, vs) may appear once and be no grad.
+   */
+  adamwMulti(
+    params: readonly NativeBuffer[], grads: readonly NativeBuffer[], ms: readonly NativeBuffer[], vs: readonly NativeBuffer[],
+    lr: Float64Array, weightDecay: Float64Array, step: Float64Array, beta1: number, beta2: number, eps: number,
+  ): void;
 }
 
 /** The names of CoreBinding, checked against the addon at load. */
@@ -121,7 +132,7 @@ export const CORE_NAMES: readonly (keyof CoreBinding)[] = [
   'alloc', 'upload', 'write', 'download', 'downloadAsync', 'beginQueue', 'endQueue', 'abandonQueue', 'copy', 'cudaInfo', 'memory',
   'emptyCache', 'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'nnInfo', 'captureGraph', 'launchGraph',
   'opSpecs', 'ncclInfo', 'ncclUniqueId', 'ncclCommCreate', 'ncclAllReduce', 'ncclBroadcast', 'ncclWait', 'ncclAbort',
-  'ncclDestroy',
+  'ncclDestroy', 'adamwMulti',
 ];
 
 /** Exports that are classes or values rather than functions. */

@@ -7,7 +7,7 @@ export { layerNorm, layerNormChannels, residualNorm, type ResidualNormOptions } 
 export { batchNorm, type BatchNormOptions } from './batch_norm';
 export { gelu, glu, dropout, type GeluOptions, type DropoutOptions } from './activation';
 export { crossEntropy, mse, argmaxChannels } from './loss';
-export { adamwStep, type AdamWStepOptions } from './optim';
+export { adamwStep, adamwStepMulti, type AdamWMultiTensor, type AdamWStepOptions } from './optim';
 export { transpose12, flip, slice, pad, tile, reshape } from './layout';
 export { meanPool, lastPool, lengthMask, maskedMeanPool, maskedLastPool } from './pool';
 export { embedding } from './embedding';

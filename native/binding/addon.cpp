@@ -33,6 +33,7 @@ namespace s4::binding {
 
 void exportGraph(Napi::Env env, Napi::Object exports);  // graph_handle.cpp
 void exportNccl(Napi::Env env, Napi::Object exports);   // nccl.cpp
+void exportAdamwMulti(Napi::Env env, Napi::Object exports);  // adamw_multi.cpp
 
 namespace {
 
@@ -303,6 +304,7 @@ void exportCore(Napi::Env env, Napi::Object exports) {
   exportGraph(env, exports);
   exportAsync(env, exports);
   exportNccl(env, exports);
+  exportAdamwMulti(env, exports);
 }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
