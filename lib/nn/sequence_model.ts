@@ -287,13 +287,15 @@ export class SequenceModel extends Module {
    * The recurrent view for generation: one token at a time, O(N) per layer and token. It
    * snapshots the current parameters and runs without dropout or autograd. A token runs
    * forward()'s own block routine (lib/nn/block.ts) on [B, D, 1] buffers allocated here,
-   * with the scan as the mixer; the first token records the native calls of the encoder
-   * and the blocks, and later tokens replay them (lib/native/trace.ts): per token only the
+   * with the scan as the mixer; the first token records the native calls of the encoder,
+   * the blocks, the pooling (a running mean whose count lives on the device) and the
+   * decoder, and later tokens replay them (lib/native/trace.ts): per token only the
    * returned output is allocated (none when `out` is given). On CUDA the second token
    * captures the replay as one CUDA graph, and every later token copies itself into the
-   * recorded input buffer and launches that graph: one launch instead of one per op, which
-   * is most of a token's time at small batch (a token model's embedding, which checks its
-   * indices, runs before the graph). `cudaGraph: false` keeps the plain replay;
+   * recorded input buffer, launches that graph and copies the decoder's output out: three
+   * native calls instead of one per op, which is most of a token's time at small batch (a
+   * token model's embedding, which checks its indices, runs before the graph).
+   * `cudaGraph: false` keeps the plain replay;
    * so does a capture that fails (`captured` says which runs).
    * A BatchNorm steps as in eval mode (its running statistics: a per-channel affine map),
    * so the steps equal forward() in eval mode.
@@ -325,8 +327,10 @@ export class SequenceModel extends Module {
     const eval0 = { draw: () => ({ p: 0, seed: 0, step: 0 }) };
     let parts: BlockParts[], buffers: BlockBuffers, mixed: Tensor, tiled: Tensor | null;
     let encW: Tensor, encB: Tensor | null, decW: Tensor, decB: Tensor;
-    // x alternates between xa and xb ([B, D, 1]); sum/sumNext: running sum of x ('mean').
-    let xa: Tensor, xb: Tensor, pooled: Tensor, sum: Tensor, sumNext: Tensor, tokenIn: Tensor;
+    // x alternates between xa and xb ([B, D, 1]); sum and count: the running mean of x
+    // ('mean'), both on the device so that the pooling steps inside a captured graph; head:
+    // the decoder's output, copied out to each call's tensor.
+    let xa: Tensor, xb: Tensor, pooled: Tensor, sum: Tensor, count: Tensor, head: Tensor, tokenIn: Tensor;
     try {
       for (const layer of this.layers) scans.push(layer.recurrence(fn, batch));
       parts = this.layers.map((layer, i) => ({
@@ -354,10 +358,12 @@ export class SequenceModel extends Module {
       };
       pooled = buffer([batch, D]);
       sum = buffer([batch, D]);
-      sumNext = buffer([batch, D]);
+      count = buffer([batch, D]);
+      head = buffer([batch, dOutput]);
       // The input placeholder of the recorded calls (replaced by each call's token).
       tokenIn = buffer(vocab !== null ? [batch] : [batch, dInput!]);
       ops.fill({ out: sum.handle, value: 0, n: batch * D });
+      ops.fill({ out: count.handle, value: 0, n: batch * D });
     } catch (err) {
       release();
       throw err;
@@ -393,6 +399,15 @@ export class SequenceModel extends Module {
       }
       return x;
     };
+    // The pooling and the decoder, from the blocks' output into head.
+    const decode = (last: Tensor): void => {
+      let x = flat(last);
+      if (pool === 'mean') {
+        ops.runningMean({ sum: sum.handle, count: count.handle, x: x.handle, mean: pooled.handle, n: batch * D });
+        x = pooled;
+      }
+      ops.linearForward({ x: x.handle, weight: decW.handle, bias: decB.handle, out: head.handle, M: batch, K: D, N: dOutput });
+    };
     let encTrace: OpTrace | null = null;
     let blockTrace: OpTrace | null = null;
     let graph: NativeGraph | null = null;
@@ -400,7 +415,6 @@ export class SequenceModel extends Module {
     // The embedding reads back whether its indices are valid, which a graph cannot hold: a
     // token model's graph starts after the encoder.
     const encoderInGraph = vocab === null;
-    let last: Tensor = xa;
     let position = 0;
     let disposed = false;
     const tokens = (enc: OpTrace, blk: OpTrace, xt: Tensor): void => {
@@ -429,20 +443,13 @@ export class SequenceModel extends Module {
       noGrad(() => {
         if (encTrace === null || blockTrace === null) {
           encTrace = new OpTrace(encode, [tokenIn.handle]);
-          blockTrace = new OpTrace(() => (last = blocks()), []);
+          blockTrace = new OpTrace(() => decode(blocks()), []);
         } else {
           tokens(encTrace, blockTrace, xt);
         }
       });
       position++;
-      let x = flat(last);
-      if (pool === 'mean') {
-        ops.axpby({ out: sumNext.handle, a: sum.handle, alpha: 1, b: x.handle, beta: 1, n: batch * D });
-        [sum, sumNext] = [sumNext, sum];
-        ops.axpby({ out: pooled.handle, a: sum.handle, alpha: 1 / position, beta: 0, n: batch * D });
-        x = pooled;
-      }
-      ops.linearForward({ x: x.handle, weight: decW.handle, bias: decB.handle, out: y.handle, M: batch, K: D, N: dOutput });
+      core.copy(y.handle, head.handle);
       return y;
     };
     return {
@@ -471,6 +478,7 @@ export class SequenceModel extends Module {
       reset(): void {
         scans.forEach((s) => s.reset());
         ops.fill({ out: sum.handle, value: 0, n: batch * D });
+        ops.fill({ out: count.handle, value: 0, n: batch * D });
         position = 0;
       },
       dispose(): void {

@@ -12,6 +12,11 @@ S4_TWIN(void, mul, (float* out, const float* a, const float* b, int64_t n))
 S4_TWIN(void, sum, (float* out, const float* a, int64_t n))
 // out[i] = scalar[0] * scale
 S4_TWIN(void, broadcastScalar, (float* out, const float* scalar, float scale, int64_t n))
+// The running mean of a token stream, one token per call: sum += x, count += 1 and
+// mean = sum * (1 / count) with 1 / count rounded once to float (as a scale of 1 / count
+// passed to axpby is). count is a float per element, exact to 2^24 tokens; keeping it on
+// the device lets a captured graph step the mean with no argument that changes per token.
+S4_TWIN(void, runningMean, (float* sum, float* count, const float* x, float* mean, int64_t n))
 // y = exp(x) (its backward dy * y is a mul).
 S4_TWIN(void, expForward, (const float* x, float* y, int64_t n))
 // z (complex64, 2n floats) from float parts; a null part is zero. Backward: complexParts.
@@ -51,6 +56,18 @@ S4_OP(sum, "pointwise") {
   return OpSpec().out("out", {"1"}).in("a", {"n"}).count("n", 0).run([](Call& c) {
     S4_DISPATCH(c.device(), sum(c.out("out"), c.in("a"), c.dim("n")));
   });
+}
+
+S4_OP(runningMean, "pointwise") {
+  return OpSpec()
+      .inOut("sum", {"n"})
+      .inOut("count", {"n"})
+      .in("x", {"n"})
+      .out("mean", {"n"})
+      .count("n", 0)
+      .run([](Call& c) {
+        S4_DISPATCH(c.device(), runningMean(c.inOut("sum"), c.inOut("count"), c.in("x"), c.out("mean"), c.dim("n")));
+      });
 }
 
 S4_OP(broadcastScalar, "pointwise") {

@@ -49,6 +49,16 @@ void sum(float* out, const float* a, int64_t n) {
   out[0] = static_cast<float>(total);
 }
 
+void runningMean(float* sum, float* count, const float* x, float* mean, int64_t n) {
+  parallelFor(n, kGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      sum[i] = sum[i] + x[i];
+      count[i] = count[i] + 1.f;
+      mean[i] = float(1.0 / double(count[i])) * sum[i];
+    }
+  });
+}
+
 void broadcastScalar(float* out, const float* scalar, float scale, int64_t n) {
   fill(out, scalar[0] * scale, n);
 }

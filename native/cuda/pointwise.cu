@@ -34,6 +34,16 @@ __global__ void broadcastKernel(float* out, const float* scalar, float scale, in
     out[i] = v;
 }
 
+__global__ void runningMeanKernel(float* sum, float* count, const float* x, float* mean, int64_t n) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const float s = sum[i] + x[i];
+    const float c = count[i] + 1.f;
+    sum[i] = s;
+    count[i] = c;
+    mean[i] = float(1.0 / double(c)) * s;
+  }
+}
+
 __global__ void expKernel(const float* x, float* y, int64_t n) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
     y[i] = expf(x[i]);
@@ -97,6 +107,12 @@ void mul(float* out, const float* a, const float* b, int64_t n) {
   if (n <= 0) return;
   mulKernel<<<gridFor(n), kThreads, 0, stream()>>>(out, a, b, n);
   S4_CUDA_CHECK_LAUNCH("mul");
+}
+
+void runningMean(float* sum, float* count, const float* x, float* mean, int64_t n) {
+  if (n <= 0) return;
+  runningMeanKernel<<<gridFor(n), kThreads, 0, stream()>>>(sum, count, x, mean, n);
+  S4_CUDA_CHECK_LAUNCH("runningMean");
 }
 
 void broadcastScalar(float* out, const float* scalar, float scale, int64_t n) {
