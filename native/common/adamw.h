@@ -34,12 +34,23 @@ inline AdamWConstants adamwConstants(double lr, double beta1, double beta2, doub
   c.eps = float(eps);
   return c;
 }
+// On the GPU every product and fused multiply-add is spelled out: left to the compiler, which
+// product of `a * b + c * d` becomes the FMA may differ between kernels that inline this
+// function, and the one-tensor and multi-tensor kernels must give the same floats.
 S4_ADAMW_HD void adamwElement(float& p, float g, float& m, float& v, const AdamWConstants& c) {
+#ifdef __CUDA_ARCH__
+  p = __fmul_rn(p, c.decay);
+  m = __fmaf_rn(c.beta1, m, __fmul_rn(c.oneMinusBeta1, g));
+  v = __fmaf_rn(c.beta2, v, __fmul_rn(__fmul_rn(c.oneMinusBeta2, g), g));
+  const float denom = __fmaf_rn(__fsqrt_rn(v), c.invSqrtBc2, c.eps);
+  p = __fmaf_rn(-c.stepSize, __fdiv_rn(m, denom), p);
+#else
   p *= c.decay;
   m = c.beta1 * m + c.oneMinusBeta1 * g;
   v = c.beta2 * v + c.oneMinusBeta2 * g * g;
   const float denom = sqrtf(v) * c.invSqrtBc2 + c.eps;
   p -= c.stepSize * (m / denom);
+#endif
 }
 
 }  // namespace s4::nn

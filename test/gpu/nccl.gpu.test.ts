@@ -100,7 +100,7 @@ describe('NCCL on one GPU', () => {
 
   it('refuses CPU, disposed and repeated tensors, and a bad op or root', () => {
     const { t } = cudaTensor(4, 3);
-    const cpu = s4.tensor([1, 2, 3]);
+    const cpu = s4.tensor([1, 2, 3], [3], { device: 'cpu' });
     const gone = s4.zeros([2], cuda);
     gone.dispose();
     const cases: [() => void, ErrorConstructor, RegExp][] = [
