@@ -248,8 +248,11 @@ export class ProcessGroup {
    * data); a part still to come is sent when it resolves.
    */
   private collective(op: Op, part: Buffer | Promise<Buffer>): Promise<Buffer> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new ProcessGroupError(`rank ${this.rank}: ${OP_NAMES[op]} on a closed process group`));
+    if (this.failure || this.closed) {
+      if (part instanceof Promise) part.catch(() => {}); // never sent: its own failure does not matter
+      if (this.failure) return Promise.reject(this.failure);
+      return Promise.reject(new ProcessGroupError(`rank ${this.rank}: ${OP_NAMES[op]} on a closed process group`));
+    }
     const seq = this.seq++;
     if (!(part instanceof Promise)) return this.contribute(seq, op, part);
     return part.then(
