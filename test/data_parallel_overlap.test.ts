@@ -186,6 +186,8 @@ describe(`DataParallel with the all-reduce overlapping the backward pass (${devi
     open = [g];
     const m = new Three(5);
     const dp = await DataParallel.create(m, g, { backend: 'tcp', bucketMb: 16 / 2 ** 20 });
+    // A second one with overlap would start buckets from the same backward passes.
+    await expect(DataParallel.create(m, g, { backend: 'tcp' })).rejects.toThrow(/another DataParallel of this model is open with overlap.*close\(\) it first/);
     s4.tidy(() => m.loss(['a'], 1).backward());
     expect(() => s4.tidy(() => m.loss(['a'], 1).backward())).toThrow(/DataParallel: the gradient of parameter .*\[5\] was completed twice before allReduceGradients\(\).*overlap: false/);
     await dp.allReduceGradients();

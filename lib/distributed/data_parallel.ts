@@ -106,6 +106,7 @@ export class DataParallel {
       }
       useNccl = votes[0] === 0;
     }
+    if (overlap) GradientBuckets.checkUnwatched(model.parameters());
     const transport = useNccl ? await NcclTransport.create(group, bucketBytes) : new TcpTransport(group);
     const dp = new DataParallel(model, group, transport, bucketBytes, overlap);
     await dp.broadcastState();
@@ -132,6 +133,9 @@ export class DataParallel {
    */
   async allReduceGradients(): Promise<void> {
     this.checkOpen();
+    if (!this.buckets.holds(this.model.parameters())) {
+      throw new Error("DataParallel: the model's parameters are not those it was created with (moved with to()?); create the DataParallel after moving the model");
+    }
     await this.buckets.finish();
   }
 

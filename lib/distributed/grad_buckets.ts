@@ -19,6 +19,9 @@ import { keep } from '../tensor/scope';
 import type { Tensor } from '../tensor/tensor';
 import { buckets, type GradientTransport } from './tcp_transport';
 
+/** Parameters whose gradients an open GradientBuckets with overlap watches (two would both start buckets). */
+const watched = new WeakSet<Tensor>();
+
 export class GradientBuckets {
   /** The parameters of each bucket, in the order the buckets are started. */
   readonly plan: readonly (readonly Tensor[])[];
@@ -35,10 +38,33 @@ export class GradientBuckets {
     private readonly transport: GradientTransport,
     readonly overlap: boolean,
   ) {
-    this.plan = buckets([...params].reverse(), bucketBytes);
+    // A module registered twice lists its parameters twice: each is reduced once.
+    const unique = [...new Set(params)];
+    this.plan = buckets(unique.reverse(), bucketBytes);
     this.plan.forEach((b, i) => b.forEach((p) => this.bucketOf.set(p, i)));
     this.readyCount = new Array<number>(this.plan.length).fill(0);
-    if (overlap) for (const p of params) this.removeHooks.push(onGradReady(p, (leaf) => this.gradReady(leaf)));
+    if (!overlap) return;
+    GradientBuckets.checkUnwatched(params);
+    for (const p of this.bucketOf.keys()) {
+      watched.add(p);
+      const off = onGradReady(p, (leaf) => this.gradReady(leaf));
+      this.removeHooks.push(() => {
+        off();
+        watched.delete(p);
+      });
+    }
+  }
+
+  /** Throws if an open DataParallel with overlap already watches one of these parameters. */
+  static checkUnwatched(params: readonly Tensor[]): void {
+    if (params.some((p) => watched.has(p))) {
+      throw new Error('DataParallel: another DataParallel of this model is open with overlap (its hooks would start buckets too); close() it first');
+    }
+  }
+
+  /** Whether these are still the parameters the buckets were made of (a model moved with to() has new tensors). */
+  holds(params: readonly Tensor[]): boolean {
+    return new Set(params).size === this.bucketOf.size && params.every((p) => this.bucketOf.has(p));
   }
 
   /** Starts the buckets not started yet, in order, and resolves once all are summed in place. */
