@@ -86,7 +86,7 @@ export function onGradReady(leaf: Tensor, fn: GradReadyHook): () => void {
 function hookedEdgeCounts(order: readonly Tensor[]): Map<Tensor, number> {
   const counts = new Map<Tensor, number>();
   for (const t of order) {
-    for (const i of t.gradNode?.inputs ?? []) if (i && i.requiresGrad && readyHooks.has(i)) counts.set(i, (counts.get(i) ?? 0) + 1);
+    for (const i of t.gradNode?.inputs ?? []) if (i && i.requiresGrad && !i.gradNode && readyHooks.has(i)) counts.set(i, (counts.get(i) ?? 0) + 1);
   }
   return counts;
 }
