@@ -164,7 +164,7 @@ export class DataParallel {
     if (bufs.length > 0) await this.transport.broadcast(bufs);
   }
 
-  /** Ends the transport (the process group stays open: its owner closes it). */
+  /** Removes the gradient hooks and ends the transport (the process group stays open: its owner closes it). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
