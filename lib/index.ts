@@ -10,7 +10,7 @@ import { runScope, keep as keepTensor } from './tensor/scope';
 export { Tensor, type DType } from './tensor/tensor';
 export { backend, setBackend, cudaAvailable, type DeviceName } from './backend';
 export { tensor, complex, zeros, ones, full, zerosLike, type TensorOptions } from './tensor/create';
-export { noGrad, isGradEnabled, zeroGrad } from './autograd/tape';
+export { noGrad, isGradEnabled, zeroGrad, onGradReady, type GradReadyHook } from './autograd/tape';
 export { info, memory, emptyCache, resetPeakMemory, synchronize, synchronizeAsync, type Info, type MemoryReport } from './info';
 export * as ops from './ops/index';
 export { runAsync, type AsyncOptions } from './tensor/async';

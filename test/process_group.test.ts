@@ -54,6 +54,31 @@ describe('process group over TCP', () => {
     }
   });
 
+  it('a part still to come keeps its place in the call order; a failed part aborts the group', async () => {
+    const gs = await make(3);
+    // Collective #0's part of rank 1 comes after its part of #1: the results still pair up by call.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const results = gs.map((g) => {
+      const first = g.allReduce(g.rank === 1 ? gate.then(() => Float32Array.of(10, 20)) : Float32Array.of(g.rank, 1));
+      const second = g.allReduce(Promise.resolve(Float64Array.of(g.rank)));
+      return Promise.all([first, second]);
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    for (const [a, b] of await Promise.all(results)) {
+      expect(a).toBeInstanceOf(Float32Array);
+      expect(Array.from(a)).toEqual([12, 22]);
+      expect(b).toBeInstanceOf(Float64Array);
+      expect(Array.from(b)).toEqual([3]);
+    }
+    // A part that fails on rank 2 (a copy off the GPU, say): every rank ends with its message.
+    const failing = gs.map((g) => g.allReduce(g.rank === 2 ? Promise.reject(new Error('copy failed')) : Float32Array.of(1)));
+    await expect(failing[2]).rejects.toThrow('copy failed');
+    for (const c of failing.slice(0, 2)) await expect(c).rejects.toThrow(/rank 2: its part of allReduce\(sum\) #2 failed: copy failed/);
+    await expect(gs[0].allReduce(Promise.resolve([1] as unknown as Float32Array))).rejects.toThrow(ProcessGroupError);
+  });
+
   it('world size 1 works without a network', async () => {
     const g = await ProcessGroup.connect({ rank: 0, worldSize: 1, masterPort: 1 });
     expect(Array.from(await g.allReduce(Float32Array.of(2, 3)))).toEqual([2, 3]);
@@ -121,6 +146,7 @@ describe('process group over TCP', () => {
     await expect(ProcessGroup.connect({ rank: 0, worldSize: 2, masterPort: 70000 })).rejects.toThrow(/option 'masterPort'/);
     const g = await ProcessGroup.connect({ rank: 0, worldSize: 1, masterPort: 1 });
     await expect(g.allReduce([1, 2] as unknown as Float32Array)).rejects.toThrow(/argument 'data' must be a Float32Array or Float64Array/);
+    await expect(g.allReduce(Promise.resolve([1, 2] as unknown as Float32Array))).rejects.toThrow(/argument 'data' must resolve to a Float32Array or Float64Array/);
     await g.close();
   });
 

@@ -1,10 +1,11 @@
 /**
- * `s4 train --procs N` (separate processes on the CPU, gradients through the TCP group)
- * against `s4 train` in one process on the same global batch: the same losses step for step
- * and the same parameters, for 2 and 3 ranks; the same run started by hand with torchrun's
- * environment; SIGINT to the launcher stops every rank after one step with rank 0's
- * checkpoint, which resumes with another number of ranks; and the failure paths: a rank
- * killed mid-run, a rank with another run id, a port in use.
+ * `s4 train --procs N` (separate processes on the CPU, gradients through the TCP group,
+ * small buckets started during the backward pass) against `s4 train` in one process on the
+ * same global batch: the same losses step for step and the same parameters, for 2 and 3
+ * ranks; the same run started by hand with torchrun's environment, without overlap; SIGINT
+ * to the launcher stops every rank after one step with rank 0's checkpoint, which resumes
+ * with another number of ranks; and the failure paths: a rank killed mid-run, a rank with
+ * another run id, a port in use.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -72,7 +73,9 @@ describe('s4 train over several processes (CPU, TCP gradients)', () => {
   it('--procs 2 and --procs 3 equal one process step for step; only rank 0 writes files and prints', async () => {
     const ref = tmp('s4-dist-ref-');
     const [one, two, three] = [ref, tmp('s4-dist-2-'), tmp('s4-dist-3-')];
-    const results = await Promise.all([run([...RUN, '--out', one]), run([...RUN, '--out', two, '--procs', '2']), run([...RUN, '--out', three, '--procs', '3'])]);
+    // 1 KiB gradient buckets: many of them, started during each backward pass.
+    const small = ['--bucket-mb', '0.001'];
+    const results = await Promise.all([run([...RUN, '--out', one]), run([...RUN, '--out', two, '--procs', '2', ...small]), run([...RUN, '--out', three, '--procs', '3', ...small])]);
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     expect(results[2].stderr).toMatch(/starting 3 ranks/);
     expect(results[2].stderr).toMatch(/3 ranks, gradients through tcp/);
@@ -89,8 +92,11 @@ describe('s4 train over several processes (CPU, TCP gradients)', () => {
     const dir = tmp('s4-dist-env-');
     const port = String(await freePort());
     const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: '2', LOCAL_RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: port, S4_DIST_CONNECT_TIMEOUT: '60' });
-    const [r0, r1, single] = await Promise.all([run([...RUN, '--out', dir], env(0)), run([...RUN, '--out', join(dir, 'rank1')], env(1)), run([...RUN, '--out', ref])]);
+    // Without overlap: the buckets all start after the backward pass, with the same sums.
+    const flags = ['--no-grad-overlap', '--bucket-mb', '0.001'];
+    const [r0, r1, single] = await Promise.all([run([...RUN, '--out', dir, ...flags], env(0)), run([...RUN, '--out', join(dir, 'rank1'), ...flags], env(1)), run([...RUN, '--out', ref])]);
     expect(r0.code, r0.stderr).toBe(0);
+    expect(r0.stderr).toMatch(/2 ranks, gradients through tcp after the backward pass/);
     expect(r1.code, r1.stderr).toBe(0);
     expect(single.code).toBe(0);
     expectSameRun(dir, ref, 'torchrun environment');

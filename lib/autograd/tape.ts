@@ -7,10 +7,16 @@
  * after a backward pass, with the tensors its ops saved: a second backward through it
  * throws, unless the first one was told { retainGraph: true } (which keeps both). A graph
  * that reaches a disposed tensor throws and names it instead of running.
+ *
+ * onGradReady(leaf, fn) asks to be told when a leaf's gradient is final during a backward
+ * pass (data-parallel training starts reducing a bucket of gradients then, while the pass
+ * goes on). For such leaves backward counts the graph's edges into them and accumulates
+ * .grad as soon as the last one has delivered its gradient, not when the topological order
+ * reaches the leaf (which can be the end of the pass). Without hooks nothing is counted.
  */
 import { ops } from '../native/binding';
 import * as scope from '../tensor/scope';
-import { Tensor, setBackwardImpl, type BackwardOptions } from '../tensor/tensor';
+import { Tensor, setBackwardImpl, type BackwardOptions, type GradNode } from '../tensor/tensor';
 
 let gradEnabled = true;
 
@@ -44,6 +50,45 @@ export function record(
   if (!inputs.some((t) => t && t.requiresGrad)) return;
   out.requiresGrad = true;
   out.gradNode = { inputs, backward, name };
+}
+
+/** Called with the leaf once its .grad holds this backward pass's whole contribution. */
+export type GradReadyHook = (leaf: Tensor) => void;
+
+const readyHooks = new Map<Tensor, GradReadyHook[]>();
+
+/**
+ * Calls fn(leaf) during each backward pass that gives `leaf` a gradient, once, right after
+ * the last contribution of the pass has been accumulated into leaf.grad (later work of the
+ * pass does not touch it again). Not called for a pass in which the leaf gets no gradient.
+ * An error thrown by fn stops the backward pass and propagates out of backward(); the
+ * gradients accumulated until then stay. Returns a function that removes the hook.
+ */
+export function onGradReady(leaf: Tensor, fn: GradReadyHook): () => void {
+  if (!(leaf instanceof Tensor)) throw new TypeError("onGradReady: argument 'leaf' must be a Tensor");
+  if (typeof fn !== 'function') throw new TypeError("onGradReady: argument 'fn' must be a function");
+  if (leaf.gradNode) throw new RangeError(`onGradReady: argument 'leaf' must be a leaf tensor (${describe(leaf)} was computed by '${leaf.gradNode.name}')`);
+  const list = readyHooks.get(leaf) ?? [];
+  list.push(fn);
+  readyHooks.set(leaf, list);
+  let removed = false;
+  return () => {
+    if (removed) return;
+    removed = true;
+    const l = readyHooks.get(leaf);
+    if (!l) return;
+    l.splice(l.indexOf(fn), 1);
+    if (l.length === 0) readyHooks.delete(leaf);
+  };
+}
+
+/** How many edges of the graph lead into each hooked leaf (an input used twice by one op counts twice). */
+function hookedEdgeCounts(order: readonly Tensor[]): Map<Tensor, number> {
+  const counts = new Map<Tensor, number>();
+  for (const t of order) {
+    for (const i of t.gradNode?.inputs ?? []) if (i && i.requiresGrad && !i.gradNode && readyHooks.has(i)) counts.set(i, (counts.get(i) ?? 0) + 1);
+  }
+  return counts;
 }
 
 function accumulate(into: Tensor, g: Tensor): void {
@@ -127,45 +172,79 @@ function runBackward(root: Tensor, seed?: Tensor | null, opts?: BackwardOptions)
     }
   }
   const grads = new Map<Tensor, Tensor>([[root, start]]);
-  for (const t of order) {
-    const g = grads.get(t);
-    if (!g) continue;
-    grads.delete(t);
-    const node = t.gradNode;
-    if (!node) {
-      // A leaf: accumulate into .grad, which outlives any tidy scope.
-      if (t.grad && !t.grad.isDisposed) {
-        accumulate(t.grad, g);
-        if (g !== seed) g.dispose();
-      } else {
-        t.grad = scope.keep(g === seed ? g.clone() : g);
-      }
-      continue;
-    }
-    let inputGrads: readonly (Tensor | null | undefined)[];
-    try {
-      inputGrads = node.backward(g, retain);
-    } finally {
+  const counts = readyHooks.size > 0 ? hookedEdgeCounts(order) : null;
+  // A leaf's gradient becomes .grad, which outlives any tidy scope; its hooks then run.
+  const finishLeaf = (t: Tensor, g: Tensor): void => {
+    if (t.grad && !t.grad.isDisposed) {
+      accumulate(t.grad, g);
       if (g !== seed) g.dispose();
+    } else {
+      t.grad = scope.keep(g === seed ? g.clone() : g);
     }
-    node.inputs.forEach((input, i) => {
-      const ig = inputGrads[i];
-      if (!input || !ig) return;
-      if (!input.requiresGrad) {
-        ig.dispose();
-        return;
+    const hooks = readyHooks.get(t);
+    if (hooks) for (const fn of [...hooks]) fn(t);
+  };
+  // Counts down the edges from `node` into hooked leaves; a leaf whose last edge this was is
+  // finished now (if any edge brought it a gradient).
+  const edgesDone = (node: GradNode): void => {
+    for (const i of node.inputs) {
+      if (!i) continue;
+      const n = counts!.get(i);
+      if (n === undefined) continue;
+      if (n > 1) {
+        counts!.set(i, n - 1);
+        continue;
       }
-      if (ig.size !== input.size || ig.dtype !== input.dtype) {
-        throw new Error(`autograd: the backward of '${node.name}' returned a gradient of the wrong shape for input ${i}`);
+      counts!.delete(i);
+      const g = grads.get(i);
+      if (!g) continue;
+      grads.delete(i);
+      finishLeaf(i, g);
+    }
+  };
+  try {
+    for (const t of order) {
+      const g = grads.get(t);
+      const node = t.gradNode;
+      if (!g) {
+        if (counts && node) edgesDone(node);
+        continue;
       }
-      const prev = grads.get(input);
-      if (prev) {
-        accumulate(prev, ig);
-        ig.dispose();
-      } else {
-        grads.set(input, ig);
+      grads.delete(t);
+      if (!node) {
+        finishLeaf(t, g);
+        continue;
       }
-    });
+      let inputGrads: readonly (Tensor | null | undefined)[];
+      try {
+        inputGrads = node.backward(g, retain);
+      } finally {
+        if (g !== seed) g.dispose();
+      }
+      node.inputs.forEach((input, i) => {
+        const ig = inputGrads[i];
+        if (!input || !ig) return;
+        if (!input.requiresGrad) {
+          ig.dispose();
+          return;
+        }
+        if (ig.size !== input.size || ig.dtype !== input.dtype) {
+          throw new Error(`autograd: the backward of '${node.name}' returned a gradient of the wrong shape for input ${i}`);
+        }
+        const prev = grads.get(input);
+        if (prev) {
+          accumulate(prev, ig);
+          ig.dispose();
+        } else {
+          grads.set(input, ig);
+        }
+      });
+      if (counts) edgesDone(node);
+    }
+  } catch (err) {
+    // The pass stops here: the gradients still in flight are dropped (leaves finished so far keep theirs).
+    for (const g of grads.values()) if (g !== seed) g.dispose();
+    throw err;
   }
   for (const g of grads.values()) g.dispose();
   if (retain) return;

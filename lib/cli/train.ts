@@ -128,6 +128,8 @@ export function registerTrain(program: Command): void {
     .option('--procs <n>', 'data-parallel over n processes without a GPU each (CPU, or sharing one GPU); gradients through TCP', int(1))
     .option('--master-port <p>', 'port of the ranks\' rendezvous (default: a free one; MASTER_PORT under torchrun or Slurm)', int(1))
     .option('--dist-backend <b>', 'how ranks exchange gradients: auto (NCCL for CUDA models when libnccl loads) | nccl | tcp', oneOf(['auto', 'nccl', 'tcp'] as const))
+    .option('--bucket-mb <x>', 'data parallel: size of a gradient bucket in MiB (default 25)', num(0))
+    .option('--no-grad-overlap', 'data parallel: all-reduce the gradient buckets after the backward pass, not during it as each one is complete')
     .option('--no-progress', 'no progress bar (print one line per evaluation)')
     .option('--json', 'print the final result as JSON')
     .addHelpText('after', recipeTable())
@@ -268,7 +270,7 @@ async function runTrain(f: TrainFlags & { task: TaskName }, rank: RankContext | 
     console.error(
     `task ${task.name}: ${task.train.size} train${task.val ? ` / ${task.val.size} validation` : ''} / ${task.test.size} test examples; model ${trainer.model.parameterCount()} parameters ` +
       `(${r.nLayers} layers, d_model ${r.dModel}, d_state ${r.dState}, ${norm} norm); ${trainer.epochs} epochs of ${trainer.batchesPerEpoch} steps, batch ${trainer.batchSize}; backend ${backend()}` +
-      (rank ? `; ${rank.group.worldSize} ranks, gradients through ${options.distributed!.backend}` : ''),
+      (rank ? `; ${rank.group.worldSize} ranks, gradients through ${options.distributed!.backend}${options.distributed!.overlap ? '' : ' after the backward pass'}` : ''),
   );
   const close = f.progress && leader ? attachProgress(trainer) : null;
   if (!f.progress && leader) {

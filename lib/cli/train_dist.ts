@@ -19,6 +19,10 @@ export interface DistFlags {
   procs?: number;
   masterPort?: number;
   distBackend?: DistBackend;
+  /** Gradient bucket size in MiB (DataParallel's bucketMb). */
+  bucketMb?: number;
+  /** false: --no-grad-overlap (DataParallel's overlap). */
+  gradOverlap?: boolean;
   device?: string;
 }
 
@@ -79,6 +83,8 @@ export interface RankContext {
   env: DistributedEnv;
   group: ProcessGroup;
   backend: DistBackend;
+  bucketMb?: number;
+  overlap: boolean;
 }
 
 /** Joins the run the environment describes (ProcessGroup.fromEnv pins this rank's GPU), or null. */
@@ -90,7 +96,7 @@ export async function joinRun(f: DistFlags): Promise<RankContext | null> {
   // A launched rank follows its launcher: if the launcher dies, stop as on SIGTERM.
   if (process.send && process.env.S4_RUN_ID) process.channel?.unref();
   const group = await ProcessGroup.fromEnv();
-  return { env, group, backend };
+  return { env, group, backend, bucketMb: f.bucketMb, overlap: f.gradOverlap !== false };
 }
 
 /** The checkpoint to resume from: rank 0 reads it and sends it to the others (no shared disk needed). */
@@ -110,5 +116,5 @@ export async function loadRunCheckpoint(path: string, ctx: RankContext | null): 
 
 /** The model wrapped for the run (its parameters become rank 0's). */
 export function wrapModel(model: Module, ctx: RankContext): Promise<DataParallel> {
-  return DataParallel.create(model, ctx.group, { backend: ctx.backend });
+  return DataParallel.create(model, ctx.group, { backend: ctx.backend, bucketMb: ctx.bucketMb, overlap: ctx.overlap });
 }

@@ -15,13 +15,13 @@
  * and rank 0's running statistics are copied to the others after each step.
  *
  * Gradients travel through NCCL for CUDA models when libnccl loads (lib/distributed/nccl.ts),
- * else through the TCP group staged on the host (tcp_transport.ts).
+ * else through the TCP group staged on the host (tcp_transport.ts), in buckets that start
+ * during the backward pass as soon as their gradients are final (grad_buckets.ts; `overlap:
+ * false` starts them all after it).
  */
 import type { Module } from '../nn/module';
 import { Dropout } from '../nn/dropout';
-import { zerosLike } from '../tensor/create';
-import { keep } from '../tensor/scope';
-import type { Tensor } from '../tensor/tensor';
+import { GradientBuckets } from './grad_buckets';
 import type { ProcessGroup } from './process_group';
 import { NcclTransport } from './nccl_transport';
 import { TcpTransport, type GradientTransport } from './tcp_transport';
@@ -34,6 +34,13 @@ export interface DataParallelOptions {
   backend?: 'auto' | 'nccl' | 'tcp';
   /** Gradient bucket size in MiB (default 25). */
   bucketMb?: number;
+  /**
+   * Start each bucket's all-reduce during the backward pass, as soon as its gradients are
+   * final (default true); false starts them all in allReduceGradients(). The sums are the
+   * same either way. Turn it off to accumulate gradients over several backward passes
+   * before one allReduceGradients().
+   */
+  overlap?: boolean;
 }
 
 /** The part of a global batch of n examples that rank r of w takes: consecutive, sizes differ by at most one. */
@@ -47,12 +54,14 @@ export class DataParallel {
   readonly model: Module;
   readonly group: ProcessGroup;
   readonly transport: GradientTransport;
+  private readonly buckets: GradientBuckets;
   private closed = false;
 
-  private constructor(model: Module, group: ProcessGroup, transport: GradientTransport) {
+  private constructor(model: Module, group: ProcessGroup, transport: GradientTransport, bucketBytes: number, overlap: boolean) {
     this.model = model;
     this.group = group;
     this.transport = transport;
+    this.buckets = new GradientBuckets(model.parameters(), bucketBytes, transport, overlap);
   }
 
   get rank(): number {
@@ -61,6 +70,11 @@ export class DataParallel {
 
   get worldSize(): number {
     return this.group.worldSize;
+  }
+
+  /** Whether gradient buckets start during the backward pass (option `overlap`). */
+  get overlap(): boolean {
+    return this.buckets.overlap;
   }
 
   /** How gradients travel: 'nccl' or 'tcp'. */
@@ -78,6 +92,8 @@ export class DataParallel {
     const mb = opts.bucketMb ?? 25;
     if (!(typeof mb === 'number' && mb > 0 && Number.isFinite(mb))) throw new RangeError(`${fn}: option 'bucketMb' must be a positive number (got ${String(mb)})`);
     const bucketBytes = Math.max(4, Math.floor(mb * 2 ** 20));
+    const overlap = opts.overlap ?? true;
+    if (typeof overlap !== 'boolean') throw new TypeError(`${fn}: option 'overlap' must be true or false (got ${String(overlap)})`);
     const device = model.parameters()[0]?.device ?? 'cpu';
     // Every rank must take the same decision: NCCL only where it works on every rank (the
     // largest vote decides).
@@ -90,8 +106,9 @@ export class DataParallel {
       }
       useNccl = votes[0] === 0;
     }
-    const transport = useNccl ? await NcclTransport.create(group, bucketBytes) : new TcpTransport(group, bucketBytes);
-    const dp = new DataParallel(model, group, transport);
+    if (overlap) GradientBuckets.checkUnwatched(model.parameters());
+    const transport = useNccl ? await NcclTransport.create(group, bucketBytes) : new TcpTransport(group);
+    const dp = new DataParallel(model, group, transport, bucketBytes, overlap);
     await dp.broadcastState();
     return dp;
   }
@@ -107,18 +124,19 @@ export class DataParallel {
   }
 
   /**
-   * Sums the parameters' gradients over the ranks, in place. A parameter without a gradient
-   * on this rank (it took no part in the loss, or this rank had no examples) counts as zeros
-   * and gets a gradient tensor, so every rank sends the same buckets.
+   * Sums the parameters' gradients over the ranks, in place: starts (before it returns its
+   * Promise) the buckets the backward pass has not started, and resolves when all are summed.
+   * Call it once after each backward pass, on every rank, before any other collective of the
+   * group, so that every rank's collectives come in the same order. A parameter without a
+   * gradient on this rank (it took no part in the loss, or this rank had no examples) counts
+   * as zeros and gets a gradient tensor, so every rank sends the same buckets.
    */
   async allReduceGradients(): Promise<void> {
     this.checkOpen();
-    const grads: Tensor[] = [];
-    for (const p of this.model.parameters()) {
-      if (!p.grad) p.grad = keep(zerosLike(p)); // owned by the parameter, as the tape's leaf gradients
-      grads.push(p.grad);
+    if (!this.buckets.holds(this.model.parameters())) {
+      throw new Error("DataParallel: the model's parameters are not those it was created with (moved with to()?); create the DataParallel after moving the model");
     }
-    await this.transport.allReduceSum(grads);
+    await this.buckets.finish();
   }
 
   /**
@@ -146,10 +164,11 @@ export class DataParallel {
     if (bufs.length > 0) await this.transport.broadcast(bufs);
   }
 
-  /** Ends the transport (the process group stays open: its owner closes it). */
+  /** Removes the gradient hooks and ends the transport (the process group stays open: its owner closes it). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.buckets.close();
     this.transport.close();
   }
 

@@ -1,9 +1,10 @@
 /**
- * Gradients and parameters of a CUDA model through NCCL: each bucket of about `bucketBytes`
- * is one NCCL group queued on the stream, in place, after the backward kernels that wrote
- * it; `wait()` then waits off the JS thread, so a rank that died (NCCL would wait for it
- * forever) ends in an error at the group's deadline, or at once when the TCP group's watch
- * sees the rank go (it aborts the communicator).
+ * Gradients and parameters of a CUDA model through NCCL: each bucket of gradients is one
+ * NCCL group queued on the stream, in place, right after the backward kernels that wrote
+ * it (the backward pass then queues the kernels of earlier layers behind it); broadcasts go
+ * in buckets of about `bucketBytes`. `finishSums()` waits off the JS thread, so a rank that
+ * died (NCCL would wait for it forever) ends in an error at the group's deadline, or at once
+ * when the TCP group's watch sees the rank go (it aborts the communicator).
  */
 import type { Tensor } from '../tensor/tensor';
 import type { ProcessGroup } from './process_group';
@@ -35,8 +36,13 @@ export class NcclTransport implements GradientTransport {
     return new NcclTransport(comm, bucketBytes, group.timeoutMs);
   }
 
-  async allReduceSum(tensors: readonly Tensor[]): Promise<void> {
-    for (const b of buckets(tensors, this.bucketBytes)) this.comm.allReduce(b, { op: 'sum' });
+  /** Queues the bucket's NCCL group on the stream, after the kernels queued so far (those that wrote its gradients). */
+  startSum(tensors: readonly Tensor[]): Promise<void> {
+    this.comm.allReduce([...tensors], { op: 'sum' });
+    return Promise.resolve();
+  }
+
+  async finishSums(): Promise<void> {
     await this.comm.wait(this.timeoutMs);
   }
 

@@ -168,30 +168,38 @@ export class ProcessGroup {
   /**
    * The element-wise sum (or max) of `data` over all ranks, in a new array of its type; every
    * rank gets the same result, summed in float64 in rank order. All ranks pass arrays of one
-   * length and type.
+   * length and type. `data` may be a Promise of the array (values still being copied off a
+   * GPU): the collective takes its place in the call order now, and this rank's part is sent
+   * when the Promise resolves; a rejection aborts the group (the others would wait for the
+   * part forever) and rejects this call with its error.
    */
-  async allReduce<T extends Float32Array | Float64Array>(data: T, op: ReduceOp = 'sum'): Promise<T> {
+  async allReduce<T extends Float32Array | Float64Array>(data: T | Promise<T>, op: ReduceOp = 'sum'): Promise<T> {
     const fn = 'ProcessGroup.allReduce';
-    if (!(data instanceof Float32Array || data instanceof Float64Array)) throw new TypeError(`${fn}: argument 'data' must be a Float32Array or Float64Array`);
+    const later = data instanceof Promise;
+    if (!later && !isFloatArray(data)) throw new TypeError(`${fn}: argument 'data' must be a Float32Array or Float64Array, or a Promise of one`);
     if (op !== 'sum' && op !== 'max') throw new TypeError(`${fn}: argument 'op' must be 'sum' or 'max' (got ${String(op)})`);
-    const code = data instanceof Float32Array ? DTypeCode.F32 : DTypeCode.F64;
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    const result = await this.collective(op === 'sum' ? Op.Sum : Op.Max, code, bytes);
-    const out = (code === DTypeCode.F32 ? new Float32Array(data.length) : new Float64Array(data.length)) as T;
-    new Uint8Array(out.buffer).set(result);
-    return out;
+    const code = op === 'sum' ? Op.Sum : Op.Max;
+    let out: T | null = null;
+    const partOf = (d: T): Buffer => {
+      if (!isFloatArray(d)) throw new TypeError(`${fn}: argument 'data' must resolve to a Float32Array or Float64Array`);
+      out = (d instanceof Float32Array ? new Float32Array(d.length) : new Float64Array(d.length)) as T;
+      return encodePart(code, d instanceof Float32Array ? DTypeCode.F32 : DTypeCode.F64, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    };
+    const result = await this.collective(code, later ? (data as Promise<T>).then(partOf) : partOf(data as T));
+    new Uint8Array(out!.buffer).set(result);
+    return out!;
   }
 
   /** Rank 0's bytes on every rank (the other ranks pass null or anything; it is ignored). */
   async broadcast(data: Uint8Array | null): Promise<Uint8Array> {
     if (this.rank === 0 && !(data instanceof Uint8Array)) throw new TypeError("ProcessGroup.broadcast: argument 'data' must be a Uint8Array on rank 0");
-    const result = await this.collective(Op.Broadcast, DTypeCode.Bytes, this.rank === 0 ? data! : new Uint8Array(0));
+    const result = await this.collective(Op.Broadcast, encodePart(Op.Broadcast, DTypeCode.Bytes, this.rank === 0 ? data! : new Uint8Array(0)));
     return new Uint8Array(result.buffer, result.byteOffset, result.byteLength);
   }
 
   /** Resolves when every rank has called it. */
   async barrier(): Promise<void> {
-    await this.collective(Op.Barrier, DTypeCode.None, new Uint8Array(0));
+    await this.collective(Op.Barrier, encodePart(Op.Barrier, DTypeCode.None, new Uint8Array(0)));
   }
 
   /**
@@ -235,14 +243,30 @@ export class ProcessGroup {
 
   // ---- collectives -------------------------------------------------------------------------
 
-  private collective(op: Op, dtype: DTypeCode, data: Uint8Array): Promise<Buffer> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new ProcessGroupError(`rank ${this.rank}: ${OP_NAMES[op]} on a closed process group`));
+  /**
+   * Collective number `seq` (taken now, in call order) with this rank's part (op, dtype,
+   * data); a part still to come is sent when it resolves.
+   */
+  private collective(op: Op, part: Buffer | Promise<Buffer>): Promise<Buffer> {
+    if (this.failure || this.closed) {
+      if (part instanceof Promise) part.catch(() => {}); // never sent: its own failure does not matter
+      if (this.failure) return Promise.reject(this.failure);
+      return Promise.reject(new ProcessGroupError(`rank ${this.rank}: ${OP_NAMES[op]} on a closed process group`));
+    }
     const seq = this.seq++;
-    const part = Buffer.allocUnsafe(2 + data.byteLength);
-    part.writeUInt8(op, 0);
-    part.writeUInt8(dtype, 1);
-    part.set(data, 2);
+    if (!(part instanceof Promise)) return this.contribute(seq, op, part);
+    return part.then(
+      (p) => this.contribute(seq, op, p),
+      (err: unknown) => {
+        if (!this.failure && !this.closed) this.abort(`its part of ${OP_NAMES[op]} #${seq} failed: ${err instanceof Error ? err.message : String(err)}`);
+        throw err;
+      },
+    );
+  }
+
+  private contribute(seq: number, op: Op, part: Buffer): Promise<Buffer> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new ProcessGroupError(`rank ${this.rank}: ${OP_NAMES[op]} #${seq} on a closed process group`));
     if (this.worldSize === 1) return Promise.resolve(combine(op, [part]));
     return new Promise<Buffer>((resolve, reject) => {
       const p: Pending = { resolve, reject, timer: null };
@@ -519,6 +543,19 @@ export class ProcessGroup {
       attempt();
     });
   }
+}
+
+function isFloatArray(d: unknown): d is Float32Array | Float64Array {
+  return d instanceof Float32Array || d instanceof Float64Array;
+}
+
+/** A rank's part of a collective: the operation, the dtype, the data. */
+function encodePart(op: Op, dtype: DTypeCode, data: Uint8Array): Buffer {
+  const part = Buffer.allocUnsafe(2 + data.byteLength);
+  part.writeUInt8(op, 0);
+  part.writeUInt8(dtype, 1);
+  part.set(data, 2);
+  return part;
 }
 
 function firstPart(g: Gathering): Buffer {

@@ -119,6 +119,16 @@ export interface StepResult {
 }
 
 /** A data-parallel step's result, with the decisions the ranks share. */
+/** What a forward/backward reads back: the loss, the predicted indices, the output (each when needed). */
+type Reads = [loss: Float32Array, pred: Float32Array | null, out: Float32Array | null];
+
+/** The unscaled loss, the weight of the backward and the batch's score (when scored). */
+interface StepLoss {
+  lv: number;
+  weight: number;
+  score: { correct: number; total: number } | null;
+}
+
 interface SharedStepResult extends StepResult {
   /** Some rank was asked to stop. */
   stop: boolean;
@@ -296,33 +306,63 @@ export class Trainer extends EventEmitter {
    * the caller, which drops the gradients before any update. Returns the unscaled loss, the
    * weight and the batch's score (when scored).
    */
-  private forwardBackward(batch: Batch, weightOf: (out: Tensor) => number): { lv: number; weight: number; score: { correct: number; total: number } | null } {
+  private forwardBackward(batch: Batch, weightOf: (out: Tensor) => number): StepLoss {
+    const run = this.runForwardBackward(batch, weightOf, false);
+    return this.scoreRun(batch, run, run.reads as Reads);
+  }
+
+  /**
+   * forwardBackward of a data-parallel step: the values are read by asynchronous downloads
+   * queued before the backward pass. With NCCL the backward pass queues gradient all-reduces
+   * on the stream (DataParallel's overlap), and a synchronous read after it would hold the
+   * JS thread until they complete, where the process group's watch could not end them if a
+   * rank died.
+   */
+  private async forwardBackwardShared(batch: Batch, weightOf: (out: Tensor) => number): Promise<StepLoss> {
+    const run = this.runForwardBackward(batch, weightOf, true);
+    return this.scoreRun(batch, run, await run.reads);
+  }
+
+  /** The forward, loss and backward (see forwardBackward), reading the loss, predictions and output now or later. */
+  private runForwardBackward(batch: Batch, weightOf: (out: Tensor) => number, later: boolean): { weight: number; outShape: readonly number[]; reads: Reads | Promise<Reads> } {
     this.model.train();
     const scored = this.opts.trainAccuracy ?? true;
     const byIndex = this.predictsIndices();
-    let res;
     try {
-      res = runScope(() => {
+      return runScope(() => {
         const x = Tensor.fromFloats(batch.x, batch.xShape, 'float32', this.device);
         const out = this.model.forward(x, batch.lengths ? { lengths: batch.lengths } : undefined);
         const loss = taskLoss(this.task.kind, out, batch, this.device);
         const weight = weightOf(out);
         const pred = scored && byIndex && weight > 0 ? argmaxChannels(out) : null;
+        const whole = scored && !byIndex && weight > 0 ? out : null;
+        let reads: Promise<Reads> | null = null;
+        if (later) {
+          reads = Promise.all([loss.data(), pred ? pred.data() : null, whole ? whole.data() : null]);
+          reads.catch(() => {}); // awaited by the caller, unless the backward throws
+        }
         if (weight === 1) loss.backward();
         else if (weight > 0) scale(loss, weight).backward();
+        if (reads) return { weight, outShape: out.shape, reads };
         const lv = loss.item();
-        if (weight === 0 || !Number.isFinite(lv)) return { lv, weight, predData: null, outData: null, outShape: out.shape };
-        return { lv, weight, predData: pred ? pred.dataSync() : null, outData: scored && !byIndex ? out.dataSync() : null, outShape: out.shape };
+        const keepScore = weight > 0 && Number.isFinite(lv);
+        return { weight, outShape: out.shape, reads: [Float32Array.of(lv), keepScore && pred ? pred.dataSync() : null, keepScore && whole ? whole.dataSync() : null] as Reads };
       }, Tensor);
     } catch (err) {
       throw this.forwardFailure(err);
     }
-    const score = res.predData
-      ? scorePredictions(this.task.kind, res.predData, batch)
-      : res.outData
-        ? batchAccuracy(this.task.kind, res.outData, res.outShape, batch, this.task.tolerance)
+  }
+
+  /** The loss, weight and score of a forward/backward run whose values have been read. */
+  private scoreRun(batch: Batch, res: { weight: number; outShape: readonly number[] }, [loss, predData, outData]: Reads): StepLoss {
+    const lv = loss[0];
+    if (res.weight === 0 || !Number.isFinite(lv)) return { lv, weight: res.weight, score: null };
+    const score = predData
+      ? scorePredictions(this.task.kind, predData, batch)
+      : outData
+        ? batchAccuracy(this.task.kind, outData, res.outShape, batch, this.task.tolerance)
         : null;
-    return { lv: res.lv, weight: res.weight, score };
+    return { lv, weight: res.weight, score };
   }
 
   /**
@@ -339,9 +379,13 @@ export class Trainer extends EventEmitter {
     const mine = count > 0 ? idx.slice(start, start + count) : idx.slice(0, 1);
     const batch = this.partOfBatch(idx, mine, count > 0 ? start : 0);
     dp.setBatchOffset(count > 0 ? start : 0);
-    const local = this.forwardBackward(batch, (out) => (count > 0 ? this.lossShare(out, batch, mine, idx) : 0));
+    const local = await this.forwardBackwardShared(batch, (out) => (count > 0 ? this.lossShare(out, batch, mine, idx) : 0));
     const score = local.score;
-    const shared = await dp.group.allReduce(
+    // The gradient buckets the backward pass has not started yet start now, before the
+    // statistics' collective: the ranks' collectives then come in one order, whichever
+    // buckets each backward pass started (none on a rank without examples).
+    const gradients = dp.allReduceGradients();
+    const stats = dp.group.allReduce(
       Float64Array.of(
         local.weight === 0 ? 0 : local.weight * local.lv,
         score?.correct ?? 0,
@@ -351,9 +395,9 @@ export class Trainer extends EventEmitter {
         dp.rank === 0 && Date.now() >= deadline ? 1 : 0,
       ),
     );
+    const [, shared] = await Promise.all([gradients, stats]);
     const lv = shared[0];
     this.checkLoss(lv);
-    await dp.allReduceGradients();
     const { lr, gradNorm } = this.applyUpdate();
     await dp.broadcastBuffers();
     const total = { correct: shared[1], total: shared[2] };

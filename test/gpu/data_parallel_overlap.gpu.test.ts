@@ -1,0 +1,86 @@
+/**
+ * DataParallel's gradient buckets started during the backward pass, on CUDA: one rank
+ * through NCCL (each bucket's all-reduce queued on the stream right after the kernels that
+ * wrote its gradients) and one rank through the TCP group (CUDA gradients read by
+ * asynchronous downloads queued on the stream), with small buckets, take the plain run's
+ * steps, and the same steps bit for bit as without overlap. With two GPUs, `s4 train
+ * --gpus 2` with and without --no-grad-overlap gives the same losses bit for bit.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as s4 from '../../lib/index';
+import { cudaInfo } from '../../lib/backend';
+import { relL2 } from '../helpers/device';
+import { finished, root } from '../helpers/dist';
+import { ncclMissing, useNcclFromEnvOrPython } from '../helpers/nccl_path';
+
+useNcclFromEnvOrPython();
+
+const cuda = cudaInfo();
+const gpus = cuda.usable ? (cuda.deviceCount ?? 0) : 0;
+const task = s4.train.createTask('sine', { trainSize: 40, testSize: 16, length: 32 });
+const build = () => s4.train.buildModel(task, { nLayers: 2, dModel: 16, dState: 8, dropout: 0.1, seed: 4, device: 'cuda' }).model;
+const SMALL_BUCKETS_MB = 2048 / 2 ** 20;
+
+async function train(dp: { backend: 'nccl' | 'tcp'; overlap: boolean } | null): Promise<{ losses: number[]; params: Float32Array[] }> {
+  const model = build();
+  const group = dp ? await s4.distributed.ProcessGroup.connect({ rank: 0, worldSize: 1, masterPort: 0 }) : null;
+  const distributed = group ? await s4.distributed.DataParallel.create(model, group, { backend: dp!.backend, bucketMb: SMALL_BUCKETS_MB, overlap: dp!.overlap }) : undefined;
+  const trainer = new s4.Trainer({ model, task, batchSize: 8, epochs: 2, seed: 1, distributed });
+  const losses: number[] = [];
+  trainer.on('step', (e) => losses.push(e.loss));
+  await trainer.fit();
+  const params = model.parameters().map((p) => p.dataSync());
+  distributed?.close();
+  await group?.close();
+  model.dispose();
+  return { losses, params };
+}
+
+function stepLosses(dir: string): number[] {
+  return readFileSync(join(dir, 'log.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string; loss?: number })
+    .filter((e) => e.type === 'step')
+    .map((e) => e.loss!);
+}
+
+describe('DataParallel overlap on CUDA', () => {
+  for (const backend of ['nccl', 'tcp'] as const) {
+    it(`one rank through ${backend}: the plain run's steps, and bit for bit the run without overlap`, async () => {
+      if (backend === 'nccl') {
+        const info = s4.distributed.ncclInfo();
+        if (!info.loaded) throw ncclMissing(info.reason);
+      }
+      const plain = await train(null);
+      const on = await train({ backend, overlap: true });
+      const off = await train({ backend, overlap: false });
+      expect(on.losses.length).toBe(plain.losses.length);
+      on.losses.forEach((l, i) => expect(Math.abs(l - plain.losses[i]), `step ${i + 1}`).toBeLessThan(1e-5 * Math.max(1, plain.losses[i])));
+      on.params.forEach((p, i) => expect(relL2(p, plain.params[i]), `parameter ${i}`).toBeLessThan(1e-5));
+      expect(on.losses).toEqual(off.losses);
+      on.params.forEach((p, i) => expect(p, `parameter ${i}`).toEqual(off.params[i]));
+    });
+  }
+
+  it.skipIf(gpus < 2)('s4 train --gpus 2: the same losses with and without overlap', async () => {
+    const info = s4.distributed.ncclInfo();
+    if (!info.loaded) throw ncclMissing(info.reason);
+    const vnode = join(root, 'node_modules/vite-node/vite-node.mjs');
+    const cli = join(root, 'lib/cli/s4.ts');
+    const run = ['train', '--task', 'sine', '--train-size', '64', '--test-size', '16', '--length', '64', '--layers', '2', '--d-model', '32', '--d-state', '16', '--batch-size', '16', '--epochs', '2', '--dropout', '0.1', '--no-progress', '--gpus', '2', '--bucket-mb', '0.01'];
+    const dirs = [mkdtempSync(join(tmpdir(), 's4-ovl-on-')), mkdtempSync(join(tmpdir(), 's4-ovl-off-'))];
+    for (const [i, extra] of [[], ['--no-grad-overlap']].entries()) {
+      const r = await finished(spawn(process.execPath, [vnode, cli, ...run, '--out', dirs[i], ...extra], { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] }));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/2 ranks, gradients through nccl/);
+    }
+    const [on, off] = dirs.map(stepLosses);
+    expect(on.length).toBeGreaterThan(0);
+    expect(on).toEqual(off);
+  }, 300_000);
+});
