@@ -18,4 +18,8 @@ const char* gemmBackend(std::string* why = nullptr);
 int cublasVersion();
 bool gemmTf32();
 
+// C (g.C, g.ldc; g.M x g.N) = the sum of `entries` dense [M, N] products stored back to back
+// in W (device memory), in a fixed order, + beta C. The last step of a split reduction.
+void reduceProducts(const GemmArgs& g, const float* W, int64_t entries, float beta);
+
 }  // namespace s4::cuda
