@@ -83,7 +83,9 @@ __device__ __forceinline__ void cpAsyncWait() {
 }
 
 // x = big + small with big = tf32(x) (round to nearest, ties away) and small = tf32(x - big).
-// Infinite or NaN x: small = 0, so the products keep the FP32 result (x - big would be NaN).
+// Infinite or NaN x: small = 0 (x - big would be NaN), so a NaN stays in its row or column
+// only. An infinite x still meets the other operand's small part, 0 for values exact in
+// TF32, and inf * 0 makes its outputs NaN where FP32 would give inf.
 __device__ __forceinline__ void splitTf32(float x, uint32_t& big, uint32_t& small) {
   uint32_t b, s;
   asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(b) : "f"(x));
@@ -345,13 +347,15 @@ void gemm3xTf32(const GemmArgs& g) {
   const int64_t slices = (g.K + kBK - 1) / kBK;
   const int64_t kTiles = (p.reduceBatch ? g.batch : 1) * slices;
 
-  // One output with too few tiles to fill the GPU (e.g. dW[512, 256] = sum_b dY_b X_b^T:
-  // 8 tiles, each walking B L of reduction): split the reduction into parts of at least 8 k
-  // tiles, about two blocks per SM in all, and sum the parts in a fixed order.
+  // One output with too few tiles to fill the GPU and a long reduction (e.g. dW[512, 256] =
+  // sum_b dY_b X_b^T: 8 tiles, each walking B L): split the reduction into parts of at least
+  // 16 k tiles, about two blocks per SM in all, and sum the parts in a fixed order. Short
+  // reductions (K < 1024, as a linear layer's forward) never split, so they need no
+  // workspace and can be captured in a CUDA graph.
   const int64_t tiles = gridX * gridY;
   const int64_t sms = std::max(1, probe().multiprocessors);
-  if (outBatches == 1 && tiles < sms && kTiles >= 16) {
-    int64_t splits = std::min((2 * sms + tiles - 1) / tiles, kTiles / 8);
+  if (outBatches == 1 && tiles < sms && kTiles >= 64) {
+    int64_t splits = std::min((2 * sms + tiles - 1) / tiles, kTiles / 16);
     splits = std::min(splits, kMaxPartialFloats / (g.M * g.N));
     if (splits >= 2 && splits <= 65535) {
       const int64_t per = (kTiles + splits - 1) / splits;

@@ -2,7 +2,9 @@
 // GemmArgs (native/common/gemm_args.h). Each FP32 operand x is split into big = tf32(x) and
 // small = tf32(x - big); the products small*big + big*small + big*big, accumulated in FP32,
 // give about FP32 accuracy at tensor-core speed (small*small, below 2^-22 relative, is
-// dropped). One of the engines gemm.cu chooses from (S4_GEMM=3xtf32). Plain C++ header.
+// dropped). NaN inputs give NaN outputs as in FP32; an infinite input gives NaN (not inf)
+// in the outputs it reaches. One of the engines gemm.cu chooses from (S4_GEMM=3xtf32).
+// Plain C++ header.
 #pragma once
 #include <string>
 
