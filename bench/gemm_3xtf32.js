@@ -40,8 +40,8 @@ function main() {
   if (!(peak > 0)) throw new Error(`--fp32-peak must be a positive number of TFLOP/s (got ${args[args.indexOf('--fp32-peak') + 1]})`);
   const shapes = args.includes('--quick') ? QUICK : SHAPES;
   const s4 = loadS4();
-  s4.setBackend('cuda');
   const ops = nativeOps();
+  s4.setBackend('cuda');
   const initial = s4.ops.gemmInfo('cuda').mode;
   const info = s4.info();
   console.log(`GEMM engines on ${info.gpu ? info.gpu.name : 'cuda'}; FP32 floor at ${peak} TFLOP/s`);

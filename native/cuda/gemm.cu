@@ -412,7 +412,8 @@ const char* gemmBackend(std::string* why) {
   std::string noCublas;
   const bool cublas = useCublas(&noCublas);
   if (why) {
-    if (!not3x.empty()) *why = not3x + (cublas ? "" : "; " + noCublas);
+    // Without a GPU both reasons are the probe's: say it once.
+    if (!not3x.empty()) *why = not3x + (cublas || noCublas == not3x ? "" : "; " + noCublas);
     else if (!cublas) *why = noCublas;
   }
   return cublas ? "cublas" : "builtin";

@@ -317,7 +317,10 @@ bool gemm3xTf32Applicable(const GemmArgs& g, std::string* why) {
     if (why) *why = reason;
     return false;
   };
-  if (!info.usable) return no("no usable GPU");
+  if (!info.usable) {
+    if (why) *why = "no usable GPU: " + info.reason;
+    return false;
+  }
   if (info.major < 8) return no("3xTF32 needs compute capability 8.0 or newer");
   if (g.M > kMaxSize || g.N > kMaxSize || g.K > kMaxSize) return no("a size is too large for the 3xTF32 kernel");
   if ((g.M + kBM - 1) / kBM > 65535) return no("too many row tiles for the 3xTF32 kernel");
