@@ -243,14 +243,15 @@ __global__ void __launch_bounds__(kThreads, 2) gemm3xTf32Kernel(Params p) {
         splitTf32(sA[LA::at(r + 8, kk + t)], aBig[1], aSmall[1]);
         splitTf32(sA[LA::at(r, kk + t + 4)], aBig[2], aSmall[2]);
         splitTf32(sA[LA::at(r + 8, kk + t + 4)], aBig[3], aSmall[3]);
+        // Per accumulator the small corrections come first and the big product last, so
+        // the large terms do not absorb the small ones while they accumulate; the j loops
+        // put four independent MMAs between two that update the same accumulator.
 #pragma unroll
-        for (int j = 0; j < kMmaN; ++j) {
-          // The small corrections first, the big product last, so the large terms do not
-          // absorb the small ones while they accumulate.
-          mmaTf32(acc[i][j], aSmall, bBig[j]);
-          mmaTf32(acc[i][j], aBig, bSmall[j]);
-          mmaTf32(acc[i][j], aBig, bBig[j]);
-        }
+        for (int j = 0; j < kMmaN; ++j) mmaTf32(acc[i][j], aSmall, bBig[j]);
+#pragma unroll
+        for (int j = 0; j < kMmaN; ++j) mmaTf32(acc[i][j], aBig, bSmall[j]);
+#pragma unroll
+        for (int j = 0; j < kMmaN; ++j) mmaTf32(acc[i][j], aBig, bBig[j]);
       }
     }
     stage = stage + 1 == kStages ? 0 : stage + 1;
