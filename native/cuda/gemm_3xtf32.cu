@@ -354,11 +354,13 @@ void gemm3xTf32(const GemmArgs& g) {
   // One output with too few tiles to fill the GPU and a long reduction (e.g. dW[512, 256] =
   // sum_b dY_b X_b^T: 8 tiles, each walking B L): split the reduction into parts of at least
   // 16 k tiles, about two blocks per SM in all, and sum the parts in a fixed order. Short
-  // reductions (K < 1024, as a linear layer's forward) never split, so they need no
-  // workspace and can be captured in a CUDA graph.
+  // reductions (K < 1024) and products queued while a CUDA graph is being captured (where
+  // the allocator refuses the workspace) run unsplit.
   const int64_t tiles = gridX * gridY;
   const int64_t sms = std::max(1, probe().multiprocessors);
-  if (outBatches == 1 && tiles < sms && kTiles >= 64) {
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  S4_CUDA_CHECK(cudaStreamIsCapturing(stream(), &capture));
+  if (outBatches == 1 && tiles < sms && kTiles >= 64 && capture == cudaStreamCaptureStatusNone) {
     int64_t splits = std::min((2 * sms + tiles - 1) / tiles, kTiles / 16);
     splits = std::min(splits, kMaxPartialFloats / (g.M * g.N));
     if (splits >= 2 && splits <= 65535) {
