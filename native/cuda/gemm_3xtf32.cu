@@ -56,7 +56,7 @@ struct Params {
   bool reduceBatch;      // one output, the sum over all `batch` batches
   int64_t batch;
   int splits;            // > 1: grid.z is the part; part z writes alpha * (its share) to partial + z M N
-  int64_t tilesPerSplit;
+  int tilesPerSplit;
   float* partial;
   bool vecA, vecB;       // 16-byte copies allowed (base, leading dimension and batch stride aligned)
 };
@@ -83,14 +83,14 @@ __device__ __forceinline__ void cpAsyncWait() {
 }
 
 // x = big + small with big = tf32(x) (round to nearest, ties away) and small = tf32(x - big).
-// Infinite or NaN x: small = 0 (x - big would be NaN), so a NaN stays in its row or column
-// only. An infinite x still meets the other operand's small part, 0 for values exact in
-// TF32, and inf * 0 makes its outputs NaN where FP32 would give inf.
+// A NaN x gives NaN parts (its row or column of the product is NaN, as in FP32); an
+// infinite x gives small = inf - inf = NaN, so its outputs are NaN where FP32 gives inf. A
+// guard for that would cost about a third more instructions per split in the inner loop,
+// which is issue-bound, for inputs a linear layer should never see.
 __device__ __forceinline__ void splitTf32(float x, uint32_t& big, uint32_t& small) {
   uint32_t b, s;
   asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(b) : "f"(x));
-  const float bf = __uint_as_float(b);
-  const float rest = isfinite(bf) ? x - bf : 0.f;
+  const float rest = x - __uint_as_float(b);
   asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(s) : "f"(rest));
   big = b;
   small = s;
@@ -158,23 +158,24 @@ __global__ void __launch_bounds__(kThreads, 2) gemm3xTf32Kernel(Params p) {
   const int wm = warp / kWarpsN, wn = warp % kWarpsN;
   const int g = lane / 4, t = lane % 4;
   const int m0 = int(blockIdx.y) * kBM, n0 = int(blockIdx.x) * kBN;
-  const int64_t slices = (p.K + kBK - 1) / kBK;
+  const int slices = (p.K + kBK - 1) / kBK;
 
   // The k tiles this block sums, [first, first + total) over (reduction batch, slice), and
-  // where its result goes.
-  int64_t firstBatch = 0, first = 0, total;
+  // where its result goes (the host checked that their count fits in int).
+  int64_t firstBatch = 0;
+  int first = 0, total;
   float* C;
   int64_t ldc;
   float beta;
   if (p.splits > 1) {
-    const int64_t all = (p.reduceBatch ? p.batch : 1) * slices;
-    first = int64_t(blockIdx.z) * p.tilesPerSplit;
+    const int all = int(p.reduceBatch ? p.batch : 1) * slices;
+    first = int(blockIdx.z) * p.tilesPerSplit;
     total = min(p.tilesPerSplit, all - first);
     C = p.partial + int64_t(blockIdx.z) * p.M * p.N;
     ldc = p.N;
     beta = 0.f;
   } else if (p.reduceBatch) {
-    total = p.batch * slices;
+    total = int(p.batch) * slices;
     C = p.C;
     ldc = p.ldc;
     beta = p.beta;
@@ -187,7 +188,7 @@ __global__ void __launch_bounds__(kThreads, 2) gemm3xTf32Kernel(Params p) {
   }
 
   // The next k tile to load: reduction batch and K offset, advanced one slice per issue.
-  int64_t loadBatch = firstBatch + first / slices;
+  int loadBatch = int(firstBatch) + first / slices;
   int loadK = int(first % slices) * kBK;
   auto issue = [&](int stage) {
     float* sA = smem + stage * kStageFloats;
@@ -216,12 +217,12 @@ __global__ void __launch_bounds__(kThreads, 2) gemm3xTf32Kernel(Params p) {
 
   const int rowBase = wm * kWarpM + g, colBase = wn * kWarpN + g;
   int stage = 0;
-  for (int64_t it = 0; it < total; ++it) {
+  for (int it = 0; it < total; ++it) {
     // Tile `it` has landed (at most kStages - 2 younger groups pending) and every thread is
     // done with the stage the next copy overwrites (it was read in iteration it - 1).
     cpAsyncWait<kStages - 2>();
     __syncthreads();
-    if (it + kStages - 1 < total) issue(int((it + kStages - 1) % kStages));
+    if (it + kStages - 1 < total) issue(stage == 0 ? kStages - 1 : stage - 1);
     cpAsyncCommit();
 
     const float* sA = smem + stage * kStageFloats;
@@ -325,6 +326,8 @@ bool gemm3xTf32Applicable(const GemmArgs& g, std::string* why) {
   if (info.major < 8) return no("3xTF32 needs compute capability 8.0 or newer");
   if (g.M > kMaxSize || g.N > kMaxSize || g.K > kMaxSize) return no("a size is too large for the 3xTF32 kernel");
   if ((g.M + kBM - 1) / kBM > 65535) return no("too many row tiles for the 3xTF32 kernel");
+  if (g.batch > INT_MAX || (g.reduceBatch ? g.batch : 1) * ((g.K + kBK - 1) / kBK) > INT_MAX)
+    return no("too many batches or too long a reduction for the 3xTF32 kernel");
   return true;
 }
 
@@ -368,7 +371,7 @@ void gemm3xTf32(const GemmArgs& g) {
       splits = (kTiles + per - 1) / per;
       Workspace ws(sizeof(float) * size_t(splits * g.M * g.N));
       p.splits = int(splits);
-      p.tilesPerSplit = per;
+      p.tilesPerSplit = int(per);
       p.partial = ws.as<float>();
       launchAny(g.transA, g.transB, dim3(unsigned(gridX), unsigned(gridY), unsigned(splits)), p);
       reduceProducts(g, ws.as<float>(), splits, g.beta);
