@@ -1,7 +1,7 @@
 // 3xTF32 GEMM (see gemm_3xtf32.h): mma.sync m16n8k8 TF32 tensor-core products with the
 // error-compensating split, FP32 accumulators.
 //
-// Block tile 128 x 128 x 16, 256 threads = 8 warps as 2 (M) x 4 (N), each warp 64 x 32 =
+// Block tile 128 x 128 x 32, 256 threads = 8 warps as 2 (M) x 4 (N), each warp 64 x 32 =
 // 4 x 4 MMA tiles of 16 x 8. Tiles travel global -> shared with cp.async in a 3-stage ring
 // (16-byte copies where the four floats are in bounds and aligned, else four 4-byte copies
 // that zero-fill what lies outside the matrix), then shared -> registers, where each value
@@ -10,7 +10,7 @@
 // Shared layout of an operand tile, chosen so that the copy from global memory keeps the
 // stored matrix's contiguous direction and the fragment reads are free of bank conflicts:
 // when k is contiguous in memory (A not transposed, B transposed) element (x, k) sits at
-// x * 20 + k (a fragment read touches rows g = 0..7 and columns t = 0..3: banks 20 g + t,
+// x * 36 + k (a fragment read touches rows g = 0..7 and columns t = 0..3: banks 4 g + t,
 // all different mod 32); otherwise at k * (128 + 8) + x (banks 8 t + g). Row strides are
 // multiples of 16 bytes, as the 16-byte copies need.
 //
@@ -32,10 +32,18 @@
 namespace s4::cuda {
 namespace {
 
-constexpr int kBM = 128, kBN = 128, kBK = 16, kStages = 3, kThreads = 256;
+constexpr int kBM = 128, kBN = 128, kBK = 32, kStages = 3, kThreads = 256;
 constexpr int kWarpM = 64, kWarpN = 32, kWarpsN = kBN / kWarpN;
 constexpr int kMmaM = kWarpM / 16, kMmaN = kWarpN / 8;
 static_assert((kBM / kWarpM) * kWarpsN * 32 == kThreads, "one warp per warp tile");
+// Tensor cores round their FP32 accumulator toward zero after each MMA (Fasi et al., "Numerical
+// behavior of NVIDIA tensor cores", 2021), a bias that grows with the length of the chain of
+// MMAs on one accumulator (about K units of 2^-24 relative over a long K, against sqrt(K) for
+// round-to-nearest FP32 adds). So the MMA accumulators run over kPromote k tiles (64 values
+// of K, 24 MMAs) and are then added into a second set of registers with ordinary FP32 adds,
+// which keeps the error that of FP32. The two sets (128 registers) leave room for one block
+// of 256 threads per SM.
+constexpr int kPromote = 2;
 
 // Where element (x, k) of an operand tile (x along M for A, along N for B) lives in shared
 // memory: k contiguous (stride kBK + 4) or x contiguous (stride X + 8); see the file comment.
@@ -147,7 +155,7 @@ __device__ __forceinline__ void storeOne(float* C, int64_t ldc, int row, int col
 #endif  // __CUDA_ARCH__ >= 800
 
 template <bool TA, bool TB>
-__global__ void __launch_bounds__(kThreads, 2) gemm3xTf32Kernel(Params p) {
+__global__ void __launch_bounds__(kThreads, 1) gemm3xTf32Kernel(Params p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   using LA = TileLayout<!TA, kBM>;
   using LB = TileLayout<TB, kBN>;
@@ -207,13 +215,16 @@ __global__ void __launch_bounds__(kThreads, 2) gemm3xTf32Kernel(Params p) {
     cpAsyncCommit();
   }
 
-  float acc[kMmaM][kMmaN][4];
+  // acc: the MMA accumulators of the last few k tiles; sum: the running total, to which acc
+  // is added (with round-to-nearest FP32 adds) every kPromote tiles.
+  float acc[kMmaM][kMmaN][4], sum[kMmaM][kMmaN][4];
 #pragma unroll
   for (int i = 0; i < kMmaM; ++i)
 #pragma unroll
     for (int j = 0; j < kMmaN; ++j)
 #pragma unroll
-      for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.f;
+      for (int r = 0; r < 4; ++r) acc[i][j][r] = sum[i][j][r] = 0.f;
+  int sincePromote = 0;
 
   const int rowBase = wm * kWarpM + g, colBase = wn * kWarpN + g;
   int stage = 0;
@@ -256,6 +267,18 @@ __global__ void __launch_bounds__(kThreads, 2) gemm3xTf32Kernel(Params p) {
       }
     }
     stage = stage + 1 == kStages ? 0 : stage + 1;
+    if (++sincePromote == kPromote) {
+      sincePromote = 0;
+#pragma unroll
+      for (int i = 0; i < kMmaM; ++i)
+#pragma unroll
+        for (int j = 0; j < kMmaN; ++j)
+#pragma unroll
+          for (int r = 0; r < 4; ++r) {
+            sum[i][j][r] += acc[i][j][r];
+            acc[i][j][r] = 0.f;
+          }
+    }
   }
   cpAsyncWait<0>();
 
@@ -265,10 +288,10 @@ __global__ void __launch_bounds__(kThreads, 2) gemm3xTf32Kernel(Params p) {
 #pragma unroll
     for (int j = 0; j < kMmaN; ++j) {
       const int col = n0 + wn * kWarpN + j * 8 + 2 * t;
-      storeOne(C, ldc, row, col, p.M, p.N, acc[i][j][0], p.alpha, beta);
-      storeOne(C, ldc, row, col + 1, p.M, p.N, acc[i][j][1], p.alpha, beta);
-      storeOne(C, ldc, row + 8, col, p.M, p.N, acc[i][j][2], p.alpha, beta);
-      storeOne(C, ldc, row + 8, col + 1, p.M, p.N, acc[i][j][3], p.alpha, beta);
+      storeOne(C, ldc, row, col, p.M, p.N, sum[i][j][0] + acc[i][j][0], p.alpha, beta);
+      storeOne(C, ldc, row, col + 1, p.M, p.N, sum[i][j][1] + acc[i][j][1], p.alpha, beta);
+      storeOne(C, ldc, row + 8, col, p.M, p.N, sum[i][j][2] + acc[i][j][2], p.alpha, beta);
+      storeOne(C, ldc, row + 8, col + 1, p.M, p.N, sum[i][j][3] + acc[i][j][3], p.alpha, beta);
     }
   }
 #endif  // __CUDA_ARCH__ >= 800
@@ -356,15 +379,15 @@ void gemm3xTf32(const GemmArgs& g) {
 
   // One output with too few tiles to fill the GPU and a long reduction (e.g. dW[512, 256] =
   // sum_b dY_b X_b^T: 8 tiles, each walking B L): split the reduction into parts of at least
-  // 16 k tiles, about two blocks per SM in all, and sum the parts in a fixed order. Short
+  // 8 k tiles, about two blocks per SM in all, and sum the parts in a fixed order. Short
   // reductions (K < 1024) and products queued while a CUDA graph is being captured (where
   // the allocator refuses the workspace) run unsplit.
   const int64_t tiles = gridX * gridY;
   const int64_t sms = std::max(1, probe().multiprocessors);
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   S4_CUDA_CHECK(cudaStreamIsCapturing(stream(), &capture));
-  if (outBatches == 1 && tiles < sms && kTiles >= 64 && capture == cudaStreamCaptureStatusNone) {
-    int64_t splits = std::min((2 * sms + tiles - 1) / tiles, kTiles / 16);
+  if (outBatches == 1 && tiles < sms && kTiles * kBK >= 1024 && capture == cudaStreamCaptureStatusNone) {
+    int64_t splits = std::min((2 * sms + tiles - 1) / tiles, kTiles / 8);
     splits = std::min(splits, kMaxPartialFloats / (g.M * g.N));
     if (splits >= 2 && splits <= 65535) {
       const int64_t per = (kTiles + splits - 1) / splits;

@@ -14,7 +14,7 @@ namespace s4::cuda {
 
 // True when gemm3xTf32 can run g on the current GPU: compute capability 8.0 or newer, every
 // size below INT_MAX - 256, at most 65535 row tiles of 128, and the batches and the k tiles
-// of 16 it reduces over each fit in int. Otherwise *why says why.
+// of 32 it reduces over each fit in int. Otherwise *why says why.
 bool gemm3xTf32Applicable(const GemmArgs& g, std::string* why = nullptr);
 
 // C = alpha op(A) op(B) + beta C as GemmArgs describes; requires gemm3xTf32Applicable(g).
