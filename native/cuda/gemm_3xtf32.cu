@@ -379,7 +379,8 @@ void gemm3xTf32(const GemmArgs& g) {
 
   // One output with too few tiles to fill the GPU and a long reduction (e.g. dW[512, 256] =
   // sum_b dY_b X_b^T: 8 tiles, each walking B L): split the reduction into parts of at least
-  // 8 k tiles, about two blocks per SM in all, and sum the parts in a fixed order. Short
+  // 8 k tiles, at most one block per SM in all (one wave: a block fills an SM), and sum the
+  // parts in a fixed order. Short
   // reductions (K < 1024) and products queued while a CUDA graph is being captured (where
   // the allocator refuses the workspace) run unsplit.
   const int64_t tiles = gridX * gridY;
@@ -387,7 +388,7 @@ void gemm3xTf32(const GemmArgs& g) {
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   S4_CUDA_CHECK(cudaStreamIsCapturing(stream(), &capture));
   if (outBatches == 1 && tiles < sms && kTiles * kBK >= 1024 && capture == cudaStreamCaptureStatusNone) {
-    int64_t splits = std::min((2 * sms + tiles - 1) / tiles, kTiles / 8);
+    int64_t splits = std::min(sms / tiles, kTiles / 8);
     splits = std::min(splits, kMaxPartialFloats / (g.M * g.N));
     if (splits >= 2 && splits <= 65535) {
       const int64_t per = (kTiles + splits - 1) / splits;
