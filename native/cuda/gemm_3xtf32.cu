@@ -145,11 +145,24 @@ __device__ __forceinline__ void loadTile(float* s, const float* P, int64_t ld, i
   }
 }
 
-__device__ __forceinline__ void storeOne(float* C, int64_t ldc, int row, int col, int M, int N, float v, float alpha,
-                                         float beta) {
+// C(row, col) and C(row, col + 1) = alpha (v0, v1) + beta C (beta = 0: C is not read), the
+// pair in one 8-byte access when pair8 (C and ldc allow it, col is even) and both are inside.
+__device__ __forceinline__ void storePair(float* C, int64_t ldc, int row, int col, int M, int N, float v0, float v1,
+                                          float alpha, float beta, bool pair8) {
   if (row >= M || col >= N) return;
   float* c = C + int64_t(row) * ldc + col;
-  *c = beta == 0.f ? alpha * v : alpha * v + beta * *c;
+  if (pair8 && col + 1 < N) {
+    float2 out = make_float2(alpha * v0, alpha * v1);
+    if (beta != 0.f) {
+      const float2 old = *reinterpret_cast<const float2*>(c);
+      out.x += beta * old.x;
+      out.y += beta * old.y;
+    }
+    *reinterpret_cast<float2*>(c) = out;
+    return;
+  }
+  c[0] = beta == 0.f ? alpha * v0 : alpha * v0 + beta * c[0];
+  if (col + 1 < N) c[1] = beta == 0.f ? alpha * v1 : alpha * v1 + beta * c[1];
 }
 
 #endif  // __CUDA_ARCH__ >= 800
@@ -282,16 +295,19 @@ __global__ void __launch_bounds__(kThreads, 1) gemm3xTf32Kernel(Params p) {
   }
   cpAsyncWait<0>();
 
+  // Each thread holds pairs of neighbours in a row (d0, d1 and d2, d3): 8-byte accesses
+  // where C's base and ldc keep them aligned.
+  const bool pair8 = ldc % 2 == 0 && reinterpret_cast<uintptr_t>(C) % 8 == 0;
 #pragma unroll
   for (int i = 0; i < kMmaM; ++i) {
     const int row = m0 + wm * kWarpM + i * 16 + g;
 #pragma unroll
     for (int j = 0; j < kMmaN; ++j) {
       const int col = n0 + wn * kWarpN + j * 8 + 2 * t;
-      storeOne(C, ldc, row, col, p.M, p.N, sum[i][j][0] + acc[i][j][0], p.alpha, beta);
-      storeOne(C, ldc, row, col + 1, p.M, p.N, sum[i][j][1] + acc[i][j][1], p.alpha, beta);
-      storeOne(C, ldc, row + 8, col, p.M, p.N, sum[i][j][2] + acc[i][j][2], p.alpha, beta);
-      storeOne(C, ldc, row + 8, col + 1, p.M, p.N, sum[i][j][3] + acc[i][j][3], p.alpha, beta);
+      const float* a = acc[i][j];
+      const float* s = sum[i][j];
+      storePair(C, ldc, row, col, p.M, p.N, s[0] + a[0], s[1] + a[1], p.alpha, beta, pair8);
+      storePair(C, ldc, row + 8, col, p.M, p.N, s[2] + a[2], s[3] + a[3], p.alpha, beta, pair8);
     }
   }
 #endif  // __CUDA_ARCH__ >= 800

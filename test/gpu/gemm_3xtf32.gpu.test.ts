@@ -113,12 +113,19 @@ describe('3xTF32 GEMM against float64', () => {
   });
 
   it('beta = 0 ignores NaN in C; a NaN in A or B makes exactly its row or column NaN', () => {
+    // N even: C written two floats at a time; N odd: one at a time.
+    for (const n of [130, 131]) {
+      const c = { m: 130, n, k: 257, batch: 1 };
+      const A = randomValues(c.m * c.k, 21);
+      const B = randomValues(c.k * c.n, 22);
+      const nanC = new Float32Array(c.m * c.n).fill(NaN);
+      const want = gemmRef(A, B, null, false, false, c.m, c.n, c.k, 1.5, 0, 1, false);
+      expect(relL2(runGemm('3xtf32', A, B, nanC, false, false, c, false, 1.5, 0), want), `N = ${n}`).toBeLessThan(fp32Bound(c.k));
+    }
+
     const c = { m: 130, n: 131, k: 257, batch: 1 };
     const A = randomValues(c.m * c.k, 21);
     const B = randomValues(c.k * c.n, 22);
-    const nanC = new Float32Array(c.m * c.n).fill(NaN);
-    const want = gemmRef(A, B, null, false, false, c.m, c.n, c.k, 1.5, 0, 1, false);
-    expect(relL2(runGemm('3xtf32', A, B, nanC, false, false, c, false, 1.5, 0), want)).toBeLessThan(fp32Bound(c.k));
 
     const row = 77, col = 129;
     const An = A.slice();
