@@ -363,6 +363,13 @@ bool gemm3xTf32Applicable(const GemmArgs& g, std::string* why) {
     return false;
   }
   if (info.major < 8) return no("3xTF32 needs compute capability 8.0 or newer");
+  // sm_86 and sm_89 GPUs run the sm_80 code but allow at most 99 KiB of shared memory a block.
+  int dev = 0, optin = 0;
+  S4_CUDA_CHECK(cudaGetDevice(&dev));
+  S4_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  const int need = std::max(std::max(smemBytes<false, false>(), smemBytes<false, true>()),
+                            std::max(smemBytes<true, false>(), smemBytes<true, true>()));
+  if (optin < need) return no("the GPU allows too little shared memory per block for the 3xTF32 kernel");
   if (g.M > kMaxSize || g.N > kMaxSize || g.K > kMaxSize) return no("a size is too large for the 3xTF32 kernel");
   if ((g.M + kBM - 1) / kBM > 65535) return no("too many row tiles for the 3xTF32 kernel");
   if (g.batch > INT_MAX || (g.reduceBatch ? g.batch : 1) * ((g.K + kBK - 1) / kBK) > INT_MAX)
