@@ -75,7 +75,8 @@ function main() {
           const t = timeIt(s4, fn, TIMING).ms.median;
           const tflops = flops / (t * 1e-3) / 1e12;
           const floorMs = (flops / (peak * 1e12)) * 1e3;
-          console.log(`${label}${name.padEnd(10)}${engine.padEnd(10)}${t.toFixed(3).padEnd(10)}${tflops.toFixed(1).padEnd(10)}${(t / floorMs).toFixed(2)}`);
+          const note = engineNote(s4, engine);
+          console.log(`${label}${name.padEnd(10)}${engine.padEnd(10)}${t.toFixed(3).padEnd(10)}${tflops.toFixed(1).padEnd(10)}${(t / floorMs).toFixed(2)}${note}`);
         }
       }
       if (L === shapes[0][2] && B === shapes[0][0]) {
@@ -94,6 +95,13 @@ function main() {
   for (const [engine, e] of errors) {
     console.log(`  ${engine.padEnd(8)} forward ${e.forward.toExponential(2)}  dx ${e.dx.toExponential(2)}  dw ${e.dw.toExponential(2)}`);
   }
+}
+
+/** '' when the engine asked for is the one that runs, else what runs instead and why. */
+function engineNote(s4, engine) {
+  const g = s4.ops.gemmInfo('cuda');
+  const runs = engine === 'tf32' ? (g.tf32 ? 'tf32' : g.gemm) : g.gemm;
+  return runs === engine ? '' : `  (runs ${runs}: ${g.reason})`;
 }
 
 /** ||got - want|| / ||want|| over SAMPLES entries of y, dx and dW, each recomputed in float64. */
