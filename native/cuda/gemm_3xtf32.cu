@@ -36,13 +36,13 @@ constexpr int kBM = 128, kBN = 128, kBK = 32, kStages = 3, kThreads = 256;
 constexpr int kWarpM = 64, kWarpN = 32, kWarpsN = kBN / kWarpN;
 constexpr int kMmaM = kWarpM / 16, kMmaN = kWarpN / 8;
 static_assert((kBM / kWarpM) * kWarpsN * 32 == kThreads, "one warp per warp tile");
-// Tensor cores round their FP32 accumulator toward zero after each MMA (Fasi et al., "Numerical
-// behavior of NVIDIA tensor cores", 2021), a bias that grows with the length of the chain of
-// MMAs on one accumulator (about K units of 2^-24 relative over a long K, against sqrt(K) for
-// round-to-nearest FP32 adds). So the MMA accumulators run over kPromote k tiles (64 values
-// of K, 24 MMAs) and are then added into a second set of registers with ordinary FP32 adds,
-// which keeps the error that of FP32. The two sets (128 registers) leave room for one block
-// of 256 threads per SM.
+// Tensor cores truncate their FP32 accumulator after each MMA (measured up to the A100 by
+// Fasi et al., "Numerical behavior of NVIDIA tensor cores", 2021), a bias that grows with the
+// length of the chain of MMAs on one accumulator (about K units of 2^-24 relative over a long
+// K, against sqrt(K) for round-to-nearest FP32 adds). So the MMA accumulators run over
+// kPromote k tiles (64 values of K, 24 MMAs) and are then added into a second set of
+// registers with ordinary FP32 adds, which keeps the error that of FP32. The two sets (128
+// registers) leave room for one block of 256 threads per SM.
 constexpr int kPromote = 2;
 
 // Where element (x, k) of an operand tile (x along M for A, along N for B) lives in shared
@@ -93,8 +93,8 @@ __device__ __forceinline__ void cpAsyncWait() {
 // x = big + small with big = tf32(x) (round to nearest, ties away) and small = tf32(x - big).
 // A NaN x gives NaN parts (its row or column of the product is NaN, as in FP32); an
 // infinite x gives small = inf - inf = NaN, so its outputs are NaN where FP32 gives inf. A
-// guard for that would cost about a third more instructions per split in the inner loop,
-// which is issue-bound, for inputs a linear layer should never see.
+// guard for that would add about a third to the instructions of every split, the largest
+// share of the inner loop's work besides the MMAs, for inputs a linear layer should never see.
 __device__ __forceinline__ void splitTf32(float x, uint32_t& big, uint32_t& small) {
   uint32_t b, s;
   asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(b) : "f"(x));
