@@ -99,6 +99,19 @@ describe('3xTF32 GEMM against float64', () => {
     });
   }
 
+  it('a long reduction in one block (K = 16384, two output batches, no split) keeps the FP32 bound', () => {
+    // Each block walks all of K on its own MMA accumulators: the kernel's periodic FP32 adds
+    // keep the tensor cores' accumulator truncation from growing with K.
+    const c = { m: 128, n: 128, k: 16384, batch: 2 };
+    const A = randomValues(c.batch * c.m * c.k, 31);
+    const B = randomValues(c.batch * c.k * c.n, 32);
+    const zeros = new Float32Array(c.batch * c.m * c.n);
+    const want = gemmRef(A, B, null, false, false, c.m, c.n, c.k, 1, 0, c.batch, false);
+    const bound = fp32Bound(c.k);
+    expect(relL2(runGemm('3xtf32', A, B, zeros, false, false, c, false, 1, 0), want)).toBeLessThan(bound);
+    expect(relL2(runGemm('cublas', A, B, zeros, false, false, c, false, 1, 0), want), 'the bound holds for cuBLAS FP32').toBeLessThan(bound);
+  });
+
   it('plain TF32 misses the bound that 3xTF32 meets (the test tells them apart)', () => {
     const c = { m: 784, n: 784, k: 128, batch: 1 };
     const A = randomValues(c.m * c.k, 3);
