@@ -8,7 +8,7 @@ import { Tensor } from './tensor/tensor';
 import { runScope, keep as keepTensor } from './tensor/scope';
 
 export { Tensor, type DType } from './tensor/tensor';
-export { backend, setBackend, cudaAvailable, type DeviceName } from './backend';
+export { backend, setBackend, cudaAvailable, setGemmBackend, GEMM_BACKENDS, type DeviceName, type GemmBackend } from './backend';
 export { tensor, complex, zeros, ones, full, zerosLike, type TensorOptions } from './tensor/create';
 export { noGrad, isGradEnabled, zeroGrad, onGradReady, type GradReadyHook } from './autograd/tape';
 export { info, memory, emptyCache, resetPeakMemory, synchronize, synchronizeAsync, type Info, type MemoryReport } from './info';

@@ -22,7 +22,7 @@ export interface Info {
   cudaDriverVersion: string | null;
   cufftVersion: number | null;
   cpuThreads: number;
-  /** Which matrix-multiply path the active backend uses: cuBLAS (opened at run time) or our own kernel. */
+  /** Which matrix-multiply path the active backend uses: cuBLAS (opened at run time), the 3xTF32 kernel or our SIMT kernels (s4.setGemmBackend, S4_GEMM). */
   gemm: string;
   /** NCCL (data-parallel training on GPUs), opened at run time: loaded or why not. */
   nccl: NcclInfo;
@@ -37,7 +37,9 @@ function cudaVersion(v: number | undefined): string | null {
 function describeGemm(device: DeviceName): string {
   try {
     const g = gemmInfo(device);
-    const extra = [g.kernel, g.cublasVersion ? `cuBLAS ${g.cublasVersion}` : undefined, g.tf32 ? 'TF32 on' : undefined, g.reason]
+    const asked = g.mode && g.mode !== g.gemm && g.mode !== 'tf32' ? `${g.mode} asked` : undefined;
+    const version = g.cublasVersion && g.cublasVersion > 0 ? `cuBLAS ${g.cublasVersion}` : undefined;
+    const extra = [g.kernel, version, g.tf32 ? 'TF32 on' : undefined, asked, g.reason]
       .filter((x) => x !== undefined && x !== null && x !== '')
       .join(', ');
     const name = g.gemm ?? 'none';

@@ -42,7 +42,10 @@ export interface DeviceMemory {
 
 /** Which GEMM a device's ops use (nnInfo). */
 export interface GemmInfo {
-  gemm: 'cublas' | 'builtin' | null;
+  /** The engine of ordinary products: cuBLAS, the 3xTF32 tensor-core kernel (CUDA) or our SIMT/CPU kernels. */
+  gemm: 'cublas' | '3xtf32' | 'builtin' | null;
+  /** CUDA: the GEMM mode asked for (S4_GEMM, setGemmBackend); null without CUDA. */
+  mode?: 'cublas' | '3xtf32' | 'tf32' | 'builtin' | null;
   /** CPU: the micro-kernel ('avx2' | 'generic'). */
   kernel?: string;
   /** CPU: the FFT of the convolutions and kernels: FFTW when the system has it (opened at run time). */
@@ -53,9 +56,10 @@ export interface GemmInfo {
   fftReason?: string | null;
   /** CPU: the FFT convolution's transform: FFTW in float (libfftw3f), FFTW in double, or the built-in one. */
   convFft?: 'fftw-float' | 'fftw' | 'builtin';
-  /** CUDA: why cuBLAS is not used (null when it is). */
+  /** CUDA: why the engine is not the one the mode asks for (null when it is). */
   reason?: string | null;
   cublasVersion?: number;
+  /** CUDA: cuBLAS runs on TF32 tensor cores (mode 'tf32'). */
   tf32?: boolean;
 }
 
@@ -92,6 +96,8 @@ export interface CoreBinding {
   synchronizeAsync(): Promise<void>;
   buildInfo(): { version: string; napiVersion: number; cuda: boolean; cudaArchitectures?: string; cpuThreads: number };
   nnInfo(device: 'cpu' | 'cuda'): GemmInfo;
+  /** The CUDA GEMM mode of this process (native/cuda/gemm.h); throws on other names and in builds without CUDA. */
+  setGemmBackend(name: string): void;
   /**
    * CUDA: records the launches of the ops fn calls (they do not run) as a graph; throws,
    * with nothing left captured, when an op cannot be captured (it allocates memory).
@@ -130,7 +136,7 @@ export interface CoreBinding {
 /** The names of CoreBinding, checked against the addon at load. */
 export const CORE_NAMES: readonly (keyof CoreBinding)[] = [
   'alloc', 'upload', 'write', 'download', 'downloadAsync', 'beginQueue', 'endQueue', 'abandonQueue', 'copy', 'cudaInfo', 'memory',
-  'emptyCache', 'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'nnInfo', 'captureGraph', 'launchGraph',
+  'emptyCache', 'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'nnInfo', 'setGemmBackend', 'captureGraph', 'launchGraph',
   'opSpecs', 'ncclInfo', 'ncclUniqueId', 'ncclCommCreate', 'ncclAllReduce', 'ncclBroadcast', 'ncclWait', 'ncclAbort',
   'ncclDestroy', 'adamwMulti',
 ];

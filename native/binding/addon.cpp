@@ -234,8 +234,9 @@ Napi::Value synchronizeAsync(const Napi::CallbackInfo& info) {
 
 // nnInfo(device): which GEMM (and on the CPU which FFT) the ops of that device use. 'cpu' ->
 // { gemm: 'builtin', kernel: 'avx2' | 'generic', fft: 'fftw' | 'builtin', fftVersion,
-// fftReason (why not FFTW, or null), convFft: 'fftw-float' | 'fftw' | 'builtin' }; 'cuda' -> { gemm: 'cublas' | 'builtin', reason (why not
-// cuBLAS, or null), cublasVersion, tf32 }.
+// fftReason (why not FFTW, or null), convFft: 'fftw-float' | 'fftw' | 'builtin' }; 'cuda' -> { gemm: 'cublas' | '3xtf32' |
+// 'builtin' (the engine in use), mode (the GEMM mode asked for: 'cublas' | '3xtf32' | 'tf32' | 'builtin'), reason (why the
+// engine is not the one the mode asks for, or null), cublasVersion, tf32 }.
 Napi::Value nnInfo(const Napi::CallbackInfo& info) {
   Args a(info, "nnInfo", 1);
   const Device device = a.device(0, "device");
@@ -256,16 +257,33 @@ Napi::Value nnInfo(const Napi::CallbackInfo& info) {
 #ifdef S4_WITH_CUDA
   std::string why;
   o.Set("gemm", cuda::gemmBackend(&why));
+  o.Set("mode", cuda::gemmMode());
   o.Set("reason", why.empty() ? env.Null() : Napi::Value(Napi::String::New(env, why)));
   o.Set("cublasVersion", cuda::cublasVersion());
   o.Set("tf32", cuda::gemmTf32());
 #else
   o.Set("gemm", env.Null());
+  o.Set("mode", env.Null());
   o.Set("reason", "built without CUDA");
   o.Set("cublasVersion", -1);
   o.Set("tf32", false);
 #endif
   return o;
+}
+
+// setGemmBackend(name): the CUDA GEMM mode of this process (native/cuda/gemm.h), 'cublas' |
+// '3xtf32' | 'tf32' | 'builtin'; it replaces what S4_GEMM said and applies to products
+// queued from now on.
+Napi::Value setGemmBackend(const Napi::CallbackInfo& info) {
+  Args a(info, "setGemmBackend", 1);
+  const std::string name = a.string(0, "name");
+#ifdef S4_WITH_CUDA
+  if (!cuda::setGemmMode(name))
+    failType("setGemmBackend: argument 'name' must be " + cuda::gemmModeList() + " (got '" + name + "')");
+#else
+  fail("setGemmBackend: the cuda backend is unavailable: this build of s4-cuda was compiled without CUDA");
+#endif
+  return info.Env().Undefined();
 }
 
 Napi::Value buildInfo(const Napi::CallbackInfo& info) {
@@ -299,6 +317,7 @@ void exportCore(Napi::Env env, Napi::Object exports) {
       {"synchronizeAsync", synchronizeAsync},
       {"buildInfo", buildInfo},
       {"nnInfo", nnInfo},
+      {"setGemmBackend", setGemmBackend},
   };
   for (const auto& [name, fn] : core) exports.Set(name, makeFunction(env, name, fn));
   exportGraph(env, exports);

@@ -38,7 +38,7 @@ struct Api {
                                         const float*, float*, int, long long, int) = nullptr;
   cublasHandle_t handle = nullptr;
   int version = -1;
-  bool tf32 = false;
+  bool tf32 = false;  // the handle's math mode (set per call from sgemm's tf32)
 };
 
 std::mutex gMu;
@@ -65,9 +65,7 @@ Api& api() {
       a.handle = nullptr;
       return;  // keep the library loaded; the GEMM falls back to our kernel
     }
-    const char* tf = std::getenv("S4_TF32");
-    a.tf32 = tf && std::string(tf) == "1";
-    a.setMathMode(a.handle, a.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+    a.setMathMode(a.handle, CUBLAS_DEFAULT_MATH);
     int v = -1;
     if (a.getVersion(a.handle, &v) == CUBLAS_STATUS_SUCCESS) a.version = v;
   });
@@ -90,17 +88,21 @@ bool available(std::string* why) {
 }
 
 int version() { return available() ? api().version : -1; }
-bool tf32() { return available() && api().tf32; }
 
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha,
            const float* A, int lda, long long strideA,
            const float* B, int ldb, long long strideB, float beta,
-           float* C, int ldc, long long strideC, int batch) {
+           float* C, int ldc, long long strideC, int batch, bool tf32) {
   Api& a = api();
   if (!a.dl.lib || !a.handle) throw s4::Error("cuBLAS is not available: " + a.dl.error);
   std::lock_guard<std::mutex> lock(gMu);
   cublasStatus_t st = a.setStream(a.handle, s4::cuda::stream());
   if (st != CUBLAS_STATUS_SUCCESS) throwCublas(st, "cublasSetStream");
+  if (tf32 != a.tf32) {
+    st = a.setMathMode(a.handle, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+    if (st != CUBLAS_STATUS_SUCCESS) throwCublas(st, "cublasSetMathMode");
+    a.tf32 = tf32;
+  }
   // cuBLAS is column-major: a row-major [R, C] matrix with leading dimension ld is the
   // column-major [C, R] matrix with the same ld, i.e. its transpose. So the row-major
   // product C = op(A) op(B) is the column-major product C^T = op(B)^T op(A)^T: swap the

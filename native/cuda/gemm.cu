@@ -1,12 +1,17 @@
-// GEMM on the GPU (see gemm.h): cuBLAS when loaded, else a tiled SGEMM kernel.
+// GEMM on the GPU (see gemm.h): the engine the GEMM mode asks for (cuBLAS FP32 by default,
+// cuBLAS TF32, the 3xTF32 kernel of gemm_3xtf32.cu), with per-call fallbacks, else a tiled
+// SGEMM kernel.
 #include <algorithm>
+#include <atomic>
 #include <climits>
+#include <cstdlib>
 #include <string>
 
 #include "context.h"
 #include "cublas_api.h"
 #include "device_info.h"
 #include "gemm.h"
+#include "gemm_3xtf32.h"
 
 namespace s4::cuda {
 namespace {
@@ -250,14 +255,6 @@ __global__ void reduceBatchesKernel(float* C, int64_t ldc, const float* W, int64
   }
 }
 
-// C = the sum of the `entries` dense [M, N] products in W, + beta C (reduceBatchesKernel).
-void reduceProducts(const GemmArgs& g, const float* W, int64_t entries, float beta) {
-  const int64_t per = g.M * g.N;
-  const int64_t blocks = std::min<int64_t>((per + 255) / 256, 65535 * 4);
-  reduceBatchesKernel<<<unsigned(blocks), 256, 0, stream()>>>(g.C, g.ldc, W, entries, g.M, g.N, beta);
-  S4_CUDA_CHECK_LAUNCH("gemm reduce");
-}
-
 bool fitsInt(const GemmArgs& g) {
   const int64_t lim = INT_MAX;
   return g.M <= lim && g.N <= lim && g.K <= lim && g.lda <= lim && g.ldb <= lim && g.ldc <= lim;
@@ -267,6 +264,53 @@ struct Choice {
   bool cublas = false;
   std::string why;
 };
+
+// The GEMM mode: which engine the products use (gemm.h, setGemmMode). -1 until first use,
+// when S4_GEMM (or S4_TF32=1) decides.
+enum class Mode { Cublas, Tf32, ThreeTf32, Builtin };
+constexpr const char* kModeNames[] = {"cublas", "tf32", "3xtf32", "builtin"};
+std::atomic<int> gMode{-1};
+
+bool parseMode(const std::string& name, Mode* out) {
+  for (int i = 0; i < 4; ++i) {
+    if (name == kModeNames[i]) {
+      *out = Mode(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+Mode modeFromEnv() {
+  const char* env = std::getenv("S4_GEMM");
+  if (env && *env) {
+    Mode m;
+    if (!parseMode(env, &m)) failType("S4_GEMM must be " + gemmModeList() + " (got '" + env + "')");
+    return m;
+  }
+  const char* tf = std::getenv("S4_TF32");
+  return tf && std::string(tf) == "1" ? Mode::Tf32 : Mode::Cublas;
+}
+
+Mode mode() {
+  int m = gMode.load();
+  if (m < 0) {
+    int unset = -1;
+    gMode.compare_exchange_strong(unset, int(modeFromEnv()));
+    m = gMode.load();
+  }
+  return Mode(m);
+}
+
+// Products below this many multiply-adds per output batch run on cuBLAS FP32 (or the SIMT
+// kernels) in 3xtf32 mode: a 128 x 128 tile would sit mostly idle and launch time dominates
+// (a token of a recurrent step, a classifier head on a small batch).
+constexpr int64_t kMin3xTf32Work = int64_t(1) << 18;
+
+bool worth3xTf32(const GemmArgs& g) {
+  const int64_t reduced = g.reduceBatch ? g.batch : 1;
+  return double(g.M) * double(g.N) * double(g.K) * double(reduced) >= double(kMin3xTf32Work);
+}
 
 // Decided once: cuBLAS when the GPU is usable and the library loads.
 const Choice& choice() {
@@ -297,7 +341,7 @@ bool useCublas(std::string* why) {
 // per batch, so it is taken only for a few batches that leave most SMs idle (measured on
 // an H200: 1.19 -> 0.95 ms for the block's linear backward at B 4, L 16384; at B 16, L 4096
 // sixteen calls made it slower, 0.83 -> 1.34 ms). False when not taken; gemm() goes on.
-bool splitKReduce(const GemmArgs& g) {
+bool splitKReduce(const GemmArgs& g, bool tf32) {
   const int64_t tiles = ((g.M + 127) / 128) * ((g.N + 127) / 128);
   const int64_t sms = std::max(1, probe().multiprocessors), want = 4 * sms;
   if (g.K < 2048 || g.batch > 8 || tiles * g.batch >= sms) return false;
@@ -323,10 +367,10 @@ bool splitKReduce(const GemmArgs& g) {
     const float* B = g.B + b * g.strideB;
     float* W = ws.as<float>() + b * perBatch * per;
     s4::cublas::sgemm(g.transA, g.transB, int(g.M), int(g.N), int(Ks), g.alpha, A, int(g.lda), stepA, B, int(g.ldb),
-                      stepB, 0.f, W, int(g.N), per, int(full));
+                      stepB, 0.f, W, int(g.N), per, int(full), tf32);
     if (rem > 0) {
       s4::cublas::sgemm(g.transA, g.transB, int(g.M), int(g.N), int(rem), g.alpha, A + full * stepA, int(g.lda), 0,
-                        B + full * stepB, int(g.ldb), 0, 0.f, W + full * per, int(g.N), per, 1);
+                        B + full * stepB, int(g.ldb), 0, 0.f, W + full * per, int(g.N), per, 1, tf32);
     }
   }
   reduceProducts(g, ws.as<float>(), entries, g.beta);
@@ -335,29 +379,74 @@ bool splitKReduce(const GemmArgs& g) {
 
 }  // namespace
 
-const char* gemmBackend(std::string* why) { return useCublas(why) ? "cublas" : "builtin"; }
+void reduceProducts(const GemmArgs& g, const float* W, int64_t entries, float beta) {
+  const int64_t per = g.M * g.N;
+  const int64_t blocks = std::min<int64_t>((per + 255) / 256, 65535 * 4);
+  reduceBatchesKernel<<<unsigned(blocks), 256, 0, stream()>>>(g.C, g.ldc, W, entries, g.M, g.N, beta);
+  S4_CUDA_CHECK_LAUNCH("gemm reduce");
+}
+
+std::string gemmModeList() { return "'cublas', '3xtf32', 'tf32' or 'builtin'"; }
+
+bool setGemmMode(const std::string& name) {
+  Mode m;
+  if (!parseMode(name, &m)) return false;
+  gMode.store(int(m));
+  return true;
+}
+
+const char* gemmMode() { return kModeNames[int(mode())]; }
+
+const char* gemmBackend(std::string* why) {
+  const Mode m = mode();
+  if (m == Mode::Builtin) {
+    if (why) *why = "the builtin kernels were chosen (S4_GEMM or setGemmBackend)";
+    return "builtin";
+  }
+  std::string not3x;
+  if (m == Mode::ThreeTf32) {
+    GemmArgs large;
+    large.M = large.N = large.K = 1024;
+    if (gemm3xTf32Applicable(large, &not3x)) return "3xtf32";
+  }
+  std::string noCublas;
+  const bool cublas = useCublas(&noCublas);
+  if (why) {
+    // Without a GPU both reasons are the probe's: say it once.
+    if (!not3x.empty()) *why = not3x + (cublas || noCublas == not3x ? "" : "; " + noCublas);
+    else if (!cublas) *why = noCublas;
+  }
+  return cublas ? "cublas" : "builtin";
+}
+
 int cublasVersion() { return useCublas(nullptr) ? s4::cublas::version() : -1; }
-bool gemmTf32() { return useCublas(nullptr) && s4::cublas::tf32(); }
+bool gemmTf32() { return mode() == Mode::Tf32 && useCublas(nullptr); }
 
 void gemm(const GemmArgs& g) {
   if (g.M <= 0 || g.N <= 0 || g.batch <= 0) return;
-  if (!useCublas(nullptr) || !fitsInt(g)) {
+  const Mode m = mode();
+  if (m == Mode::ThreeTf32 && worth3xTf32(g) && gemm3xTf32Applicable(g)) {
+    gemm3xTf32(g);
+    return;
+  }
+  if (m == Mode::Builtin || !useCublas(nullptr) || !fitsInt(g)) {
     fallbackGemm(g);
     return;
   }
+  const bool tf32 = m == Mode::Tf32;
   if (!g.reduceBatch || g.batch == 1) {
     const int64_t outBatches = g.batch;
     for (int64_t b0 = 0; b0 < outBatches; b0 += INT_MAX) {
       const int n = int(std::min<int64_t>(INT_MAX, outBatches - b0));
       s4::cublas::sgemm(g.transA, g.transB, int(g.M), int(g.N), int(g.K), g.alpha, g.A + b0 * g.strideA, int(g.lda),
                         g.strideA, g.B + b0 * g.strideB, int(g.ldb), g.strideB, g.beta, g.C + b0 * g.strideC,
-                        int(g.ldc), g.strideC, n);
+                        int(g.ldc), g.strideC, n, tf32);
     }
     return;
   }
   // Batch-reduce: strided-batched products into a workspace, then a fixed-order sum
   // (deterministic, unlike accumulating with atomics). Chunked to bound the workspace.
-  if (splitKReduce(g)) return;
+  if (splitKReduce(g, tf32)) return;
   const int64_t per = g.M * g.N;
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.batch, (int64_t(1) << 26) / per));
   Workspace ws(sizeof(float) * size_t(chunk * per));
@@ -365,7 +454,7 @@ void gemm(const GemmArgs& g) {
     const int64_t n = std::min(chunk, g.batch - b0);
     s4::cublas::sgemm(g.transA, g.transB, int(g.M), int(g.N), int(g.K), g.alpha, g.A + b0 * g.strideA, int(g.lda),
                       g.strideA, g.B + b0 * g.strideB, int(g.ldb), g.strideB, 0.f, ws.as<float>(), int(g.N), per,
-                      int(n));
+                      int(n), tf32);
     reduceProducts(g, ws.as<float>(), n, b0 == 0 ? g.beta : 1.f);
   }
 }

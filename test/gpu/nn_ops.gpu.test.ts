@@ -64,11 +64,15 @@ function parity(specs: Spec[], op: (t: Tensor[]) => Tensor, label: string, tol =
 describe('nn ops on CUDA vs CPU', () => {
   it('GEMM at 1024 x 512 x 768 matches the CPU GEMM; the raw gemm with transposes, batches, batch-reduce', () => {
     const info = ops.gemmInfo('cuda');
-    if (process.env.S4_CUBLAS === '0') expect(info.gemm).toBe('builtin');
+    // S4_GEMM picks the engine (S4_TF32=1 alone means 'tf32', cuBLAS on TF32 tensor cores).
+    const mode = process.env.S4_GEMM || (process.env.S4_TF32 === '1' ? 'tf32' : 'cublas');
+    expect(info.mode).toBe(mode);
+    if (mode === '3xtf32') expect(info.gemm, `3xTF32 not used: ${info.reason}`).toBe('3xtf32');
+    else if (process.env.S4_CUBLAS === '0' || mode === 'builtin') expect(info.gemm).toBe('builtin');
     else expect(info.gemm, `cuBLAS not used: ${info.reason}`).toBe('cublas');
-    expect(info.tf32).toBe(process.env.S4_TF32 === '1');
+    expect(info.tf32).toBe(mode === 'tf32' && process.env.S4_CUBLAS !== '0');
     // s4.info() names the path without empty fields (e.g. 'cublas (cuBLAS 130100)').
-    expect(s4.info().gemm).toMatch(/^(cublas|builtin)\b/);
+    expect(s4.info().gemm).toMatch(/^(cublas|3xtf32|builtin)\b/);
     expect(s4.info().gemm).not.toMatch(/, \)|\(\)|, ,/);
     const [M, K, N] = [1024, 512, 768];
     parity([spec([M, K], 1, false), spec([N, K], 2, false)], ([x, w]) => ops.linear(x, w), 'gemm 1024x512x768');
