@@ -57,6 +57,11 @@ export interface GemmInfo {
   reason?: string | null;
   cublasVersion?: number;
   tf32?: boolean;
+  /**
+   * CUDA: the FFT convolution's transform: 'fused' (shared-memory kernels up to L = 65536,
+   * cuFFT above) or 'cufft' (cuFFT at every length); null in a build without CUDA.
+   */
+  fftConv?: 'fused' | 'cufft' | null;
 }
 
 /** Whether NCCL loaded (opened at run time: S4_NCCL_PATH, else libnccl.so.2, then libnccl.so). */
@@ -92,6 +97,11 @@ export interface CoreBinding {
   synchronizeAsync(): Promise<void>;
   buildInfo(): { version: string; napiVersion: number; cuda: boolean; cudaArchitectures?: string; cpuThreads: number };
   nnInfo(device: 'cpu' | 'cuda'): GemmInfo;
+  /**
+   * CUDA: the FFT convolution's transform for the ops queued afterwards: 'fused' (the
+   * default) or 'cufft'; S4_FFTCONV gives the first value. Throws on any other value.
+   */
+  setFftConvPath(path: 'fused' | 'cufft'): void;
   /**
    * CUDA: records the launches of the ops fn calls (they do not run) as a graph; throws,
    * with nothing left captured, when an op cannot be captured (it allocates memory).
@@ -130,7 +140,7 @@ export interface CoreBinding {
 /** The names of CoreBinding, checked against the addon at load. */
 export const CORE_NAMES: readonly (keyof CoreBinding)[] = [
   'alloc', 'upload', 'write', 'download', 'downloadAsync', 'beginQueue', 'endQueue', 'abandonQueue', 'copy', 'cudaInfo', 'memory',
-  'emptyCache', 'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'nnInfo', 'captureGraph', 'launchGraph',
+  'emptyCache', 'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'nnInfo', 'setFftConvPath', 'captureGraph', 'launchGraph',
   'opSpecs', 'ncclInfo', 'ncclUniqueId', 'ncclCommCreate', 'ncclAllReduce', 'ncclBroadcast', 'ncclWait', 'ncclAbort',
   'ncclDestroy', 'adamwMulti',
 ];
