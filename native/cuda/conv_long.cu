@@ -20,15 +20,18 @@
 // of k and kept in the same position order: X[k] at k's position, (X[0], X[M]) (both real)
 // at position 0, so pass B reads it with no reordering. The skip d folds into it.
 //
-// The backward runs pass A over [dy | k | u]; pass B for one channel's units walks the
-// batch in order: G += DY conj(U) (dk's spectrum, summed over the batch in a fixed order,
-// no atomics) and, when du is wanted, dy's rows become du's (times conj(K + d) / n). Then
-// G / n goes through the inverse row stages into the k rows, and pass C crops du and dk
-// (dd[h] = dk[h, 0]).
+// The backward with dk runs pass A over [dy | k | u] (the dy and u rows of one (b, h) in
+// neighbouring blocks, which also add up dd = sum dy u directly, in double); pass B for one
+// channel's units walks the batch in order: G += DY conj(U) (dk's spectrum, summed over
+// the batch in a fixed order, no atomics) and, when du is wanted, dy's rows become du's
+// (times conj(K + d) / n). Then G / n goes through the inverse row stages into the k rows,
+// and pass C crops du and dk. Without dk, du is the correlation (the forward's passes) and
+// dd a channel sum.
 //
-// Traffic per row of B*H at (4, 256, 16384), float32: pass A reads L, writes 2L (M complex
-// = n floats); pass B reads and writes 2L; pass C reads 2L, writes L: 10 L floats, about
-// 0.17 GB forward, against 5 launches and about 1.17 GB per 4096 rows of 4096 for cuFFT.
+// Traffic per row (float32): pass A reads L and writes 2L (M complex points = n floats);
+// pass B reads and writes 2L; pass C reads 2L and writes L: 10 L floats forward, 0.67 GB at
+// (4, 256, 16384) where the cuFFT pipeline moves about 1.17 GB in 5 launches; the backward
+// with all gradients about 15 L (1.0 GB).
 #include <climits>
 #include <mutex>
 
@@ -63,6 +66,17 @@ void launchPassC(const float2* ws, const CropRows& job, long long rows, int64_t 
   S4_CUDA_CHECK_LAUNCH("longPassCKernel");
 }
 
+// f(b, h, l) adds dy u at [b, h, l] (channelSums): dd without dk.
+struct DyTimesU {
+  const float* dy;
+  const float* u;
+  int64_t H, L;
+  __device__ void operator()(int64_t b, int64_t h, int64_t l, double& a0, double&) const {
+    const int64_t i = (b * H + h) * L + l;
+    a0 += double(dy[i]) * u[i];
+  }
+};
+
 void launchSpectrum(float2* kRows, int64_t H, const float2* tw, const Geom& g) {
   longSpectrumKernel<<<unitGrid(H, g), kLongThreads, rowSmem(g), stream()>>>(kRows, tw, g);
   S4_CUDA_CHECK_LAUNCH("longSpectrumKernel");
@@ -87,23 +101,32 @@ void longConv(const float* u, const float* k, const float* d, float* y, int64_t 
   if (corr) longProductKernel<true><<<unitGrid(bh, g), kLongThreads, rowSmem(g), stream()>>>(ws, kRows, d, static_cast<int>(H), tw, g);
   else longProductKernel<false><<<unitGrid(bh, g), kLongThreads, rowSmem(g), stream()>>>(ws, kRows, d, static_cast<int>(H), tw, g);
   S4_CUDA_CHECK_LAUNCH("longProductKernel");
-  launchPassC(ws, CropRows{y, bh, nullptr, nullptr}, bh, L, tw, g);
+  launchPassC(ws, CropRows{y, bh, nullptr}, bh, L, tw, g);
 }
 
 void longConvBackward(const float* dy, const float* u, const float* k, const float* d, float* du, float* dk, float* dd,
                       int64_t B, int64_t H, int64_t L) {
+  if (!dk) {  // du (the correlation) and dd (a direct sum) need no transform of u
+    if (du) longConv(dy, k, d, du, B, H, L, true);
+    if (dd) channelSums(DyTimesU{dy, u, H, L}, B, H, L, dd, nullptr);
+    return;
+  }
   const Geom g = longGeom(L);
   const float2* tw = fftTwiddles(1 << g.logM);
   const long long bh = B * H, rows = 2 * bh + H;
   Workspace work(static_cast<size_t>(rows << g.logM) * sizeof(float2));
   float2* ws = work.as<float2>();
-  float2* kRows = ws + (bh << g.logM);       // rows [bh, bh + H): k, then dk
+  float2* kRows = ws + (bh << g.logM);        // rows [bh, bh + H): k, then dk
   float2* uRows = ws + ((bh + H) << g.logM);  // rows [bh + H, 2 bh + H): u
-  launchPassA(RowSources{{dy, k, u}, {bh, bh + H, rows}}, ws, rows, L, tw, g);
+  const dim3 colBlocks = colGrid(rows, g);
+  Workspace ddPart(dd ? sizeof(double) * static_cast<size_t>(bh) * colBlocks.y : 0);
+  longBackwardPassAKernel<<<colBlocks, kLongThreads, colSmem(g), stream()>>>(
+      BackwardRows{dy, u, k, bh}, ws, ddPart.as<double>(), static_cast<int>(H), static_cast<int>(L), tw, g);
+  S4_CUDA_CHECK_LAUNCH("longBackwardPassAKernel");
   const size_t smem = 3 * rowSmem(g);
   static std::once_flag attr;
   std::call_once(attr, [] {
-    // the largest geometry's need (M = 65536: 2 x 8 rows of 256 points, three buffers)
+    // the largest geometry's need (2 G rows of M2 points = 4096, three padded buffers)
     const int most = static_cast<int>(3 * sizeof(float2) * (kBlockPoints + kBlockPoints / 8));
     S4_CUDA_CHECK(cudaFuncSetAttribute(longBackwardKernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
     S4_CUDA_CHECK(cudaFuncSetAttribute(longBackwardKernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
@@ -118,8 +141,13 @@ void longConvBackward(const float* dy, const float* u, const float* k, const flo
   }
   S4_CUDA_CHECK_LAUNCH("longBackwardKernel");
   // du rows then the dk rows, adjacent in the workspace: one pass C (or the dk rows alone)
-  if (du) launchPassC(ws, CropRows{du, bh, dk, dd}, bh + H, L, tw, g);
-  else launchPassC(kRows, CropRows{nullptr, 0, dk, dd}, H, L, tw, g);
+  if (du) launchPassC(ws, CropRows{du, bh, dk}, bh + H, L, tw, g);
+  else launchPassC(kRows, CropRows{nullptr, 0, dk}, H, L, tw, g);
+  if (dd) {
+    longDdKernel<<<blocksFor(H, kThreads), kThreads, 0, stream()>>>(ddPart.as<double>(), dd, B, static_cast<int>(H),
+                                                                    static_cast<int>(colBlocks.y));
+    S4_CUDA_CHECK_LAUNCH("longDdKernel");
+  }
 }
 
 }  // namespace s4::cuda

@@ -134,35 +134,88 @@ __global__ void __launch_bounds__(kLongThreads, kLongBlocksPerSm) longPassAKerne
   colTransform<false, kReal, kComplex>(sh, tw, g, static_cast<int>(blockIdx.y) << g.logC, io);
 }
 
-// Where pass C writes: rows [0, rows0) to dst0, the others to dst1 (may be null) with
-// dd[r] = the row's first value when dd is given. Rows are L floats.
+// The rows of the backward's pass A: the workspace holds dy rows [0, bh), k rows
+// [bh, bh + H), u rows [bh + H, 2 bh + H).
+struct BackwardRows {
+  const float* dy;
+  const float* u;
+  const float* k;
+  long long bh;
+};
+
+// Pass A of the backward. Block x < 2 bh transforms dy row x / 2 (x even) or u row x / 2
+// (x odd), so the two rows of one (b, h) are read at about the same time; the others the
+// k rows. With ddPart, a dy block also sums dy u over its points in double (u then comes
+// from L2, where its neighbour block reads it): one partial per (row, column block),
+// added in a fixed order by longDdKernel. dd so is the direct sum, not dk[h, 0], whose
+// error is dk's (a sum of FFT outputs) relative to a value that may be much smaller.
+__global__ void __launch_bounds__(kLongThreads, kLongBlocksPerSm) longBackwardPassAKernel(
+    BackwardRows s, float2* __restrict__ ws, double* __restrict__ ddPart, int H, int L, const float2* __restrict__ tw,
+    Geom g) {
+  extern __shared__ float2 sh[];
+  const long long x = blockIdx.x, r = x >> 1;
+  const bool pair = x < 2 * s.bh, isDy = pair && (x & 1) == 0;
+  const float* src = !pair ? s.k + (x - 2 * s.bh) * L : isDy ? s.dy + r * L : s.u + r * L;
+  const long long wsRow = !pair ? s.bh + (x - 2 * s.bh) : isDy ? r : s.bh + H + r;
+  const int c0 = static_cast<int>(blockIdx.y) << g.logC;
+  colTransform<false, kReal, kComplex>(sh, tw, g, c0, ColIo{src, nullptr, ws + (wsRow << g.logM), L});
+  if (!isDy || !ddPart) return;  // uniform over the block
+  const float* ur = s.u + r * L;
+  const int points = (1 << g.logM1) << g.logC, cMask = (1 << g.logC) - 1;
+  double acc = 0;
+  for (int t = threadIdx.x; t < points; t += blockDim.x) {
+    const int e = ((t >> g.logC) << g.logM2) + c0 + (t & cMask);
+    if (2 * e < L) acc += double(__ldg(src + 2 * e)) * __ldg(ur + 2 * e);
+    if (2 * e + 1 < L) acc += double(__ldg(src + 2 * e + 1)) * __ldg(ur + 2 * e + 1);
+  }
+  // a tree over the block in a fixed order; the transform is done with the shared buffer
+  double* red = reinterpret_cast<double*>(sh);
+  red[threadIdx.x] = acc;
+  __syncthreads();
+  for (int half = blockDim.x / 2; half > 0; half >>= 1) {
+    if (static_cast<int>(threadIdx.x) < half) red[threadIdx.x] += red[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) ddPart[r * gridDim.y + blockIdx.y] = red[0];
+}
+
+// dd[h] = the partials of longBackwardPassAKernel for rows b H + h, b = 0 .. B-1, each
+// over its column blocks, added in that order.
+__global__ void longDdKernel(const double* __restrict__ part, float* __restrict__ dd, long long B, int H, int blocks) {
+  const long long h = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x;
+  if (h >= H) return;
+  double a = 0;
+  for (long long b = 0; b < B; ++b) {
+    const double* p = part + (b * H + h) * blocks;
+    for (int y = 0; y < blocks; ++y) a += p[y];
+  }
+  dd[h] = static_cast<float>(a);
+}
+
+// Where pass C writes: rows [0, rows0) to dst0, the others to dst1 (may be null). Rows are
+// L floats.
 struct CropRows {
   float* dst0;
   long long rows0;
   float* dst1;
-  float* dd;
 };
 
 // Pass C: block (row, column block) -> the first L reals of the row.
-__global__ void __launch_bounds__(kLongThreads, kLongBlocksPerSm) longPassCKernel(const float2* __restrict__ ws, CropRows job, int L,
-                                                                const float2* __restrict__ tw, Geom g) {
+__global__ void __launch_bounds__(kLongThreads, kLongBlocksPerSm) longPassCKernel(const float2* __restrict__ ws,
+                                                                                  CropRows job, int L,
+                                                                                  const float2* __restrict__ tw, Geom g) {
   extern __shared__ float2 sh[];
   const long long row = blockIdx.x;
   const bool second = row >= job.rows0;
   const long long local = second ? row - job.rows0 : row;
-  float* y = second ? (job.dst1 ? job.dst1 + local * L : nullptr) : job.dst0 + local * L;
-  float* dd = second && blockIdx.y == 0 ? job.dd : nullptr;
-  if (!y && !dd) return;  // uniform over the block
+  float* y = second ? job.dst1 + local * L : job.dst0 + local * L;
   const int c0 = static_cast<int>(blockIdx.y) << g.logC;
   const ColIo io{nullptr, ws + (row << g.logM), nullptr, L};
   colTransform<true, kComplex, kShared>(sh, tw, g, c0, io);
   const int points = (1 << g.logM1) << g.logC, cMask = (1 << g.logC) - 1;
   for (int t = threadIdx.x; t < points; t += blockDim.x) {
     const int p = t >> g.logC, c = t & cMask;
-    const int e = (p << g.logM2) + c0 + c;
-    const float2 v = sh[t];
-    if (y) storePacked(y, L, e, v);
-    if (dd && e == 0) dd[local] = v.x;
+    storePacked(y, L, (p << g.logM2) + c0 + c, sh[t]);
   }
 }
 

@@ -61,6 +61,10 @@ function backward(device: s4.DeviceName, c: Case, B: number, H: number, L: numbe
 }
 
 const KEYS = ['du', 'dk', 'dd'] as const;
+// The two-pass backward sums dd = sum dy u directly (in double); the cuFFT pipeline takes
+// dk[h, 0], whose error is dk's (about 1e-6 of its norm) over a value that can be much
+// smaller than dk's entries, so the two agree only to that error.
+const DD_VS_CUFFT = 1e-4;
 const WANTS: Want[] = [
   { u: true, k: true, d: true },
   { u: true, k: false, d: false },
@@ -110,7 +114,7 @@ describe('fftConv CUDA, long rows: two-pass kernels vs cuFFT, CPU and float64', 
             expect(fused[key], key).toBeNull();
             continue;
           }
-          expect(relL2(fused[key]!, cufft[key]!), `${key} vs cufft`).toBeLessThan(1e-5);
+          expect(relL2(fused[key]!, cufft[key]!), `${key} vs cufft`).toBeLessThan(key === 'dd' ? DD_VS_CUFFT : 1e-5);
           expect(relL2(fused[key]!, ref[key]), `${key} vs float64`).toBeLessThan(1e-5);
         }
       }
@@ -175,7 +179,7 @@ describe('fftConv CUDA, long rows: two-pass kernels vs cuFFT, CPU and float64', 
       });
       const f = outs('fused');
       const cu = outs('cufft');
-      for (const key of ['y', 'du', 'dk', 'dd'] as const) expect(rel(f[key], cu[key]), key).toBeLessThan(1e-5);
+      for (const key of ['y', 'du', 'dk', 'dd'] as const) expect(rel(f[key], cu[key]), key).toBeLessThan(key === 'dd' ? DD_VS_CUFFT : 1e-5);
     });
   });
 });

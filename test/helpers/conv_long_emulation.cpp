@@ -3,9 +3,10 @@
 // sequence of native/cuda/conv_long.cu, and prints the relative L2 error of each result
 // against the direct sums in double:
 //   conv_long_emulation B H L
-//   -> lines "y: e", "corr: e", "du: e", "dk: e", "dd: e", "dkOnly: e", "ddOnly: e"
-// (corr: the correlation alone, as the backward with du only runs it; dkOnly / ddOnly: the
-// backward without du). Rows longer than 4096 are compared at a spread of positions.
+//   -> lines "y: e", "corr: e", "du: e", "dk: e", "dd: e", "dkNoDu: e", "ddNoDu: e"
+// (corr: the correlation alone, as the backward without dk runs it; dkNoDu / ddNoDu: the
+// backward with dk and dd but not du). Rows longer than 4096 are compared at a spread of
+// positions; dd, a direct sum on the device, over all.
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -68,10 +69,10 @@ void conv(const float* u, const float* k, const float* d, float* y, long long B,
     if (corr) longProductKernel<true>(ws.data(), kRows, d, int(H), tw.data(), g);
     else longProductKernel<false>(ws.data(), kRows, d, int(H), tw.data(), g);
   });
-  launch(bh, colBlocks(g), [&] { longPassCKernel(ws.data(), CropRows{y, bh, nullptr, nullptr}, L, tw.data(), g); });
+  launch(bh, colBlocks(g), [&] { longPassCKernel(ws.data(), CropRows{y, bh, nullptr}, L, tw.data(), g); });
 }
 
-// longConvBackward of conv_long.cu
+// longConvBackward of conv_long.cu with dk (without dk it runs conv() and a channel sum)
 void backward(const float* dy, const float* u, const float* k, const float* d, float* du, float* dk, float* dd, long long B,
               long long H, int L) {
   const Geom g = longGeom(L);
@@ -80,15 +81,19 @@ void backward(const float* dy, const float* u, const float* k, const float* d, f
   std::vector<float2> ws(size_t(rows) << g.logM, make_float2(NAN, NAN));
   float2* kRows = ws.data() + (bh << g.logM);
   float2* uRows = ws.data() + ((bh + H) << g.logM);
-  launch(rows, colBlocks(g), [&] { longPassAKernel(RowSources{{dy, k, u}, {bh, bh + H, rows}}, ws.data(), L, tw.data(), g); });
+  std::vector<double> ddPart(size_t(bh) * colBlocks(g), NAN);
+  launch(rows, colBlocks(g), [&] {
+    longBackwardPassAKernel(BackwardRows{dy, u, k, bh}, ws.data(), dd ? ddPart.data() : nullptr, int(H), L, tw.data(), g);
+  });
   if (du) {
     launch(H, unitBlocks(g), [&] { longSpectrumKernel(kRows, tw.data(), g); });
     launch(H, unitBlocks(g), [&] { longBackwardKernel<true>(ws.data(), uRows, kRows, d, int(B), int(H), tw.data(), g); });
-    launch(bh + H, colBlocks(g), [&] { longPassCKernel(ws.data(), CropRows{du, bh, dk, dd}, L, tw.data(), g); });
+    launch(bh + H, colBlocks(g), [&] { longPassCKernel(ws.data(), CropRows{du, bh, dk}, L, tw.data(), g); });
   } else {
     launch(H, unitBlocks(g), [&] { longBackwardKernel<false>(ws.data(), uRows, kRows, d, int(B), int(H), tw.data(), g); });
-    launch(H, colBlocks(g), [&] { longPassCKernel(kRows, CropRows{nullptr, 0, dk, dd}, L, tw.data(), g); });
+    launch(H, colBlocks(g), [&] { longPassCKernel(kRows, CropRows{nullptr, 0, dk}, L, tw.data(), g); });
   }
+  if (dd) launch(H, 1, [&] { longDdKernel(ddPart.data(), dd, B, int(H), int(colBlocks(g))); });
 }
 
 // ||a - b|| / ||b|| over the positions `ts` of each of `rows` rows of length L (NaN: infinite).
@@ -145,15 +150,14 @@ int main(int argc, char** argv) {
     for (int t = 0; t < L; ++t) dd[h] += double(gr[t]) * ur[t];
   }
 
-  std::vector<float> fy(B * H * L), fc(B * H * L), fdu(B * H * L), fdk(H * L), fdd(H), odk(H * L), odd(H), add(H);
+  std::vector<float> fy(B * H * L), fc(B * H * L), fdu(B * H * L), fdk(H * L), fdd(H), odk(H * L), odd(H);
   conv(u.data(), k.data(), d.data(), fy.data(), B, H, L, false);
   conv(dy.data(), k.data(), d.data(), fc.data(), B, H, L, true);
   backward(dy.data(), u.data(), k.data(), d.data(), fdu.data(), fdk.data(), fdd.data(), B, H, L);
   backward(dy.data(), u.data(), k.data(), d.data(), nullptr, odk.data(), odd.data(), B, H, L);
-  backward(dy.data(), u.data(), k.data(), d.data(), nullptr, nullptr, add.data(), B, H, L);
   const std::vector<int> zero{0};
-  std::printf("y: %.3e\ncorr: %.3e\ndu: %.3e\ndk: %.3e\ndd: %.3e\ndkOnly: %.3e\nddOnly: %.3e\n", relL2(fy, y, B * H, L, ts),
+  std::printf("y: %.3e\ncorr: %.3e\ndu: %.3e\ndk: %.3e\ndd: %.3e\ndkNoDu: %.3e\nddNoDu: %.3e\n", relL2(fy, y, B * H, L, ts),
               relL2(fc, du, B * H, L, ts), relL2(fdu, du, B * H, L, ts), relL2(fdk, dk, H, L, ts),
-              relL2(fdd, dd, H, 1, zero), relL2(odk, dk, H, L, ts), relL2(add, dd, H, 1, zero));
+              relL2(fdd, dd, H, 1, zero), relL2(odk, dk, H, L, ts), relL2(odd, dd, H, 1, zero));
   return 0;
 }

@@ -435,9 +435,9 @@ export function fourStepBackward(
     const gRow = new Float64Array(2 * s.M);
     passBBackward(s, tw, dyRows, uRows, spec[h], d ? d[h] : 0, gRow);
     dyRows.forEach((row, b) => du.set(passC(s, tw, row), (b * H + h) * L));
-    const g = passC(s, tw, gRow);
-    dk.set(g, h * L);
-    dd[h] = g[0];
+    dk.set(passC(s, tw, gRow), h * L);
+    // the kernels sum dd directly (in pass A of the dy rows), not as dk[h, 0]
+    for (let b = 0; b < B; b++) for (let t = 0; t < L; t++) dd[h] += dy[(b * H + h) * L + t] * u[(b * H + h) * L + t];
   }
   return { du, dk, dd };
 }
