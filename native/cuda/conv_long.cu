@@ -56,7 +56,7 @@ dim3 unitGrid(long long rows, const Geom& g) {
   return dim3(static_cast<unsigned>(rows), static_cast<unsigned>(((1 << g.logM1) / 2) / g.G));
 }
 
-void launchPassA(const RowSources& s, float2* ws, long long rows, int64_t L, const float2* tw, const Geom& g) {
+void launchPassA(const ForwardRows& s, float2* ws, long long rows, int64_t L, const float2* tw, const Geom& g) {
   longPassAKernel<<<colGrid(rows, g), kLongThreads, colSmem(g), stream()>>>(s, ws, static_cast<int>(L), tw, g);
   S4_CUDA_CHECK_LAUNCH("longPassAKernel");
 }
@@ -96,7 +96,7 @@ void longConv(const float* u, const float* k, const float* d, float* y, int64_t 
   Workspace work(static_cast<size_t>(rows << g.logM) * sizeof(float2));
   float2* ws = work.as<float2>();
   float2* kRows = ws + (bh << g.logM);
-  launchPassA(RowSources{{u, k, k}, {bh, rows, rows}}, ws, rows, L, tw, g);
+  launchPassA(ForwardRows{u, k, bh}, ws, rows, L, tw, g);
   launchSpectrum(kRows, H, tw, g);
   if (corr) longProductKernel<true><<<unitGrid(bh, g), kLongThreads, rowSmem(g), stream()>>>(ws, kRows, d, static_cast<int>(H), tw, g);
   else longProductKernel<false><<<unitGrid(bh, g), kLongThreads, rowSmem(g), stream()>>>(ws, kRows, d, static_cast<int>(H), tw, g);

@@ -114,22 +114,21 @@ __device__ void colTransform(float2* sh, const float2* __restrict__ tw, const Ge
   }
 }
 
-// Up to three row sources stacked into the workspace: rows [0, end[0]) from src[0],
-// [end[0], end[1]) from src[1], [end[1], end[2]) from src[2]; each row is L floats.
-struct RowSources {
-  const float* src[3];
-  long long end[3];
+// The rows of the forward's pass A: the workspace holds the bh rows of x (u, or dy for the
+// correlation) and then the H rows of k.
+struct ForwardRows {
+  const float* x;
+  const float* k;
+  long long bh;
 };
 
-// Pass A: block (row, column block) -> the row's M points of the workspace.
-__global__ void __launch_bounds__(kLongThreads, kLongBlocksPerSm) longPassAKernel(RowSources s, float2* __restrict__ ws, int L,
-                                                                const float2* __restrict__ tw, Geom g) {
+// Pass A of the forward: block (row, column block) -> the row's M points of the workspace.
+__global__ void __launch_bounds__(kLongThreads, kLongBlocksPerSm) longPassAKernel(ForwardRows s,
+                                                                                  float2* __restrict__ ws, int L,
+                                                                                  const float2* __restrict__ tw, Geom g) {
   extern __shared__ float2 sh[];
   const long long row = blockIdx.x;
-  // selects, not an index into the parameter array (which would copy it to the stack)
-  const float* src = row < s.end[0] ? s.src[0] + row * L
-                     : row < s.end[1] ? s.src[1] + (row - s.end[0]) * L
-                                      : s.src[2] + (row - s.end[1]) * L;
+  const float* src = row < s.bh ? s.x + row * L : s.k + (row - s.bh) * L;
   const ColIo io{src, nullptr, ws + (row << g.logM), L};
   colTransform<false, kReal, kComplex>(sh, tw, g, static_cast<int>(blockIdx.y) << g.logC, io);
 }

@@ -63,7 +63,7 @@ void conv(const float* u, const float* k, const float* d, float* y, long long B,
   const long long bh = B * H, rows = bh + H;
   std::vector<float2> ws(size_t(rows) << g.logM, make_float2(NAN, NAN));
   float2* kRows = ws.data() + (bh << g.logM);
-  launch(rows, colBlocks(g), [&] { longPassAKernel(RowSources{{u, k, k}, {bh, rows, rows}}, ws.data(), L, tw.data(), g); });
+  launch(rows, colBlocks(g), [&] { longPassAKernel(ForwardRows{u, k, bh}, ws.data(), L, tw.data(), g); });
   launch(H, unitBlocks(g), [&] { longSpectrumKernel(kRows, tw.data(), g); });
   launch(bh, unitBlocks(g), [&] {
     if (corr) longProductKernel<true>(ws.data(), kRows, d, int(H), tw.data(), g);
