@@ -49,11 +49,16 @@ describe.skipIf(!canBuild)('long-row FFT convolution kernels, emulated on the ho
     ], { stdio: 'pipe' });
   });
 
-  // [B, H, L]: the smallest long length (odd), odd lengths inside each transform size, and
-  // the powers of two that fill them (M1 x M2 = 128 x 128, 128 x 256, 256 x 256).
-  for (const [B, H, L] of [[2, 2, 8193], [2, 3, 12345], [3, 1, 16384], [2, 2, 20001], [1, 2, 32768], [1, 2, 65536]] as const) {
+  // [B, H, L, batch chunks of the backward's pass B]: the smallest long length (odd), odd
+  // lengths inside each transform size, the powers of two that fill them (M1 x M2 = 128 x
+  // 128, 128 x 256, 256 x 256), and batches cut into chunks (one row each, uneven).
+  for (const [B, H, L, chunks] of [
+    [2, 2, 8193, 2], [2, 3, 12345, 2], [3, 1, 16384, 3], [2, 2, 20001, 2], [1, 2, 32768, 1], [1, 2, 65536, 1], [11, 32, 9000, 6],
+  ] as const) {
     it(`[${B}, ${H}, ${L}]: y, du, dk and dd within float32 rounding of the direct sums`, () => {
       const errs = run(B, H, L);
+      expect(errs.get('chunks'), 'batch chunks').toBe(chunks);
+      errs.delete('chunks');
       expect([...errs.keys()]).toEqual(['y', 'corr', 'du', 'dk', 'dd', 'dkNoDu', 'ddNoDu']);
       // float32 transforms of up to 131072 points: about 1e-6; dd is a sum in double
       for (const [key, e] of errs) expect(e, key).toBeLessThan(key.startsWith('dd') ? 1e-6 : 2e-6);

@@ -22,11 +22,12 @@
 //
 // The backward with dk runs pass A over [dy | k | u] (the dy and u rows of one (b, h) in
 // neighbouring blocks, which also add up dd = sum dy u directly, in double); pass B for one
-// channel's units walks the batch in order: G += DY conj(U) (dk's spectrum, summed over
-// the batch in a fixed order, no atomics) and, when du is wanted, dy's rows become du's
-// (times conj(K + d) / n). Then G / n goes through the inverse row stages into the k rows,
-// and pass C crops du and dk. Without dk, du is the correlation (the forward's passes) and
-// dd a channel sum.
+// channel's units walks a chunk of the batch in order: G += DY conj(U) (dk's spectrum) and,
+// when du is wanted, dy's rows become du's (times conj(K + d) / n). The chunks (several only
+// when H alone gives too few blocks) are added in order by longGradKernel, which runs G / n
+// through the inverse row stages into the k rows: dk is the same bit for bit on every run,
+// without atomics. Pass C crops du and dk. Without dk, du is the correlation (the forward's
+// passes) and dd a channel sum.
 //
 // Traffic per row (float32): pass A reads L and writes 2L (M complex points = n floats);
 // pass B reads and writes 2L; pass C reads 2L and writes L: 10 L floats forward, 0.67 GB at
@@ -131,15 +132,25 @@ void longConvBackward(const float* dy, const float* u, const float* k, const flo
     S4_CUDA_CHECK(cudaFuncSetAttribute(longBackwardKernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
     S4_CUDA_CHECK(cudaFuncSetAttribute(longBackwardKernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, most));
   });
+  int chunks = longBackwardChunks(B, H, g);
+  const int perChunk = static_cast<int>((B + chunks - 1) / chunks);
+  chunks = static_cast<int>((B + perChunk - 1) / perChunk);  // none empty
+  Workspace gPart(sizeof(float2) * static_cast<size_t>(chunks * H) << g.logM);
+  const dim3 grid(static_cast<unsigned>(H), unitGrid(H, g).y, static_cast<unsigned>(chunks));
   if (du) {
     launchSpectrum(kRows, H, tw, g);
-    longBackwardKernel<true><<<unitGrid(H, g), kLongThreads, smem, stream()>>>(ws, uRows, kRows, d, static_cast<int>(B),
-                                                                                 static_cast<int>(H), tw, g);
+    longBackwardKernel<true><<<grid, kLongThreads, smem, stream()>>>(ws, uRows, kRows, d, static_cast<int>(B),
+                                                                       static_cast<int>(H), perChunk,
+                                                                       gPart.as<float2>(), tw, g);
   } else {
-    longBackwardKernel<false><<<unitGrid(H, g), kLongThreads, smem, stream()>>>(ws, uRows, kRows, d, static_cast<int>(B),
-                                                                                  static_cast<int>(H), tw, g);
+    longBackwardKernel<false><<<grid, kLongThreads, smem, stream()>>>(ws, uRows, kRows, d, static_cast<int>(B),
+                                                                        static_cast<int>(H), perChunk,
+                                                                        gPart.as<float2>(), tw, g);
   }
   S4_CUDA_CHECK_LAUNCH("longBackwardKernel");
+  longGradKernel<<<unitGrid(H, g), kLongThreads, rowSmem(g), stream()>>>(gPart.as<float2>(), chunks, kRows,
+                                                                         static_cast<int>(H), tw, g);
+  S4_CUDA_CHECK_LAUNCH("longGradKernel");
   // du rows then the dk rows, adjacent in the workspace: one pass C (or the dk rows alone)
   if (du) launchPassC(ws, CropRows{du, bh, dk}, bh + H, L, tw, g);
   else launchPassC(kRows, CropRows{nullptr, 0, dk}, H, L, tw, g);

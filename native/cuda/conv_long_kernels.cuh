@@ -39,6 +39,14 @@ Geom longGeom(int64_t L) {
   return g;
 }
 
+// Batch chunks of the backward's pass B: enough blocks (H x unit blocks x chunks, about
+// 1024) to fill the GPU when H is small; 1 when the channels alone give that many.
+int longBackwardChunks(int64_t B, int64_t H, const Geom& g) {
+  const int64_t blocks = H * (((int64_t(1) << g.logM1) / 2) / g.G);
+  const int64_t want = (1024 + blocks - 1) / blocks;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({want, B, 65535})));
+}
+
 // Where a column pass reads and writes: shared memory, a real row (packed), a complex row.
 enum Io { kShared, kReal, kComplex };
 
@@ -387,27 +395,30 @@ __global__ void __launch_bounds__(kLongThreads, kLongBlocksPerSm) longProductKer
   rowTransform<true, false, true>(sh, z, tw, g, u0);
 }
 
-// Pass B of the backward: block (channel h, unit block), the batch walked in order.
-// dy: B*H rows (become du's when WANT_DU), u: B*H rows, spec: H kernel rows (read when
-// WANT_DU; the block's positions of row h then get dk's rows after the row stages).
+// Pass B of the backward: block (channel h, unit block, batch chunk z) walks its rows
+// b = z perChunk, ... in order. dy: B*H rows (become du's when WANT_DU), u: B*H rows, spec:
+// H kernel rows (read when WANT_DU). The block's sums G = sum_b DY conj(U) (by position;
+// (G[0], G[M]) at bin 0's) go to row z H + h of gPart; longGradKernel adds the chunks.
 template <bool WANT_DU>
 __global__ void __launch_bounds__(kLongThreads) longBackwardKernel(float2* __restrict__ dy,
                                                                    const float2* __restrict__ u,
-                                                                   float2* __restrict__ spec,
+                                                                   const float2* __restrict__ spec,
                                                                    const float* __restrict__ d, int B, int H,
+                                                                   int perChunk, float2* __restrict__ gPart,
                                                                    const float2* __restrict__ tw, Geom g) {
   extern __shared__ float2 smem[];
   const int padded = padIdx(unitPoints(g));
   float2* shD = smem;
   float2* shU = smem + padded;
-  float2* shG = smem + 2 * padded;  // G by local index; (G[0], G[M]) at bin 0's
+  float2* shG = smem + 2 * padded;
   const int h = static_cast<int>(blockIdx.x);
   const int u0 = static_cast<int>(blockIdx.y) * g.G;
-  float2* kh = spec + (static_cast<long long>(h) << g.logM);
+  const int b0 = static_cast<int>(blockIdx.z) * perChunk, b1 = B - b0 < perChunk ? B : b0 + perChunk;
+  const float2* kh = spec + (static_cast<long long>(h) << g.logM);
   const float skip = d ? __ldg(d + h) : 0.f;
   const float scale = 1.0f / static_cast<float>(2 << g.logM);
   for (int li = threadIdx.x; li < unitPoints(g); li += blockDim.x) shG[padIdx(li)] = make_float2(0.f, 0.f);
-  for (int b = 0; b < B; ++b) {
+  for (int b = b0; b < b1; ++b) {
     const long long row = static_cast<long long>(b) * H + h;
     float2* zd = dy + (row << g.logM);
     rowTransform<false, true, false>(shD, zd, tw, g, u0);
@@ -434,24 +445,53 @@ __global__ void __launch_bounds__(kLongThreads) longBackwardKernel(float2* __res
     __syncthreads();
     if (WANT_DU) rowTransform<true, false, true>(shD, zd, tw, g, u0);
   }
-  // dk's packed spectrum from G / n (bins 0 and M real), then the inverse row stages
+  // each thread stores the entries it summed (no barrier needed)
+  float2* gp = gPart + ((static_cast<long long>(blockIdx.z) * H + h) << g.logM);
+  for (int li = threadIdx.x; li < unitPoints(g); li += blockDim.x) {
+    BinPair p;
+    if (!binPair(g, u0, li, p)) continue;
+    gp[p.pos] = shG[padIdx(li)];
+    if (p.lm != li) gp[p.posM] = shG[padIdx(p.lm)];
+  }
+}
+
+// dk's rows: block (channel h, unit block) adds the chunks' G in chunk order, packs G / n
+// (bins 0 and M real) and runs the inverse row stages into row h of spec (k's spectrum,
+// no longer needed).
+__global__ void __launch_bounds__(kLongThreads, kLongBlocksPerSm) longGradKernel(const float2* __restrict__ gPart,
+                                                                                 int chunks, float2* __restrict__ spec,
+                                                                                 int H, const float2* __restrict__ tw,
+                                                                                 Geom g) {
+  extern __shared__ float2 sh[];
+  const int h = static_cast<int>(blockIdx.x);
+  const int u0 = static_cast<int>(blockIdx.y) * g.G;
+  const float scale = 1.0f / static_cast<float>(2 << g.logM);
+  const long long chunkStep = static_cast<long long>(H) << g.logM;
+  const float2* gh = gPart + (static_cast<long long>(h) << g.logM);
+  for (int li = threadIdx.x; li < unitPoints(g); li += blockDim.x) {
+    const int pos = (unitRow(g, u0, li >> g.logM2) << g.logM2) + (li & ((1 << g.logM2) - 1));
+    float2 a = gh[pos];
+    for (int z = 1; z < chunks; ++z) a = cadd(a, gh[z * chunkStep + pos]);
+    sh[padIdx(li)] = a;
+  }
+  __syncthreads();
   for (int li = threadIdx.x; li < unitPoints(g); li += blockDim.x) {
     BinPair p;
     if (!binPair(g, u0, li, p)) continue;
     const int a = padIdx(li), am = padIdx(p.lm);
     if (p.k == 0) {
-      const float y0 = shG[a].x * scale, yM = shG[a].y * scale;
-      shU[a] = make_float2(y0 + yM, y0 - yM);
+      const float y0 = sh[a].x * scale, yM = sh[a].y * scale;
+      sh[a] = make_float2(y0 + yM, y0 - yM);
       continue;
     }
     const float2 wk = __ldg(tw + p.k);
-    const float2 yk = make_float2(shG[a].x * scale, shG[a].y * scale);
-    const float2 ym = make_float2(shG[am].x * scale, shG[am].y * scale);
-    shU[a] = inversePack(yk, ym, wk);
-    shU[am] = inversePack(ym, yk, make_float2(-wk.x, wk.y));
+    const float2 yk = make_float2(sh[a].x * scale, sh[a].y * scale);
+    const float2 ym = make_float2(sh[am].x * scale, sh[am].y * scale);
+    sh[a] = inversePack(yk, ym, wk);  // the pair's two entries are this thread's alone
+    sh[am] = inversePack(ym, yk, make_float2(-wk.x, wk.y));
   }
   __syncthreads();
-  rowTransform<true, false, true>(shU, kh, tw, g, u0);
+  rowTransform<true, false, true>(sh, spec + (static_cast<long long>(h) << g.logM), tw, g, u0);
 }
 
 }  // namespace

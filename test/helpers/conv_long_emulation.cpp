@@ -3,7 +3,7 @@
 // sequence of native/cuda/conv_long.cu, and prints the relative L2 error of each result
 // against the direct sums in double:
 //   conv_long_emulation B H L
-//   -> lines "y: e", "corr: e", "du: e", "dk: e", "dd: e", "dkNoDu: e", "ddNoDu: e"
+//   -> lines "chunks: c" (pass B's batch chunks), then "y: e", "corr: e", "du: e", "dk: e", "dd: e", "dkNoDu: e", "ddNoDu: e"
 // (corr: the correlation alone, as the backward without dk runs it; dkNoDu / ddNoDu: the
 // backward with dk and dd but not du). Rows longer than 4096 are compared at a spread of
 // positions; dd, a direct sum on the device, over all.
@@ -85,14 +85,26 @@ void backward(const float* dy, const float* u, const float* k, const float* d, f
   launch(rows, colBlocks(g), [&] {
     longBackwardPassAKernel(BackwardRows{dy, u, k, bh}, ws.data(), dd ? ddPart.data() : nullptr, int(H), L, tw.data(), g);
   });
+  int chunks = longBackwardChunks(B, H, g);
+  const int perChunk = int((B + chunks - 1) / chunks);
+  chunks = int((B + perChunk - 1) / perChunk);
+  std::vector<float2> gPart(size_t(chunks * H) << g.logM, make_float2(NAN, NAN));
+  const auto pass = [&](auto kernel) {  // grid (H, unit blocks, chunks)
+    for (unsigned z = 0; z < unsigned(chunks); ++z) {
+      blockIdx.z = z;
+      launch(H, unitBlocks(g), [&] { kernel(); });
+    }
+    blockIdx.z = 0;
+  };
   if (du) {
     launch(H, unitBlocks(g), [&] { longSpectrumKernel(kRows, tw.data(), g); });
-    launch(H, unitBlocks(g), [&] { longBackwardKernel<true>(ws.data(), uRows, kRows, d, int(B), int(H), tw.data(), g); });
-    launch(bh + H, colBlocks(g), [&] { longPassCKernel(ws.data(), CropRows{du, bh, dk}, L, tw.data(), g); });
+    pass([&] { longBackwardKernel<true>(ws.data(), uRows, kRows, d, int(B), int(H), perChunk, gPart.data(), tw.data(), g); });
   } else {
-    launch(H, unitBlocks(g), [&] { longBackwardKernel<false>(ws.data(), uRows, kRows, d, int(B), int(H), tw.data(), g); });
-    launch(H, colBlocks(g), [&] { longPassCKernel(kRows, CropRows{nullptr, 0, dk}, L, tw.data(), g); });
+    pass([&] { longBackwardKernel<false>(ws.data(), uRows, kRows, d, int(B), int(H), perChunk, gPart.data(), tw.data(), g); });
   }
+  launch(H, unitBlocks(g), [&] { longGradKernel(gPart.data(), chunks, kRows, int(H), tw.data(), g); });
+  if (du) launch(bh + H, colBlocks(g), [&] { longPassCKernel(ws.data(), CropRows{du, bh, dk}, L, tw.data(), g); });
+  else launch(H, colBlocks(g), [&] { longPassCKernel(kRows, CropRows{nullptr, 0, dk}, L, tw.data(), g); });
   if (dd) launch(H, 1, [&] { longDdKernel(ddPart.data(), dd, B, int(H), int(colBlocks(g))); });
 }
 
@@ -156,6 +168,8 @@ int main(int argc, char** argv) {
   backward(dy.data(), u.data(), k.data(), d.data(), fdu.data(), fdk.data(), fdd.data(), B, H, L);
   backward(dy.data(), u.data(), k.data(), d.data(), nullptr, odk.data(), odd.data(), B, H, L);
   const std::vector<int> zero{0};
+  const int perChunk = int((B + longBackwardChunks(B, H, longGeom(L)) - 1) / longBackwardChunks(B, H, longGeom(L)));
+  std::printf("chunks: %d\n", int((B + perChunk - 1) / perChunk));
   std::printf("y: %.3e\ncorr: %.3e\ndu: %.3e\ndk: %.3e\ndd: %.3e\ndkNoDu: %.3e\nddNoDu: %.3e\n", relL2(fy, y, B * H, L, ts),
               relL2(fc, du, B * H, L, ts), relL2(fdu, du, B * H, L, ts), relL2(fdk, dk, H, L, ts),
               relL2(fdd, dd, H, 1, zero), relL2(odk, dk, H, L, ts), relL2(odd, dd, H, 1, zero));
