@@ -121,6 +121,19 @@ describe('fftConv CUDA, long rows: two-pass kernels vs cuFFT, CPU and float64', 
     });
   }
 
+  it('a batch cut into chunks of several rows (B = 9, H = 64: 3 chunks of 3) equals cuFFT and the CPU', () => {
+    const [B, H, L] = [9, 64, 10000];
+    const c = makeCase(B, H, L, 41);
+    const all = { u: true, k: true, d: true };
+    const fused = backward('cuda', c, B, H, L, all);
+    const cufft = withPath('cufft', () => backward('cuda', c, B, H, L, all));
+    const cpu = backward('cpu', c, B, H, L, all);
+    for (const key of KEYS) {
+      expect(relL2(fused[key]!, cufft[key]!), `${key} vs cufft`).toBeLessThan(key === 'dd' ? DD_VS_CUFFT : 1e-5);
+      expect(relL2(fused[key]!, cpu[key]!), `${key} vs cpu`).toBeLessThan(1e-5);
+    }
+  });
+
   it('repeated calls agree bit for bit (dk summed over the batch in a fixed order)', () => {
     const [B, H, L] = [3, 2, 12000];
     const c = makeCase(B, H, L, 17);
