@@ -1,6 +1,6 @@
 // The kernels of the long-row FFT convolution (native/cuda/conv_long.cu, which describes
-// the passes and launches them) and their geometry. Device code only, besides longGeom:
-// test/conv_long_emulated.test.ts compiles this file as host C++ (one thread per block,
+// the passes and launches them) and their geometry. Device code only, besides longGeom and
+// longBackwardChunks: test/conv_long_emulated.test.ts compiles this file as host C++ (one thread per block,
 // test/helpers/conv_long_emulation.cpp) to check the kernels' index arithmetic without a GPU.
 #pragma once
 #include <algorithm>
