@@ -4,9 +4,11 @@
  * with the launch sequence of conv_long.cu: forward, the correlation (du alone), and the
  * backward with dk, with and without du, against the direct sums in double, at every transform size
  * the kernels take (M = 16384, 32768, 65536) and odd lengths. This checks the kernels' own
- * index arithmetic, twiddles and bin pairing without a GPU; races between the threads of a
- * block are not modelled (the GPU tests, test/gpu/conv_long.gpu.test.ts, run them for real).
- * Needs a C++ compiler (skipped without one).
+ * index arithmetic, twiddles and bin pairing without a GPU. A second build with
+ * ThreadSanitizer runs each block as 32 host threads with __syncthreads a barrier, so a
+ * shared-memory access left unordered by a missing barrier is reported as a data race (the
+ * GPU tests, test/gpu/conv_long.gpu.test.ts, run the kernels for real). Needs a C++20
+ * compiler (skipped without one; the race check also needs -fsanitize=thread to work).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const root = join(__dirname, '..');
 const out = join(root, 'build', 'conv-long-emulation');
 const driver = join(out, 'conv_long_emulation');
+const tsanDriver = join(out, 'conv_long_emulation_tsan');
 
 function hasCompiler(): boolean {
   try {
@@ -28,9 +31,27 @@ function hasCompiler(): boolean {
 
 const canBuild = hasCompiler();
 
-function run(B: number, H: number, L: number): Map<string, number> {
-  const r = spawnSync(driver, [String(B), String(H), String(L)], { encoding: 'utf8', timeout: 120_000 });
-  expect(r.status, `driver exited with ${r.status}: ${r.stderr}`).toBe(0);
+function compile(output: string, extra: string[]): void {
+  execFileSync('c++', [
+    '-std=c++20', '-Wall', '-Werror', '-Wno-unknown-pragmas', '-pthread', ...extra,
+    `-I${join(root, 'test', 'helpers', 'cuda_emulation')}`, `-I${join(root, 'native', 'cuda')}`,
+    join(root, 'test', 'helpers', 'conv_long_emulation.cpp'), '-o', output,
+  ], { stdio: 'pipe' });
+}
+
+/** Whether a program built with -fsanitize=thread links and runs here. */
+function tsanWorks(): boolean {
+  try {
+    compile(tsanDriver, ['-O1', '-g', '-fsanitize=thread']);
+    return spawnSync(tsanDriver, ['1', '1', '16', '2'], { timeout: 60_000 }).status === 0;
+  } catch {
+    return false;
+  }
+}
+
+function run(B: number, H: number, L: number, program = driver, threads = 1): Map<string, number> {
+  const r = spawnSync(program, [String(B), String(H), String(L), String(threads)], { encoding: 'utf8', timeout: 300_000 });
+  expect(r.status, `driver exited with ${r.status}: ${r.stderr.slice(0, 4000)}`).toBe(0);
   const errs = new Map<string, number>();
   for (const line of r.stdout.split('\n').filter(Boolean)) {
     const [key, value] = line.split(': ');
@@ -40,13 +61,11 @@ function run(B: number, H: number, L: number): Map<string, number> {
 }
 
 describe.skipIf(!canBuild)('long-row FFT convolution kernels, emulated on the host', () => {
+  let tsan = false;
   beforeAll(() => {
     mkdirSync(out, { recursive: true });
-    execFileSync('c++', [
-      '-std=c++17', '-O2', '-Wall', '-Werror', '-Wno-unknown-pragmas',
-      `-I${join(root, 'test', 'helpers', 'cuda_emulation')}`, `-I${join(root, 'native', 'cuda')}`,
-      join(root, 'test', 'helpers', 'conv_long_emulation.cpp'), '-o', driver,
-    ], { stdio: 'pipe' });
+    compile(driver, ['-O2']);
+    tsan = tsanWorks();
   });
 
   // [B, H, L, batch chunks of the backward's pass B]: the smallest long length (odd), odd
@@ -64,4 +83,14 @@ describe.skipIf(!canBuild)('long-row FFT convolution kernels, emulated on the ho
       for (const [key, e] of errs) expect(e, key).toBeLessThan(key.startsWith('dd') ? 1e-6 : 2e-6);
     });
   }
+
+  it('32 threads per block under ThreadSanitizer: no data race, the same accuracy (B = 2, H = 1, L = 8193: batch chunks)', (ctx) => {
+    if (!tsan) ctx.skip();
+    // a race report makes the program exit with 66 (ThreadSanitizer's exitcode)
+    const errs = run(2, 1, 8193, tsanDriver, 32);
+    expect(errs.get('chunks')).toBe(2);
+    errs.delete('chunks');
+    expect(errs.size).toBe(7);
+    for (const [key, e] of errs) expect(e, key).toBeLessThan(key.startsWith('dd') ? 1e-6 : 2e-6);
+  });
 });

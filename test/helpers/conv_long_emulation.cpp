@@ -2,20 +2,34 @@
 // C++, one thread per block (test/helpers/cuda_emulation/cuda_runtime.h), with the launch
 // sequence of native/cuda/conv_long.cu, and prints the relative L2 error of each result
 // against the direct sums in double:
-//   conv_long_emulation B H L
+//   conv_long_emulation B H L [THREADS]
 //   -> lines "chunks: c" (pass B's batch chunks), then "y: e", "corr: e", "du: e", "dk: e", "dd: e", "dkNoDu: e", "ddNoDu: e"
 // (corr: the correlation alone, as the backward without dk runs it; dkNoDu / ddNoDu: the
 // backward with dk and dd but not du). Rows longer than 4096 are compared at a spread of
-// positions; dd, a direct sum on the device, over all.
+// positions; dd, a direct sum on the device, over all. THREADS (default 1) host threads run
+// each block, with __syncthreads a barrier between them: built with -fsanitize=thread, a
+// shared-memory access that a missing barrier leaves unordered is reported as a data race.
 #include <cuda_runtime.h>
 
+#include <barrier>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <random>
+#include <thread>
 #include <vector>
 
-EmulatedDim3 threadIdx, blockIdx, blockDim, gridDim;
+thread_local EmulatedDim3 threadIdx;
+EmulatedDim3 blockIdx, blockDim, gridDim;
+
+namespace {
+int threadsPerBlock = 1;
+std::barrier<>* blockBarrier = nullptr;
+}  // namespace
+
+void __syncthreads() {
+  if (blockBarrier) blockBarrier->arrive_and_wait();
+}
 
 namespace s4::cuda {
 namespace {
@@ -39,16 +53,35 @@ std::vector<float2> twiddles(int M) {  // fft_twiddles.cu: exp(-2 pi i k / 2M) i
   return tw;
 }
 
+// Runs one block: threadsPerBlock host threads, joined before the next block starts.
+void runBlock(const std::function<void()>& kernel) {
+  if (threadsPerBlock == 1) {
+    threadIdx.x = 0;
+    kernel();
+    return;
+  }
+  std::barrier<> barrier(threadsPerBlock);
+  blockBarrier = &barrier;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < threadsPerBlock; ++t) {
+    threads.emplace_back([&kernel, t] {
+      threadIdx.x = unsigned(t);
+      kernel();
+    });
+  }
+  for (auto& th : threads) th.join();
+  blockBarrier = nullptr;
+}
+
 void launch(long long gx, unsigned gy, const std::function<void()>& kernel) {
-  blockDim.x = 1;
-  threadIdx.x = 0;
+  blockDim.x = unsigned(threadsPerBlock);
   gridDim.x = unsigned(gx);
   gridDim.y = gy;
   for (unsigned y = 0; y < gy; ++y) {
     for (long long x = 0; x < gx; ++x) {
       blockIdx.x = unsigned(x);
       blockIdx.y = y;
-      kernel();
+      runBlock(kernel);
     }
   }
 }
@@ -105,7 +138,7 @@ void backward(const float* dy, const float* u, const float* k, const float* d, f
   launch(H, unitBlocks(g), [&] { longGradKernel(gPart.data(), chunks, kRows, int(H), tw.data(), g); });
   if (du) launch(bh + H, colBlocks(g), [&] { longPassCKernel(ws.data(), CropRows{du, bh, dk}, L, tw.data(), g); });
   else launch(H, colBlocks(g), [&] { longPassCKernel(kRows, CropRows{nullptr, 0, dk}, L, tw.data(), g); });
-  if (dd) launch(H, 1, [&] { longDdKernel(ddPart.data(), dd, B, int(H), int(colBlocks(g))); });
+  if (dd) launch((H + threadsPerBlock - 1) / threadsPerBlock, 1, [&] { longDdKernel(ddPart.data(), dd, B, int(H), int(colBlocks(g))); });
 }
 
 // ||a - b|| / ||b|| over the positions `ts` of each of `rows` rows of length L (NaN: infinite).
@@ -125,10 +158,11 @@ double relL2(const std::vector<float>& a, const std::vector<double>& b, long lon
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: conv_long_emulation B H L\n");
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: conv_long_emulation B H L [THREADS]\n");
     return 2;
   }
+  if (argc == 5) threadsPerBlock = std::atoi(argv[4]);
   const long long B = std::atoll(argv[1]), H = std::atoll(argv[2]);
   const int L = std::atoi(argv[3]);
   std::vector<int> ts;
