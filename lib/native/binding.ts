@@ -61,6 +61,11 @@ export interface GemmInfo {
   cublasVersion?: number;
   /** CUDA: cuBLAS runs on TF32 tensor cores (mode 'tf32'). */
   tf32?: boolean;
+  /**
+   * CUDA: the FFT convolution's transform: 'fused' (shared-memory kernels up to L = 65536,
+   * cuFFT above) or 'cufft' (cuFFT at every length); null in a build without CUDA.
+   */
+  fftConv?: 'fused' | 'cufft' | null;
 }
 
 /** Whether NCCL loaded (opened at run time: S4_NCCL_PATH, else libnccl.so.2, then libnccl.so). */
@@ -99,6 +104,11 @@ export interface CoreBinding {
   /** The CUDA GEMM mode of this process (native/cuda/gemm.h); throws on other names and in builds without CUDA. */
   setGemmBackend(name: string): void;
   /**
+   * CUDA: the FFT convolution's transform for the ops queued afterwards: 'fused' (the
+   * default) or 'cufft'; S4_FFTCONV gives the first value. Throws on any other value.
+   */
+  setFftConvPath(path: 'fused' | 'cufft'): void;
+  /**
    * CUDA: records the launches of the ops fn calls (they do not run) as a graph; throws,
    * with nothing left captured, when an op cannot be captured (it allocates memory).
    */
@@ -136,7 +146,7 @@ export interface CoreBinding {
 /** The names of CoreBinding, checked against the addon at load. */
 export const CORE_NAMES: readonly (keyof CoreBinding)[] = [
   'alloc', 'upload', 'write', 'download', 'downloadAsync', 'beginQueue', 'endQueue', 'abandonQueue', 'copy', 'cudaInfo', 'memory',
-  'emptyCache', 'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'nnInfo', 'setGemmBackend', 'captureGraph', 'launchGraph',
+  'emptyCache', 'resetPeakMemory', 'synchronize', 'synchronizeAsync', 'buildInfo', 'nnInfo', 'setGemmBackend', 'setFftConvPath', 'captureGraph', 'launchGraph',
   'opSpecs', 'ncclInfo', 'ncclUniqueId', 'ncclCommCreate', 'ncclAllReduce', 'ncclBroadcast', 'ncclWait', 'ncclAbort',
   'ncclDestroy', 'adamwMulti',
 ];

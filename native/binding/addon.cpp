@@ -20,6 +20,7 @@
 #include "js_function.h"
 #ifdef S4_WITH_CUDA
 #include "../cuda/context.h"
+#include "../cuda/conv_long.h"
 #include "../cuda/cufft_api.h"
 #include "../cuda/device_info.h"
 #include "../cuda/gemm.h"
@@ -232,11 +233,26 @@ Napi::Value synchronizeAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// setFftConvPath('fused' | 'cufft'): the transform of the CUDA fftConv and its backward
+// for the ops queued afterwards (native/cuda/conv_long.h). The CPU backend has one path;
+// a build without CUDA checks the argument and has nothing to switch.
+Napi::Value setFftConvPath(const Napi::CallbackInfo& info) {
+  Args a(info, "setFftConvPath", 1);
+  const std::string name = a.string(0, "path");
+  if (name != "fused" && name != "cufft")
+    failRange("setFftConvPath: argument 'path' must be 'fused' or 'cufft' (got '" + name + "')");
+#ifdef S4_WITH_CUDA
+  cuda::setFftConvPath(cuda::parseFftConvPath(name, "setFftConvPath: argument 'path'"));
+#endif
+  return info.Env().Undefined();
+}
+
 // nnInfo(device): which GEMM (and on the CPU which FFT) the ops of that device use. 'cpu' ->
 // { gemm: 'builtin', kernel: 'avx2' | 'generic', fft: 'fftw' | 'builtin', fftVersion,
 // fftReason (why not FFTW, or null), convFft: 'fftw-float' | 'fftw' | 'builtin' }; 'cuda' -> { gemm: 'cublas' | '3xtf32' |
 // 'builtin' (the engine in use), mode (the GEMM mode asked for: 'cublas' | '3xtf32' | 'tf32' | 'builtin'), reason (why the
-// engine is not the one the mode asks for, or null), cublasVersion, tf32 }.
+// engine is not the one the mode asks for, or null), cublasVersion, tf32,
+// fftConv: 'fused' | 'cufft' (null without CUDA) }.
 Napi::Value nnInfo(const Napi::CallbackInfo& info) {
   Args a(info, "nnInfo", 1);
   const Device device = a.device(0, "device");
@@ -261,12 +277,14 @@ Napi::Value nnInfo(const Napi::CallbackInfo& info) {
   o.Set("reason", why.empty() ? env.Null() : Napi::Value(Napi::String::New(env, why)));
   o.Set("cublasVersion", cuda::cublasVersion());
   o.Set("tf32", cuda::gemmTf32());
+  o.Set("fftConv", cuda::fftConvPathName(cuda::fftConvPath()));
 #else
   o.Set("gemm", env.Null());
   o.Set("mode", env.Null());
   o.Set("reason", "built without CUDA");
   o.Set("cublasVersion", -1);
   o.Set("tf32", false);
+  o.Set("fftConv", env.Null());
 #endif
   return o;
 }
@@ -318,6 +336,7 @@ void exportCore(Napi::Env env, Napi::Object exports) {
       {"buildInfo", buildInfo},
       {"nnInfo", nnInfo},
       {"setGemmBackend", setGemmBackend},
+      {"setFftConvPath", setFftConvPath},
   };
   for (const auto& [name, fn] : core) exports.Set(name, makeFunction(env, name, fn));
   exportGraph(env, exports);

@@ -1,10 +1,11 @@
 // Long causal convolution through the FFT.
 // Twins: native/cpu/conv.cpp (spectra in double), native/cuda/conv.cu (fused shared-memory
-// FFTs up to L = 8192, cuFFT above).
+// FFTs: one block per row up to L = 8192, two passes (conv_long.cu) up to 65536; cuFFT
+// above, or at every length with S4_FFTCONV=cufft).
 //
 //   y[b,h,t] = sum_{s<=t} k[h,s] u[b,h,t-s] + d[h] u[b,h,t]      (d optional)
 // computed as irfft(rfft(u, n) * (rfft(k, n) + d), n)[:L] with n >= 2L (a power of two on
-// the CPU, a 7-smooth even length on CUDA); the skip term folds into the kernel spectrum
+// the CPU and in the fused CUDA kernels, a 7-smooth even length through cuFFT); the skip term folds into the kernel spectrum
 // (D u = conv(u, D delta), rfft(D delta) = D).
 // All buffers row-major float32: u, y, dy, du [B,H,L]; k, dk [H,L]; d, dd [H]. B may be 0.
 #include <cstdint>

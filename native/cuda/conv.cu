@@ -8,8 +8,10 @@
 // then sees u, y (dy, du) and the kernel spectra (from L2), about the floor; the
 // shared-memory FFT passes bound it instead (forward 0.28 ms measured on an H100 at that
 // shape, backward with du, dk, dd 0.47 ms). dk sums over the batch with float atomics on
-// its spectrum, then one cuFFT c2r over the H rows. Longer rows use the cuFFT pipeline,
-// which moves more: cuFFT is loaded with dlopen, so it has no load/store callbacks and
+// its spectrum, then one cuFFT c2r over the H rows. Rows up to kLongConvMaxL = 65536 run
+// the two-pass shared-memory transform of conv_long.cu; longer rows, and every length
+// when the switch says 'cufft' (S4_FFTCONV, core.setFftConvPath; conv_long.h), use the
+// cuFFT pipeline, which moves more: cuFFT is loaded with dlopen, so it has no load/store callbacks and
 // every stage goes through memory: pad (71 MB in, 143 MB out), r2c (143 + 143), product (268 + 4), c2r (134 + 134),
 // crop (67 + 67) = about 1.17 GB forward, 350 us at full bandwidth (0.46 ms measured);
 // the backward moves about 1.9 GB (u and dy both transformed; 0.67 ms measured).
@@ -30,11 +32,12 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
-#include <map>
 #include <mutex>
 
 #include "context.h"
+#include "conv_long.h"
 #include "cufft_api.h"
+#include "fft_radix.cuh"
 #include "kernel_common.cuh"
 
 namespace s4::cuda {
@@ -85,14 +88,6 @@ __global__ void padRowsKernel(PadSources s, float* __restrict__ out, int L, int 
   } else {
     for (int c = threadIdx.x; c < n; c += blockDim.x) o[c] = c < L ? __ldg(in + c) : 0.f;
   }
-}
-
-__device__ __forceinline__ float2 cmul(float2 a, float2 b) {
-  return make_float2(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x);
-}
-// a * conj(b)
-__device__ __forceinline__ float2 cmulConj(float2 a, float2 b) {
-  return make_float2(a.x * b.x + a.y * b.y, a.y * b.x - a.x * b.y);
 }
 
 // Forward product. spec holds B*H input rows followed by H kernel rows, `bins` each.
@@ -249,39 +244,6 @@ void launchCrop(const float* R, const CropJob& job, long long rows, int64_t L, i
 constexpr int64_t kFusedMaxL = 8192;
 constexpr int kFusedThreads = 256;
 
-__device__ __forceinline__ float2 cadd(float2 a, float2 b) { return make_float2(a.x + b.x, a.y + b.y); }
-__device__ __forceinline__ float2 csub(float2 a, float2 b) { return make_float2(a.x - b.x, a.y - b.y); }
-__device__ __forceinline__ float2 cconj(float2 a) { return make_float2(a.x, -a.y); }
-
-// Shared-memory index with one float2 of padding per 8: the strided accesses of the
-// small-stride passes (stride 1 or 8 groups of 8) then hit distinct banks.
-__device__ __forceinline__ int padIdx(int i) { return i + (i >> 3); }
-
-// One pass of R radix-2 stages over buf[M] (M = 2^logM), s = 2^logS. DIF (INV false)
-// covers the halves s 2^(R-1), ..., s; DIT (INV true) covers s, ..., s 2^(R-1).
-// tw[k] = exp(-2 pi i k / 2M). Sizes are powers of two: shifts and masks, no division.
-// v * exp(-+2 pi i q / 16) for a q known at compile time after unrolling: the twiddles
-// inside a pass. Quarter turns are exact; the rest multiply by rounded constants.
-template <bool INV>
-__device__ __forceinline__ float2 rot16(float2 v, int q) {
-  constexpr float c[4] = {1.0f, 0.92387953251128674f, 0.70710678118654752f, 0.38268343236508977f};
-  q &= 15;
-  if (q == 0) return v;
-  if (q == 8) return make_float2(-v.x, -v.y);
-  if (q == 4) return INV ? make_float2(-v.y, v.x) : make_float2(v.y, -v.x);
-  if (q == 12) return INV ? make_float2(v.y, -v.x) : make_float2(-v.y, v.x);
-  // exp(-2 pi i q / 16) = cos - i sin; cos/sin of q pi / 8 from the quarter table
-  const int a = q & 3, quadrant = q >> 2;
-  float co = a == 0 ? 1.f : c[a], si = a == 0 ? 0.f : c[4 - a];
-  for (int k = 0; k < quadrant; ++k) {  // rotate by a quarter turn: (co, si) -> (-si, co)
-    const float t = co;
-    co = -si;
-    si = t;
-  }
-  const float wy = INV ? si : -si;
-  return make_float2(v.x * co - v.y * wy, v.x * wy + v.y * co);
-}
-
 // Where a pass reads its inputs or writes its outputs: shared memory, or (first DIF pass
 // / last DIT pass) the row of u / y in global memory, packed as z[m] = (x[2m], x[2m+1]).
 enum class Io { Shared, Global };
@@ -291,22 +253,6 @@ struct RowIo {
   float* out;       // y row (last DIT pass)
   int L;
 };
-
-__device__ __forceinline__ float2 loadPacked(const float* row, int L, int e) {
-  float2 v = make_float2(0.f, 0.f);
-  if (2 * e < L) {
-    v.x = __ldg(row + 2 * e);
-    if (2 * e + 1 < L) v.y = __ldg(row + 2 * e + 1);
-  }
-  return v;
-}
-
-__device__ __forceinline__ void storePacked(float* row, int L, int e, float2 v) {
-  if (2 * e < L) {
-    row[2 * e] = v.x;
-    if (2 * e + 1 < L) row[2 * e + 1] = v.y;
-  }
-}
 
 // One pass of R radix-2 stages over buf[M] (M = 2^logM), s = 2^logS. DIF (INV false)
 // covers the halves s 2^(R-1), ..., s; DIT (INV true) covers s, ..., s 2^(R-1).
@@ -329,31 +275,7 @@ __device__ __forceinline__ void fftPass(float2* buf, int logM, int logS, const f
       const int e = base + (m << logS);
       v[m] = IN == Io::Global ? loadPacked(io.in, io.L, e) : buf[padIdx(e)];
     }
-    float2 pw[R];  // pw[k] = b^(2^k)
-    pw[0] = __ldg(tw + (i << (logM + 1 - R - logS)));
-#pragma unroll
-    for (int k = 1; k < R; ++k) pw[k] = cmul(pw[k - 1], pw[k - 1]);
-#pragma unroll
-    for (int st = 0; st < R; ++st) {
-      const int logD = INV ? st : R - 1 - st;
-      const int d = 1 << logD;
-      const float2 bs = INV ? cconj(pw[R - 1 - logD]) : pw[R - 1 - logD];  // b^(P / 2d)
-#pragma unroll
-      for (int m = 0; m < P; ++m) {
-        if (m & d) continue;
-        const int q = m & (2 * d - 1);  // < d since m & d == 0
-        const int sixteenths = q * (8 / d);  // q / 2d of a turn
-        if (INV) {
-          const float2 t = rot16<true>(cmul(v[m + d], bs), sixteenths);
-          v[m + d] = csub(v[m], t);
-          v[m] = cadd(v[m], t);
-        } else {
-          const float2 a = v[m], b = v[m + d];
-          v[m] = cadd(a, b);
-          v[m + d] = rot16<false>(cmul(csub(a, b), bs), sixteenths);
-        }
-      }
-    }
+    fftButterflies<R, INV>(v, __ldg(tw + (i << (logM + 1 - R - logS))));
 #pragma unroll
     for (int m = 0; m < P; ++m) {
       const int e = base + (m << logS);
@@ -401,29 +323,12 @@ __device__ void fftInverse(float2* buf, int logM, const float2* __restrict__ tw,
   }
 }
 
-// Y at bins k and M - k (0 < k < M) from Z there, times the kernel spectrum.
-__device__ __forceinline__ void xPair(float2 zk, float2 zmk, float2 wk, float2& xk, float2& xmk) {
-  // X[k] = E + W^k O,  X[M-k] = conj(E) - conj(W^k) conj(O)  (W^(M-k) = -conj(W^k))
-  const float2 e = make_float2(0.5f * (zk.x + zmk.x), 0.5f * (zk.y - zmk.y));
-  const float2 o = make_float2(0.5f * (zk.y + zmk.y), -0.5f * (zk.x - zmk.x));
-  const float2 wo = cmul(wk, o);
-  xk = cadd(e, wo);
-  xmk = csub(cconj(e), cconj(wo));
-}
-
 __device__ __forceinline__ void spectrumPair(float2 zk, float2 zmk, float2 wk, float2 kk, float2 kmk,
                                              float2& yk, float2& ymk) {
   float2 xk, xmk;
   xPair(zk, zmk, wk, xk, xmk);
   yk = cmul(xk, kk);
   ymk = cmul(xmk, kmk);
-}
-
-// Z'[k] = (Y[k] + conj Y[M-k]) + i conj(W^k) (Y[k] - conj Y[M-k]).
-__device__ __forceinline__ float2 inversePack(float2 yk, float2 ymk, float2 wk) {
-  const float2 a = cadd(yk, cconj(ymk));
-  const float2 b = cmul(cconj(wk), csub(yk, cconj(ymk)));
-  return make_float2(a.x - b.y, a.y + b.x);
 }
 
 // spec: [H, M+1] rfft(k, n) (unscaled); CONJ: correlation (du of the backward pass).
@@ -536,28 +441,6 @@ __global__ void __launch_bounds__(kFusedThreads, 2) fusedBackwardKernel(
   fftInverse(bufD, logM, tw, ioD);
 }
 
-__global__ void twiddleKernel(float2* tw, int M) {
-  const int k = blockIdx.x * blockDim.x + threadIdx.x;
-  if (k >= M) return;
-  double s, c;
-  sincospi(-static_cast<double>(k) / M, &s, &c);  // exp(-2 pi i k / 2M)
-  tw[k] = make_float2(static_cast<float>(c), static_cast<float>(s));
-}
-
-// exp(-2 pi i k / 2M), k < M, on the device; made once per M and kept for the process.
-const float2* twiddles(int M) {
-  static std::mutex mu;
-  static std::map<int, float2*> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(M);
-  if (it != cache.end()) return it->second;
-  float2* tw = static_cast<float2*>(deviceAlloc(sizeof(float2) * M));
-  twiddleKernel<<<blocksFor(M, 256), 256, 0, stream()>>>(tw, M);
-  S4_CUDA_CHECK_LAUNCH("twiddleKernel");
-  cache.emplace(M, tw);
-  return tw;
-}
-
 // The transform of the fused kernels for length L: M = the power of two >= max(L, 8),
 // n = 2M reals, M + 1 bins; one radix-16 group (16 values) per thread and pass, so short
 // rows get fewer threads and small blocks pack more rows per SM.
@@ -589,7 +472,7 @@ template <bool CONJ>
 void fusedConv(const float* u, const float* k, const float* d, float* y, int64_t B, int64_t H, int64_t L) {
   const FusedSize f(L);
   const KernelSpectra ks(k, H, L, f, L % 4 == 0 && aligned16(k));
-  const float2* tw = twiddles(f.M);
+  const float2* tw = fftTwiddles(f.M);
   const size_t smem = sizeof(float2) * (f.M + f.M / 8);
   static std::once_flag attr;
   std::call_once(attr, [] {
@@ -612,7 +495,7 @@ void fusedBackward(const float* dy, const float* u, const float* k, const float*
   const KernelSpectra ks(k, H, L, f, vec);
   Workspace grad(static_cast<size_t>(H * f.bins) * sizeof(float2));
   S4_CUDA_CHECK(cudaMemsetAsync(grad.as<void>(), 0, sizeof(float2) * H * f.bins, stream()));
-  const float2* tw = twiddles(f.M);
+  const float2* tw = fftTwiddles(f.M);
   const size_t smem = 2 * sizeof(float2) * (f.M + f.M / 8);
   static std::once_flag attr;
   std::call_once(attr, [] {
@@ -632,8 +515,13 @@ void fusedBackward(const float* dy, const float* u, const float* k, const float*
 void fftConv(const float* u, const float* k, const float* d, float* y, int64_t B, int64_t H,
              int64_t L) {
   if (B <= 0 || H <= 0 || L <= 0) return;
-  if (L <= kFusedMaxL && B * H <= INT_MAX) {
+  const bool fused = fftConvPath() == FftConvPath::Fused;
+  if (fused && L <= kFusedMaxL && B * H <= INT_MAX) {
     fusedConv<false>(u, k, d, y, B, H, L);
+    return;
+  }
+  if (fused && longConvFits(B, H, L)) {
+    longConv(u, k, d, y, B, H, L, false);
     return;
   }
   const int64_t n = fftConvSize(L), bins = n / 2 + 1;
@@ -670,9 +558,15 @@ void fftConvBackward(const float* dy, const float* u, const float* k, const floa
     return;
   }
   if (!needDu && !needG) return;
-  if (L <= kFusedMaxL && B * H <= INT_MAX) {
+  const bool fused = fftConvPath() == FftConvPath::Fused;
+  if (fused && L <= kFusedMaxL && B * H <= INT_MAX) {
     if (needG) fusedBackward(dy, u, k, d, needDu ? du : nullptr, dk, dd, B, H, L);
     else fusedConv<true>(dy, k, d, du, B, H, L);  // du = corr(dy, k) + d dy alone
+    return;
+  }
+  if (fused && longConvFits(B, H, L)) {
+    if (needG) longConvBackward(dy, u, k, d, needDu ? du : nullptr, dk, dd, B, H, L);
+    else longConv(dy, k, d, du, B, H, L, true);
     return;
   }
   const int64_t n = fftConvSize(L), bins = n / 2 + 1;
