@@ -4,13 +4,13 @@
 // tensor gets its own run of blocks, as many as its size asks for up to kMaxBlocksPerTensor
 // (a grid-stride loop covers the rest), so small and large tensors share one grid. A block
 // finds its tensor by a binary search of the first blocks. Each thread does what a thread of
-// the one-tensor kernel (native/cuda/optim.cu) does: four elements, 16-byte accesses when
-// the tensor's four buffers are aligned, nn::adamwElement on each, so the floats equal those
-// of adamwUpdate on each tensor alone.
+// the one-tensor kernel (native/cuda/optim.cu) does, through the same adamwQuad
+// (adamw_quad.cuh), so the floats equal those of adamwUpdate on each tensor alone.
 #include <algorithm>
 #include <cstdint>
 
 #include "../common/adamw_multi.h"
+#include "adamw_quad.cuh"
 #include "kernel_common.cuh"
 
 namespace s4::cuda {
@@ -61,22 +61,7 @@ __global__ void __launch_bounds__(kThreads) adamwMultiKernel(const __grid_consta
   const int64_t nq = (n + 3) / 4;
   const int64_t stride = int64_t(blocks) * blockDim.x;
   for (int64_t q = int64_t(b - e.firstBlock) * blockDim.x + threadIdx.x; q < nq; q += stride) {
-    const int64_t i = 4 * q;
-    if (e.vec && i + 4 <= n) {
-      float4 pp = reinterpret_cast<float4*>(p)[q];
-      const float4 gg = reinterpret_cast<const float4*>(g)[q];
-      float4 mm = reinterpret_cast<float4*>(m)[q];
-      float4 vv = reinterpret_cast<float4*>(v)[q];
-      nn::adamwElement(pp.x, gg.x, mm.x, vv.x, c);
-      nn::adamwElement(pp.y, gg.y, mm.y, vv.y, c);
-      nn::adamwElement(pp.z, gg.z, mm.z, vv.z, c);
-      nn::adamwElement(pp.w, gg.w, mm.w, vv.w, c);
-      reinterpret_cast<float4*>(p)[q] = pp;
-      reinterpret_cast<float4*>(m)[q] = mm;
-      reinterpret_cast<float4*>(v)[q] = vv;
-    } else {
-      for (int64_t k = i; k < min(n, i + 4); ++k) nn::adamwElement(p[k], g[k], m[k], v[k], c);
-    }
+    adamwQuad(p, g, m, v, n, q, e.vec, c);
   }
 }
 
