@@ -37,7 +37,10 @@ export interface DataParallelOptions {
   /**
    * Start each bucket's all-reduce during the backward pass, as soon as its gradients are
    * final (default true); false starts them all in allReduceGradients(). The sums are the
-   * same either way. Turn it off to accumulate gradients over several backward passes
+   * same either way: on the CPU the two give the same steps bit for bit; on CUDA training
+   * need not be bitwise reproducible from run to run to begin with (the FFT convolution's
+   * backward for L <= 8192 sums dk over the batch with float atomics), so there they agree
+   * to float rounding. Turn it off to accumulate gradients over several backward passes
    * before one allReduceGradients().
    */
   overlap?: boolean;

@@ -3,8 +3,8 @@
  * through NCCL (each bucket's all-reduce queued on the stream right after the kernels that
  * wrote its gradients) and one rank through the TCP group (CUDA gradients read by
  * asynchronous downloads queued on the stream), with small buckets, take the plain run's
- * steps, and the same steps bit for bit as without overlap. With two GPUs, `s4 train
- * --gpus 2` with and without --no-grad-overlap gives the same losses bit for bit.
+ * steps and those of the run without overlap (within 1e-5: not bit for bit on CUDA). With two GPUs, `s4 train
+ * --gpus 2` with and without --no-grad-overlap gives the same losses (within 1e-5).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -51,7 +51,7 @@ function stepLosses(dir: string): number[] {
 
 describe('DataParallel overlap on CUDA', () => {
   for (const backend of ['nccl', 'tcp'] as const) {
-    it(`one rank through ${backend}: the plain run's steps, and bit for bit the run without overlap`, async () => {
+    it(`one rank through ${backend}: the plain run's steps, and the run's without overlap`, async () => {
       if (backend === 'nccl') {
         const info = s4.distributed.ncclInfo();
         if (!info.loaded) throw ncclMissing(info.reason);
@@ -62,12 +62,16 @@ describe('DataParallel overlap on CUDA', () => {
       expect(on.losses.length).toBe(plain.losses.length);
       on.losses.forEach((l, i) => expect(Math.abs(l - plain.losses[i]), `step ${i + 1}`).toBeLessThan(1e-5 * Math.max(1, plain.losses[i])));
       on.params.forEach((p, i) => expect(relL2(p, plain.params[i]), `parameter ${i}`).toBeLessThan(1e-5));
-      expect(on.losses).toEqual(off.losses);
-      on.params.forEach((p, i) => expect(p, `parameter ${i}`).toEqual(off.params[i]));
+      // Not bit for bit on CUDA: the fused FFT convolution's backward (L <= 8192) sums dk
+      // over the batch with float atomics, whose order varies, so two CUDA runs can differ in
+      // their last bits (an H100 run saw overlap on and off differ so). On the CPU test/data_parallel_overlap.test.ts holds them to bit
+      // equality. Here: within the tolerance of the plain run.
+      on.losses.forEach((l, i) => expect(Math.abs(l - off.losses[i]), `step ${i + 1}, overlap off`).toBeLessThan(1e-5 * Math.max(1, off.losses[i])));
+      on.params.forEach((p, i) => expect(relL2(p, off.params[i]), `parameter ${i}, overlap off`).toBeLessThan(1e-5));
     });
   }
 
-  it.skipIf(gpus < 2)('s4 train --gpus 2: the same losses with and without overlap', async () => {
+  it.skipIf(gpus < 2)('s4 train --gpus 2: the losses with and without overlap agree', async () => {
     const info = s4.distributed.ncclInfo();
     if (!info.loaded) throw ncclMissing(info.reason);
     const vnode = join(root, 'node_modules/vite-node/vite-node.mjs');
@@ -81,6 +85,7 @@ describe('DataParallel overlap on CUDA', () => {
     }
     const [on, off] = dirs.map(stepLosses);
     expect(on.length).toBeGreaterThan(0);
-    expect(on).toEqual(off);
+    expect(on.length).toBe(off.length);
+    on.forEach((l, i) => expect(Math.abs(l - off[i]), `step ${i + 1}`).toBeLessThan(1e-5 * Math.max(1, off[i])));
   }, 300_000);
 });
