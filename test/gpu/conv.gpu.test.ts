@@ -5,40 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
-import { convBackward64, conv64, fftConvOn, loadGoldenDplr } from '../helpers/conv_ref';
-import { randomValues, relL2 } from '../helpers/device';
+import { convBackward64, conv64, fftConvGradsOn as backward, fftConvOn, loadGoldenDplr, makeConvCase as makeCase, type ConvCase } from '../helpers/conv_ref';
+import { relL2 } from '../helpers/device';
 
 type Dev = 'cpu' | 'cuda';
 
-interface Case {
-  u: Float32Array;
-  k: Float32Array;
-  d: Float32Array;
-  w: Float32Array;
-}
-
-function makeCase(B: number, H: number, L: number, seed: number): Case {
-  return {
-    u: randomValues(B * H * L, seed),
-    k: Float32Array.from(randomValues(H * L, seed + 1), (v, i) => v * Math.exp(-(i % L) / Math.max(1, L / 4))),
-    d: randomValues(H, seed + 2),
-    w: randomValues(B * H * L, seed + 3),
-  };
-}
-
-function forward(dev: Dev, c: Case, B: number, H: number, L: number, withD: boolean): Float32Array {
+function forward(dev: Dev, c: ConvCase, B: number, H: number, L: number, withD: boolean): Float32Array {
   return fftConvOn(dev, c.u, c.k, withD ? c.d : null, B, H, L);
-}
-
-/** Gradients of sum(y * w); `want` picks which inputs require grad. */
-function backward(dev: Dev, c: Case, B: number, H: number, L: number, want: { u: boolean; k: boolean; d: boolean }) {
-  const ut = s4.tensor(c.u, [B, H, L], { device: dev, requiresGrad: want.u });
-  const kt = s4.tensor(c.k, [H, L], { device: dev, requiresGrad: want.k });
-  const dt = s4.tensor(c.d, [H], { device: dev, requiresGrad: want.d });
-  s4.tidy(() => s4.ops.sum(s4.ops.mul(s4.ops.fftConv(ut, kt, dt), s4.tensor(c.w, [B, H, L], { device: dev }))).backward());
-  const out = { du: ut.grad?.dataSync() ?? null, dk: kt.grad?.dataSync() ?? null, dd: dt.grad?.dataSync() ?? null };
-  s4.dispose(ut, kt, dt);
-  return out;
 }
 
 // [B, H, L]: odd lengths, 1, lengths with > 256 bins (several product blocks), L % 4 == 0

@@ -9,7 +9,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
 import { core, ops } from '../../lib/native/binding';
-import { randomValues, relL2 } from '../helpers/device';
+import { fftConvGradsOn as backward, fftConvOn, makeConvCase as makeCase, type ConvCase, type ConvGradWant as Want } from '../helpers/conv_ref';
+import { relL2 } from '../helpers/device';
 import { fourStepBackward, fourStepConv } from '../helpers/fft_four_step';
 
 type Path = 'fused' | 'cufft';
@@ -23,41 +24,8 @@ function withPath<T>(path: Path, fn: () => T): T {
   }
 }
 
-interface Case {
-  u: Float32Array;
-  k: Float32Array;
-  d: Float32Array;
-  w: Float32Array;
-}
-
-function makeCase(B: number, H: number, L: number, seed: number): Case {
-  return {
-    u: randomValues(B * H * L, seed),
-    k: Float32Array.from(randomValues(H * L, seed + 1), (v, i) => v * Math.exp(-(i % L) / Math.max(1, L / 4))),
-    d: randomValues(H, seed + 2),
-    w: randomValues(B * H * L, seed + 3),
-  };
-}
-
-type Want = { u: boolean; k: boolean; d: boolean };
-type Grads = { du: Float32Array | null; dk: Float32Array | null; dd: Float32Array | null };
-
-function forward(device: s4.DeviceName, c: Case, B: number, H: number, L: number, withD: boolean): Float32Array {
-  return s4.tidy(() => {
-    const on = { device };
-    return s4.ops.fftConv(s4.tensor(c.u, [B, H, L], on), s4.tensor(c.k, [H, L], on), withD ? s4.tensor(c.d, [H], on) : null).dataSync();
-  });
-}
-
-/** Gradients of sum(fftConv(u, k, d) * w); `want` picks which inputs require grad. */
-function backward(device: s4.DeviceName, c: Case, B: number, H: number, L: number, want: Want): Grads {
-  const ut = s4.tensor(c.u, [B, H, L], { device, requiresGrad: want.u });
-  const kt = s4.tensor(c.k, [H, L], { device, requiresGrad: want.k });
-  const dt = s4.tensor(c.d, [H], { device, requiresGrad: want.d });
-  s4.tidy(() => s4.ops.sum(s4.ops.mul(s4.ops.fftConv(ut, kt, dt), s4.tensor(c.w, [B, H, L], { device }))).backward());
-  const out = { du: ut.grad?.dataSync() ?? null, dk: kt.grad?.dataSync() ?? null, dd: dt.grad?.dataSync() ?? null };
-  s4.dispose(ut, kt, dt);
-  return out;
+function forward(device: s4.DeviceName, c: ConvCase, B: number, H: number, L: number, withD: boolean): Float32Array {
+  return fftConvOn(device, c.u, c.k, withD ? c.d : null, B, H, L);
 }
 
 const KEYS = ['du', 'dk', 'dd'] as const;

@@ -33,6 +33,37 @@ export function fftConvOn(device: s4.DeviceName, u: ArrayLike<number>, k: ArrayL
   });
 }
 
+/** Random inputs of an fftConv case: u, a decaying kernel k, d, and the weights w of sum(y * w). */
+export interface ConvCase {
+  u: Float32Array;
+  k: Float32Array;
+  d: Float32Array;
+  w: Float32Array;
+}
+
+export function makeConvCase(B: number, H: number, L: number, seed: number): ConvCase {
+  return {
+    u: randomValues(B * H * L, seed),
+    k: Float32Array.from(randomValues(H * L, seed + 1), (v, i) => v * Math.exp(-(i % L) / Math.max(1, L / 4))),
+    d: randomValues(H, seed + 2),
+    w: randomValues(B * H * L, seed + 3),
+  };
+}
+
+export type ConvGradWant = { u: boolean; k: boolean; d: boolean };
+export type ConvGrads = { du: Float32Array | null; dk: Float32Array | null; dd: Float32Array | null };
+
+/** Gradients of sum(fftConv(u, k, d) * w) on `device`; `want` picks which inputs require grad. */
+export function fftConvGradsOn(device: s4.DeviceName, c: ConvCase, B: number, H: number, L: number, want: ConvGradWant): ConvGrads {
+  const ut = s4.tensor(c.u, [B, H, L], { device, requiresGrad: want.u });
+  const kt = s4.tensor(c.k, [H, L], { device, requiresGrad: want.k });
+  const dt = s4.tensor(c.d, [H], { device, requiresGrad: want.d });
+  s4.tidy(() => s4.ops.sum(s4.ops.mul(s4.ops.fftConv(ut, kt, dt), s4.tensor(c.w, [B, H, L], { device }))).backward());
+  const out = { du: ut.grad?.dataSync() ?? null, dk: kt.grad?.dataSync() ?? null, dd: dt.grad?.dataSync() ?? null };
+  s4.dispose(ut, kt, dt);
+  return out;
+}
+
 /** Gradients of sum(conv64(u, k, d) * dy): the adjoint of the definition. */
 export function convBackward64(
   dy: ArrayLike<number>,
