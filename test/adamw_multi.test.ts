@@ -8,20 +8,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as s4 from '../lib/index';
 import { core, recordOps, type NativeBuffer } from '../lib/native/binding';
 import { device, randomValues } from './helpers/device';
+import { expectSameFloats } from './helpers/same_floats';
 import { thrownBy } from './helpers/throws';
 
 const { AdamW } = s4.optim;
 const { ops } = s4;
-
-/** The bits of a float array, so that equality means the very same floats (NaN and -0 included). */
-const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
-
-function expectSameFloats(got: Float32Array, want: Float32Array, what: string): void {
-  expect(got.length, what).toBe(want.length);
-  const g = bits(got);
-  const w = bits(want);
-  for (let i = 0; i < g.length; i++) if (g[i] !== w[i]) expect(`${what}[${i}] = ${got[i]}`).toBe(`${what}[${i}] = ${want[i]}`);
-}
 
 function param(floats: number, complex: boolean, seed: number): s4.Tensor {
   const t = complex

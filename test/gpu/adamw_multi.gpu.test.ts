@@ -11,18 +11,11 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as s4 from '../../lib/index';
 import { core } from '../../lib/native/binding';
 import { randomValues, relL2 } from '../helpers/device';
+import { expectSameFloats } from '../helpers/same_floats';
 
 const { ops } = s4;
 
 const f64 = (a: number[]): Float64Array => Float64Array.from(a);
-const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer, a.byteOffset, a.length);
-
-function expectSameFloats(got: Float32Array, want: Float32Array, what: string): void {
-  expect(got.length, what).toBe(want.length);
-  const g = bits(got);
-  const w = bits(want);
-  for (let i = 0; i < g.length; i++) if (g[i] !== w[i]) expect(`${what}[${i}] = ${got[i]}`).toBe(`${what}[${i}] = ${want[i]}`);
-}
 
 // 130 tensors (three launches): small ones around the 4-float width, one of 1_000_003
 // floats, one of 5_000_001 (past 1024 blocks of 4096 floats), complex ones.
