@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../lib/index';
 import { relL2 } from './helpers/device';
-import { finished, freePort, root } from './helpers/dist';
+import { finished, freePort, root, stepLosses } from './helpers/dist';
 
 const vnode = join(root, 'node_modules/vite-node/vite-node.mjs');
 const cliPath = join(root, 'lib/cli/s4.ts');
@@ -27,15 +27,6 @@ function cli(args: string[], env: Record<string, string> = {}) {
 
 function run(args: string[], env: Record<string, string> = {}) {
   return finished(cli(args, env));
-}
-
-function stepLosses(dir: string): number[] {
-  return readFileSync(join(dir, 'log.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { type: string; loss?: number })
-    .filter((e) => e.type === 'step')
-    .map((e) => e.loss!);
 }
 
 function params(dir: string): Record<string, s4.train.ParamValue> {

@@ -7,14 +7,14 @@
  * --gpus 2` with and without --no-grad-overlap gives the same losses (within 1e-5).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
 import { cudaInfo } from '../../lib/backend';
 import { relL2 } from '../helpers/device';
-import { finished, root } from '../helpers/dist';
+import { finished, root, stepLosses } from '../helpers/dist';
 import { ncclMissing, useNcclFromEnvOrPython } from '../helpers/nccl_path';
 
 useNcclFromEnvOrPython();
@@ -38,15 +38,6 @@ async function train(dp: { backend: 'nccl' | 'tcp'; overlap: boolean } | null): 
   await group?.close();
   model.dispose();
   return { losses, params };
-}
-
-function stepLosses(dir: string): number[] {
-  return readFileSync(join(dir, 'log.jsonl'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { type: string; loss?: number })
-    .filter((e) => e.type === 'step')
-    .map((e) => e.loss!);
 }
 
 describe('DataParallel overlap on CUDA', () => {

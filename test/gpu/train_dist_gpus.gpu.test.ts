@@ -5,14 +5,14 @@
  * python3's nvidia-nccl wheel).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as s4 from '../../lib/index';
 import { cudaInfo } from '../../lib/backend';
 import { relL2 } from '../helpers/device';
-import { finished, root } from '../helpers/dist';
+import { finished, root, stepLosses as losses } from '../helpers/dist';
 import { useNcclFromEnvOrPython } from '../helpers/nccl_path';
 
 useNcclFromEnvOrPython();
@@ -24,9 +24,6 @@ function run(args: string[]) {
   const p = spawn(process.execPath, [join(root, 'node_modules/vite-node/vite-node.mjs'), join(root, 'lib/cli/s4.ts'), ...args], { cwd: root, env: { ...process.env, S4_BACKEND: 'cuda' }, stdio: ['ignore', 'pipe', 'pipe'] });
   return finished(p);
 }
-
-const losses = (dir: string) =>
-  readFileSync(join(dir, 'log.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; loss: number }).filter((e) => e.type === 'step').map((e) => e.loss);
 
 describe.skipIf(gpus < 2)('s4 train --gpus 2 (NCCL)', () => {
   it('equals one GPU on the same global batch', async () => {

@@ -1,5 +1,6 @@
 /** Helpers of the process-group and data-parallel tests: free ports, groups in one process, child ranks. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../lib/distributed/launch';
 import { ProcessGroup, type ProcessGroupOptions } from '../../lib/distributed/process_group';
@@ -30,4 +31,14 @@ export function finished(child: ChildProcess): Promise<{ code: number | null; si
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+/** The losses of the step records in a run's log.jsonl, in order. */
+export function stepLosses(dir: string): number[] {
+  return readFileSync(join(dir, 'log.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string; loss?: number })
+    .filter((e) => e.type === 'step')
+    .map((e) => e.loss!);
 }
