@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from official_import import CauchyCounter, load, s4ref
-from torch_common import NotAvailable, Results, peak_memory, rel_l2, run_case, time_it
+from torch_common import NotAvailable, Results, block_cases, peak_memory, plain_fp32, rel_l2, run_case, time_it
 
 IMPL = "official"
 STEP_MODES = ("dense", "linear", "diagonal")
@@ -91,23 +91,11 @@ def run_block(S4, ext, counter, spec, device, out):
         base = {"suite": "block", "impl": IMPL, "case": "B=%d H=%d L=%d%s" % (B, H, L, " bidirectional" if bi else ""), "shape": dict(shape, N=N)}
         torch.manual_seed(0)
         blk = S4.S4Block(H, d_state=N, l_max=L, transposed=True, dropout=0.0, bidirectional=bi).to(device)
-        leaves = list(blk.parameters())
-        u = torch.randn(B, H, L, device=device)
-        ug = u.clone().requires_grad_()
-        G = torch.randn(B, H, L, device=device)
-
-        def fwd():
-            with torch.no_grad():
-                blk(u)
-
-        def fwdbwd():
-            blk(ug)[0].backward(G)
-            for p in leaves + [ug]:
-                p.grad = None
-
+        # S4Block returns (y, state): the cases time y.
+        fwd, fwdbwd = block_cases(lambda x, blk=blk: blk(x)[0], B, H, L, device, list(blk.parameters()))
         for mode, f, note in (("fwd", fwd, "forward under no_grad"), ("fwd+bwd", fwdbwd, "grads of all parameters and of u")):
             run_case(out, dict(base, mode=mode), lambda f=f, note=note: timed(counter, lambda: dict(time_it(f, T, device), **peak_memory(f, device), note="official S4Block; " + note)))
-        del blk, u, ug, G
+        del blk, fwd, fwdbwd
 
 
 def step_check(S4, device, H, N, L, mode):
@@ -240,10 +228,7 @@ def main():
     if device_name == "cuda" and not torch.cuda.is_available():
         raise SystemExit("official_bench: CUDA requested but torch.cuda.is_available() is False")
     device = torch.device(device_name)
-    # Plain FP32, as our kernels and the other baselines: no TF32.
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
+    plain_fp32()
     S4, ext = load()
     commit_file = os.path.join(s4ref(), "COMMIT")
     meta = {

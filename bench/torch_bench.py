@@ -13,16 +13,13 @@ def main():
     suite, spec_file, out_file, device_name = sys.argv[1:5]
     import torch
 
-    from torch_common import Results
+    from torch_common import Results, plain_fp32
 
     spec = json.load(open(spec_file))
     if device_name == "cuda" and not torch.cuda.is_available():
         raise SystemExit("torch_bench: CUDA requested but torch.cuda.is_available() is False")
     device = torch.device(device_name)
-    # Plain FP32 everywhere, as our kernels: no TF32 in matmuls or convolutions.
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
+    plain_fp32()
     meta = {
         "suite": suite,
         "impl": "torch",

@@ -7,7 +7,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from torch_common import NotAvailable, peak_memory, run_case, time_it
+from torch_common import NotAvailable, block_cases, peak_memory, run_case, time_it
 from torch_s4 import S4Block, S4Model, c_from_ctilde, optimizer_groups, setup_linear, step_state_linear
 
 
@@ -39,24 +39,6 @@ def warm_compiled(fn, timeout_s):
     return time.perf_counter() - t0
 
 
-def block_cases(block, B, H, L, device, T, grad_leaves):
-    """(fwd, fwd+bwd) measuring functions for a callable block on u [B H L]."""
-    u = torch.randn(B, H, L, device=device)
-    ug = u.clone().requires_grad_()
-    G = torch.randn(B, H, L, device=device)
-
-    def fwd():
-        with torch.no_grad():
-            block(u)
-
-    def fwdbwd():
-        block(ug).backward(G)
-        for p in grad_leaves + [ug]:
-            p.grad = None
-
-    return fwd, fwdbwd
-
-
 def run_block(spec, device, out):
     cfg, T = spec["block"], spec["timing"]
     N = cfg["N"]
@@ -74,7 +56,7 @@ def run_block(spec, device, out):
             block = S4Block(H, N, bidirectional=bi).to(device)
             block.eager_complex = compiled
             fn = torch.compile(block) if compiled else block
-            fwd, fwdbwd = block_cases(fn, B, H, L, device, T, list(block.parameters()))
+            fwd, fwdbwd = block_cases(fn, B, H, L, device, list(block.parameters()))
             for mode, f in (("fwd", fwd), ("fwd+bwd", fwdbwd)):
 
                 def case(f=f):

@@ -10,6 +10,33 @@ from bench_common import NotAvailable, Results, quantile, summarize, time_loop  
 from bench_common import run_case as _run_case
 
 
+def plain_fp32():
+    """FP32 matmuls and convolutions without TF32, as our kernels compute: every PyTorch worker."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+
+
+def block_cases(block, B, H, L, device, grad_leaves):
+    """(fwd, fwd+bwd) measuring functions for a callable block on u [B H L] that returns
+    y [B H L]: fwd under no_grad; fwd+bwd backpropagates a fixed random G and clears the
+    gradients of grad_leaves and u."""
+    u = torch.randn(B, H, L, device=device)
+    ug = u.clone().requires_grad_()
+    G = torch.randn(B, H, L, device=device)
+
+    def fwd():
+        with torch.no_grad():
+            block(u)
+
+    def fwdbwd():
+        block(ug).backward(G)
+        for p in grad_leaves + [ug]:
+            p.grad = None
+
+    return fwd, fwdbwd
+
+
 def sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
