@@ -14,22 +14,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { hasCxxCompiler } from './helpers/cxx';
 
 const root = join(__dirname, '..');
 const out = join(root, 'build', 'conv-long-emulation');
 const driver = join(out, 'conv_long_emulation');
 const tsanDriver = join(out, 'conv_long_emulation_tsan');
 
-function hasCompiler(): boolean {
-  try {
-    execFileSync('c++', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const canBuild = hasCompiler();
+const canBuild = hasCxxCompiler();
 
 function compile(output: string, extra: string[]): void {
   execFileSync('c++', [

@@ -13,6 +13,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { hasCxxCompiler } from './helpers/cxx';
 
 const root = join(__dirname, '..');
 const out = join(root, 'build', 'nccl-comm-state-test');
@@ -25,17 +26,8 @@ function cudaInclude(): string | null {
   return null;
 }
 
-function hasCompiler(): boolean {
-  try {
-    execFileSync('c++', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const include = cudaInclude();
-const canBuild = include !== null && hasCompiler();
+const canBuild = include !== null && hasCxxCompiler();
 
 interface Run {
   /** Outcome lines of the driver: "what: ok" or "what: <error message>". */
